@@ -1,0 +1,100 @@
+// The result shape that flows through a sequence (checksum → metadata → catalogue → placement →
+// accounting): `{files:[FileRecord…], skipped:[…], steps:[…]}`. Each function reads `files` (or, as
+// the first in a sequence, the trigger's CloudEvent batch `events`, or a single `path`), adds its
+// own field to each file record, appends one `steps` entry, and passes everything else on.
+import type { FileDescription } from "../../lib/formats/describe.ts";
+
+export interface FileRecord {
+  /** Absolute storage path, e.g. /data/2026/run-0042.nxs */
+  path: string;
+  size?: number;
+  mtime?: string;
+  /** ADLER32 as 8 lowercase hex digits, once computed or read from storage. */
+  adler32?: string;
+  /** The CloudEvent this file came from (id, type, time, source), when it came from one. */
+  event?: { id: string; type?: string; time?: string; source?: string };
+  checksum?: { algorithm: "ADLER32"; value: string; storage?: string; verified: boolean; bytes: number };
+  metadata?: FileDescription;
+  catalogue?: { pid: string; datasetName: string; action: "created" | "updated"; origDatablocks: number };
+  placement?: { scope: string; name: string; rse: string; replica: "registered" | "existed"; rules: Record<string, string> };
+  derived?: Array<{ path: string; kind: "preview" | "summary"; size: number; contentType: string }>;
+  [extra: string]: unknown;
+}
+
+export interface StepRecord {
+  function: string;
+  version: string;
+  activationId?: string;
+  startedAt: string;
+  durationMs: number;
+  files: number;
+  bytesRead: number;
+  bytesWritten?: number;
+  outcome: "ok" | "error";
+}
+
+export interface SequenceResult {
+  files: FileRecord[];
+  /** Files named by the input that no longer exist (deleted between the event and the run), or directories. */
+  skipped?: Array<{ path: string; reason: string }>;
+  steps?: StepRecord[];
+  [extra: string]: unknown;
+}
+
+interface CloudEventLike {
+  id?: unknown;
+  type?: unknown;
+  time?: unknown;
+  source?: unknown;
+  subject?: unknown;
+  data?: { path?: unknown; mask?: unknown; isDir?: unknown } | null;
+}
+
+// Events about something that is gone, or about a directory, name no file to process.
+const GONE = ["IN_DELETE", "IN_DELETE_SELF", "IN_MOVED_FROM"];
+
+/**
+ * The files a run is about: `files` from the previous step, else the trigger's `events`, else `path`.
+ * Duplicate paths within one batch are processed once (the newest event wins).
+ */
+export function inputFiles(params: Record<string, unknown>): { files: FileRecord[]; skipped: Array<{ path: string; reason: string }> } {
+  const skipped: Array<{ path: string; reason: string }> = [...((params.skipped as Array<{ path: string; reason: string }>) ?? [])];
+  if (Array.isArray(params.files)) return { files: params.files as FileRecord[], skipped };
+  if (Array.isArray(params.events)) {
+    const byPath = new Map<string, FileRecord>();
+    for (const raw of params.events as CloudEventLike[]) {
+      const path = typeof raw.subject === "string" ? raw.subject : typeof raw.data?.path === "string" ? raw.data.path : undefined;
+      if (!path) continue;
+      const mask = Array.isArray(raw.data?.mask) ? (raw.data!.mask as string[]) : [];
+      const type = typeof raw.type === "string" ? raw.type : "";
+      if (raw.data?.isDir === true || mask.includes("IN_ISDIR")) {
+        skipped.push({ path, reason: "a directory, not a file" });
+        continue;
+      }
+      if (mask.some((m) => GONE.includes(m)) || GONE.some((g) => type.endsWith(`.${g}`))) {
+        skipped.push({ path, reason: `event ${type || mask.join("|")} says the file is gone` });
+        continue;
+      }
+      const rec: FileRecord = { path, event: { id: String(raw.id ?? "") } };
+      if (type) rec.event!.type = type;
+      if (typeof raw.time === "string") rec.event!.time = raw.time;
+      if (typeof raw.source === "string") rec.event!.source = raw.source;
+      byPath.delete(path);
+      byPath.set(path, rec);
+    }
+    return { files: [...byPath.values()], skipped };
+  }
+  if (typeof params.path === "string") return { files: [{ path: params.path }], skipped };
+  return { files: [], skipped };
+}
+
+/** The base name of a storage path. */
+export function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** The directory of a storage path ("/" for top-level files). */
+export function dirName(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}

@@ -1,0 +1,66 @@
+// ajv validation at the action boundary: parameters in, result out. Error messages name the
+// offending parameter and what it must be, never its value (values may be secrets).
+import { Ajv, type ErrorObject, type Schema } from "ajv";
+import addFormatsModule from "ajv-formats";
+
+const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
+const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
+(addFormats as unknown as (a: Ajv) => void)(ajv);
+
+function explain(errors: ErrorObject[] | null | undefined): string {
+  return (errors ?? [])
+    .map((e) => {
+      const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, ".") : "params";
+      if (e.keyword === "required") return `${where === "params" ? "" : where + "."}${(e.params as { missingProperty: string }).missingProperty} is required`;
+      if (e.keyword === "anyOf" || e.keyword === "oneOf") return `${where}: ${e.message}`;
+      return `${where} ${e.message}`;
+    })
+    .join("; ");
+}
+
+export function validator<T>(schema: Schema, what: string): (value: unknown) => T {
+  const check = ajv.compile(schema);
+  return (value: unknown) => {
+    if (!check(value)) throw new Error(`invalid ${what}: ${explain(check.errors)}`);
+    return value as T;
+  };
+}
+
+/** JSON Schema of the storage parameters every function that reads files takes. */
+export const storageParamsSchema = {
+  webdavUrl: { type: "string", format: "uri", pattern: "^https?://", description: "dCache WebDAV door, e.g. https://dcache.example.org:2880" },
+  frontendUrl: { type: "string", format: "uri", pattern: "^https?://", description: "dCache frontend (namespace API), e.g. https://dcache.example.org:3880" },
+  dcacheUser: { type: "string", minLength: 1 },
+  dcachePassword: { type: "string" },
+  dcacheToken: { type: "string", minLength: 1, description: "bearer token (macaroon, OIDC, SciToken); used instead of user/password" },
+  timeoutMs: { type: "integer", minimum: 100, maximum: 600000, description: "per request; the action's own deadline still applies" },
+} as const;
+
+/** Inputs every function accepts: the trigger's batch, a single path, or the previous step's result. */
+export const inputSchema = {
+  events: {
+    type: "array",
+    items: {
+      type: "object",
+      required: ["subject"],
+      properties: { id: { type: ["string", "number"] }, type: { type: "string" }, time: { type: "string" }, source: { type: "string" }, subject: { type: "string", pattern: "^/" }, data: { type: ["object", "null"] } },
+    },
+  },
+  path: { type: "string", pattern: "^/", description: "one file, for direct invocation" },
+  files: { type: "array", items: { type: "object", required: ["path"], properties: { path: { type: "string", pattern: "^/" } } } },
+  skipped: { type: "array", items: { type: "object", required: ["path", "reason"] } },
+  steps: { type: "array", items: { type: "object" } },
+} as const;
+
+export const anyInput = { anyOf: [{ required: ["events"] }, { required: ["path"] }, { required: ["files"] }] } as const;
+
+/** Schema of the result every function passes on. */
+export const resultSchema = {
+  type: "object",
+  required: ["files"],
+  properties: {
+    files: { type: "array", items: { type: "object", required: ["path"], properties: { path: { type: "string" }, size: { type: "integer", minimum: 0 }, adler32: { type: "string", pattern: "^[0-9a-f]{8}$" } } } },
+    skipped: { type: "array" },
+    steps: { type: "array", items: { type: "object", required: ["function", "durationMs", "outcome"] } },
+  },
+} as const;

@@ -1,0 +1,185 @@
+// Synchronous random access to a remote file over HTTP Range requests. The HDF5 library (h5wasm)
+// reads through synchronous file callbacks, so the requests run in a worker thread while the
+// caller blocks in Atomics.wait; a block cache keeps the many small, repeated metadata reads cheap.
+import { Worker } from "node:worker_threads";
+
+export interface RangeReaderOptions {
+  /** Request headers sent with every request (e.g. Authorization). Never logged. */
+  headers?: Record<string, string>;
+  /** Bytes fetched per cache block; reads are rounded out to whole blocks. */
+  blockSize?: number;
+  /** Blocks kept in memory (least recently used are dropped first). */
+  maxBlocks?: number;
+  /** Longest wait for one HTTP request, in ms. */
+  timeoutMs?: number;
+}
+
+export interface TransferStats {
+  requests: number;
+  bytes: number;
+}
+
+export class HttpError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+// Runs in the worker: performs one request per message and writes the outcome into shared memory.
+// Kept as source text so the function bundles stay one file (no separate worker script to ship).
+const workerSource = `
+const { parentPort, workerData } = require("node:worker_threads");
+const control = new Int32Array(workerData.control);
+const data = new Uint8Array(workerData.data);
+function finish(state, status, bytes) {
+  control[1] = bytes.length;
+  control[2] = status;
+  data.set(bytes.subarray(0, data.length), 0);
+  Atomics.store(control, 0, state);
+  Atomics.notify(control, 0);
+}
+parentPort.on("message", async (m) => {
+  try {
+    const headers = { ...m.headers };
+    if (m.method === "GET") headers.Range = "bytes=" + m.start + "-" + (m.end - 1);
+    const res = await fetch(m.url, { method: m.method, headers, signal: AbortSignal.timeout(m.timeoutMs) });
+    if (m.method === "HEAD") {
+      const len = res.headers.get("content-length") ?? "";
+      finish(res.ok ? 1 : 3, res.status, new TextEncoder().encode(len));
+      return;
+    }
+    if (res.status === 200) {
+      // A server that ignores Range would send the whole file: refuse rather than download it.
+      await res.body?.cancel();
+      finish(2, res.status, new TextEncoder().encode("the server ignored the Range header (answered 200 instead of 206); partial reads need a server with HTTP Range support"));
+      return;
+    }
+    if (res.status !== 206) {
+      await res.body?.cancel();
+      finish(3, res.status, new TextEncoder().encode(res.statusText || ""));
+      return;
+    }
+    const buf = new Uint8Array(await res.arrayBuffer());
+    finish(1, res.status, buf);
+  } catch (e) {
+    const msg = e && e.name === "TimeoutError" ? "timed out after " + m.timeoutMs + " ms" : String((e && e.cause && e.cause.message) || (e && e.message) || e);
+    finish(2, 0, new TextEncoder().encode(msg));
+  }
+});
+`;
+
+export class SyncRangeReader {
+  readonly url: string;
+  readonly stats: TransferStats = { requests: 0, bytes: 0 };
+  private readonly headers: Record<string, string>;
+  private readonly blockSize: number;
+  private readonly maxBlocks: number;
+  private readonly timeoutMs: number;
+  private readonly control: Int32Array;
+  private readonly data: Uint8Array;
+  private readonly blocks = new Map<number, Uint8Array>();
+  private worker: Worker | undefined;
+  /** Set when the size is known already (e.g. from the namespace API) to save the HEAD request. */
+  knownSize: number | undefined;
+
+  constructor(url: string, opts: RangeReaderOptions = {}) {
+    this.url = url;
+    this.headers = opts.headers ?? {};
+    this.blockSize = opts.blockSize ?? 32 * 1024;
+    this.maxBlocks = opts.maxBlocks ?? 512;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.control = new Int32Array(new SharedArrayBuffer(12));
+    // Big enough for the largest coalesced request (see fetchBlocks).
+    this.data = new Uint8Array(new SharedArrayBuffer(this.blockSize * 64));
+  }
+
+  /** The file's size in bytes (one HEAD request, remembered). */
+  get size(): number {
+    if (this.knownSize === undefined) {
+      const { status, body } = this.request({ method: "HEAD" });
+      const len = Number(new TextDecoder().decode(body));
+      if (!Number.isFinite(len) || new TextDecoder().decode(body) === "") {
+        throw new HttpError(`HEAD ${this.url} gave no Content-Length (status ${status}); cannot read the file in ranges`, status);
+      }
+      this.knownSize = len;
+    }
+    return this.knownSize;
+  }
+
+  /** Copies up to `length` bytes at `position` into `target[offset…]`; returns the count (0 at EOF). */
+  read(target: Uint8Array, offset: number, length: number, position: number): number {
+    const size = this.size;
+    const end = Math.min(position + length, size);
+    if (end <= position) return 0;
+    const first = Math.floor(position / this.blockSize);
+    const last = Math.floor((end - 1) / this.blockSize);
+    this.fetchBlocks(first, last);
+    let written = 0;
+    for (let b = first; b <= last; b++) {
+      const block = this.blocks.get(b)!;
+      // Touch for LRU order.
+      this.blocks.delete(b);
+      this.blocks.set(b, block);
+      const from = Math.max(position, b * this.blockSize) - b * this.blockSize;
+      const to = Math.min(end, (b + 1) * this.blockSize) - b * this.blockSize;
+      target.set(block.subarray(from, to), offset + written);
+      written += to - from;
+    }
+    return written;
+  }
+
+  close(): void {
+    void this.worker?.terminate();
+    this.worker = undefined;
+    this.blocks.clear();
+  }
+
+  private fetchBlocks(first: number, last: number): void {
+    const maxRun = this.data.length / this.blockSize;
+    let b = first;
+    while (b <= last) {
+      if (this.blocks.has(b)) { b++; continue; }
+      // One request for each run of missing blocks.
+      let runEnd = b;
+      while (runEnd + 1 <= last && !this.blocks.has(runEnd + 1) && runEnd + 1 - b < maxRun) runEnd++;
+      const start = b * this.blockSize;
+      const stop = Math.min((runEnd + 1) * this.blockSize, this.size);
+      const { body } = this.request({ method: "GET", start, end: stop });
+      if (body.length !== stop - start) {
+        throw new HttpError(`GET ${this.url} bytes ${start}-${stop - 1} returned ${body.length} bytes; the file is shorter than announced (truncated or changed while reading)`, 206);
+      }
+      for (let i = b; i <= runEnd; i++) {
+        const s = (i - b) * this.blockSize;
+        this.blocks.set(i, body.slice(s, Math.min(s + this.blockSize, body.length)));
+      }
+      while (this.blocks.size > this.maxBlocks) this.blocks.delete(this.blocks.keys().next().value!);
+      b = runEnd + 1;
+    }
+  }
+
+  private request(m: { method: "GET" | "HEAD"; start?: number; end?: number }): { status: number; body: Uint8Array } {
+    if (!this.worker) {
+      this.worker = new Worker(workerSource, { eval: true, workerData: { control: this.control.buffer, data: this.data.buffer } });
+      this.worker.unref();
+    }
+    Atomics.store(this.control, 0, 0);
+    this.worker.postMessage({ ...m, url: this.url, headers: this.headers, timeoutMs: this.timeoutMs });
+    // The worker's own fetch timeout fires first; this margin only guards against a stuck worker.
+    const waited = Atomics.wait(this.control, 0, 0, this.timeoutMs + 5000);
+    if (waited === "timed-out") throw new HttpError(`${m.method} ${this.url} timed out after ${this.timeoutMs} ms`, 0);
+    const state = this.control[0]!;
+    const status = this.control[2]!;
+    const body = this.data.slice(0, this.control[1]!);
+    this.stats.requests++;
+    if (state === 1) {
+      if (m.method === "GET") this.stats.bytes += body.length;
+      return { status, body };
+    }
+    const detail = new TextDecoder().decode(body);
+    if (state === 3) {
+      const what = status === 404 ? "file not found" : status === 401 || status === 403 ? "access denied; check the storage credentials" : `HTTP ${status} ${detail}`.trim();
+      throw new HttpError(`${m.method} ${this.url}: ${what}`, status);
+    }
+    throw new HttpError(`${m.method} ${this.url} failed: ${detail}`, status);
+  }
+}

@@ -1,0 +1,121 @@
+// /namespaces/{ns}/triggers: triggers, and firing them through their active rules.
+import { ApiError, Messages } from "../errors.ts";
+import { checkName, parseQualified } from "../names.ts";
+import type { KeyValue } from "../params.ts";
+import { toObject } from "../params.ts";
+import { resolveAction } from "../resolver.ts";
+import type { Doc } from "../store/entities.ts";
+import type { ApiReply } from "../http/server.ts";
+import { newActivationId } from "../invoker/invoker.ts";
+import type { Activation } from "../store/activations.ts";
+import { checkBody, keyValueList, listOptions, nextVersion, overwrite, requireOwn, validator, type Call } from "./common.ts";
+import { rulesOf } from "./rules.ts";
+
+interface TriggerBody {
+  parameters?: KeyValue[];
+  annotations?: KeyValue[];
+  publish?: boolean;
+  limits?: object;
+}
+
+const validateTrigger = validator<TriggerBody>({
+  type: "object",
+  properties: { parameters: keyValueList, annotations: keyValueList, publish: { type: "boolean" }, limits: { type: "object" } },
+});
+
+function getTrigger(call: Call, name: string): Doc {
+  requireOwn(call);
+  const s = call.s.store.get(call.ns, checkName(name));
+  if (!s || s.collection !== "triggers") throw new ApiError(404, Messages.notFound);
+  return s.doc;
+}
+
+export function listTriggers(call: Call): ApiReply {
+  requireOwn(call);
+  const { limit, skip, count } = listOptions(call, "triggers");
+  if (count) return { status: 200, body: { triggers: call.s.store.count(call.ns, "triggers") } };
+  return { status: 200, body: call.s.store.list(call.ns, "triggers", limit, skip) };
+}
+
+export function getTriggerDoc(call: Call, name: string): ApiReply {
+  const doc = getTrigger(call, name);
+  const rules: Record<string, unknown> = {};
+  for (const r of rulesOf(call, name)) rules[`${call.ns}/${r.name as string}`] = { action: r.action, status: r.status };
+  return { status: 200, body: Object.keys(rules).length ? { ...doc, rules } : doc };
+}
+
+export function putTrigger(call: Call, name: string): ApiReply {
+  requireOwn(call);
+  checkName(name);
+  const body = checkBody(validateTrigger, call.req.body, "trigger");
+  const existing = call.s.store.get(call.ns, name);
+  if (existing && existing.collection !== "triggers") throw new ApiError(409, Messages.conformance);
+  if (existing && !overwrite(call)) throw new ApiError(409, Messages.exists);
+  const old = existing?.doc;
+  const doc: Doc = {
+    namespace: call.ns,
+    name,
+    version: old ? nextVersion(old.version) : "0.0.1",
+    publish: body.publish ?? (old?.publish as boolean | undefined) ?? false,
+    parameters: body.parameters ?? old?.parameters ?? [],
+    limits: {},
+    annotations: body.annotations ?? old?.annotations ?? [],
+    updated: Date.now(),
+  };
+  call.s.store.put(call.ns, name, "triggers", doc);
+  return { status: 200, body: doc };
+}
+
+export function deleteTrigger(call: Call, name: string): ApiReply {
+  const doc = getTrigger(call, name);
+  call.s.store.delete(call.ns, name);
+  return { status: 200, body: doc };
+}
+
+export function fireTrigger(call: Call, name: string): ApiReply {
+  const trigger = getTrigger(call, name);
+  const payload = call.req.body ?? {};
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+    throw new ApiError(400, "The request content was malformed: a trigger payload must be a JSON object.");
+  }
+  call.s.throttles.countFire(call.ns);
+  const active = rulesOf(call, name).filter((r) => r.status === "active");
+  if (active.length === 0) return { status: 204 };
+  const args = { ...toObject(trigger.parameters as KeyValue[]), ...(payload as Record<string, unknown>) };
+  const activationId = newActivationId();
+  const start = Date.now();
+  const logs: string[] = [];
+  for (const rule of active) {
+    const ruleName = `${call.ns}/${rule.name as string}`;
+    const target = rule.action as { path: string; name: string };
+    const actionPath = `${target.path}/${target.name}`;
+    try {
+      const action = resolveAction(call.s.store, call.identity, parseQualified(`/${actionPath}`, call.ns));
+      const finished = call.s.throttles.startInvocation(call.ns);
+      const run = call.s.invoker.invoke({ identity: call.identity, action, payload: args, receivedAt: performance.now(), topmost: true });
+      void run.done.finally(finished);
+      logs.push(JSON.stringify({ statusCode: 0, success: true, activationId: run.activationId, rule: ruleName, action: actionPath }));
+    } catch (e) {
+      const status = e instanceof ApiError ? e.status : 500;
+      const error = e instanceof ApiError ? e.message : "The action could not be invoked.";
+      logs.push(JSON.stringify({ statusCode: status, success: false, error, rule: ruleName, action: actionPath }));
+    }
+  }
+  const result = args;
+  const rec: Activation = {
+    namespace: call.ns,
+    name,
+    subject: call.identity.namespace,
+    activationId,
+    start,
+    end: start,
+    duration: 0,
+    version: trigger.version as string,
+    publish: false,
+    logs,
+    response: { result, size: Buffer.byteLength(JSON.stringify(result)), status: "success", statusCode: 0, success: true },
+    annotations: [{ key: "path", value: `${call.ns}/${name}` }],
+  };
+  call.s.activations.put(rec, name);
+  return { status: 202, body: { activationId }, headers: { "x-openwhisk-activation-id": activationId } };
+}

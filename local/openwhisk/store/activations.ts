@@ -1,0 +1,68 @@
+// Activation records, stored as the JSON the API returns and listed newest first.
+import type { Db } from "./database.ts";
+
+export type Activation = Record<string, unknown> & {
+  activationId: string;
+  namespace: string;
+  name: string;
+  start: number;
+};
+
+export interface ActivationQuery {
+  /** "a" or "pkg/a": matched against the record's path annotation without the namespace */
+  name?: string;
+  since?: number;
+  upto?: number;
+  limit: number;
+  skip: number;
+}
+
+export class ActivationStore {
+  private readonly putStmt;
+  private readonly getStmt;
+
+  constructor(private readonly db: Db) {
+    this.putStmt = db.prepare("INSERT OR REPLACE INTO activations (id, namespace, path, start, doc) VALUES (?, ?, ?, ?, ?)");
+    this.getStmt = db.prepare("SELECT doc FROM activations WHERE namespace = ? AND id = ?");
+  }
+
+  put(a: Activation, path: string): void {
+    this.putStmt.run(a.activationId, a.namespace, path, a.start, JSON.stringify(a));
+  }
+
+  get(namespace: string, id: string): Activation | undefined {
+    const row = this.getStmt.get(namespace, id) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as Activation) : undefined;
+  }
+
+  private where(namespace: string, q: Omit<ActivationQuery, "limit" | "skip">): { sql: string; args: unknown[] } {
+    const parts = ["namespace = ?"];
+    const args: unknown[] = [namespace];
+    if (q.name !== undefined) {
+      parts.push("path = ?");
+      args.push(q.name);
+    }
+    if (q.since !== undefined) {
+      parts.push("start >= ?");
+      args.push(q.since);
+    }
+    if (q.upto !== undefined) {
+      parts.push("start <= ?");
+      args.push(q.upto);
+    }
+    return { sql: parts.join(" AND "), args };
+  }
+
+  list(namespace: string, q: ActivationQuery): Activation[] {
+    const w = this.where(namespace, q);
+    const rows = this.db
+      .prepare(`SELECT doc FROM activations WHERE ${w.sql} ORDER BY start DESC, rowid DESC LIMIT ? OFFSET ?`)
+      .all(...w.args, q.limit, q.skip) as { doc: string }[];
+    return rows.map((r) => JSON.parse(r.doc) as Activation);
+  }
+
+  count(namespace: string, q: Omit<ActivationQuery, "limit" | "skip">): number {
+    const w = this.where(namespace, q);
+    return (this.db.prepare(`SELECT count(*) AS n FROM activations WHERE ${w.sql}`).get(...w.args) as { n: number }).n;
+  }
+}

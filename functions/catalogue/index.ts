@@ -1,0 +1,75 @@
+// catalogue: registers each file as a SciCat raw dataset (ESS's NeXus mapping) with an
+// origdatablock holding its size and ADLER32. The pid is derived from the file's path, so a
+// replayed event updates the dataset instead of creating a duplicate.
+import { ActionError } from "../_shared/errors.ts";
+import type { FileRecord } from "../_shared/files.ts";
+import { uuidV5 } from "../_shared/pid.ts";
+import { defineAction } from "../_shared/run.ts";
+import { validator } from "../_shared/schema.ts";
+import { datasetFor, origDatablockFor, type DatasetDefaults } from "./mapping.ts";
+import { catalogueResultSchema, paramsSchema } from "./schema.ts";
+import { ScicatClient, type ScicatParams } from "./scicat-client.ts";
+
+type Params = ScicatParams & DatasetDefaults & { pidPrefix?: string } & Record<string, unknown>;
+
+const checkResult = validator(catalogueResultSchema, "catalogue result");
+const REQUIRED_FIELDS = ["owner", "contactEmail", "principalInvestigator", "creationLocation"] as const;
+
+function failed(what: string, file: string, status: number, json: unknown): ActionError {
+  const detail = typeof json === "string" ? json : JSON.stringify((json as { message?: unknown })?.message ?? json ?? "");
+  const hint = status >= 500 ? "; SciCat has a problem, retry later" : status === 400 ? "; fix the dataset fields named above (parameters or file metadata)" : "";
+  return new ActionError(`SciCat ${what} for ${file} failed: HTTP ${status} ${detail.slice(0, 400)}${hint}`, status);
+}
+
+async function register(client: ScicatClient, file: FileRecord, p: Params): Promise<NonNullable<FileRecord["catalogue"]>> {
+  const pid = `${p.pidPrefix ?? "dcache"}/${uuidV5(file.path)}`;
+  const dataset = datasetFor(file, pid, { ...p, owner: p.owner ?? p.scicatUsername ?? p.ownerGroup });
+  const missing = REQUIRED_FIELDS.filter((k) => dataset[k] === undefined);
+  if (missing.length) {
+    throw new ActionError(`${file.path}: SciCat needs ${missing.join(", ")} and neither the parameters nor the file's metadata give them; set them as parameters of the catalogue action`);
+  }
+  const enc = encodeURIComponent(pid);
+  const found = await client.call("GET", `/datasets/${enc}`);
+  // SciCat answers an unknown pid with 404 or, in some versions, 200 and an empty body.
+  const exists = found.status === 200 && !!found.json && typeof found.json === "object" && (found.json as { pid?: string }).pid === pid;
+  if (found.status !== 200 && found.status !== 404) throw failed("dataset lookup", file.path, found.status, found.json);
+  let action: "created" | "updated" = "updated";
+  if (!exists) {
+    const created = await client.call("POST", "/datasets", dataset);
+    if (created.status === 201 || created.status === 200) action = "created";
+    else if (created.status !== 409) throw failed("dataset creation", file.path, created.status, created.json);
+    // 409: created meanwhile by a concurrent run of the same event; update it below.
+  }
+  if (action === "updated") {
+    const { pid: _pid, ...patch } = dataset;
+    const updated = await client.call("PATCH", `/datasets/${enc}`, patch);
+    if (updated.status !== 200) throw failed("dataset update", file.path, updated.status, updated.json);
+  }
+  // One origdatablock per file: replace it when a replay brings a new size or checksum.
+  const block = origDatablockFor(file);
+  const list = await client.call("GET", `/datasets/${enc}/origdatablocks`);
+  if (list.status !== 200) throw failed("origdatablock lookup", file.path, list.status, list.json);
+  const blocks = Array.isArray(list.json) ? (list.json as Array<{ id?: string; _id?: string; size?: number; dataFileList?: Array<{ path: string; chk?: string; size?: number }> }>) : [];
+  const mine = (block.dataFileList as Array<{ path: string; chk?: string; size: number }>)[0]!;
+  const same = blocks.find((b) => b.dataFileList?.some((f) => f.path === mine.path));
+  if (!same) {
+    const r = await client.call("POST", `/datasets/${enc}/origdatablocks`, block);
+    if (r.status !== 201 && r.status !== 200) throw failed("origdatablock creation", file.path, r.status, r.json);
+  } else {
+    const old = same.dataFileList!.find((f) => f.path === mine.path)!;
+    if (old.chk !== mine.chk || old.size !== mine.size) {
+      const r = await client.call("PATCH", `/origdatablocks/${encodeURIComponent(same.id ?? same._id ?? "")}`, block);
+      if (r.status !== 200) throw failed("origdatablock update", file.path, r.status, r.json);
+    }
+  }
+  return { pid, datasetName: String(dataset.datasetName), action, origDatablocks: 1 };
+}
+
+export const main = defineAction<Params>("catalogue", paramsSchema, async (p, ctx) => {
+  const client = new ScicatClient(p);
+  const files: FileRecord[] = [];
+  for (const file of ctx.files) files.push({ ...file, catalogue: await register(client, file, p) });
+  const out = { files, skipped: ctx.skipped };
+  checkResult(out);
+  return out;
+});

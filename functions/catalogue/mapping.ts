@@ -1,0 +1,83 @@
+// Maps a file record (with the metadata step's output) to a SciCat raw dataset, following ESS's
+// NeXus mapping: title → datasetName, experiment_identifier → proposalId, instrument name,
+// start/end time, entry_identifier → runNumber, the file's directory → sourceFolder.
+import type { NexusEntry } from "../../lib/formats/nexus.ts";
+import { baseName, dirName, type FileRecord } from "../_shared/files.ts";
+
+export interface DatasetDefaults {
+  owner?: string;
+  ownerGroup?: string;
+  accessGroups?: string[];
+  contactEmail?: string;
+  principalInvestigator?: string;
+  creationLocation?: string;
+  instrumentId?: string;
+  license?: string;
+  keywords?: string[];
+}
+
+/** NeXus times come as "2001-02-07T08:54:21-0600" or without zone; SciCat wants ISO 8601. */
+export function isoTime(t: string | undefined): string | undefined {
+  if (!t) return undefined;
+  const fixed = t.trim().replace(/([+-]\d{2})(\d{2})$/, "$1:$2").replace(" ", "T");
+  const ms = Date.parse(fixed);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
+/** The entry the mapping uses: the one named "entry" if present, else the first. */
+export function mainEntry(file: FileRecord): NexusEntry | undefined {
+  const entries = file.metadata?.nexus?.entries ?? [];
+  return entries.find((e) => e.name === "entry") ?? entries[0];
+}
+
+const FORMAT_NAMES: Record<string, string> = { nexus: "NeXus", exdf: "EXDF", hdf5: "HDF5", cbf: "miniCBF", edf: "EDF", unknown: "unknown" };
+
+export function datasetFor(file: FileRecord, pid: string, d: DatasetDefaults): Record<string, unknown> {
+  const entry = mainEntry(file);
+  const md = file.metadata;
+  const firstUser = entry?.users[0];
+  const start = isoTime(entry?.start_time);
+  const end = isoTime(entry?.end_time);
+  const ds: Record<string, unknown> = {
+    pid,
+    type: "raw",
+    datasetName: entry?.title ?? baseName(file.path),
+    sourceFolder: dirName(file.path),
+    owner: d.owner,
+    ownerGroup: d.ownerGroup,
+    accessGroups: d.accessGroups ?? [],
+    contactEmail: d.contactEmail ?? firstUser?.email,
+    principalInvestigator: d.principalInvestigator ?? firstUser?.name,
+    creationLocation: d.creationLocation ?? entry?.instrument?.name ?? md?.cbf?.detector,
+    creationTime: start ?? file.mtime ?? new Date().toISOString(),
+    size: file.size ?? md?.size ?? 0,
+    numberOfFiles: 1,
+    dataFormat: FORMAT_NAMES[md?.format ?? "unknown"],
+    keywords: [...new Set([...(d.keywords ?? []), md?.format, entry?.definition].filter((k): k is string => !!k))],
+  };
+  if (start) ds.startTime = start;
+  if (end) ds.endTime = end;
+  if (entry?.experiment_identifier) ds.proposalId = entry.experiment_identifier;
+  if (entry?.entry_identifier) ds.runNumber = entry.entry_identifier;
+  if (entry?.experiment_description) ds.description = entry.experiment_description;
+  if (md?.exdf?.proposalNumber !== undefined) ds.proposalId ??= String(md.exdf.proposalNumber);
+  if (md?.exdf?.runNumber !== undefined) ds.runNumber ??= String(md.exdf.runNumber);
+  if (md?.exdf?.creationDate) ds.creationTime = isoTime(md.exdf.creationDate) ?? ds.creationTime;
+  if (d.instrumentId) ds.instrumentId = d.instrumentId;
+  if (d.license) ds.license = d.license;
+  if (firstUser?.orcid) ds.orcidOfOwner = firstUser.orcid;
+  const sci: Record<string, unknown> = { sourcePath: file.path, format: md?.format ?? "unknown" };
+  if (file.adler32) sci.adler32 = file.adler32;
+  if (md?.nexus) sci.nexus = md.nexus.entries;
+  if (md?.exdf) sci.exdf = md.exdf;
+  if (md?.cbf) sci.cbf = { ...md.cbf, fields: undefined };
+  if (md?.edf) sci.edf = { ...md.edf, fields: md.edf.fields };
+  ds.scientificMetadata = JSON.parse(JSON.stringify(sci));
+  return Object.fromEntries(Object.entries(ds).filter(([, v]) => v !== undefined));
+}
+
+export function origDatablockFor(file: FileRecord): Record<string, unknown> {
+  const entry: Record<string, unknown> = { path: baseName(file.path), size: file.size ?? 0, time: file.mtime ?? new Date().toISOString() };
+  if (file.adler32) entry.chk = file.adler32;
+  return { size: file.size ?? 0, chkAlg: "adler32", dataFileList: [entry] };
+}

@@ -1,0 +1,47 @@
+// Parameters and result of the catalogue action.
+import { anyInput, inputSchema, resultSchema } from "../_shared/schema.ts";
+
+export const paramsSchema = {
+  type: "object",
+  required: ["scicatUrl", "ownerGroup"],
+  ...anyInput,
+  properties: {
+    ...inputSchema,
+    scicatUrl: { type: "string", format: "uri", pattern: "^https?://", description: "SciCat backend, e.g. https://scicat.example.org (…/api/v3 appended unless given)" },
+    scicatUsername: { type: "string", minLength: 1 },
+    scicatPassword: { type: "string" },
+    scicatToken: { type: "string", minLength: 1 },
+    pidPrefix: { type: "string", minLength: 1, pattern: "^[^/]+(/[^/]+)*$", description: "prefix of the deterministic pid, e.g. 20.500.12269" },
+    owner: { type: "string", minLength: 1 },
+    ownerGroup: { type: "string", minLength: 1 },
+    accessGroups: { type: "array", items: { type: "string" } },
+    contactEmail: { type: "string", minLength: 3 },
+    principalInvestigator: { type: "string", minLength: 1 },
+    creationLocation: { type: "string", minLength: 1 },
+    instrumentId: { type: "string" },
+    license: { type: "string" },
+    keywords: { type: "array", items: { type: "string" } },
+    timeoutMs: { type: "integer", minimum: 100, maximum: 600000 },
+  },
+} as const;
+
+export const catalogueResultSchema = {
+  ...resultSchema,
+  properties: {
+    ...resultSchema.properties,
+    files: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["path", "catalogue"],
+        properties: {
+          catalogue: {
+            type: "object",
+            required: ["pid", "datasetName", "action"],
+            properties: { pid: { type: "string" }, datasetName: { type: "string" }, action: { enum: ["created", "updated"] } },
+          },
+        },
+      },
+    },
+  },
+} as const;

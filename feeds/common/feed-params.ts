@@ -1,0 +1,241 @@
+// The feed parameters a user gives `wsk trigger create T --feed /ns/dcache/events -p …` (or serverless
+// `feed_parameters`). Checked by the feed action before it calls the provider and again by the provider.
+import { Ajv, type ErrorObject } from "ajv";
+import { INOTIFY_EVENT_FLAGS } from "../../lib/events/cloudevent.ts";
+
+export const MAX_FIRE_BYTES = 900_000;
+
+export interface MqttSourceParams {
+  kind: "mqtt";
+  /** mqtt://, mqtts://, ws:// or wss:// broker URL */
+  url: string;
+  /** MQTT topic filter, e.g. "dcache/events/#" */
+  topic: string;
+  qos: 0 | 1;
+  username?: string;
+  password?: string;
+  /** MQTT v5 shared-subscription group; replicas in one group split the topic ("$share/<group>/<topic>") */
+  group?: string;
+}
+
+export interface DcacheSourceParams {
+  kind: "dcache";
+  /** frontend base URL, e.g. https://dcache.example.org:3880 */
+  url: string;
+  paths: string[];
+  recursive: boolean;
+  flags?: string[];
+  auth?: { username: string; password: string } | { token: string };
+}
+
+export type SourceParams = MqttSourceParams | DcacheSourceParams;
+
+export interface FilterParams {
+  /** glob patterns on the file path (`*`, `?`, `**`, `{a,b}`, `[abc]`); none = every path */
+  paths?: string[];
+  /** glob patterns whose matches are dropped even when `paths` matches */
+  exclude?: string[];
+  /** inotify flags; an event passes when its mask has one of them; none = every type */
+  types?: string[];
+}
+
+export interface BatchParams {
+  maxEvents: number;
+  maxWaitMs: number;
+  maxBytes: number;
+}
+
+export interface DeliveryParams {
+  /** how long a failing event is retried before it is dead-lettered */
+  maxAgeSeconds: number;
+  /** false: events past maxAgeSeconds are dropped (counted) instead of dead-lettered */
+  deadLetter: boolean;
+}
+
+export interface FeedConfig {
+  source: SourceParams;
+  filter: FilterParams;
+  batch: BatchParams;
+  delivery: DeliveryParams;
+}
+
+const flag = { enum: [...INOTIFY_EVENT_FLAGS, "IN_ALL_EVENTS", "IN_CLOSE", "IN_MOVE"] };
+const glob = { type: "string", minLength: 1, maxLength: 1024 };
+
+const mqttSource = {
+  type: "object",
+  additionalProperties: false,
+  required: ["kind", "url", "topic"],
+  properties: {
+    kind: { const: "mqtt" },
+    url: { type: "string", pattern: "^(mqtts?|wss?)://[^\\s/]+" },
+    topic: { type: "string", minLength: 1, maxLength: 1024, pattern: "^[^$\\u0000]" },
+    qos: { enum: [0, 1], default: 1 },
+    username: { type: "string", minLength: 1 },
+    password: { type: "string" },
+    group: { type: "string", pattern: "^[^/+#\\s]+$", maxLength: 128 },
+  },
+};
+
+const dcacheSource = {
+  type: "object",
+  additionalProperties: false,
+  required: ["kind", "url", "paths"],
+  properties: {
+    kind: { const: "dcache" },
+    url: { type: "string", pattern: "^https?://[^\\s/]+" },
+    paths: { type: "array", minItems: 1, maxItems: 128, items: { type: "string", pattern: "^/(.*[^/])?$" } },
+    recursive: { type: "boolean", default: true },
+    flags: { type: "array", minItems: 1, items: flag },
+    auth: {
+      oneOf: [
+        { type: "object", additionalProperties: false, required: ["username", "password"], properties: { username: { type: "string", minLength: 1 }, password: { type: "string" } } },
+        { type: "object", additionalProperties: false, required: ["token"], properties: { token: { type: "string", minLength: 1 } } },
+      ],
+    },
+  },
+};
+
+export const feedConfigSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["source"],
+  properties: {
+    source: {
+      type: "object",
+      required: ["kind"],
+      properties: { kind: { enum: ["mqtt", "dcache"] } },
+      if: { properties: { kind: { const: "mqtt" } } },
+      then: mqttSource,
+      else: dcacheSource,
+    },
+    filter: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        paths: { type: "array", maxItems: 256, items: glob },
+        exclude: { type: "array", maxItems: 256, items: glob },
+        types: { type: "array", items: flag },
+      },
+    },
+    batch: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxEvents: { type: "integer", minimum: 1, maximum: 100_000, default: 1000 },
+        maxWaitMs: { type: "integer", minimum: 0, maximum: 600_000, default: 1000 },
+        maxBytes: { type: "integer", minimum: 1024, maximum: MAX_FIRE_BYTES, default: MAX_FIRE_BYTES },
+      },
+    },
+    delivery: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxAgeSeconds: { type: "integer", minimum: 1, maximum: 30 * 86400, default: 86400 },
+        deadLetter: { type: "boolean", default: true },
+      },
+    },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const validate = ajv.compile(feedConfigSchema);
+
+/** Lifecycle parameters that are not feed configuration (sent by OpenWhisk or the package). */
+export const RESERVED_PARAMS = ["lifecycleEvent", "triggerName", "authKey", "providerUrl", "providerAuth"] as const;
+
+function explain(e: ErrorObject): string {
+  const at = e.instancePath ? e.instancePath.slice(1).replaceAll("/", ".") : "";
+  const name = (p: string) => (at ? `${at}.${p}` : p);
+  switch (e.keyword) {
+    case "required":
+      return `missing parameter \`${name(String(e.params.missingProperty))}\``;
+    case "additionalProperties":
+      return `unknown parameter \`${name(String(e.params.additionalProperty))}\``;
+    case "enum":
+      return `parameter \`${at}\` must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
+    case "const":
+      return `parameter \`${at}\` must be ${JSON.stringify(e.params.allowedValue)}`;
+    case "pattern":
+      return `parameter \`${at}\` is malformed (${hint(at)})`;
+    default:
+      return `parameter \`${at || "(feed parameters)"}\` ${e.message}`;
+  }
+}
+
+function hint(at: string): string {
+  if (at === "source.url") return "a broker URL such as mqtt://broker:1883, or a dCache frontend URL such as https://dcache:3880";
+  if (at === "source.topic") return "an MQTT topic filter such as dcache/events/# that does not start with $";
+  if (at === "source.group") return "a shared-subscription group name without /, +, # or spaces";
+  if (at.startsWith("source.paths")) return "an absolute path such as /data/beamline without a trailing /";
+  return "see the feed's parameter documentation";
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/**
+ * Validates feed parameters and fills defaults. The error names the bad parameter(s) and says what is
+ * expected, e.g. "missing parameter `source.topic`".
+ */
+export function checkFeedConfig(input: unknown): Checked<FeedConfig> {
+  const copy = structuredClone(input ?? {});
+  if (!validate(copy)) {
+    // `if/then/else` reports the failing branch and then a generic "must match then schema": skip the latter.
+    const errs = (validate.errors ?? []).filter((e) => e.keyword !== "if");
+    const uniq = [...new Set(errs.map(explain))];
+    return { ok: false, error: `invalid feed parameters: ${uniq.join("; ")}` };
+  }
+  return { ok: true, value: copy as FeedConfig };
+}
+
+/** Pulls the feed configuration out of a lifecycle invocation's flat parameter object. */
+export function pickFeedConfig(params: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params)) {
+    if ((RESERVED_PARAMS as readonly string[]).includes(k) || k.startsWith("__")) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Deep merge for UPDATE: objects merge key by key, everything else (arrays too) is replaced. */
+export function mergeConfig(base: unknown, patch: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(patch)) return patch === undefined ? base : patch;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) out[k] = mergeConfig(base[k], v);
+  return out;
+}
+
+/** UPDATE's parameters over the stored config; a new source kind replaces the whole source. */
+export function updateConfig(base: FeedConfig, patch: Record<string, unknown>): unknown {
+  const merged = mergeConfig(base, patch) as Record<string, unknown>;
+  const ps = patch.source;
+  if (isPlainObject(ps) && ps.kind !== undefined && ps.kind !== base.source.kind) merged.source = ps;
+  return merged;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === "object" && !Array.isArray(v);
+}
+
+/** Secrets inside a config: replaced by "[redacted]" before anything is shown or logged. */
+export function redactConfig(cfg: FeedConfig): FeedConfig {
+  const c = structuredClone(cfg);
+  if (c.source.kind === "mqtt" && c.source.password !== undefined) c.source.password = "[redacted]";
+  if (c.source.kind === "dcache" && c.source.auth) {
+    if ("token" in c.source.auth) c.source.auth = { token: "[redacted]" };
+    else c.source.auth = { username: c.source.auth.username, password: "[redacted]" };
+  }
+  return c;
+}
+
+/** The secret strings of a config, so that logs can be checked against them. */
+export function secretsOf(cfg: FeedConfig): string[] {
+  const out: string[] = [];
+  if (cfg.source.kind === "mqtt" && cfg.source.password) out.push(cfg.source.password);
+  if (cfg.source.kind === "dcache" && cfg.source.auth) out.push("token" in cfg.source.auth ? cfg.source.auth.token : cfg.source.auth.password);
+  return out;
+}

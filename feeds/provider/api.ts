@@ -1,0 +1,170 @@
+// The provider's HTTP API: the feed action's lifecycle calls, dead letters, health and metrics.
+//
+//   GET    /health                                             liveness/readiness, store and source states
+//   GET    /metrics                                            Prometheus text
+//   GET    /api/v1/registrations                               operator: all registrations
+//   POST   /api/v1/registrations                               CREATE  {triggerName, authKey, config, apihost?}
+//   GET    /api/v1/registrations/{ns}/{trigger}                READ
+//   PATCH  /api/v1/registrations/{ns}/{trigger}                UPDATE  {config, apihost?}
+//   DELETE /api/v1/registrations/{ns}/{trigger}                DELETE
+//   POST   /api/v1/registrations/{ns}/{trigger}/pause          PAUSE
+//   POST   /api/v1/registrations/{ns}/{trigger}/unpause        UNPAUSE
+//   GET    /api/v1/registrations/{ns}/{trigger}/dead-letters   ?limit=&after=
+//   POST   /api/v1/registrations/{ns}/{trigger}/dead-letters/replay   {seqs?: number[]}
+//
+// /api/v1 needs the provider's credentials (HTTP Basic); calls about one registration also carry the
+// trigger owner's key in `X-Owner-Key` (optional for the dead-letter routes, which operators use).
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { Ajv } from "ajv";
+import type { Logger } from "./log.ts";
+import type { ProviderMetrics } from "./metrics.ts";
+import { ApiError, type Registrations } from "./registrations.ts";
+import type { Store } from "./store/types.ts";
+
+const MAX_BODY = 1_000_000;
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const createBody = ajv.compile({
+  type: "object",
+  required: ["triggerName", "authKey", "config"],
+  properties: { triggerName: { type: "string" }, authKey: { type: "string" }, config: { type: "object" }, apihost: { type: "string" } },
+});
+const updateBody = ajv.compile({
+  type: "object",
+  required: ["config"],
+  properties: { config: { type: "object" }, apihost: { type: "string" } },
+});
+const replayBody = ajv.compile({
+  type: "object",
+  additionalProperties: false,
+  properties: { seqs: { type: "array", items: { type: "integer", minimum: 1 }, maxItems: 100_000 } },
+});
+
+export interface ApiOptions {
+  registrations: Registrations;
+  store: Store;
+  metrics: ProviderMetrics;
+  log: Logger;
+  /** "user:password" the feed action presents */
+  providerAuth: string;
+  isReady: () => boolean;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new ApiError(413, `request body larger than ${MAX_BODY} bytes`);
+    chunks.push(c as Buffer);
+  }
+  if (size === 0) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    throw new ApiError(400, "the request body is not valid JSON");
+  }
+}
+
+function checkBody(v: ReturnType<typeof ajv.compile>, body: unknown, what: string): void {
+  if (!v(body)) throw new ApiError(400, `bad ${what} request: ${(v.errors ?? []).map((e) => `${e.instancePath || "(body)"} ${e.message}`).join("; ")}`);
+}
+
+export function createApi(o: ApiOptions): Server {
+  const expected = createHash("sha256").update(`Basic ${Buffer.from(o.providerAuth).toString("base64")}`).digest();
+  const authorised = (req: IncomingMessage) => timingSafeEqual(createHash("sha256").update(req.headers.authorization ?? "").digest(), expected);
+  const regs = o.registrations;
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://provider");
+    const path = url.pathname;
+    const method = req.method ?? "GET";
+
+    if (path === "/health" && method === "GET") {
+      let storeOk = true;
+      let storeError: string | undefined;
+      try {
+        await o.store.ping();
+      } catch (e) {
+        storeOk = false;
+        storeError = (e as Error).message;
+      }
+      const ready = o.isReady() && storeOk;
+      return send(res, ready ? 200 : 503, {
+        status: ready ? "ok" : "unavailable",
+        live: true,
+        ready,
+        store: { kind: o.store.kind, ok: storeOk, ...(storeError ? { error: storeError } : {}) },
+        registrations: regs.size,
+        sources: regs.sourceStates(),
+      });
+    }
+    if (path === "/metrics" && method === "GET") {
+      const text = o.metrics.registry.render();
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      res.end(text);
+      return;
+    }
+    if (!path.startsWith("/api/v1/")) throw new ApiError(404, `no route ${method} ${path}; the API lives under /api/v1/registrations`);
+    if (!authorised(req)) {
+      res.setHeader("www-authenticate", 'Basic realm="feed-provider"');
+      throw new ApiError(401, "the provider's credentials are missing or wrong (package parameter providerAuth)");
+    }
+    const ownerKey = (req.headers["x-owner-key"] as string | undefined) || undefined;
+    if (path === "/api/v1/registrations") {
+      if (method === "GET") return send(res, 200, { registrations: regs.list() });
+      if (method === "POST") {
+        const body = (await readJson(req)) as Record<string, unknown>;
+        checkBody(createBody, body, "CREATE");
+        const view = await regs.create({ triggerName: body.triggerName, authKey: body.authKey, config: body.config, apihost: body.apihost as string | undefined });
+        return send(res, 201, { status: "success", registration: view });
+      }
+    }
+    const m = /^\/api\/v1\/registrations\/([^/]+)\/([^/]+)(\/pause|\/unpause|\/dead-letters|\/dead-letters\/replay)?$/.exec(path);
+    if (!m) throw new ApiError(404, `no route ${method} ${path}`);
+    const triggerName = `/${decodeURIComponent(m[1]!)}/${decodeURIComponent(m[2]!)}`;
+    const sub = m[3] ?? "";
+    if (sub === "" && method === "GET") return send(res, 200, await regs.read(triggerName, ownerKey));
+    if (sub === "" && method === "PATCH") {
+      const body = (await readJson(req)) as Record<string, unknown>;
+      checkBody(updateBody, body, "UPDATE");
+      return send(res, 200, { status: "success", registration: await regs.update(triggerName, ownerKey, body.config, body.apihost as string | undefined) });
+    }
+    if (sub === "" && method === "DELETE") {
+      await regs.remove(triggerName, ownerKey);
+      return send(res, 200, { status: "success" });
+    }
+    if (sub === "/pause" && method === "POST") return send(res, 200, { status: "success", registration: await regs.pause(triggerName, ownerKey) });
+    if (sub === "/unpause" && method === "POST") return send(res, 200, { status: "success", registration: await regs.unpause(triggerName, ownerKey) });
+    if (sub === "/dead-letters" && method === "GET") {
+      const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get("limit") ?? 100) || 100));
+      const after = Number(url.searchParams.get("after") ?? 0) || 0;
+      const list = await regs.deadLetters(triggerName, ownerKey, { limit, after });
+      return send(res, 200, {
+        deadLetters: list.map((d) => ({ seq: d.seq, id: d.eventId, reason: d.reason, statusCode: d.statusCode, deadAt: new Date(d.deadAt).toISOString(), event: JSON.parse(d.body) })),
+        next: list.length === limit ? list[list.length - 1]!.seq : null,
+      });
+    }
+    if (sub === "/dead-letters/replay" && method === "POST") {
+      const body = await readJson(req);
+      checkBody(replayBody, body, "replay");
+      return send(res, 200, { status: "success", replayed: await regs.replay(triggerName, ownerKey, (body as { seqs?: number[] }).seqs) });
+    }
+    throw new ApiError(405, `method ${method} is not allowed on ${path}`);
+  }
+
+  return createServer((req, res) => {
+    route(req, res).catch((e) => {
+      if (e instanceof ApiError) return send(res, e.status, { error: e.message });
+      o.log.error("request failed", { method: req.method, path: (req.url ?? "").split("?")[0], err: e as Error });
+      send(res, 500, { error: "internal error in the feed provider; see its logs" });
+    });
+  });
+}

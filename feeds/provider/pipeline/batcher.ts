@@ -1,0 +1,43 @@
+// The batch stage: cuts the next fire's payload from the head of a registration's outbox, in order,
+// within maxEvents and maxBytes, and says when that batch is due (full, or maxWaitMs after its oldest
+// event arrived). Batches are cut when a fire is attempted, not when events arrive, so while OpenWhisk
+// throttles or fails, newly arrived events join the next attempt: fewer, larger fires.
+import type { BatchParams } from "../../common/feed-params.ts";
+import type { OutboxEntry } from "../store/types.ts";
+
+const ENVELOPE = Buffer.byteLength('{"events":[]}');
+
+/** Bytes of `{"events":[…]}` holding events of the given sizes. */
+export function payloadBytes(eventBytes: number[]): number {
+  return ENVELOPE + eventBytes.reduce((a, b) => a + b, 0) + Math.max(0, eventBytes.length - 1);
+}
+
+/** Largest single event a fire can carry under maxBytes. */
+export function maxEventBytes(limits: BatchParams): number {
+  return limits.maxBytes - ENVELOPE;
+}
+
+export type Cut = { kind: "batch"; entries: OutboxEntry[]; body: string; bytes: number } | { kind: "too-large"; entry: OutboxEntry } | { kind: "empty" };
+
+export function cutBatch(queue: readonly OutboxEntry[], limits: BatchParams): Cut {
+  if (queue.length === 0) return { kind: "empty" };
+  const first = queue[0]!;
+  if (first.bytes > maxEventBytes(limits)) return { kind: "too-large", entry: first };
+  let bytes = ENVELOPE;
+  let n = 0;
+  while (n < queue.length && n < limits.maxEvents) {
+    const add = queue[n]!.bytes + (n > 0 ? 1 : 0);
+    if (bytes + add > limits.maxBytes) break;
+    bytes += add;
+    n++;
+  }
+  const entries = queue.slice(0, n);
+  return { kind: "batch", entries, body: `{"events":[${entries.map((e) => e.body).join(",")}]}`, bytes };
+}
+
+/** When the head batch should fire: now if the queue already fills a batch, else maxWaitMs after its oldest event. */
+export function batchDueAt(queue: readonly OutboxEntry[], queuedBytes: number, limits: BatchParams, arrivedAt: (e: OutboxEntry) => number): number {
+  if (queue.length === 0) return Infinity;
+  if (queue.length >= limits.maxEvents || payloadBytes([queuedBytes]) + queue.length - 1 >= limits.maxBytes) return 0;
+  return arrivedAt(queue[0]!) + limits.maxWaitMs;
+}

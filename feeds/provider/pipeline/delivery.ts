@@ -1,0 +1,246 @@
+// Delivery for one registration: keeps the in-memory mirror of its durable outbox, fires batches one
+// at a time in outbox order, removes outbox rows only after OpenWhisk acknowledged the fire, retries
+// with backoff, dead-letters what outlived maxAgeSeconds, and disables the registration when
+// OpenWhisk says the trigger or key is gone. PAUSE stops firing; arrivals keep landing in the outbox
+// (up to maxPending, then the intake holds the source back); UNPAUSE drains in order.
+import type { BatchParams, DeliveryParams } from "../../common/feed-params.ts";
+import type { Logger } from "../log.ts";
+import type { ProviderMetrics } from "../metrics.ts";
+import type { DeliveryStats, OutboxEntry, StatusReason, Store } from "../store/types.ts";
+import { backoffDelay, type BackoffPolicy } from "./backoff.ts";
+import { batchDueAt, cutBatch } from "./batcher.ts";
+import type { FireOutcome, FireTarget } from "./firer.ts";
+
+export interface DeliveryOptions {
+  regId: string;
+  /** label value for metrics: "/ns/trigger" */
+  label: string;
+  store: Store;
+  target: FireTarget;
+  batch: BatchParams;
+  delivery: DeliveryParams;
+  stats: DeliveryStats;
+  backoff: BackoffPolicy;
+  /** outbox entries at which the intake stops accepting (backpressure on the source) */
+  maxPending: number;
+  fireTimeoutMs: number;
+  fire: (target: FireTarget, body: string, timeoutMs: number) => Promise<FireOutcome>;
+  onDisable: (reason: StatusReason) => void;
+  log: Logger;
+  metrics: ProviderMetrics;
+}
+
+export class Delivery {
+  private queue: OutboxEntry[] = [];
+  private queuedBytes = 0;
+  /** monotonic arrival time per entry (receivedAt is wall clock and survives restarts) */
+  private readonly arrived = new WeakMap<OutboxEntry, number>();
+  private paused = false;
+  private stopped = false;
+  private inFlight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private notBefore = 0;
+  private roomWaiters: (() => void)[] = [];
+  private flushing = false;
+
+  constructor(private opts: DeliveryOptions) {}
+
+  get pending(): number {
+    return this.queue.length;
+  }
+  get stats(): DeliveryStats {
+    return this.opts.stats;
+  }
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** New batch/delivery settings after UPDATE; takes effect at the next fire. */
+  reconfigure(batch: BatchParams, delivery: DeliveryParams, target: FireTarget): void {
+    this.opts = { ...this.opts, batch, delivery, target };
+    this.schedule();
+  }
+
+  /** Entries already durable in the outbox (loaded at start, appended by the intake, or replayed). */
+  enqueue(entries: OutboxEntry[]): void {
+    const now = performance.now();
+    for (const e of entries) {
+      this.queue.push(e);
+      this.queuedBytes += e.bytes;
+      // an entry from before a restart counts as waiting since its wall-clock arrival
+      this.arrived.set(e, now - Math.max(0, Date.now() - e.receivedAt));
+    }
+    this.schedule();
+  }
+
+  /** Resolves when the outbox has room for more events (always at once while below maxPending). */
+  room(): Promise<void> {
+    if (this.queue.length < this.opts.maxPending || this.stopped) return Promise.resolve();
+    return new Promise((res) => this.roomWaiters.push(res));
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.clearTimer();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.attempt = 0;
+    this.notBefore = 0;
+    this.schedule();
+  }
+
+  /** Stops firing; an in-flight fire finishes first. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clearTimer();
+    this.releaseRoom(true);
+    await this.inFlight;
+  }
+
+  /**
+   * Graceful shutdown: fires what is queued now, without waiting for maxWaitMs, until the queue is
+   * empty, a fire fails, or the deadline passes. Anything left stays in the outbox for the next start.
+   */
+  async flush(deadline: number): Promise<void> {
+    this.flushing = true;
+    try {
+      while (!this.paused && !this.stopped && this.queue.length > 0 && performance.now() < deadline) {
+        await this.inFlight;
+        this.clearTimer();
+        const before = this.queue.length;
+        await this.fireHead();
+        if (this.queue.length >= before || this.attempt > 0) break;
+      }
+    } finally {
+      this.flushing = false;
+    }
+    await this.stop();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private releaseRoom(all = false): void {
+    while (this.roomWaiters.length > 0 && (all || this.queue.length < this.opts.maxPending)) this.roomWaiters.shift()!();
+  }
+
+  private schedule(): void {
+    if (this.paused || this.stopped || this.inFlight || this.flushing) return;
+    const due = Math.max(
+      this.notBefore,
+      batchDueAt(this.queue, this.queuedBytes, this.opts.batch, (e) => this.arrived.get(e) ?? 0),
+    );
+    if (due === Infinity) return;
+    const wait = due - performance.now();
+    this.clearTimer();
+    if (wait <= 0) this.start();
+    else this.timer = setTimeout(() => this.start(), Math.ceil(wait));
+  }
+
+  private start(): void {
+    this.timer = undefined;
+    if (this.inFlight || this.paused || this.stopped) return;
+    this.inFlight = this.fireHead()
+      .catch((e) => {
+        // a store error: keep everything queued, try again later
+        this.opts.log.error("delivery step failed; will retry", { err: e as Error });
+        this.notBefore = performance.now() + backoffDelay(++this.attempt, this.opts.backoff);
+      })
+      .finally(() => {
+        this.inFlight = undefined;
+        this.schedule();
+      });
+  }
+
+  private removeHead(entries: OutboxEntry[]): void {
+    // entries are always the head of the queue, in order
+    this.queue.splice(0, entries.length);
+    for (const e of entries) this.queuedBytes -= e.bytes;
+    this.releaseRoom();
+  }
+
+  private async fireHead(): Promise<void> {
+    const { store, regId, label, metrics, log } = this.opts;
+    const cut = cutBatch(this.queue, this.opts.batch);
+    if (cut.kind === "empty") return;
+    if (cut.kind === "too-large") {
+      // maxBytes was lowered after this event arrived: it can never be fired
+      await this.deadLetter([cut.entry], `event of ${cut.entry.bytes} bytes exceeds maxBytes ${this.opts.batch.maxBytes}`, null);
+      return;
+    }
+    const t0 = performance.now();
+    const outcome = await this.opts.fire(this.opts.target, cut.body, this.opts.fireTimeoutMs);
+    metrics.fireSeconds.observe((performance.now() - t0) / 1000);
+    metrics.fires.inc({ trigger: label, code: String(outcome.status) });
+    const stats = this.opts.stats;
+    stats.lastFireStatus = outcome.status;
+    if (outcome.kind === "acknowledged") {
+      await store.removeOutbox(regId, cut.entries.map((e) => e.seq));
+      this.removeHead(cut.entries);
+      this.attempt = 0;
+      this.notBefore = 0;
+      stats.fires++;
+      stats.firedEvents += cut.entries.length;
+      stats.lastFire = Date.now();
+      metrics.fired.inc({ trigger: label }, cut.entries.length);
+      await store.setStats(regId, stats);
+      return;
+    }
+    if (outcome.kind === "disable") {
+      log.warn("OpenWhisk refused the fire; registration disabled", { status: outcome.status, reason: outcome.message });
+      this.paused = true;
+      this.opts.onDisable({ kind: "AUTO", statusCode: outcome.status, message: outcome.message });
+      await store.setStats(regId, stats);
+      return;
+    }
+    if (outcome.kind === "reject") {
+      log.warn("OpenWhisk rejected the batch; dead-lettering it", { status: outcome.status, reason: outcome.message, events: cut.entries.length });
+      await this.deadLetter(cut.entries, `OpenWhisk rejected the fire: ${outcome.message}`, outcome.status);
+      return;
+    }
+    // throttled or transient: retry later; events past maxAgeSeconds leave the queue first
+    this.attempt++;
+    stats.retries++;
+    metrics.retried.inc({ trigger: label });
+    const delay = backoffDelay(this.attempt, this.opts.backoff, outcome.retryAfterMs);
+    this.notBefore = performance.now() + delay;
+    log.info(outcome.kind === "throttled" ? "fire throttled; coalescing until retry" : "fire failed; will retry", {
+      status: outcome.status,
+      reason: outcome.message,
+      attempt: this.attempt,
+      retryInMs: Math.round(delay),
+      pending: this.queue.length,
+    });
+    const cutoff = Date.now() - this.opts.delivery.maxAgeSeconds * 1000;
+    const expired: OutboxEntry[] = [];
+    for (const e of this.queue) {
+      if (e.receivedAt > cutoff) break;
+      expired.push(e);
+    }
+    if (expired.length > 0) await this.deadLetter(expired, `not delivered within maxAgeSeconds=${this.opts.delivery.maxAgeSeconds}: ${outcome.message}`, outcome.status || null);
+    await store.setStats(regId, stats);
+  }
+
+  private async deadLetter(entries: OutboxEntry[], reason: string, status: number | null): Promise<void> {
+    const { store, regId, label, metrics, log } = this.opts;
+    const stats = this.opts.stats;
+    if (this.opts.delivery.deadLetter) {
+      await store.moveToDeadLetters(regId, entries, reason, status);
+      stats.deadLettered += entries.length;
+      metrics.deadLettered.inc({ trigger: label }, entries.length);
+      log.warn("events dead-lettered", { events: entries.length, reason });
+    } else {
+      await store.removeOutbox(regId, entries.map((e) => e.seq));
+      stats.dropped += entries.length;
+      metrics.dropped.inc({ trigger: label }, entries.length);
+      log.warn("events dropped (dead-lettering is off)", { events: entries.length, reason });
+    }
+    this.removeHead(entries);
+    await store.setStats(regId, stats);
+  }
+}

@@ -1,0 +1,77 @@
+// The sink sources deliver into: parse → normalise to CloudEvents → filter → size check → one store
+// transaction (outbox rows, dead letters, cursor) → hand the new outbox entries to delivery.
+import { normaliseStorageEvent } from "../../../lib/events/normalise.ts";
+import { truncate, type Logger } from "../log.ts";
+import type { ProviderMetrics } from "../metrics.ts";
+import type { SourceMessage, SourceSink, SourceState } from "../sources/types.ts";
+import type { NewEvent, Store } from "../store/types.ts";
+import type { Delivery } from "./delivery.ts";
+import type { EventFilter } from "./filter.ts";
+
+export interface IntakeOptions {
+  regId: string;
+  label: string;
+  store: Store;
+  delivery: () => Delivery;
+  filter: () => EventFilter;
+  maxEventBytes: () => number;
+  metrics: ProviderMetrics;
+  log: Logger;
+  onState: (s: SourceState, detail?: string) => void;
+}
+
+export class Intake implements SourceSink {
+  constructor(private readonly o: IntakeOptions) {}
+
+  state(state: SourceState, detail?: string): void {
+    this.o.onState(state, detail);
+  }
+
+  private parse(m: SourceMessage): unknown {
+    if (!Buffer.isBuffer(m.payload)) return m.payload;
+    try {
+      return JSON.parse(m.payload.toString("utf8"));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async deliver(messages: SourceMessage[], cursor?: string): Promise<void> {
+    const { regId, label, metrics, log } = this.o;
+    const delivery = this.o.delivery();
+    await delivery.room();
+    const filter = this.o.filter();
+    const limit = this.o.maxEventBytes();
+    const events: NewEvent[] = [];
+    const dead: { event: NewEvent; reason: string }[] = [];
+    for (const m of messages) {
+      metrics.received.inc({ trigger: label });
+      const parsed = this.parse(m);
+      const n = parsed === undefined
+        ? { ok: false as const, error: "the message is not JSON" }
+        : normaliseStorageEvent(parsed, { receivedAt: m.receivedAt, fallbackSource: m.origin });
+      if (!n.ok) {
+        metrics.malformed.inc({ trigger: label });
+        const sample = Buffer.isBuffer(m.payload) ? m.payload.toString("utf8") : JSON.stringify(m.payload) ?? String(m.payload);
+        log.warn("malformed message ignored", { error: truncate(n.error, 300), sample: truncate(sample, 200) });
+        continue;
+      }
+      if (!filter(n.event)) {
+        metrics.filtered.inc({ trigger: label });
+        continue;
+      }
+      const body = JSON.stringify(n.event);
+      const ev: NewEvent = { eventId: n.event.id, body, bytes: Buffer.byteLength(body), receivedAt: m.receivedAt.getTime() };
+      if (ev.bytes > limit) dead.push({ event: ev, reason: `event of ${ev.bytes} bytes exceeds maxBytes (${limit} bytes for one event)` });
+      else events.push(ev);
+    }
+    if (events.length === 0 && dead.length === 0 && cursor === undefined) return;
+    const entries = await this.o.store.appendIntake(regId, { events, dead, cursor });
+    if (dead.length > 0) {
+      delivery.stats.deadLettered += dead.length;
+      metrics.deadLettered.inc({ trigger: label }, dead.length);
+      log.warn("over-large events dead-lettered", { events: dead.length, maxEventBytes: limit });
+    }
+    delivery.enqueue(entries);
+  }
+}

@@ -1,0 +1,56 @@
+// The contract between event sources (MQTT here; dCache SSE in its own module) and the provider core.
+//
+// A source receives messages and hands them to the sink. `deliver` resolves only once the messages are
+// durable — normalised and filtered, and every surviving event written to the outbox (or
+// dead-lettered, or counted as malformed) in one transaction together with the cursor passed along.
+// Only then may the source acknowledge upstream (MQTT PUBACK) or consider its position committed.
+// If `deliver` rejects, nothing was stored: the source must not acknowledge and must offer the same
+// messages again (retry, or reconnect so the upstream redelivers). `deliver` also applies
+// backpressure: while the registration's outbox is full (paused, throttled, OpenWhisk down) it
+// resolves only once there is room, so the source stops pulling and upstream keeps the rest.
+import type { SourceParams } from "../../common/feed-params.ts";
+import type { Logger } from "../log.ts";
+
+export interface SourceMessage {
+  /** the message body: raw bytes (parsed as JSON by the core) or an already-parsed JSON value —
+   *  our CloudEvent, or a dCache envelope `{"event":{…},"subscription":…,"path":…,"id"?:…}` */
+  payload: Buffer | unknown;
+  receivedAt: Date;
+  /** CloudEvent `source` for messages that name none, e.g. "mqtt://broker:1883/dcache/events" */
+  origin: string;
+}
+
+export type SourceState = "starting" | "connected" | "reconnecting" | "stopped" | "failed";
+
+export interface SourceSink {
+  deliver(messages: SourceMessage[], cursor?: string): Promise<void>;
+  /** reports connection state for /health and metrics; `detail` must not contain secrets */
+  state(state: SourceState, detail?: string): void;
+}
+
+export interface SourceRegistration {
+  /** "namespace/trigger"; stable, usable to derive a client id or a channel client-id */
+  id: string;
+  /** the source part of the feed config, credentials included (never log it) */
+  config: SourceParams;
+  /** the cursor committed with the last delivered messages (e.g. the last SSE event id), or null */
+  cursor: string | null;
+  /** this provider replica's id (stable across restarts), for per-replica upstream identities */
+  replicaId: string;
+  log: Logger;
+}
+
+export interface StopOptions {
+  /** the registration is deleted or its source changed: also drop upstream state (MQTT session, dCache channel) */
+  forget?: boolean;
+}
+
+export interface RunningSource {
+  stop(opts?: StopOptions): Promise<void>;
+}
+
+export interface Source {
+  readonly kind: SourceParams["kind"];
+  /** starts receiving; resolves once started (not necessarily connected: the source keeps retrying) */
+  start(registration: SourceRegistration, sink: SourceSink): Promise<RunningSource>;
+}

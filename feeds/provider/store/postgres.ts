@@ -1,0 +1,200 @@
+// The shared store for deployments that keep provider state in PostgreSQL. Tables live in one schema
+// (default `public`), so several providers or test runs can use one database side by side.
+import pg from "pg";
+import { postgresMigrations } from "./migrations.ts";
+import type { DeadLetter, DeliveryStats, Intake, OutboxEntry, RegistrationRecord, RegistrationState, StatusReason, Store } from "./types.ts";
+
+type Row = Record<string, unknown>;
+
+function toRegistration(r: Row): RegistrationRecord {
+  return {
+    id: r.id as string,
+    namespace: r.namespace as string,
+    trigger: r.trigger as string,
+    publicConfig: r.public_config,
+    sealed: r.sealed as string,
+    state: r.state as RegistrationState,
+    reason: (r.reason as StatusReason | null) ?? null,
+    dateChanged: Number(r.date_changed),
+    cursor: (r.cursor as string | null) ?? null,
+    stats: r.stats as DeliveryStats,
+    createdAt: Number(r.created_at),
+  };
+}
+
+function toEntry(r: Row): OutboxEntry {
+  return { seq: Number(r.seq), eventId: r.event_id as string, body: r.body as string, bytes: Number(r.bytes), receivedAt: Number(r.received_at) };
+}
+
+export interface PostgresOptions {
+  connectionString: string;
+  schema?: string;
+}
+
+/** `postgres://host/db?schema=x` → connection string without `schema` plus the schema name. */
+export function parsePostgresUrl(url: string): PostgresOptions {
+  const u = new URL(url);
+  const schema = u.searchParams.get("schema") ?? undefined;
+  u.searchParams.delete("schema");
+  return { connectionString: u.toString(), schema };
+}
+
+export class PostgresStore implements Store {
+  readonly kind = "postgres";
+  private readonly pool: pg.Pool;
+  private readonly schema: string;
+
+  constructor(opts: PostgresOptions) {
+    this.schema = opts.schema ?? "public";
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema)) throw new Error(`PostgreSQL schema name "${this.schema}" is not a plain lower-case identifier`);
+    this.pool = new pg.Pool({ connectionString: opts.connectionString, max: 8, options: `-c search_path=${this.schema}` });
+    // an idle client losing its connection must not crash the provider; the next query reconnects
+    this.pool.on("error", () => {});
+  }
+
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query("BEGIN");
+      const r = await fn(c);
+      await c.query("COMMIT");
+      return r;
+    } catch (e) {
+      await c.query("ROLLBACK").catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  async migrate(): Promise<number> {
+    await this.pool.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+    await this.tx(async (c) => {
+      // one migrator at a time when several providers start together
+      await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`${this.schema}.migrations`]);
+      await c.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+      const applied = new Set((await c.query("SELECT version FROM schema_migrations")).rows.map((r) => Number(r.version)));
+      for (const m of postgresMigrations) {
+        if (applied.has(m.version)) continue;
+        await c.query(m.sql);
+        await c.query("INSERT INTO schema_migrations VALUES ($1, $2, $3)", [m.version, m.description, Date.now()]);
+      }
+    });
+    return Math.max(0, ...postgresMigrations.map((m) => m.version));
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query("SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  async listRegistrations(): Promise<RegistrationRecord[]> {
+    return (await this.pool.query("SELECT * FROM registrations ORDER BY created_at, id")).rows.map(toRegistration);
+  }
+
+  async getRegistration(id: string): Promise<RegistrationRecord | undefined> {
+    const r = (await this.pool.query("SELECT * FROM registrations WHERE id = $1", [id])).rows[0];
+    return r ? toRegistration(r) : undefined;
+  }
+
+  async putRegistration(rec: RegistrationRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO registrations (id, namespace, trigger, public_config, sealed, state, reason, date_changed, cursor, stats, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (id) DO UPDATE SET public_config = excluded.public_config, sealed = excluded.sealed, state = excluded.state,
+         reason = excluded.reason, date_changed = excluded.date_changed, cursor = excluded.cursor, stats = excluded.stats`,
+      [rec.id, rec.namespace, rec.trigger, JSON.stringify(rec.publicConfig), rec.sealed, rec.state, rec.reason ? JSON.stringify(rec.reason) : null,
+        rec.dateChanged, rec.cursor, JSON.stringify(rec.stats), rec.createdAt],
+    );
+  }
+
+  async setState(id: string, state: RegistrationState, reason: StatusReason | null, dateChanged: number): Promise<void> {
+    await this.pool.query("UPDATE registrations SET state = $1, reason = $2, date_changed = $3 WHERE id = $4", [state, reason ? JSON.stringify(reason) : null, dateChanged, id]);
+  }
+
+  async setStats(id: string, stats: DeliveryStats): Promise<void> {
+    await this.pool.query("UPDATE registrations SET stats = $1 WHERE id = $2", [JSON.stringify(stats), id]);
+  }
+
+  async deleteRegistration(id: string): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query("DELETE FROM outbox WHERE reg_id = $1", [id]);
+      await c.query("DELETE FROM dead_letters WHERE reg_id = $1", [id]);
+      await c.query("DELETE FROM registrations WHERE id = $1", [id]);
+    });
+  }
+
+  async appendIntake(regId: string, intake: Intake): Promise<OutboxEntry[]> {
+    return this.tx(async (c) => {
+      let out: OutboxEntry[] = [];
+      if (intake.events.length > 0) {
+        // one multi-row insert; RETURNING keeps the order of the VALUES list
+        const r = await c.query(
+          `INSERT INTO outbox (reg_id, event_id, body, bytes, received_at)
+           SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) RETURNING seq`,
+          [regId, intake.events.map((e) => e.eventId), intake.events.map((e) => e.body), intake.events.map((e) => e.bytes), intake.events.map((e) => e.receivedAt)],
+        );
+        out = intake.events.map((e, i) => ({ ...e, seq: Number(r.rows[i].seq) }));
+      }
+      const now = Date.now();
+      for (const d of intake.dead)
+        await c.query("INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at) VALUES ($1,$2,$3,$4,$5,$6,NULL,$7)",
+          [regId, d.event.eventId, d.event.body, d.event.bytes, d.event.receivedAt, d.reason, now]);
+      if (intake.cursor !== undefined) await c.query("UPDATE registrations SET cursor = $1 WHERE id = $2", [intake.cursor, regId]);
+      return out;
+    });
+  }
+
+  async loadOutbox(regId: string): Promise<OutboxEntry[]> {
+    return (await this.pool.query("SELECT * FROM outbox WHERE reg_id = $1 ORDER BY seq", [regId])).rows.map(toEntry);
+  }
+
+  async removeOutbox(regId: string, seqs: number[]): Promise<void> {
+    if (seqs.length === 0) return;
+    await this.pool.query("DELETE FROM outbox WHERE reg_id = $1 AND seq = ANY($2::bigint[])", [regId, seqs]);
+  }
+
+  async moveToDeadLetters(regId: string, entries: OutboxEntry[], reason: string, statusCode: number | null): Promise<void> {
+    if (entries.length === 0) return;
+    await this.tx(async (c) => {
+      await c.query(
+        `INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at)
+         SELECT reg_id, event_id, body, bytes, received_at, $3, $4, $5 FROM outbox WHERE reg_id = $1 AND seq = ANY($2::bigint[]) ORDER BY seq`,
+        [regId, entries.map((e) => e.seq), reason, statusCode, Date.now()],
+      );
+      await c.query("DELETE FROM outbox WHERE reg_id = $1 AND seq = ANY($2::bigint[])", [regId, entries.map((e) => e.seq)]);
+    });
+  }
+
+  async listDeadLetters(regId: string, opts: { limit: number; after?: number }): Promise<DeadLetter[]> {
+    const rows = (await this.pool.query("SELECT * FROM dead_letters WHERE reg_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", [regId, opts.after ?? 0, opts.limit])).rows;
+    return rows.map((r) => ({ ...toEntry(r), reason: r.reason as string, statusCode: r.status_code === null ? null : Number(r.status_code), deadAt: Number(r.dead_at) }));
+  }
+
+  async countDeadLetters(regId: string): Promise<number> {
+    return Number((await this.pool.query("SELECT count(*) AS n FROM dead_letters WHERE reg_id = $1", [regId])).rows[0].n);
+  }
+
+  async replayDeadLetters(regId: string, seqs?: number[]): Promise<OutboxEntry[]> {
+    return this.tx(async (c) => {
+      const rows = (
+        await c.query(
+          seqs ? "SELECT * FROM dead_letters WHERE reg_id = $1 AND seq = ANY($2::bigint[]) ORDER BY seq FOR UPDATE" : "SELECT * FROM dead_letters WHERE reg_id = $1 ORDER BY seq FOR UPDATE",
+          seqs ? [regId, seqs] : [regId],
+        )
+      ).rows;
+      const now = Date.now();
+      const out: OutboxEntry[] = [];
+      for (const r of rows) {
+        const e = { ...toEntry(r), receivedAt: now };
+        const ins = await c.query("INSERT INTO outbox (reg_id, event_id, body, bytes, received_at) VALUES ($1,$2,$3,$4,$5) RETURNING seq", [regId, e.eventId, e.body, e.bytes, e.receivedAt]);
+        await c.query("DELETE FROM dead_letters WHERE seq = $1", [r.seq]);
+        out.push({ ...e, seq: Number(ins.rows[0].seq) });
+      }
+      return out;
+    });
+  }
+}

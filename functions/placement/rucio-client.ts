@@ -1,0 +1,96 @@
+// A thin Rucio REST client: userpass auth with the token cached until shortly before
+// X-Rucio-Auth-Token-Expires (and renewed once on a 401), and JSON calls with Rucio's errors
+// (ExceptionClass/ExceptionMessage) turned into clear messages.
+import { createHash } from "node:crypto";
+import { ActionError, safeUrl, unreachable } from "../_shared/errors.ts";
+import { requestTimeout } from "../_shared/storage.ts";
+
+export interface RucioParams {
+  rucioUrl: string;
+  rucioAccount: string;
+  rucioUsername?: string;
+  rucioPassword?: string;
+  rucioToken?: string;
+  timeoutMs?: number;
+}
+
+export interface RucioAnswer {
+  status: number;
+  exceptionClass?: string;
+  message?: string;
+  json?: unknown;
+  text: string;
+}
+
+const tokens = new Map<string, { token: string; expiresAt: number }>();
+const REFRESH_MARGIN_MS = 60_000;
+
+export class RucioClient {
+  private readonly base: string;
+
+  constructor(private readonly p: RucioParams) {
+    this.base = p.rucioUrl.replace(/\/+$/, "");
+  }
+
+  private get cacheKey(): string {
+    return [this.base, this.p.rucioAccount, this.p.rucioUsername ?? "", createHash("sha256").update(this.p.rucioPassword ?? "").digest("hex")].join("\n");
+  }
+
+  private async fetch(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(this.base + path, { ...init, signal: AbortSignal.timeout(requestTimeout(this.p.timeoutMs)) });
+    } catch (e) {
+      throw unreachable("Rucio", this.base + path, "rucioUrl", e);
+    }
+  }
+
+  async token(forceNew = false): Promise<string> {
+    if (this.p.rucioToken) return this.p.rucioToken;
+    const cached = tokens.get(this.cacheKey);
+    if (!forceNew && cached && cached.expiresAt - REFRESH_MARGIN_MS > Date.now()) return cached.token;
+    if (!this.p.rucioUsername || this.p.rucioPassword === undefined) throw new ActionError("Rucio credentials missing: give rucioUsername and rucioPassword (or rucioToken)");
+    const res = await this.fetch("/auth/userpass", {
+      headers: { "X-Rucio-Account": this.p.rucioAccount, "X-Rucio-Username": this.p.rucioUsername, "X-Rucio-Password": this.p.rucioPassword },
+    });
+    const token = res.headers.get("x-rucio-auth-token");
+    await res.body?.cancel();
+    if (res.status === 401 || res.status === 403) {
+      throw new ActionError(`Rucio login to account ${this.p.rucioAccount} as ${this.p.rucioUsername} at ${safeUrl(this.base)} refused (${res.status}); check rucioAccount, rucioUsername and rucioPassword`, res.status);
+    }
+    if (!res.ok || !token) throw new ActionError(`Rucio login at ${safeUrl(this.base)} failed: HTTP ${res.status}${token ? "" : " without X-Rucio-Auth-Token"}; is rucioUrl a Rucio server?`, res.status);
+    const exp = Date.parse(res.headers.get("x-rucio-auth-token-expires") ?? "");
+    tokens.set(this.cacheKey, { token, expiresAt: Number.isNaN(exp) ? Date.now() + 3600_000 : exp });
+    return token;
+  }
+
+  async call(method: string, path: string, body?: unknown): Promise<RucioAnswer> {
+    for (let attempt = 0; ; attempt++) {
+      const headers: Record<string, string> = { "X-Rucio-Auth-Token": await this.token(attempt > 0), Accept: "application/json, application/x-json-stream" };
+      const init: RequestInit = { method, headers };
+      if (body !== undefined) {
+        headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(body);
+      }
+      const res = await this.fetch(path, init);
+      const text = await res.text();
+      if (res.status === 401 && attempt === 0 && !this.p.rucioToken && res.headers.get("exceptionclass") === "CannotAuthenticate") {
+        tokens.delete(this.cacheKey);
+        continue;
+      }
+      const answer: RucioAnswer = { status: res.status, text };
+      try {
+        answer.json = text ? JSON.parse(text) : undefined;
+      } catch { /* x-json-stream or text */ }
+      const j = answer.json as { ExceptionClass?: string; ExceptionMessage?: string } | undefined;
+      const cls = res.headers.get("exceptionclass") ?? j?.ExceptionClass;
+      const msg = j?.ExceptionMessage ?? res.headers.get("exceptionmessage") ?? undefined;
+      if (cls) answer.exceptionClass = cls;
+      if (msg) answer.message = msg;
+      return answer;
+    }
+  }
+}
+
+export function forgetRucioTokens(): void {
+  tokens.clear();
+}

@@ -1,0 +1,47 @@
+// Parameters and result of the placement action.
+import { anyInput, inputSchema, resultSchema } from "../_shared/schema.ts";
+
+export const paramsSchema = {
+  type: "object",
+  required: ["rucioUrl", "rucioAccount", "bufferRse", "archiveRseExpression"],
+  ...anyInput,
+  properties: {
+    ...inputSchema,
+    rucioUrl: { type: "string", format: "uri", pattern: "^https?://" },
+    rucioAccount: { type: "string", minLength: 1 },
+    rucioUsername: { type: "string", minLength: 1 },
+    rucioPassword: { type: "string" },
+    rucioToken: { type: "string", minLength: 1 },
+    scope: { type: "string", minLength: 1, maxLength: 25, description: "Rucio scope of the new files (default: raw)" },
+    bufferRse: { type: "string", pattern: "^[A-Za-z0-9_-]+$", description: "RSE of the dCache instance the file landed on" },
+    archiveRseExpression: { type: "string", minLength: 1, description: "where the archive copy goes, e.g. type=archive or TAPE-ARCHIVE" },
+    archiveCopies: { type: "integer", minimum: 1, maximum: 10 },
+    archiveLifetime: { type: "integer", minimum: 1, description: "seconds; absent = the archive copy is kept forever" },
+    bufferLifetime: { type: "integer", minimum: 1, description: "seconds the buffer copy stays locked; after that it is released (default 86400)" },
+    activity: { type: "string" },
+    pfnBase: { type: "string", format: "uri", description: "prefix of the physical file name, e.g. the WebDAV URL: pfn = pfnBase + path" },
+    namePrefix: { type: "string", description: "strip this prefix from the storage path to form the DID name" },
+    timeoutMs: { type: "integer", minimum: 100, maximum: 600000 },
+  },
+} as const;
+
+export const placementResultSchema = {
+  ...resultSchema,
+  properties: {
+    ...resultSchema.properties,
+    files: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["path", "placement"],
+        properties: {
+          placement: {
+            type: "object",
+            required: ["scope", "name", "rse", "replica", "rules"],
+            properties: { replica: { enum: ["registered", "existed"] }, rules: { type: "object", required: ["archive", "buffer"] } },
+          },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,211 @@
+// The subset of Rucio's REST API the placement function uses: userpass auth, replica registration,
+// replication rules (with lifetimes), and the read calls to inspect them. Errors are Rucio-shaped:
+// headers ExceptionClass/ExceptionMessage and a JSON body with the same two keys.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { HttpError, readJson, sendJson } from "../scicat/http.ts";
+import { InvalidExpression, resolveExpression, type Rse } from "./expression.ts";
+import type { RucioStore, RuleRow } from "./store.ts";
+
+export interface RucioAccount {
+  account: string;
+  username: string;
+  password: string;
+}
+
+export interface RucioOptions {
+  accounts: RucioAccount[];
+  rses: Rse[];
+  scopes: string[];
+  tokenLifetimeS: number;
+  /** How long a simulated transfer takes before a REPLICATING rule becomes OK. */
+  transferDelayMs: number;
+}
+
+class RucioError extends HttpError {
+  constructor(status: number, readonly exceptionClass: string, message: string) {
+    super(status, message);
+  }
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function ruleJson(r: RuleRow): Record<string, unknown> {
+  return {
+    id: r.id, scope: r.scope, name: r.name, did_type: "FILE", account: r.account, rse_expression: r.rse_expression, copies: r.copies,
+    state: r.state, expires_at: r.expires_at, created_at: r.created_at, activity: r.activity ?? "User Subscriptions", comments: r.comment, grouping: r.grouping,
+  };
+}
+
+export function createRucioServer(store: RucioStore, opts: RucioOptions): Server & { sweep(): void } {
+  const rseNames = new Set(opts.rses.map((r) => r.name));
+
+  /** Simulated conveyor and reaper: finish transfers that are due, expire rules, drop unlocked replicas. */
+  const sweep = () => {
+    const now = Date.now();
+    for (const rule of store.allRules()) {
+      if (rule.expires_at && Date.parse(rule.expires_at) <= now) {
+        store.deleteRule(rule.id);
+        let targets: string[] = [];
+        try { targets = resolveExpression(rule.rse_expression, opts.rses); } catch { /* RSEs changed */ }
+        const stillLocked = new Set(store.rulesOf(rule.scope, rule.name).flatMap((r) => { try { return resolveExpression(r.rse_expression, opts.rses); } catch { return []; } }));
+        for (const rse of targets) if (!stillLocked.has(rse)) store.deleteReplica(rse, rule.scope, rule.name);
+        continue;
+      }
+      if (rule.state === "REPLICATING" && Date.parse(rule.created_at) + opts.transferDelayMs <= now) {
+        const targets = resolveExpression(rule.rse_expression, opts.rses);
+        const have = targets.filter((t) => store.replica(t, rule.scope, rule.name));
+        for (const t of targets) {
+          if (have.length >= rule.copies) break;
+          if (!store.replica(t, rule.scope, rule.name)) {
+            store.addReplica(t, rule.scope, rule.name, undefined);
+            have.push(t);
+          }
+        }
+        store.setRuleState(rule.id, "OK");
+      }
+    }
+  };
+
+  const authenticate = (req: IncomingMessage): string => {
+    const token = req.headers["x-rucio-auth-token"];
+    const account = typeof token === "string" ? store.tokenAccount(token) : undefined;
+    if (!account) throw new RucioError(401, "CannotAuthenticate", "Cannot authenticate with given credentials");
+    return account;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://rucio");
+    const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+    const method = req.method ?? "GET";
+    sweep();
+
+    if (method === "GET" && parts[0] === "auth" && parts[1] === "userpass") {
+      const h = (n: string) => (typeof req.headers[n] === "string" ? (req.headers[n] as string) : undefined);
+      const acct = opts.accounts.find((a) => a.account === h("x-rucio-account") && a.username === h("x-rucio-username"));
+      if (!acct || !sameSecret(h("x-rucio-password") ?? "", acct.password)) {
+        throw new RucioError(401, "CannotAuthenticate", `Cannot authenticate to account ${h("x-rucio-account") ?? ""} with given credentials`);
+      }
+      const token = `${acct.account}-${acct.username}-unknown-${randomBytes(16).toString("hex")}`;
+      const expires = Date.now() + opts.tokenLifetimeS * 1000;
+      store.addToken(token, acct.account, expires);
+      res.writeHead(200, { "X-Rucio-Auth-Token": token, "X-Rucio-Auth-Token-Expires": new Date(expires).toUTCString(), "Content-Length": 0 });
+      res.end();
+      return;
+    }
+    if (method === "GET" && parts[0] === "ping") return sendJson(res, 200, { version: "35.0.0-local" });
+
+    const account = authenticate(req);
+
+    if (method === "POST" && parts.length === 1 && parts[0] === "replicas") {
+      const body = (await readJson(req)) as { rse?: unknown; files?: unknown } | undefined;
+      if (!body || typeof body.rse !== "string" || !Array.isArray(body.files)) throw new RucioError(400, "InvalidObject", "Provided object does not match schema: rse and files are required");
+      if (!rseNames.has(body.rse)) throw new RucioError(404, "RSENotFound", `RSE '${body.rse}' cannot be found`);
+      const files = body.files as Array<{ scope?: unknown; name?: unknown; bytes?: unknown; adler32?: unknown; pfn?: unknown }>;
+      for (const f of files) {
+        if (typeof f.scope !== "string" || typeof f.name !== "string" || typeof f.bytes !== "number") throw new RucioError(400, "InvalidObject", "Provided object does not match schema: each file needs scope, name, bytes");
+        if (f.adler32 !== undefined && (typeof f.adler32 !== "string" || !/^[0-9a-fA-F]{1,8}$/.test(f.adler32))) throw new RucioError(400, "InvalidObject", `Invalid adler32 for ${f.scope}:${f.name}`);
+        if (!opts.scopes.includes(f.scope)) throw new RucioError(404, "ScopeNotFound", `Scope '${f.scope}' does not exist`);
+      }
+      // All or nothing, as Rucio's add_replicas runs in one transaction.
+      const tx = store.db.transaction(() => {
+        for (const f of files as Array<{ scope: string; name: string; bytes: number; adler32?: string; pfn?: string }>) {
+          const did = store.did(f.scope, f.name);
+          if (did && ((did.bytes !== null && did.bytes !== f.bytes) || (did.adler32 && f.adler32 && did.adler32 !== f.adler32.toLowerCase()))) {
+            throw new RucioError(409, "FileConsistencyMismatch", `(bytes, adler32) of ${f.scope}:${f.name} differ from the registered file`);
+          }
+          if (store.replica(body.rse as string, f.scope, f.name)) throw new RucioError(409, "Duplicate", `File replica already exists: ${f.scope}:${f.name} at ${body.rse as string}`);
+          store.addDid(f.scope, f.name, f.bytes, f.adler32?.toLowerCase());
+          store.addReplica(body.rse as string, f.scope, f.name, f.pfn);
+        }
+      });
+      tx();
+      res.writeHead(201, { "Content-Type": "text/html; charset=utf-8", "Content-Length": 7 });
+      res.end("Created");
+      return;
+    }
+
+    if (method === "GET" && parts[0] === "replicas" && parts.length === 3) {
+      const [, scope, name] = parts as [string, string, string];
+      const did = store.did(scope, name);
+      if (!did) throw new RucioError(404, "DataIdentifierNotFound", `Data identifier '${scope}:${name}' not found`);
+      const reps = store.replicas(scope, name);
+      const line = { scope, name, bytes: did.bytes, adler32: did.adler32, rses: Object.fromEntries(reps.map((r) => [r.rse, r.pfn ? [r.pfn] : []])), states: Object.fromEntries(reps.map((r) => [r.rse, r.state])) };
+      res.writeHead(200, { "Content-Type": "application/x-json-stream" });
+      res.end(JSON.stringify(line) + "\n");
+      return;
+    }
+
+    if (method === "POST" && parts.length === 1 && parts[0] === "rules") {
+      const body = (await readJson(req)) as Record<string, unknown> | undefined;
+      const dids = body?.dids;
+      if (!body || !Array.isArray(dids) || !dids.length || typeof body.rse_expression !== "string" || typeof body.copies !== "number" || typeof body.account !== "string") {
+        throw new RucioError(400, "InvalidObject", "Provided object does not match schema: dids, account, copies, rse_expression are required");
+      }
+      if (body.account !== account) throw new RucioError(401, "AccessDenied", `Account ${account} can not add rule for account ${body.account as string}`);
+      if (body.lifetime !== undefined && body.lifetime !== null && (typeof body.lifetime !== "number" || body.lifetime <= 0)) throw new RucioError(400, "InvalidObject", "lifetime must be a positive number of seconds");
+      let targets: string[];
+      try {
+        targets = resolveExpression(body.rse_expression, opts.rses);
+      } catch (e) {
+        if (e instanceof InvalidExpression) throw new RucioError(409, "InvalidRSEExpression", e.message);
+        throw e;
+      }
+      if (body.copies < 1 || body.copies > targets.length) throw new RucioError(409, "InsufficientTargetRSEs", `Not enough RSEs (${targets.length}) in ${body.rse_expression} for ${body.copies} copies`);
+      const ids: string[] = [];
+      const tx = store.db.transaction(() => {
+        for (const d of dids as Array<{ scope?: unknown; name?: unknown }>) {
+          if (typeof d.scope !== "string" || typeof d.name !== "string" || !store.did(d.scope, d.name)) throw new RucioError(404, "DataIdentifierNotFound", `Data identifier '${String(d.scope)}:${String(d.name)}' not found`);
+          const dup = store.rulesOf(d.scope, d.name).find((r) => r.account === body.account && r.rse_expression === body.rse_expression && r.copies === body.copies);
+          if (dup) throw new RucioError(409, "DuplicateRule", `A duplicate rule for this account, did, rse_expression, copies already exists (${dup.id})`);
+          const have = targets.filter((t) => store.replica(t, d.scope as string, d.name as string)).length;
+          const now = Date.now();
+          const rule: RuleRow = {
+            id: randomUUID().replace(/-/g, ""), scope: d.scope, name: d.name, account, rse_expression: body.rse_expression as string, copies: body.copies as number,
+            state: have >= (body.copies as number) ? "OK" : "REPLICATING", created_at: new Date(now).toISOString(),
+            expires_at: typeof body.lifetime === "number" ? new Date(now + body.lifetime * 1000).toISOString() : null,
+            activity: typeof body.activity === "string" ? body.activity : null, comment: typeof body.comment === "string" ? body.comment : null,
+            grouping: typeof body.grouping === "string" ? body.grouping : "DATASET",
+          };
+          store.addRule(rule);
+          ids.push(rule.id);
+        }
+      });
+      tx();
+      return sendJson(res, 201, ids);
+    }
+
+    if (method === "GET" && parts[0] === "rules" && parts.length === 2) {
+      const r = store.rule(parts[1]!);
+      if (!r) throw new RucioError(404, "RuleNotFound", `No replication rule found with id ${parts[1]}`);
+      return sendJson(res, 200, ruleJson(r));
+    }
+
+    if (method === "GET" && parts[0] === "dids" && parts.length === 4 && parts[3] === "rules") {
+      const [, scope, name] = parts as [string, string, string];
+      if (!store.did(scope, name)) throw new RucioError(404, "DataIdentifierNotFound", `Data identifier '${scope}:${name}' not found`);
+      res.writeHead(200, { "Content-Type": "application/x-json-stream" });
+      res.end(store.rulesOf(scope, name).map((r) => JSON.stringify(ruleJson(r)) + "\n").join(""));
+      return;
+    }
+    throw new RucioError(404, "MethodNotAllowed", `No route for ${method} ${url.pathname}`);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (e instanceof RucioError || e instanceof HttpError) {
+        const cls = e instanceof RucioError ? e.exceptionClass : e.status === 400 ? "InvalidObject" : "RucioException";
+        sendJson(res, e.status, { ExceptionClass: cls, ExceptionMessage: e.message }, { ExceptionClass: cls, ExceptionMessage: e.message.replace(/[^\x20-\x7e]/g, "?") });
+      } else {
+        console.error(`rucio: ${(e as Error).stack ?? e}`);
+        sendJson(res, 500, { ExceptionClass: "RucioException", ExceptionMessage: "An unknown exception occurred." });
+      }
+    });
+  }) as Server & { sweep(): void };
+  server.sweep = sweep;
+  return server;
+}

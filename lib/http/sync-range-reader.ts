@@ -85,12 +85,12 @@ export class SyncRangeReader {
   constructor(url: string, opts: RangeReaderOptions = {}) {
     this.url = url;
     this.headers = opts.headers ?? {};
-    this.blockSize = opts.blockSize ?? 32 * 1024;
-    this.maxBlocks = opts.maxBlocks ?? 512;
+    this.blockSize = opts.blockSize ?? 16 * 1024;
+    this.maxBlocks = opts.maxBlocks ?? 1024;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.control = new Int32Array(new SharedArrayBuffer(12));
     // Big enough for the largest coalesced request (see fetchBlocks).
-    this.data = new Uint8Array(new SharedArrayBuffer(this.blockSize * 64));
+    this.data = new Uint8Array(new SharedArrayBuffer(this.blockSize * 128));
   }
 
   /** The file's size in bytes (one HEAD request, remembered). */

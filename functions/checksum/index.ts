@@ -1,0 +1,73 @@
+// checksum: streams each file from dCache WebDAV (never whole into memory), computes ADLER32 and
+// compares it with what dCache recorded (namespace `?checksum=true`, else the RFC 3230 `Digest`
+// of the transfer). A mismatch or a short read is an `{error}` naming the file and both values,
+// which stops the sequence; a file deleted since the event is skipped.
+import { adler32OfStream } from "../../lib/checksum/adler32.ts";
+import { ActionError } from "../_shared/errors.ts";
+import type { FileRecord } from "../_shared/files.ts";
+import { defineAction } from "../_shared/run.ts";
+import { validator } from "../_shared/schema.ts";
+import { NotFound, Storage, type FileStat, type StorageParams } from "../_shared/storage.ts";
+import { checksumResultSchema, paramsSchema } from "./schema.ts";
+
+type Params = StorageParams & { requireStorageChecksum?: boolean } & Record<string, unknown>;
+
+const checkResult = validator(checksumResultSchema, "checksum result");
+
+export const main = defineAction<Params>("checksum", paramsSchema, async (p, ctx) => {
+  const storage = new Storage(p);
+  const files: FileRecord[] = [];
+  const skipped = [...ctx.skipped];
+  const problems: string[] = [];
+  for (const file of ctx.files) {
+    let stat: FileStat | undefined;
+    let opened;
+    try {
+      if (p.frontendUrl) stat = await storage.stat(file.path);
+      if (stat?.fileType && stat.fileType !== "REGULAR") {
+        skipped.push({ path: file.path, reason: `not a regular file (${stat.fileType})` });
+        continue;
+      }
+      opened = await storage.open(file.path);
+    } catch (e) {
+      if (e instanceof NotFound) {
+        skipped.push({ path: file.path, reason: "not found in storage (deleted after the event?)" });
+        continue;
+      }
+      throw e;
+    }
+    let sum;
+    try {
+      sum = await adler32OfStream(opened.body);
+    } catch (e) {
+      throw new ActionError(`${file.path}: the transfer broke off (${(e as Error).message}); the file may be being rewritten, retry later`);
+    }
+    ctx.count(sum.bytes);
+    const expectedSize = stat?.size ?? opened.size;
+    if (expectedSize !== undefined && sum.bytes !== expectedSize) {
+      problems.push(`${file.path}: read ${sum.bytes} bytes but storage reports ${expectedSize} (truncated or changed while reading)`);
+      continue;
+    }
+    const storageValue = stat?.adler32 ?? opened.digest;
+    if (storageValue && storageValue !== sum.hex) {
+      problems.push(`${file.path}: ADLER32 mismatch, computed ${sum.hex} but dCache has ${storageValue}`);
+      continue;
+    }
+    if (!storageValue && p.requireStorageChecksum) {
+      problems.push(`${file.path}: dCache reports no ADLER32 to compare with (computed ${sum.hex}); unset requireStorageChecksum to accept it`);
+      continue;
+    }
+    const rec: FileRecord = {
+      ...file,
+      size: sum.bytes,
+      adler32: sum.hex,
+      checksum: { algorithm: "ADLER32", value: sum.hex, verified: !!storageValue, bytes: sum.bytes, ...(storageValue ? { storage: storageValue } : {}) },
+    };
+    if (stat?.mtime) rec.mtime = stat.mtime;
+    files.push(rec);
+  }
+  if (problems.length) return { error: `checksum verification failed: ${problems.join("; ")}`, files, skipped };
+  const out = { files, skipped };
+  checkResult(out);
+  return out;
+});

@@ -1,8 +1,10 @@
 // MQTT source: QoS 1 with a persistent session (clean start off, session kept for a week), so the
 // broker keeps messages while the provider is down and redelivers whatever was not acknowledged.
 // A PUBACK goes out only after the intake has made the message durable (mqtt.js sends it when our
-// handleMessage calls back). With `group`, the subscription is an MQTT v5 shared subscription
-// `$share/<group>/<topic>`, so several provider replicas split one topic.
+// handleMessage calls back). The subscription is an MQTT v5 shared subscription
+// `$share/<group>/<topic>` (group: the feed's `group`, else one derived from the registration), so
+// provider replicas, each with its own client id, split one registration's messages instead of each
+// getting all of them.
 import { createHash } from "node:crypto";
 import mqtt from "mqtt";
 import type { MqttSourceParams } from "../../common/feed-params.ts";
@@ -15,8 +17,9 @@ export function mqttClientId(regId: string, replicaId: string): string {
   return `owfeed-${replicaId}-${createHash("sha256").update(regId).digest("hex").slice(0, 16)}`;
 }
 
-export function subscriptionTopic(cfg: MqttSourceParams): string {
-  return cfg.group ? `$share/${cfg.group}/${cfg.topic}` : cfg.topic;
+export function subscriptionTopic(cfg: MqttSourceParams, regId: string): string {
+  const group = cfg.group ?? `owfeed-${createHash("sha256").update(regId).digest("hex").slice(0, 16)}`;
+  return `$share/${group}/${cfg.topic}`;
 }
 
 /** Broker URL without credentials, as the CloudEvent source of messages that name none. */
@@ -34,7 +37,7 @@ export class MqttSource implements Source {
     const cfg = reg.config as MqttSourceParams;
     const log = reg.log.child({ source: "mqtt" });
     const origin = originOf(cfg);
-    const topic = subscriptionTopic(cfg);
+    const topic = subscriptionTopic(cfg, reg.id);
     const u = new URL(cfg.url);
     const client = mqtt.connect(`${u.protocol}//${u.host}`, {
       clientId: mqttClientId(reg.id, reg.replicaId),

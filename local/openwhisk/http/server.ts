@@ -74,15 +74,14 @@ function readBody(req: IncomingMessage): Promise<unknown> {
     let size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new ApiError(413, `The request content is larger than ${MAX_BODY_BYTES} bytes.`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
+      // Past the limit keep draining (so the client reads our 413 instead of a reset connection).
+      if (size <= MAX_BODY_BYTES) chunks.push(c);
     });
     req.on("error", reject);
     req.on("end", () => {
+      if (size > MAX_BODY_BYTES) {
+        return reject(new ApiError(413, `The request content is larger than allowed: ${size} > ${MAX_BODY_BYTES} bytes.`));
+      }
       if (size === 0) return resolve(undefined);
       const text = Buffer.concat(chunks).toString("utf8");
       if (text.trim() === "") return resolve(undefined);

@@ -114,7 +114,7 @@ describe("local openwhisk: the openwhisk npm client", function () {
         body: "{not json",
       });
       expect(malformed.status).to.equal(400);
-      expect((await malformed.json()).error).to.match(/malformed/);
+      expect(((await malformed.json()) as { error: string }).error).to.match(/malformed/);
     });
 
     it("invokes blocking (200 with the full record), non-blocking (202) and with result=true", async () => {

@@ -1,0 +1,96 @@
+// ADLER32 checksums of stored files, kept so that a second read does not hash the file again.
+// An entry is valid while the file keeps the inode, size and mtime it had when it was hashed.
+// Uploads through the WebDAV door record the checksum they computed while the data streamed in,
+// and announce themselves as pending so that whoever reports IN_CLOSE_WRITE can wait for it.
+import { createReadStream, type Stats } from "node:fs";
+import { stat } from "node:fs/promises";
+import { Adler32 } from "../../lib/checksum/adler32.ts";
+
+interface Entry {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  adler32: string;
+}
+
+export interface ChecksumStoreHooks {
+  /** called just before the store opens a file to hash it (the kernel will report that open) */
+  beforeOwnRead?(fsPath: string): void;
+}
+
+export class ChecksumStore {
+  private readonly entries = new Map<string, Entry>();
+  private readonly pending = new Map<string, Promise<void>>();
+  private readonly computing = new Map<string, Promise<string>>();
+
+  constructor(private readonly hooks: ChecksumStoreHooks = {}) {}
+
+  /** The stored checksum if it still describes the file as `st` shows it. */
+  lookup(fsPath: string, st: Stats): string | undefined {
+    const e = this.entries.get(fsPath);
+    return e && e.ino === st.ino && e.size === st.size && e.mtimeMs === st.mtimeMs ? e.adler32 : undefined;
+  }
+
+  record(fsPath: string, st: Stats, adler32: string): void {
+    this.entries.set(fsPath, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, adler32 });
+  }
+
+  forget(fsPath: string): void {
+    this.entries.delete(fsPath);
+  }
+
+  /** Follows a rename: the checksum belongs to the file, not the name. */
+  rename(from: string, to: string): void {
+    for (const [k, v] of [...this.entries]) {
+      if (k === from || k.startsWith(from + "/")) {
+        this.entries.delete(k);
+        this.entries.set(to + k.slice(from.length), v);
+      }
+    }
+  }
+
+  /** An upload to `fsPath` has started; call the returned function once its checksum is recorded. */
+  beginUpload(fsPath: string): () => void {
+    let done!: () => void;
+    const p = new Promise<void>((r) => (done = r));
+    this.pending.set(fsPath, p);
+    return () => {
+      if (this.pending.get(fsPath) === p) this.pending.delete(fsPath);
+      done();
+    };
+  }
+
+  /** Waits for a running upload to `fsPath`, if any. */
+  async settled(fsPath: string): Promise<void> {
+    await this.pending.get(fsPath);
+  }
+
+  /** The checksum of the file, hashing it only when no valid entry exists. */
+  async adler32(fsPath: string): Promise<string> {
+    await this.settled(fsPath);
+    const st = await stat(fsPath);
+    const known = this.lookup(fsPath, st);
+    if (known) return known;
+    const running = this.computing.get(fsPath);
+    if (running) return running;
+    const p = this.hash(fsPath).finally(() => this.computing.delete(fsPath));
+    this.computing.set(fsPath, p);
+    return p;
+  }
+
+  private async hash(fsPath: string): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      const before = await stat(fsPath);
+      this.hooks.beforeOwnRead?.(fsPath);
+      const sum = new Adler32();
+      for await (const chunk of createReadStream(fsPath, { highWaterMark: 1 << 20 })) sum.update(chunk as Buffer);
+      const after = await stat(fsPath);
+      // A file still being written changes under us; hash again rather than record a wrong value.
+      if (after.size === before.size && after.mtimeMs === before.mtimeMs && after.ino === before.ino) {
+        this.record(fsPath, after, sum.hex());
+        return sum.hex();
+      }
+      if (attempt >= 3) return sum.hex();
+    }
+  }
+}

@@ -1,0 +1,125 @@
+// The one path every change takes on its way to subscriptions, whether the kernel (inotifywait) or
+// the WebDAV door reported it: in order, repeated IN_MODIFY/IN_ACCESS of a file suppressed for 10 s
+// (as dCache's pools do), and IN_CLOSE_WRITE held back until the file's size and ADLER32 are
+// readable from the namespace, followed by IN_ATTRIB (the checksum attribute was set).
+import { randomBytes } from "node:crypto";
+import { dirname, basename } from "node:path";
+import type { ChangeNotifier } from "../changes.ts";
+import type { ChecksumStore } from "../checksum-store.ts";
+import type { Change, WatchTable } from "./watches.ts";
+
+const REPEAT_SUPPRESSION_MS = 10_000;
+
+export class EventHub implements ChangeNotifier {
+  private readonly queue: Change[] = [];
+  private pumping = false;
+  private readonly lastRepeat = new Map<string, number>();
+  /** true while the kernel reports changes; the door's write notifications are then redundant */
+  kernelActive = false;
+
+  constructor(
+    private readonly watches: WatchTable,
+    private readonly checksums: ChecksumStore,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Entry point for changes, handled strictly in the order submitted. */
+  submit(change: Change): void {
+    this.queue.push(change);
+    if (!this.pumping) void this.pump();
+  }
+
+  /** Every subscription must rescan (kernel queue overflow, lost event source). */
+  overflowAll(): void {
+    for (const sub of this.watches.all()) sub.overflow();
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0) {
+        const c = this.queue.shift()!;
+        const pending = this.handle(c);
+        if (pending) await pending;
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private handle(c: Change): Promise<void> | undefined {
+    const path = `${c.dir}/${c.name}`;
+    switch (c.type) {
+      case "IN_MODIFY":
+      case "IN_ACCESS": {
+        const key = `${c.type}\0${path}`;
+        const now = Date.now();
+        const last = this.lastRepeat.get(key);
+        if (last !== undefined && now - last < REPEAT_SUPPRESSION_MS) return;
+        this.lastRepeat.set(key, now);
+        if (this.lastRepeat.size > 100_000) this.lastRepeat.clear();
+        break;
+      }
+      case "IN_CLOSE_WRITE":
+        this.lastRepeat.delete(`IN_MODIFY\0${path}`);
+        if (!c.isDir && this.watches.interested(c)) return this.closeWrite(c, path);
+        break;
+      case "IN_CLOSE_NOWRITE":
+        this.lastRepeat.delete(`IN_ACCESS\0${path}`);
+        break;
+      case "IN_DELETE":
+        this.checksums.forget(path);
+        break;
+    }
+    this.watches.dispatch(c);
+    return undefined;
+  }
+
+  private async closeWrite(c: Change, path: string): Promise<void> {
+    try {
+      await this.checksums.adler32(path);
+    } catch (e) {
+      // Gone or unreadable already: the close still happened, report it without a checksum.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT") this.log(`events: cannot checksum ${path}: ${(e as Error).message}`);
+    }
+    this.watches.dispatch(c);
+    this.watches.dispatch({ ...c, type: "IN_ATTRIB", cookie: undefined });
+  }
+
+  // ChangeNotifier: what the WebDAV door did. While the kernel watches, it reports all of these
+  // itself (reads included), so the door's notifications are dropped rather than duplicated.
+  private door(c: Omit<Change, "dir" | "name"> & { fsPath: string }): void {
+    if (this.kernelActive) return;
+    this.submit({ dir: dirname(c.fsPath), name: basename(c.fsPath), type: c.type, isDir: c.isDir, cookie: c.cookie });
+  }
+
+  created(fsPath: string, isDir: boolean): void {
+    this.door({ fsPath, type: "IN_CREATE", isDir });
+  }
+  openedForWrite(fsPath: string): void {
+    this.door({ fsPath, type: "IN_OPEN", isDir: false });
+  }
+  modified(fsPath: string): void {
+    this.door({ fsPath, type: "IN_MODIFY", isDir: false });
+  }
+  closedWrite(fsPath: string): void {
+    this.door({ fsPath, type: "IN_CLOSE_WRITE", isDir: false });
+  }
+  read(fsPath: string, phase: "open" | "access" | "close"): void {
+    this.door({ fsPath, type: phase === "open" ? "IN_OPEN" : phase === "access" ? "IN_ACCESS" : "IN_CLOSE_NOWRITE", isDir: false });
+  }
+  deleted(fsPath: string, isDir: boolean): void {
+    this.door({ fsPath, type: "IN_DELETE", isDir });
+  }
+  moved(from: string, to: string, isDir: boolean): void {
+    const cookie = newCookie();
+    this.door({ fsPath: from, type: "IN_MOVED_FROM", isDir, cookie });
+    this.door({ fsPath: to, type: "IN_MOVED_TO", isDir, cookie });
+  }
+}
+
+/** dCache's move cookies are 128 random bits in base64. */
+export function newCookie(): string {
+  return randomBytes(16).toString("base64").replace(/=+$/, "");
+}

@@ -1,0 +1,129 @@
+// The kernel's inotify events for the whole storage tree, read from Debian's `inotifywait`
+// (inotify-tools): Node's fs.watch has no IN_CLOSE_WRITE and no move cookies, and the `inotify`
+// addon does not build on Node 20. Fields are NUL-separated, so any file name is safe.
+import { spawn, type ChildProcess } from "node:child_process";
+import type { EventType } from "./flags.ts";
+import { newCookie } from "./hub.ts";
+import type { Change } from "./watches.ts";
+
+const WATCHED = ["create", "open", "modify", "attrib", "close_write", "close_nowrite", "moved_from", "moved_to", "delete", "delete_self", "move_self"];
+const KERNEL_TO_TYPE: Record<string, EventType> = {
+  ACCESS: "IN_ACCESS",
+  MODIFY: "IN_MODIFY",
+  ATTRIB: "IN_ATTRIB",
+  CLOSE_WRITE: "IN_CLOSE_WRITE",
+  CLOSE_NOWRITE: "IN_CLOSE_NOWRITE",
+  OPEN: "IN_OPEN",
+  MOVED_FROM: "IN_MOVED_FROM",
+  MOVED_TO: "IN_MOVED_TO",
+  CREATE: "IN_CREATE",
+  DELETE: "IN_DELETE",
+  DELETE_SELF: "IN_DELETE_SELF",
+  MOVE_SELF: "IN_MOVE_SELF",
+};
+
+export interface KernelSink {
+  change(c: Change): void;
+  /** the kernel dropped events (IN_Q_OVERFLOW) */
+  overflow(): void;
+  /** inotifywait stopped unexpectedly */
+  lost(reason: string): void;
+}
+
+export class KernelEvents {
+  private proc: ChildProcess | undefined;
+  private stopping = false;
+  private rest = "";
+  private readonly cookies = new Map<string, string>();
+  /** opens (and the matching closes) the server makes itself, e.g. to hash a file: not events */
+  private readonly ownReads = new Map<string, { open: number; close: number }>();
+
+  private constructor(private readonly root: string, private readonly sink: KernelSink) {}
+
+  /** Starts inotifywait on `root`; resolves once every watch is set up, rejects if it cannot run. */
+  static async start(root: string, sink: KernelSink): Promise<KernelEvents> {
+    const k = new KernelEvents(root, sink);
+    await k.spawn();
+    return k;
+  }
+
+  expectOwnRead(fsPath: string): void {
+    const e = this.ownReads.get(fsPath) ?? { open: 0, close: 0 };
+    e.open++;
+    e.close++;
+    this.ownReads.set(fsPath, e);
+  }
+
+  private spawn(): Promise<void> {
+    const args = ["-m", "-r", "--no-newline", "--format", "%w%0%f%0%e%0%c%0", ...WATCHED.flatMap((e) => ["-e", e]), this.root];
+    const proc = spawn("inotifywait", args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.proc = proc;
+    return new Promise((resolve, reject) => {
+      let stderr = "";
+      let ready = false;
+      proc.once("error", (e) => reject(e));
+      proc.stderr!.setEncoding("utf8").on("data", (d: string) => {
+        stderr += d;
+        if (!ready && stderr.includes("Watches established")) {
+          ready = true;
+          resolve();
+        }
+      });
+      proc.stdout!.setEncoding("utf8").on("data", (d: string) => this.parse(d));
+      proc.once("exit", (code, signal) => {
+        const why = `inotifywait exited (${code ?? signal}): ${stderr.trim().split("\n").slice(-2).join(" ")}`;
+        if (!ready) reject(new Error(why));
+        else if (!this.stopping) this.sink.lost(why);
+      });
+    });
+  }
+
+  private parse(chunk: string): void {
+    const fields = (this.rest + chunk).split("\0");
+    // Records are four fields; keep an incomplete trailing record for the next chunk.
+    const complete = Math.floor((fields.length - 1) / 4) * 4;
+    this.rest = fields.slice(complete).join("\0");
+    for (let i = 0; i < complete; i += 4) this.record(fields[i]!, fields[i + 1]!, fields[i + 2]!, fields[i + 3]!);
+  }
+
+  private record(w: string, f: string, e: string, c: string): void {
+    const flags = e.split(",");
+    if (flags.includes("Q_OVERFLOW")) return this.sink.overflow();
+    // Self events (no name) are derived from the parent's events instead, for every source alike.
+    if (f === "") return;
+    const kernelType = flags.find((x) => x in KERNEL_TO_TYPE);
+    if (!kernelType) return;
+    const type = KERNEL_TO_TYPE[kernelType]!;
+    const isDir = flags.includes("ISDIR");
+    const dir = w.endsWith("/") ? w.slice(0, -1) : w;
+    const path = `${dir}/${f}`;
+    // Listing a directory is not an event in dCache's namespace.
+    if (isDir && (type === "IN_OPEN" || type === "IN_CLOSE_NOWRITE" || type === "IN_ACCESS")) return;
+    if (type === "IN_OPEN" || type === "IN_CLOSE_NOWRITE") {
+      const own = this.ownReads.get(path);
+      if (own) {
+        const key = type === "IN_OPEN" ? "open" : "close";
+        if (own[key] > 0) {
+          own[key]--;
+          if (own.open === 0 && own.close === 0) this.ownReads.delete(path);
+          return;
+        }
+      }
+    }
+    let cookie: string | undefined;
+    if (c !== "" && c !== "0") {
+      cookie = this.cookies.get(c);
+      if (!cookie) {
+        cookie = newCookie();
+        this.cookies.set(c, cookie);
+        if (this.cookies.size > 10000) this.cookies.delete(this.cookies.keys().next().value!);
+      } else if (type === "IN_MOVED_TO") this.cookies.delete(c);
+    }
+    this.sink.change({ dir, name: f, type, isDir, cookie });
+  }
+
+  stop(): void {
+    this.stopping = true;
+    this.proc?.kill("SIGTERM");
+  }
+}

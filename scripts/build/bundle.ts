@@ -3,9 +3,10 @@
 import { build } from "esbuild";
 import { zipSync } from "fflate";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
 import type { ActionEntry } from "./entries.ts";
+import { bundledDependencies, gitState, repositoryOf, RUNTIME_KIND, type GitState, type Provenance } from "./provenance.ts";
 
 export interface BuiltAction {
   name: string;
@@ -17,18 +18,29 @@ export interface BuiltAction {
   zipBytes: number;
   /** SHA-256 of the bundle, hex */
   sha256: string;
+  provenance: Provenance;
+}
+
+export interface BundleOptions {
+  /** the project (or serverless service) folder: paths, lockfile and git state are taken from it */
+  projectDir: string;
+  /** the content-addressed store: <storeDir>/<bundle sha256>.zip and .json; default <outDir>/../store */
+  storeDir?: string;
+  git?: GitState;
 }
 
 // A fixed timestamp makes the zip a function of its contents alone, so two builds of the same
 // code give the same bytes.
 const ZIP_MTIME = new Date("1980-01-01T00:00:00Z");
 
-export async function bundleAction(action: ActionEntry, outDir: string): Promise<BuiltAction> {
+export async function bundleAction(action: ActionEntry, outDir: string, opts: BundleOptions): Promise<BuiltAction> {
   const dir = join(outDir, action.name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const bundlePath = join(dir, "index.js");
-  await build({
+  const result = await build({
+    absWorkingDir: opts.projectDir,
+    metafile: true,
     entryPoints: [action.entry],
     outfile: bundlePath,
     bundle: true,
@@ -55,23 +67,38 @@ export async function bundleAction(action: ActionEntry, outDir: string): Promise
   );
   const zipPath = join(outDir, `${action.name}.zip`);
   writeFileSync(zipPath, zip);
-  return {
-    name: action.name,
-    bundlePath,
-    zipPath,
-    bundleBytes: bundle.length,
-    zipBytes: zip.length,
-    sha256: createHash("sha256").update(bundle).digest("hex"),
+  const sha256 = createHash("sha256").update(bundle).digest("hex");
+  const provenance: Provenance = {
+    action: action.name,
+    bundleSha256: sha256,
+    zipSha256: createHash("sha256").update(zip).digest("hex"),
+    kind: RUNTIME_KIND,
+    source: relative(opts.projectDir, action.entry).split(sep).join("/"),
+    git: opts.git ?? gitState(opts.projectDir),
+    dependencies: bundledDependencies(result.metafile!, opts.projectDir),
+    repository: repositoryOf(opts.projectDir),
   };
+  writeFileSync(join(dir, "provenance.json"), JSON.stringify(provenance, null, 2) + "\n");
+  storeVersion(opts.storeDir ?? join(dirname(outDir), "store"), zipPath, provenance);
+  return { name: action.name, bundlePath, zipPath, bundleBytes: bundle.length, zipBytes: zip.length, sha256, provenance };
 }
 
-export async function bundleActions(actions: ActionEntry[], outDir: string): Promise<BuiltAction[]> {
+/** Keeps every built version by its bundle hash, so an activation can be re-run with the exact code. */
+function storeVersion(storeDir: string, zipPath: string, provenance: Provenance): void {
+  mkdirSync(storeDir, { recursive: true });
+  const base = join(storeDir, provenance.bundleSha256);
+  if (!existsSync(`${base}.zip`)) copyFileSync(zipPath, `${base}.zip`);
+  writeFileSync(`${base}.json`, JSON.stringify(provenance, null, 2) + "\n");
+}
+
+export async function bundleActions(actions: ActionEntry[], outDir: string, opts: BundleOptions): Promise<BuiltAction[]> {
   mkdirSync(outDir, { recursive: true });
+  const git = opts.git ?? gitState(opts.projectDir);
   const built: BuiltAction[] = [];
   // One at a time: esbuild is already parallel inside, and errors then name one action.
   for (const a of actions) {
     try {
-      built.push(await bundleAction(a, outDir));
+      built.push(await bundleAction(a, outDir, { ...opts, git }));
     } catch (err) {
       throw new Error(`bundling action ${a.name} (${a.entry}) failed: ${(err as Error).message}`);
     }

@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     entries = entries.filter((e) => positionals.includes(e.name));
   }
   if (!values["skip-typecheck"]) typecheck(root);
-  const built = await bundleActions(entries, resolve(root, values.out!));
+  const built = await bundleActions(entries, resolve(root, values.out!), { projectDir: root });
   console.log(sizeTable(built));
 }
 

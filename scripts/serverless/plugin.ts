@@ -58,7 +58,7 @@ export default class OpenWhiskEsbuildPlugin {
     if (process.env.SKIP_TYPECHECK !== "1") typecheck(this.serviceDir);
     const svc = this.serverless.service;
     const entries = names.map((n) => entryOfHandler(this.serviceDir, n, svc.getFunction(n).handler!));
-    const built = await bundleActions(entries, join(this.serviceDir, "dist", "actions"));
+    const built = await bundleActions(entries, join(this.serviceDir, "dist", "actions"), { projectDir: this.serviceDir });
     for (const b of built) this.built.set(b.name, b);
     this.log.notice(sizeTable(built));
   }
@@ -97,8 +97,16 @@ export default class OpenWhiskEsbuildPlugin {
     const actions = this.serverless.service.actions ?? {};
     for (const name of this.handlerFunctions()) {
       const compiled = actions[name];
-      if (compiled && this.built.has(name)) compiled.action.exec.code = this.codeOf(name);
+      if (compiled && this.built.has(name)) this.ship(name, compiled);
     }
+  }
+
+  /** Our zip as the action's code, and what it is as its `provenance` annotation. */
+  private ship(name: string, compiled: CompiledAction): void {
+    compiled.action.exec.code = this.codeOf(name);
+    const annotations = (compiled.action.annotations ?? []).filter((a) => a.key !== "provenance");
+    annotations.push({ key: "provenance", value: this.built.get(name)!.provenance });
+    compiled.action.annotations = annotations;
   }
 
   private shipOwnZipForDeployFunction(): void {
@@ -106,7 +114,7 @@ export default class OpenWhiskEsbuildPlugin {
     if (!this.built.has(name)) return;
     const deployFn = this.upstream("OpenWhiskDeployFunction") as { action?: CompiledAction } | undefined;
     if (!deployFn?.action) throw new this.serverless.classes.Error(`internal: no compiled action for function ${name}`);
-    deployFn.action.action.exec.code = this.codeOf(name);
+    this.ship(name, deployFn.action);
   }
 
   private async buildForInvokeLocal(name: string): Promise<void> {

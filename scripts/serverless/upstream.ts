@@ -35,7 +35,7 @@ export interface FunctionObject {
 
 export interface CompiledAction {
   actionName: string;
-  action: { exec: { code?: string; kind?: string; main?: string } };
+  action: { exec: { code?: string; kind?: string; main?: string }; annotations?: Array<{ key: string; value: unknown }> };
 }
 
 export interface TriggerConfig {

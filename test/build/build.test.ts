@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -62,8 +63,38 @@ describe("npm run build", function () {
   it("gives the same zip bytes for the same code", async () => {
     const hello = projectEntries(projectRoot).find((e) => e.name === "hello")!;
     const again = mkdtempSync(join(tmpdir(), "build-again-"));
-    const b = await bundleAction(hello, again);
+    const b = await bundleAction(hello, again, { projectDir: projectRoot });
     expect(readFileSync(b.zipPath).equals(readFileSync(join(out, "hello.zip")))).to.equal(true);
+  });
+
+  it("records each action's provenance and keeps the version in the content-addressed store", () => {
+    const lock = JSON.parse(readFileSync(join(projectRoot, "package-lock.json"), "utf8"));
+    for (const { name } of projectEntries(projectRoot)) {
+      const p = JSON.parse(readFileSync(join(out, name, "provenance.json"), "utf8"));
+      const bundle = readFileSync(join(out, name, "index.js"));
+      expect(p.bundleSha256, name).to.equal(createHash("sha256").update(bundle).digest("hex"));
+      expect(p.kind).to.equal("nodejs:20");
+      expect(p.git.commit).to.match(/^[0-9a-f]{40}$/);
+      for (const [dep, version] of Object.entries(p.dependencies)) {
+        expect(version, `${name}: ${dep}`).to.equal(lock.packages[`node_modules/${dep}`]?.version);
+      }
+      const stored = join(out, "..", "store", `${p.bundleSha256}.zip`);
+      expect(readFileSync(stored).equals(readFileSync(join(out, `${name}.zip`))), `${name} in the store`).to.equal(true);
+    }
+    const hello = JSON.parse(readFileSync(join(out, "hello", "provenance.json"), "utf8"));
+    expect(hello.dependencies, "hello bundles no package").to.deep.equal({});
+  });
+
+  it("gives a different bundle hash after a code change, the same for the same code", async () => {
+    const src = mkdtempSync(join(tmpdir(), "src-"));
+    const entry = join(src, "index.ts");
+    writeFileSync(entry, "export const main = () => ({ v: 1 });\n");
+    const a = await bundleAction({ name: "v", entry }, mkdtempSync(join(tmpdir(), "o1-")), { projectDir: projectRoot });
+    const b = await bundleAction({ name: "v", entry }, mkdtempSync(join(tmpdir(), "o2-")), { projectDir: projectRoot });
+    writeFileSync(entry, "export const main = () => ({ v: 2 });\n");
+    const c = await bundleAction({ name: "v", entry }, mkdtempSync(join(tmpdir(), "o3-")), { projectDir: projectRoot });
+    expect(a.sha256).to.equal(b.sha256);
+    expect(c.sha256).to.not.equal(a.sha256);
   });
 
   it("fails on a type error, naming the file and the fix", () => {

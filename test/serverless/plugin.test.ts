@@ -2,6 +2,7 @@
 // server that records the REST calls: what reaches OpenWhisk is asserted call by call.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,6 +76,13 @@ describe("serverless CLI with the project plugin", function () {
     // the shipped zip is the build's, byte for byte
     expect(Buffer.from(greet.body.exec.code, "base64").equals(readFileSync(join(service, "dist/actions/greet.zip")))).to.equal(true);
 
+    // what the action is, as an annotation: bundle hash, commit, bundled packages, kind
+    const provenance = greet.body.annotations.find((a: { key: string }) => a.key === "provenance").value;
+    expect(provenance).to.include({ action: "greet", kind: "nodejs:20", source: "functions/greet/index.ts" });
+    expect(provenance.bundleSha256).to.equal(createHash("sha256").update(files["index.js"]!).digest("hex"));
+    expect(provenance.git.commit).to.match(/^[0-9a-f]{40}$/);
+    expect(provenance.git.dirty).to.be.a("boolean");
+
     expect(zipFiles(puts["actions/dcache/changes"]!.body.exec.code)).to.have.keys("index.js", "package.json");
     expect(puts["actions/fixture-dev-twice"]!.body.exec).to.deep.equal({ kind: "sequence", components: ["/_/fixture-dev-greet", "/_/fixture-dev-greet"] });
 
@@ -125,6 +133,7 @@ describe("serverless CLI with the project plugin", function () {
     const writes = ow.calls.filter((c) => c.method !== "GET");
     expect(writes.map((c) => `${c.method} ${c.path}`)).to.deep.equal(["PUT /api/v1/namespaces/_/actions/fixture-dev-greet"]);
     expect(Object.keys(zipFiles(writes[0]!.body.exec.code)).sort()).to.deep.equal(["index.js", "package.json"]);
+    expect(writes[0]!.body.annotations.map((a: { key: string }) => a.key)).to.include("provenance");
   });
 
   it("`invoke local` runs the bundle with the function's parameters", async () => {

@@ -1,0 +1,116 @@
+// derive: makes a derived data set from each file that holds a 2D detector frame (NeXus/HDF5
+// signal dataset, miniCBF, EDF): a PNG preview and a JSON summary (frame statistics, provenance),
+// written back with WebDAV PUT under a `derived/` folder. Those writes are storage events of
+// their own, so they fire the next pipeline; files already under a derived folder are not derived
+// again (no loops). Files without a frame are listed in `skipped` with the reason.
+import { describe, type FileDescription } from "../../lib/formats/describe.ts";
+import { cbfFrame, edfFrame, frameStats, hdf5Frame, MAX_SIDE, previewPixels, type Frame } from "../../lib/formats/frame.ts";
+import { encodeGreyPng } from "../../lib/formats/png.ts";
+import { ActionError } from "../_shared/errors.ts";
+import { baseName, dirName, type FileRecord } from "../_shared/files.ts";
+import { defineAction } from "../_shared/run.ts";
+import { validator } from "../_shared/schema.ts";
+import { NotFound, Storage, type StorageParams } from "../_shared/storage.ts";
+import type { SyncRangeReader } from "../../lib/http/sync-range-reader.ts";
+import { deriveResultSchema, paramsSchema } from "./schema.ts";
+
+type Params = StorageParams & { derivedDir?: string; derivedRoot?: string } & Record<string, unknown>;
+
+const checkResult = validator(deriveResultSchema, "derive result");
+
+/** Frames larger than MAX_SIDE are thinned out by taking every n-th pixel. */
+function thin(f: Frame): Frame {
+  const s = Math.ceil(Math.max(f.width, f.height) / MAX_SIDE);
+  if (s <= 1) return f;
+  const width = Math.ceil(f.width / s);
+  const height = Math.ceil(f.height / s);
+  const values = new Float64Array(width * height);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) values[y * width + x] = f.values[y * s * f.width + x * s]!;
+  return { ...f, width, height, values, stride: f.stride * s };
+}
+
+async function frameOf(reader: SyncRangeReader, path: string, md: FileDescription): Promise<Frame | string> {
+  if (md.format === "cbf" && md.cbf) return cbfFrame(reader, md.cbf);
+  if (md.format === "edf" && md.edf) return edfFrame(reader, md.edf);
+  if (md.format === "nexus" || md.format === "hdf5") {
+    const signal = md.nexus?.entries.flatMap((e) => e.data).find((d) => d.shape.length >= 2 && /^[<>][iuf]/.test(d.dtype));
+    if (!signal) return "no NXdata signal with two or more dimensions";
+    return hdf5Frame(reader, path, signal.path);
+  }
+  return `format ${md.format} holds no detector frame this function can read`;
+}
+
+export function derivedPaths(path: string, p: Params): { dir: string; preview: string; summary: string } {
+  const dir = p.derivedRoot ? p.derivedRoot.replace(/\/+$/, "") + dirName(path).replace(/\/$/, "") : `${dirName(path).replace(/\/$/, "")}/${p.derivedDir ?? "derived"}`;
+  const name = baseName(path);
+  return { dir, preview: `${dir}/${name}.preview.png`, summary: `${dir}/${name}.summary.json` };
+}
+
+export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) => {
+  const storage = new Storage(p);
+  const files: FileRecord[] = [];
+  const skipped = [...ctx.skipped];
+  const derivedMark = `/${p.derivedDir ?? "derived"}/`;
+  for (const file of ctx.files) {
+    if (file.path.includes(derivedMark) || (p.derivedRoot && file.path.startsWith(p.derivedRoot.replace(/\/+$/, "") + "/"))) {
+      skipped.push({ path: file.path, reason: "already a derived file" });
+      continue;
+    }
+    let size = file.size;
+    if (size === undefined || !file.metadata) {
+      try {
+        size = (await storage.stat(file.path)).size;
+      } catch (e) {
+        if (e instanceof NotFound) {
+          skipped.push({ path: file.path, reason: "not found in storage (deleted after the event?)" });
+          continue;
+        }
+        throw e;
+      }
+    }
+    const reader = storage.rangeReader(file.path, size);
+    try {
+      const md = file.metadata ?? (await describe(reader, file.path));
+      let frame: Frame | string;
+      try {
+        frame = await frameOf(reader, file.path, md);
+      } catch (e) {
+        throw new ActionError(`${file.path}: cannot read the detector frame (${(e as Error).message})`);
+      }
+      if (typeof frame === "string") {
+        skipped.push({ path: file.path, reason: frame });
+        continue;
+      }
+      frame = thin(frame);
+      const stats = frameStats(frame);
+      const png = encodeGreyPng(previewPixels(frame, stats), frame.width, frame.height);
+      const out = derivedPaths(file.path, p);
+      const summary = Buffer.from(JSON.stringify({
+        source: { path: file.path, size, adler32: file.adler32, format: md.format },
+        frame: { origin: frame.origin, width: frame.width, height: frame.height, stride: frame.stride },
+        stats,
+        preview: { path: out.preview, scale: "linear, 0 … 99.5th percentile → 0 … 255; masked (negative) pixels black" },
+        createdAt: new Date().toISOString(),
+        generator: `derive ${process.env.__OW_ACTION_VERSION || "0.1.0"}`,
+      }, null, 2) + "\n");
+      await storage.mkdirs(out.dir);
+      await storage.put(out.preview, png, "image/png");
+      await storage.put(out.summary, summary, "application/json");
+      ctx.count(0, png.length + summary.length);
+      files.push({
+        ...file,
+        size,
+        derived: [
+          { path: out.preview, kind: "preview", size: png.length, contentType: "image/png" },
+          { path: out.summary, kind: "summary", size: summary.length, contentType: "application/json" },
+        ],
+      });
+    } finally {
+      ctx.count(reader.stats.bytes);
+      reader.close();
+    }
+  }
+  const out = { files, skipped };
+  checkResult(out);
+  return out;
+});

@@ -1,0 +1,125 @@
+// A 2D detector frame as numbers, read from NeXus/HDF5 (one frame of the signal dataset, strided
+// so that big detectors stay cheap), miniCBF (byte_offset) or EDF, and its preview and statistics.
+import type { ByteSource } from "./byte-source.ts";
+import { decodeByteOffset, type CbfHeader } from "./cbf.ts";
+import { edfPixelType, type EdfHeader } from "./edf.ts";
+import { openHdf5, withQuietHdf5 } from "./hdf5-open.ts";
+import { describeDataset, isDataset } from "./hdf5-values.ts";
+
+export interface Frame {
+  width: number;
+  height: number;
+  /** Row-major values, length width × height. */
+  values: Float64Array;
+  /** Where it came from: dataset path and index, or the image section. */
+  origin: string;
+  /** Source pixels per frame pixel along each axis (> 1 when strided). */
+  stride: number;
+}
+
+/** Largest preview side: bigger frames are read with a stride. */
+export const MAX_SIDE = 1024;
+
+function readExactly(src: ByteSource, offset: number, length: number): Uint8Array {
+  const buf = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    const n = src.read(buf, got, length - got, offset + got);
+    if (n <= 0) throw new Error(`file ends at ${offset + got} bytes, ${length - got} bytes short of the image (truncated?)`);
+    got += n;
+  }
+  return buf;
+}
+
+export async function hdf5Frame(src: ByteSource, label: string, datasetPath: string): Promise<Frame> {
+  const h5 = await openHdf5(src, label);
+  try {
+    const got = withQuietHdf5(() => {
+      const ds = h5.file.get(datasetPath);
+      if (!isDataset(ds)) throw new Error(`${datasetPath} is not a dataset`);
+      const { shape, dtype } = describeDataset(ds);
+      if (shape.length < 2) throw new Error(`${datasetPath} has ${shape.length} dimension(s); a frame needs 2`);
+      if (!/^[<>][iuf]/.test(dtype)) throw new Error(`${datasetPath} holds ${dtype}, not numbers`);
+      const h = shape[shape.length - 2]!;
+      const w = shape[shape.length - 1]!;
+      const stride = Math.max(1, Math.ceil(Math.max(h, w) / MAX_SIDE));
+      // The first frame of any leading (scan/time) dimensions.
+      const ranges: Array<[number, number] | [number, number, number]> = shape.slice(0, -2).map(() => [0, 1] as [number, number]);
+      ranges.push([0, h, stride], [0, w, stride]);
+      const data = ds.slice(ranges as never) as ArrayLike<number | bigint>;
+      const height = Math.ceil(h / stride);
+      const width = Math.ceil(w / stride);
+      const values = new Float64Array(width * height);
+      for (let i = 0; i < values.length; i++) values[i] = Number(data[i]);
+      return { width, height, values, origin: `${datasetPath}[${shape.slice(0, -2).map(() => "0").concat(":", ":").join(",")}]`, stride };
+    });
+    if (got.error !== undefined) throw got.error instanceof Error ? got.error : new Error(`cannot read ${datasetPath}: ${got.diagnostics.slice(-1)[0] ?? "HDF5 error"}`);
+    return got.value!;
+  } finally {
+    h5.close();
+  }
+}
+
+export function cbfFrame(src: ByteSource, header: CbfHeader): Frame {
+  const b = header.binary;
+  if (!b || b.dataOffset === undefined) throw new Error("the CBF header has no binary section (X-Binary-Size-Fastest-Dimension…)");
+  if (b.conversions && b.conversions !== "x-CBF_BYTE_OFFSET") throw new Error(`CBF compression ${b.conversions} is not supported (only x-CBF_BYTE_OFFSET)`);
+  const [w, h] = b.dimensions as [number, number];
+  // byte_offset needs at most 7 bytes per pixel; X-Binary-Size says exactly how many there are.
+  const size = b.size ?? Math.min(src.size - b.dataOffset, w * h * 7);
+  const values = Float64Array.from(decodeByteOffset(readExactly(src, b.dataOffset, size), w * h));
+  return { width: w, height: h, values, origin: "CBF binary section", stride: 1 };
+}
+
+export function edfFrame(src: ByteSource, header: EdfHeader): Frame {
+  const [w, h] = header.dimensions as [number, number];
+  if (!w || !h) throw new Error("the EDF header lacks Dim_1/Dim_2");
+  const t = edfPixelType(header.dataType);
+  if (!t) throw new Error(`EDF DataType ${header.dataType ?? "(missing)"} is not supported`);
+  const bytes = readExactly(src, header.headerBytes, w * h * t.bytes);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const le = (header.byteOrder ?? "LowByteFirst") !== "HighByteFirst";
+  const values = new Float64Array(w * h);
+  for (let i = 0; i < values.length; i++) values[i] = t.read(view, i * t.bytes, le);
+  return { width: w, height: h, values, origin: "EDF image 1", stride: 1 };
+}
+
+export interface FrameStats {
+  min: number;
+  max: number;
+  mean: number;
+  sum: number;
+  nonZero: number;
+  /** Pixels below zero: detector masks (gaps, dead pixels) in Pilatus/Eiger images. */
+  masked: number;
+  p995: number;
+}
+
+export function frameStats(f: Frame): FrameStats {
+  let min = Infinity, max = -Infinity, sum = 0, nonZero = 0, masked = 0, n = 0;
+  const valid: number[] = [];
+  for (const v of f.values) {
+    if (!Number.isFinite(v)) continue;
+    if (v < 0) masked++;
+    else valid.push(v);
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if (v !== 0) nonZero++;
+    sum += v;
+    n++;
+  }
+  valid.sort((a, b) => a - b);
+  const p995 = valid.length ? valid[Math.min(valid.length - 1, Math.floor(valid.length * 0.995))]! : 0;
+  return { min: n ? min : 0, max: n ? max : 0, mean: n ? sum / n : 0, sum, nonZero, masked, p995 };
+}
+
+/** 8-bit preview: 0 … 99.5th percentile mapped linearly onto 0 … 255, masked pixels black. */
+export function previewPixels(f: Frame, stats: FrameStats): Uint8Array {
+  const out = new Uint8Array(f.values.length);
+  const top = stats.p995 > 0 ? stats.p995 : stats.max > 0 ? stats.max : 1;
+  for (let i = 0; i < out.length; i++) {
+    const v = f.values[i]!;
+    out[i] = !Number.isFinite(v) || v <= 0 ? 0 : Math.min(255, Math.round((v / top) * 255));
+  }
+  return out;
+}

@@ -60,3 +60,110 @@ export function raw(base: string, method: string, path: string, opts: { headers?
 }
 
 export const auth = (extra: Record<string, string> = {}) => ({ Authorization: BASIC, ...extra });
+
+import { createParser } from "eventsource-parser";
+
+export interface SseMessage {
+  event?: string;
+  id?: string;
+  data: string;
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export interface SseReader {
+  status: number;
+  messages: SseMessage[];
+  /** resolves when the server ends the stream */
+  ended: Promise<void>;
+  waitFor(pred: (m: SseMessage) => boolean, timeoutMs?: number, what?: string): Promise<SseMessage>;
+  /** waits until `n` messages matching pred have arrived */
+  waitForCount(pred: (m: SseMessage) => boolean, n: number, timeoutMs?: number): Promise<SseMessage[]>;
+  close(): void;
+}
+
+/** Opens a channel's SSE stream with a plain HTTP request and parses it with eventsource-parser. */
+export function openSse(channelUrl: string, headers: Record<string, string> = auth()): Promise<SseReader> {
+  const u = new URL(channelUrl);
+  return new Promise((resolve, reject) => {
+    const messages: SseMessage[] = [];
+    const waiters = new Set<() => void>();
+    let endedResolve!: () => void;
+    const ended = new Promise<void>((r) => (endedResolve = r));
+    const req = request(
+      { host: u.hostname, port: u.port, path: u.pathname + u.search, headers: { Accept: "text/event-stream", ...headers }, agent: false },
+      (res) => {
+        const parser = createParser({
+          onEvent(e) {
+            let json: unknown;
+            try {
+              json = JSON.parse(e.data);
+            } catch {
+              json = undefined;
+            }
+            messages.push({ event: e.event, id: e.id, data: e.data, json });
+            for (const w of [...waiters]) w();
+          },
+        });
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => parser.feed(d));
+        res.on("end", () => endedResolve());
+        res.on("close", () => endedResolve());
+        res.on("error", () => endedResolve());
+        const reader: SseReader = {
+          status: res.statusCode!,
+          messages,
+          ended,
+          waitForCount(pred, n, timeoutMs = 10_000) {
+            return new Promise((ok, fail) => {
+              const check = () => {
+                const got = messages.filter(pred);
+                if (got.length >= n) {
+                  waiters.delete(check);
+                  clearTimeout(t);
+                  ok(got);
+                }
+              };
+              const t = setTimeout(() => {
+                waiters.delete(check);
+                fail(new Error(`expected ${n} matching SSE messages within ${timeoutMs} ms; got:\n${messages.map((m) => `${m.event} ${m.id ?? "-"} ${m.data}`).join("\n")}`));
+              }, timeoutMs);
+              waiters.add(check);
+              check();
+            });
+          },
+          async waitFor(pred, timeoutMs = 10_000) {
+            return (await reader.waitForCount(pred, 1, timeoutMs))[0]!;
+          },
+          close() {
+            req.destroy();
+          },
+        };
+        resolve(reader);
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Creates a channel and returns its URL. */
+export async function createChannel(frontend: string, headers = auth(), body?: unknown): Promise<string> {
+  const r = await raw(frontend, "POST", "/api/v1/events/channels", {
+    headers: { ...headers, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (r.status !== 201) throw new Error(`channel creation gave ${r.status}: ${r.text}`);
+  return r.headers["location"] as string;
+}
+
+export async function subscribe(channelUrl: string, selector: unknown, headers = auth()): Promise<RawResponse> {
+  const u = new URL(channelUrl);
+  return raw(u.origin, "POST", `${u.pathname}/subscriptions/inotify`, {
+    headers: { ...headers, "Content-Type": "application/json" },
+    body: JSON.stringify(selector),
+  });
+}
+
+export const isInotify = (name: string, type: string) => (m: SseMessage) =>
+  m.event === "inotify" && m.json?.event?.name === name && m.json.event.mask.includes(type);
+export const isSystem = (type: string) => (m: SseMessage) => m.event === "SYSTEM" && m.json?.type === type;

@@ -86,7 +86,8 @@ export function parseCbfHeader(head: Uint8Array): CbfHeader {
     out.binary = { dimensions: [fast, second] };
     const et = mime("X-Binary-Element-Type")?.replace(/"/g, "");
     if (et) out.binary.elementType = et;
-    const conv = /conversions="?([^";\s]+)"?/i.exec(mime("Content-Type") ?? "")?.[1];
+    // The Content-Type header continues on an indented line: search the MIME header as a whole.
+    const conv = /conversions\s*=\s*"?([^";\s]+)"?/i.exec(text.slice(text.indexOf("--CIF-BINARY-FORMAT-SECTION--")))?.[1];
     if (conv) out.binary.conversions = conv;
     const size = num(mime("X-Binary-Size"));
     if (size !== undefined) out.binary.size = size;
@@ -106,9 +107,11 @@ export function decodeByteOffset(data: Uint8Array, count: number): Int32Array {
     let d = view.getInt8(p);
     p += 1;
     if (d === -128) {
+      if (p + 2 > data.length) throw new Error(`CBF data ends after ${i} of ${count} pixels (file truncated?)`);
       d = view.getInt16(p, true);
       p += 2;
       if (d === -32768) {
+        if (p + 4 > data.length) throw new Error(`CBF data ends after ${i} of ${count} pixels (file truncated?)`);
         d = view.getInt32(p, true);
         p += 4;
       }

@@ -9,7 +9,7 @@ import { projectEntries } from "../../scripts/build/entries.ts";
 import { bundleAction } from "../../scripts/build/bundle.ts";
 import { typecheck } from "../../scripts/build/typecheck.ts";
 import { projectRoot } from "../support/service.ts";
-import { runActionZip, unzipAction } from "../support/run-action.ts";
+import { runActionZip, unzipAction } from "../../scripts/runtime/run-action.ts";
 
 const run = promisify(execFile);
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { bundleAction } from "../../scripts/build/bundle.ts";
 import { functionVersion } from "../../lib/provenance.ts";
 import { projectRoot } from "../support/service.ts";
-import { runActionZip } from "../support/run-action.ts";
+import { runActionZip } from "../../scripts/runtime/run-action.ts";
 
 describe("lib/provenance", () => {
   it("reports the running bundle's SHA-256 and the activation, as the build recorded it", async function () {

@@ -1,0 +1,419 @@
+// Every standard function run through its built bundle in a fresh Node process (as OpenWhisk's
+// Node.js runtime runs it) against real local peers as processes: local dCache, SciCat, Rucio,
+// and Mosquitto. Covers the documented behaviour for bad files, gone files, failing services and
+// replayed events, and that no secret reaches the logs.
+import { expect } from "chai";
+import { execFileSync } from "node:child_process";
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import { adler32Hex } from "../../lib/checksum/adler32.ts";
+import { buildBundles, runBundle, type BundleRun } from "./support/bundles.ts";
+import { writeCbf, writeEdf, writeExdf, writeNexus } from "./support/samples.ts";
+import { cloudEvent, DCACHE_AUTH, download, MQTT_URL, requireMosquitto, RUCIO_AUTH, SCICAT_AUTH, startStack, upload, type Stack } from "./support/stack.ts";
+
+const FUNCTIONS = ["checksum", "metadata", "catalogue", "placement", "accounting", "derive"];
+const SECRETS = ["demo:demo", "ZGVtbzpkZW1v", "ingestor\"", "s3cret-pw"];
+
+function noSecrets(run: BundleRun): void {
+  for (const s of SECRETS) {
+    expect(run.logs, `logs must not contain ${s}`).to.not.include(s);
+    expect(JSON.stringify(run.result), `the result must not contain ${s}`).to.not.include(s);
+  }
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** A stand-in for a broken service: every request gets `status` (and counts what arrived). */
+type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
+
+async function brokenService(answer: (url: string, method: string) => Answer): Promise<{ url: string; server: Server; requests: string[] }> {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    req.resume();
+    req.on("end", () => {
+      const a = answer(req.url ?? "", req.method ?? "GET");
+      const text = a.body === undefined ? "" : JSON.stringify(a.body);
+      res.writeHead(a.status, { "Content-Type": "application/json", ...a.headers });
+      res.end(text);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, requests };
+}
+
+describe("functions: bundles against the local stack", function () {
+  this.timeout(120_000);
+  let bundles: string;
+  let stack: Stack;
+  let storage: Record<string, string>;
+  const sample: Record<string, Buffer> = {};
+
+  before(async function () {
+    await requireMosquitto();
+    bundles = buildBundles(FUNCTIONS);
+    stack = await startStack();
+    storage = { webdavUrl: stack.webdavUrl, frontendUrl: stack.frontendUrl, ...DCACHE_AUTH };
+    const tmp = stack.dir;
+    await writeNexus(join(tmp, "run-0042.nxs"), { title: "Lysozyme 100K", proposal: "20261234", run: "42", instrument: "P11", users: [{ name: "Ada Lovelace", email: "ada@example.org" }], frames: [40, 128, 128] });
+    await writeExdf(join(tmp, "RAW-R0348-AGIPD04-S00002.h5"));
+    writeCbf(join(tmp, "lyso_00001.cbf"), 200, 100);
+    writeEdf(join(tmp, "img_0001.edf"), 64, 32);
+    for (const [name, path] of [
+      ["run-0042.nxs", "/beamtime/raw/run-0042.nxs"],
+      ["RAW-R0348-AGIPD04-S00002.h5", "/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5"],
+      ["lyso_00001.cbf", "/beamtime/raw/lyso_00001.cbf"],
+      ["img_0001.edf", "/beamtime/raw/img_0001.edf"],
+    ] as const) {
+      sample[path] = readFileSync(join(tmp, name));
+      await upload(stack.webdavUrl, path, sample[path]!);
+    }
+    await upload(stack.webdavUrl, "/beamtime/raw/notes.txt", Buffer.from("beam lost at 10:14\n"));
+  });
+
+  after(async () => {
+    await stack?.stop();
+  });
+
+  describe("checksum", () => {
+    it("streams the file, computes ADLER32 and confirms it against dCache", async () => {
+      const path = "/beamtime/raw/run-0042.nxs";
+      const run = await runBundle(bundles, "checksum", { ...storage, events: [cloudEvent(path, "7")] });
+      noSecrets(run);
+      const f = (run.result.files as Array<Record<string, any>>)[0]!;
+      expect(f.path).to.equal(path);
+      expect(f.adler32).to.equal(adler32Hex(sample[path]!));
+      expect(f.checksum).to.include({ algorithm: "ADLER32", verified: true, storage: f.adler32, bytes: sample[path]!.length });
+      expect(f.event).to.include({ id: "7", type: "org.dcache.storage.IN_CLOSE_WRITE" });
+      expect((run.result.steps as Array<Record<string, unknown>>)[0]).to.include({ function: "checksum", outcome: "ok", bytesRead: sample[path]!.length });
+    });
+
+    it("without frontendUrl uses the Digest of the WebDAV transfer", async () => {
+      const path = "/beamtime/raw/lyso_00001.cbf";
+      const run = await runBundle(bundles, "checksum", { webdavUrl: stack.webdavUrl, dcacheToken: "demo-token", path });
+      expect((run.result.files as any[])[0].checksum).to.include({ verified: true, value: adler32Hex(sample[path]!) });
+    });
+
+    it("a mismatch is an {error} that names the file and both values", async () => {
+      const path = "/beamtime/raw/corrupted.nxs";
+      await upload(stack.webdavUrl, path, sample["/beamtime/raw/run-0042.nxs"]!);
+      const good = adler32Hex(sample["/beamtime/raw/run-0042.nxs"]!);
+      // Bit rot behind dCache's back: same size and mtime, so its recorded checksum stays.
+      const fsPath = join(stack.root, path);
+      const st = statSync(fsPath);
+      // touch -r copies the timestamps with full (nanosecond) precision.
+      execFileSync("touch", ["-r", fsPath, fsPath + ".times"]);
+      const fd = openSync(fsPath, "r+");
+      writeSync(fd, Buffer.from([0xff, 0xee, 0xdd]), 0, 3, 4000);
+      closeSync(fd);
+      execFileSync("touch", ["-r", fsPath + ".times", fsPath]);
+      unlinkSync(fsPath + ".times");
+      expect(statSync(fsPath).mtimeMs, "mtime restored").to.equal(st.mtimeMs);
+      const run = await runBundle(bundles, "checksum", { ...storage, path });
+      const computed = adler32Hex(readFileSync(fsPath));
+      expect(run.result.error).to.be.a("string");
+      expect(run.result.error).to.include(path).and.include(computed).and.include(good);
+      noSecrets(run);
+    });
+
+    it("skips a file deleted between the event and the run, and processes the rest of the batch", async () => {
+      await upload(stack.webdavUrl, "/beamtime/raw/short-lived.dat", Buffer.from("gone soon"));
+      unlinkSync(join(stack.root, "/beamtime/raw/short-lived.dat"));
+      const run = await runBundle(bundles, "checksum", { ...storage, events: [cloudEvent("/beamtime/raw/short-lived.dat", "1"), cloudEvent("/beamtime/raw/notes.txt", "2")] });
+      expect(run.result.error).to.equal(undefined);
+      expect((run.result.files as any[]).map((f) => f.path)).to.deep.equal(["/beamtime/raw/notes.txt"]);
+      expect(run.result.skipped).to.deep.equal([{ path: "/beamtime/raw/short-lived.dat", reason: "not found in storage (deleted after the event?)" }]);
+    });
+
+    it("wrong storage credentials: a clear error without the password", async () => {
+      const run = await runBundle(bundles, "checksum", { ...storage, dcachePassword: "s3cret-pw", path: "/beamtime/raw/notes.txt" });
+      expect(run.result.error).to.match(/refused \(401.*check dcacheUser\/dcachePassword/);
+      noSecrets(run);
+    });
+
+    it("an unreachable storage: says which service and parameter", async () => {
+      const port = await closedPort();
+      const run = await runBundle(bundles, "checksum", { webdavUrl: `http://127.0.0.1:${port}`, path: "/x" });
+      expect(run.result.error).to.equal(`cannot reach dCache WebDAV at http://127.0.0.1:${port}/x (connection refused); check that it runs and that parameter webdavUrl is right`);
+    });
+
+    it("bad parameters: an ajv error naming the parameter", async () => {
+      const run = await runBundle(bundles, "checksum", { webdavUrl: "ftp://nope", path: "relative/path" });
+      expect(run.result.error).to.match(/^invalid parameters for checksum: /).and.include('path must match pattern "^/"').and.include('webdavUrl must match pattern "^https?://"');
+      const none = await runBundle(bundles, "checksum", { webdavUrl: stack.webdavUrl });
+      expect(none.result.error).to.match(/events is required|path is required|files is required/);
+    });
+  });
+
+  describe("metadata", () => {
+    it("NeXus over HTTP Range: the mapping fields, reading a small part of the file", async () => {
+      const path = "/beamtime/raw/run-0042.nxs";
+      const run = await runBundle(bundles, "metadata", { ...storage, events: [cloudEvent(path, "8")] });
+      noSecrets(run);
+      const f = (run.result.files as any[])[0];
+      expect(f.metadata.format).to.equal("nexus");
+      expect(f.metadata.nexus.entries[0]).to.deep.include({ title: "Lysozyme 100K", experiment_identifier: "20261234", entry_identifier: "42", instrument: { name: "P11", detectors: ["detector"] } });
+      expect(f.metadata.nexus.entries[0].data[0]).to.deep.equal({ path: "/entry/data/data", shape: [40, 128, 128], dtype: "<u2" });
+      expect(f.adler32).to.equal(adler32Hex(sample[path]!));
+      const step = (run.result.steps as any[])[0];
+      expect(step.bytesRead).to.be.above(0).and.below(sample[path]!.length / 10);
+    });
+
+    it("EXDF, miniCBF, EDF and unknown files in one batch", async () => {
+      const paths = ["/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5", "/beamtime/raw/lyso_00001.cbf", "/beamtime/raw/img_0001.edf", "/beamtime/raw/notes.txt"];
+      const run = await runBundle(bundles, "metadata", { ...storage, events: paths.map((p, i) => cloudEvent(p, String(i))) });
+      const byPath = Object.fromEntries((run.result.files as any[]).map((f) => [f.path, f.metadata]));
+      expect(byPath[paths[0]!].exdf).to.include({ proposalNumber: 2948, runNumber: 348 });
+      expect(byPath[paths[1]!].cbf).to.include({ detector: "PILATUS 6M, S/N 60-0100", wavelength: 0.9795 });
+      expect(byPath[paths[2]!].edf.dimensions).to.deep.equal([64, 32]);
+      expect(byPath[paths[3]!]).to.include({ format: "unknown", contentType: "text/plain", size: 19 });
+      expect(byPath[paths[3]!].mtime).to.match(/^\d{4}-\d\d-\d\dT/);
+    });
+
+    it("corrupt HDF5: an {error} naming the file; no HDF5 diagnostics in the action's logs", async () => {
+      const bytes = Buffer.from(sample["/beamtime/raw/run-0042.nxs"]!.subarray(0, 20000));
+      bytes.fill(0x41, 8, 400);
+      await upload(stack.webdavUrl, "/beamtime/raw/broken.nxs", bytes);
+      const run = await runBundle(bundles, "metadata", { ...storage, path: "/beamtime/raw/broken.nxs" });
+      expect(run.result.error).to.match(/\/beamtime\/raw\/broken\.nxs is not a readable HDF5 file/);
+      expect(run.logs).to.not.match(/HDF5-DIAG|#000:|H5F\.c/);
+    });
+
+    it("a file deleted after the event is skipped", async () => {
+      const run = await runBundle(bundles, "metadata", { ...storage, path: "/beamtime/raw/never-was.nxs" });
+      expect(run.result.files).to.deep.equal([]);
+      expect((run.result.skipped as any[])[0].path).to.equal("/beamtime/raw/never-was.nxs");
+    });
+  });
+
+  describe("catalogue", () => {
+    const defaults = () => ({ scicatUrl: stack.scicatUrl, ...SCICAT_AUTH, ownerGroup: "p11-group", accessGroups: ["p11"], pidPrefix: "20.500.12269" });
+
+    async function datasets(): Promise<any[]> {
+      const login = await (await fetch(`${stack.scicatUrl}/api/v3/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "ingestor", password: "ingestor" }) })).json() as { access_token: string };
+      return (await (await fetch(`${stack.scicatUrl}/api/v3/datasets`, { headers: { Authorization: `Bearer ${login.access_token}` } })).json()) as any[];
+    }
+
+    it("registers a dataset with the NeXus mapping and an origdatablock; a replay updates it", async () => {
+      const path = "/beamtime/raw/run-0042.nxs";
+      const md = await runBundle(bundles, "metadata", { ...storage, path });
+      const first = await runBundle(bundles, "catalogue", { ...defaults(), ...md.result });
+      noSecrets(first);
+      const c = (first.result.files as any[])[0].catalogue;
+      expect(c.action).to.equal("created");
+      expect(c.pid).to.match(/^20\.500\.12269\/[0-9a-f-]{36}$/);
+      const again = await runBundle(bundles, "catalogue", { ...defaults(), ...md.result });
+      expect((again.result.files as any[])[0].catalogue).to.include({ pid: c.pid, action: "updated" });
+      const all = (await datasets()).filter((d) => d.pid === c.pid);
+      expect(all).to.have.length(1);
+      expect(all[0]).to.include({ datasetName: "Lysozyme 100K", proposalId: "20261234", runNumber: "42", sourceFolder: "/beamtime/raw", creationLocation: "P11", principalInvestigator: "Ada Lovelace", contactEmail: "ada@example.org", type: "raw", ownerGroup: "p11-group" });
+      expect(all[0].startTime).to.equal("2026-11-28T10:00:00.000Z");
+      const token = (await (await fetch(`${stack.scicatUrl}/api/v3/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "ingestor", password: "ingestor" }) })).json() as any).access_token;
+      const blocks = await (await fetch(`${stack.scicatUrl}/api/v3/datasets/${encodeURIComponent(c.pid)}/origdatablocks`, { headers: { Authorization: `Bearer ${token}` } })).json() as any[];
+      expect(blocks).to.have.length(1);
+      expect(blocks[0].dataFileList[0]).to.include({ path: "run-0042.nxs", size: sample[path]!.length, chk: adler32Hex(sample[path]!) });
+    });
+
+    it("SciCat 401 (wrong password): a clear error without the password", async () => {
+      const run = await runBundle(bundles, "catalogue", { ...defaults(), scicatPassword: "s3cret-pw", contactEmail: "a@b.c", principalInvestigator: "PI", creationLocation: "P11", files: [{ path: "/beamtime/raw/notes.txt", size: 19 }] });
+      expect(run.result.error).to.match(/SciCat login as ingestor .* refused \(401\); check scicatUsername and scicatPassword/);
+      noSecrets(run);
+    });
+
+    it("fields SciCat requires but nothing gives: says which parameters to set", async () => {
+      const run = await runBundle(bundles, "catalogue", { ...defaults(), files: [{ path: "/beamtime/raw/notes.txt", size: 19 }] });
+      expect(run.result.error).to.match(/SciCat needs contactEmail, principalInvestigator, creationLocation/);
+    });
+
+    it("SciCat 500: an {error} that says SciCat has a problem", async () => {
+      const broken = await brokenService((url, method) => (url.endsWith("/auth/login") ? { status: 201, body: { access_token: "t", expires_in: 3600 } } : method === "GET" ? { status: 404, body: {} } : { status: 500, body: { statusCode: 500, message: "Internal server error" } }));
+      try {
+        const run = await runBundle(bundles, "catalogue", { ...defaults(), scicatUrl: broken.url, contactEmail: "a@b.c", principalInvestigator: "PI", creationLocation: "P11", files: [{ path: "/beamtime/raw/notes.txt", size: 19 }] });
+        expect(run.result.error).to.match(/SciCat dataset creation for \/beamtime\/raw\/notes\.txt failed: HTTP 500 .*retry later/);
+      } finally {
+        broken.server.close();
+      }
+    });
+
+    it("SciCat 409 on create (a concurrent run made it): updates instead", async () => {
+      const broken = await brokenService((url, method) =>
+        url.endsWith("/auth/login") ? { status: 201, body: { access_token: "t", expires_in: 3600 } }
+        : method === "POST" && url.endsWith("/datasets") ? { status: 409, body: { statusCode: 409, message: "exists" } }
+        : method === "GET" && url.endsWith("/origdatablocks") ? { status: 200, body: [] }
+        : method === "GET" ? { status: 404, body: {} }
+        : { status: method === "POST" ? 201 : 200, body: {} });
+      try {
+        const run = await runBundle(bundles, "catalogue", { ...defaults(), scicatUrl: broken.url, contactEmail: "a@b.c", principalInvestigator: "PI", creationLocation: "P11", files: [{ path: "/beamtime/raw/notes.txt", size: 19 }] });
+        expect((run.result.files as any[])[0].catalogue.action).to.equal("updated");
+        expect(broken.requests.filter((r) => r.startsWith("PATCH /api/v3/datasets/"))).to.have.length(1);
+      } finally {
+        broken.server.close();
+      }
+    });
+  });
+
+  describe("placement", () => {
+    const defaults = () => ({ rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, scope: "raw", bufferRse: "DCACHE-BUFFER", archiveRseExpression: "type=archive", pfnBase: stack.webdavUrl });
+    const file = { path: "/beamtime/raw/lyso_00001.cbf", size: 0, adler32: "" };
+
+    async function rucio(path: string): Promise<string> {
+      const tok = (await fetch(`${stack.rucioUrl}/auth/userpass`, { headers: { "X-Rucio-Account": "demo", "X-Rucio-Username": "demo", "X-Rucio-Password": "demo" } })).headers.get("x-rucio-auth-token")!;
+      return (await fetch(stack.rucioUrl + path, { headers: { "X-Rucio-Auth-Token": tok } })).text();
+    }
+
+    before(() => {
+      file.size = sample[file.path]!.length;
+      file.adler32 = adler32Hex(sample[file.path]!);
+    });
+
+    it("registers the buffer replica, the archive rule and the buffer lifetime; a replay changes nothing", async () => {
+      const first = await runBundle(bundles, "placement", { ...defaults(), bufferLifetime: 2, files: [file] });
+      noSecrets(first);
+      const p = (first.result.files as any[])[0].placement;
+      expect(p).to.include({ scope: "raw", name: file.path, rse: "DCACHE-BUFFER", replica: "registered" });
+      const again = await runBundle(bundles, "placement", { ...defaults(), bufferLifetime: 2, files: [file] });
+      const p2 = (again.result.files as any[])[0].placement;
+      expect(p2.replica).to.equal("existed");
+      expect(p2.rules).to.deep.equal(p.rules);
+      const rules = (await rucio(`/dids/raw/${encodeURIComponent(file.path)}/rules`)).trim().split("\n").map((l) => JSON.parse(l));
+      expect(rules).to.have.length(2);
+      const buffer = rules.find((r) => r.id === p.rules.buffer);
+      expect(buffer.rse_expression).to.equal("DCACHE-BUFFER");
+      expect(Date.parse(buffer.expires_at) - Date.parse(buffer.created_at)).to.equal(2000);
+      // Once the archive copy exists and the buffer lifetime ends, only the archive replica remains.
+      await new Promise((r) => setTimeout(r, 2600));
+      const replicas = JSON.parse(await rucio(`/replicas/raw/${encodeURIComponent(file.path)}`));
+      expect(Object.keys(replicas.rses)).to.deep.equal(["TAPE-ARCHIVE"]);
+      expect(replicas.adler32).to.equal(file.adler32);
+    });
+
+    it("Rucio 401 (wrong password): a clear error without the password", async () => {
+      const run = await runBundle(bundles, "placement", { ...defaults(), rucioPassword: "s3cret-pw", files: [file] });
+      expect(run.result.error).to.match(/Rucio login to account demo as demo .* refused \(401\)/);
+      noSecrets(run);
+    });
+
+    it("unknown buffer RSE (404): says to check bufferRse", async () => {
+      const run = await runBundle(bundles, "placement", { ...defaults(), bufferRse: "NO-SUCH-RSE", files: [file] });
+      expect(run.result.error).to.match(/404 RSENotFound.*check bufferRse/);
+    });
+
+    it("Rucio 500: an {error} that says Rucio has a problem", async () => {
+      const broken = await brokenService((url): Answer => (url.startsWith("/auth/userpass") ? { status: 200, headers: { "X-Rucio-Auth-Token": "tok", "X-Rucio-Auth-Token-Expires": new Date(Date.now() + 3600_000).toUTCString() } } : { status: 500, body: { ExceptionClass: "DatabaseException", ExceptionMessage: "Database exception" }, headers: { ExceptionClass: "DatabaseException" } }));
+      try {
+        const run = await runBundle(bundles, "placement", { ...defaults(), rucioUrl: broken.url, files: [file] });
+        expect(run.result.error).to.match(/failed \(500 DatabaseException: Database exception\); Rucio has a problem, retry later/);
+      } finally {
+        broken.server.close();
+      }
+    });
+
+    it("without size/adler32 from an earlier step: says to run checksum first", async () => {
+      const run = await runBundle(bundles, "placement", { ...defaults(), path: "/beamtime/raw/notes.txt" });
+      expect(run.result.error).to.match(/needs the file's size and adler32; run the checksum/);
+    });
+  });
+
+  describe("accounting", () => {
+    it("publishes one record per file to MQTT and returns Prometheus counters", async () => {
+      const topic = `test/accounting/${process.pid}/${Date.now()}`;
+      const sub = await mqtt.connectAsync(MQTT_URL);
+      const got: any[] = [];
+      sub.on("message", (_t, m) => got.push(JSON.parse(m.toString())));
+      await sub.subscribeAsync(topic, { qos: 1 });
+      try {
+        const input = {
+          files: [{ path: "/beamtime/raw/run-0042.nxs", size: 100, adler32: "0000abcd", metadata: { format: "nexus", contentType: "application/x-hdf5", size: 100 }, event: { id: "9", time: new Date(Date.now() - 500).toISOString() } }],
+          skipped: [{ path: "/beamtime/raw/gone", reason: "not found" }],
+          steps: [{ function: "checksum", version: "0.0.3", startedAt: new Date().toISOString(), durationMs: 20, files: 1, bytesRead: 100, outcome: "ok" }],
+        };
+        const run = await runBundle(bundles, "accounting", { mqttUrl: MQTT_URL, mqttTopic: topic, facility: "test-facility", ...input });
+        expect(run.result.accounting).to.deep.equal({ topic, published: 2 });
+        const m = run.result.metrics as { counters: Record<string, number>; prometheus: string };
+        expect(m.counters['storage_pipeline_files_total{facility="test-facility",outcome="ok",format="nexus"}']).to.equal(1);
+        expect(m.prometheus).to.include("# TYPE storage_pipeline_bytes_total counter").and.include('storage_pipeline_bytes_total{facility="test-facility"} 100');
+        for (let i = 0; i < 50 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+        expect(got).to.have.length(2);
+        expect(got[0]).to.include({ path: "/beamtime/raw/run-0042.nxs", outcome: "ok", bytes: 100, adler32: "0000abcd", format: "nexus", facility: "test-facility" });
+        expect(got[0].latencyMs).to.be.at.least(500);
+        expect(got[0].steps[0]).to.include({ function: "checksum", version: "0.0.3", durationMs: 20 });
+        expect(got[1]).to.include({ path: "/beamtime/raw/gone", outcome: "skipped" });
+      } finally {
+        await sub.endAsync();
+      }
+    });
+
+    it("an unreachable broker: a clear error", async () => {
+      const run = await runBundle(bundles, "accounting", { mqttUrl: "mqtt://127.0.0.1:1", path: "/x" });
+      expect(run.result.error).to.match(/cannot reach the MQTT broker at mqtt:\/\/127\.0\.0\.1:1 \(connection refused\)/);
+    });
+  });
+
+  describe("derive", () => {
+    it("writes a PNG preview and a JSON summary of a NeXus frame under derived/", async () => {
+      const path = "/beamtime/raw/run-0042.nxs";
+      const run = await runBundle(bundles, "derive", { ...storage, path });
+      noSecrets(run);
+      const d = (run.result.files as any[])[0].derived;
+      expect(d.map((x: any) => x.path)).to.deep.equal(["/beamtime/raw/derived/run-0042.nxs.preview.png", "/beamtime/raw/derived/run-0042.nxs.summary.json"]);
+      const png = await download(stack.webdavUrl, d[0].path);
+      expect(png.status).to.equal(200);
+      expect(png.body.subarray(1, 4).toString()).to.equal("PNG");
+      expect([png.body.readUInt32BE(16), png.body.readUInt32BE(20)]).to.deep.equal([128, 128]);
+      const summary = JSON.parse((await download(stack.webdavUrl, d[1].path)).body.toString());
+      expect(summary.frame).to.include({ origin: "/entry/data/data[0,:,:]", width: 128, height: 128 });
+      expect(summary.stats).to.include({ min: 0, max: 254 });
+    });
+
+    it("derives from miniCBF and EDF; skips derived files and files without a frame", async () => {
+      const run = await runBundle(bundles, "derive", {
+        ...storage,
+        events: ["/beamtime/raw/lyso_00001.cbf", "/beamtime/raw/img_0001.edf", "/beamtime/raw/notes.txt", "/beamtime/raw/derived/run-0042.nxs.preview.png"].map((p, i) => cloudEvent(p, String(i))),
+      });
+      expect((run.result.files as any[]).map((f) => f.path)).to.deep.equal(["/beamtime/raw/lyso_00001.cbf", "/beamtime/raw/img_0001.edf"]);
+      expect((run.result.skipped as any[]).map((s) => s.reason)).to.deep.equal(["format unknown holds no detector frame this function can read", "already a derived file"]);
+      const summary = JSON.parse((await download(stack.webdavUrl, "/beamtime/raw/derived/lyso_00001.cbf.summary.json")).body.toString());
+      expect(summary.frame).to.include({ width: 200, height: 100 });
+      expect(summary.stats.masked).to.be.above(0);
+    });
+  });
+
+  describe("a whole sequence, result passed on from bundle to bundle", () => {
+    it("checksum → metadata → catalogue → placement → accounting for one storage event", async () => {
+      const path = "/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5";
+      const topic = `test/sequence/${process.pid}/${Date.now()}`;
+      const params: Record<string, Record<string, unknown>> = {
+        checksum: storage,
+        metadata: storage,
+        catalogue: { scicatUrl: stack.scicatUrl, ...SCICAT_AUTH, ownerGroup: "xfel", contactEmail: "doc@xfel.eu", principalInvestigator: "PI", creationLocation: "SPB/SFX" },
+        placement: { rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, bufferRse: "DCACHE-BUFFER", archiveRseExpression: "TAPE-ARCHIVE" },
+        accounting: { mqttUrl: MQTT_URL, mqttTopic: topic },
+      };
+      let payload: Record<string, unknown> = { events: [cloudEvent(path, "100")] };
+      for (const fn of ["checksum", "metadata", "catalogue", "placement", "accounting"]) {
+        // As OpenWhisk does: the previous result merged over the next action's own parameters.
+        const run = await runBundle(bundles, fn, { ...params[fn], ...payload });
+        expect(run.result.error, `${fn}: ${String(run.result.error)}`).to.equal(undefined);
+        noSecrets(run);
+        payload = run.result;
+      }
+      const f = (payload.files as any[])[0];
+      expect(f.adler32).to.equal(adler32Hex(sample[path]!));
+      expect(f.metadata.format).to.equal("exdf");
+      expect(f.catalogue.action).to.equal("created");
+      expect(f.placement.replica).to.equal("registered");
+      expect((payload.steps as any[]).map((s) => s.function)).to.deep.equal(["checksum", "metadata", "catalogue", "placement", "accounting"]);
+      expect(payload.accounting).to.deep.equal({ topic, published: 1 });
+    });
+  });
+});

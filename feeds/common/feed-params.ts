@@ -25,7 +25,12 @@ export interface DcacheSourceParams {
   paths: string[];
   recursive: boolean;
   flags?: string[];
-  auth?: { username: string; password: string } | { token: string };
+  /** bearer token sent as `Authorization: Bearer` (default) or as the `?authz=` query parameter */
+  auth?: { username: string; password: string } | { token: string; via?: "header" | "query" };
+  /** IN_CLOSE_WRITE events carry the file's size and ADLER32 from the namespace API */
+  enrich?: boolean;
+  /** most directories a recursive registration watches (default 10000) */
+  maxDirectories?: number;
 }
 
 export type SourceParams = MqttSourceParams | DcacheSourceParams;
@@ -90,9 +95,11 @@ const dcacheSource = {
     auth: {
       oneOf: [
         { type: "object", additionalProperties: false, required: ["username", "password"], properties: { username: { type: "string", minLength: 1 }, password: { type: "string" } } },
-        { type: "object", additionalProperties: false, required: ["token"], properties: { token: { type: "string", minLength: 1 } } },
+        { type: "object", additionalProperties: false, required: ["token"], properties: { token: { type: "string", minLength: 1 }, via: { enum: ["header", "query"] } } },
       ],
     },
+    enrich: { type: "boolean", default: false },
+    maxDirectories: { type: "integer", minimum: 1, maximum: 1_000_000 },
   },
 };
 
@@ -226,7 +233,7 @@ export function redactConfig(cfg: FeedConfig): FeedConfig {
   const c = structuredClone(cfg);
   if (c.source.kind === "mqtt" && c.source.password !== undefined) c.source.password = "[redacted]";
   if (c.source.kind === "dcache" && c.source.auth) {
-    if ("token" in c.source.auth) c.source.auth = { token: "[redacted]" };
+    if ("token" in c.source.auth) c.source.auth = { ...c.source.auth, token: "[redacted]" };
     else c.source.auth = { username: c.source.auth.username, password: "[redacted]" };
   }
   return c;

@@ -19,7 +19,13 @@ export interface RunningService {
 export async function startService(
   script: string,
   args: string[],
-  opts: { listeners: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = { listeners: [] },
+  opts: {
+    listeners: string[];
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    /** every chunk the process prints, for a log file or a live view */
+    onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
+  } = { listeners: [] },
 ): Promise<RunningService> {
   const proc = spawn(process.execPath, ["--import", "tsx", resolve(projectRoot, script), ...args], {
     cwd: projectRoot,
@@ -27,6 +33,11 @@ export async function startService(
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
+  // A long-running service prints for hours: keep the last 4 MiB for output().
+  const keep = (chunk: string) => {
+    out += chunk;
+    if (out.length > 4 * 1024 * 1024) out = out.slice(-2 * 1024 * 1024);
+  };
   const urls: Record<string, string> = {};
   const exited = new Promise<void>((res) => proc.once("exit", () => res()));
   const ready = new Promise<void>((res, rej) => {
@@ -41,8 +52,8 @@ export async function startService(
         res();
       }
     };
-    proc.stdout!.on("data", (d) => { out += d; check(); });
-    proc.stderr!.on("data", (d) => { out += d; });
+    proc.stdout!.on("data", (d) => { keep(String(d)); opts.onOutput?.(String(d), "stdout"); check(); });
+    proc.stderr!.on("data", (d) => { keep(String(d)); opts.onOutput?.(String(d), "stderr"); });
     proc.once("exit", (code, sig) => {
       clearTimeout(timer);
       rej(new Error(`${script} exited (${code ?? sig}) before it was ready; output:\n${out}`));

@@ -1,0 +1,71 @@
+// Options of `npm start`, each with an environment equivalent; 0 as a port means any free port.
+import { parseArgs } from "node:util";
+
+export interface StackOptions {
+  dataDir: string;
+  stateDir: string;
+  ports: { openwhisk: number; frontend: number; webdav: number; provider: number; scicat: number; rucio: number };
+  /** a broker to use; unset: 127.0.0.1:1883 if something listens there, else a mosquitto we start */
+  mqttUrl?: string;
+  /** keep following activations after the stack is up (false: exit once deployed, leaving nothing running) */
+  follow: boolean;
+  deploy: boolean;
+}
+
+export const USAGE = `usage: npm start -- [options]
+  --data DIR            storage root served as dCache (env STACK_DATA_DIR, default ./data)
+  --state DIR           databases, logs, wskprops (env STACK_STATE_DIR, default .local)
+  --openwhisk-port N    (env OW_LOCAL_PORT, default 3233)
+  --frontend-port N     dCache frontend API (env DCACHE_FRONTEND_PORT, default 3880)
+  --webdav-port N       dCache WebDAV door (env DCACHE_WEBDAV_PORT, default 2880)
+  --provider-port N     feed provider (env PROVIDER_PORT, default 3300)
+  --scicat-port N       local SciCat (env SCICAT_PORT, default 3000)
+  --rucio-port N        local Rucio (env RUCIO_PORT, default 3001)
+  --mqtt URL            MQTT broker (env MQTT_URL; default: 127.0.0.1:1883 if one listens, else mosquitto is started)
+  --no-deploy           start the services only
+  Ports may be 0 (any free port).`;
+
+function port(name: string, raw: string | undefined, def: number): number {
+  if (raw === undefined || raw === "") return def;
+  if (!/^\d+$/.test(raw) || Number(raw) > 65535) throw new Error(`${name} must be a port number 0…65535, got "${raw}"`);
+  return Number(raw);
+}
+
+export function parseStackOptions(argv: string[], env: NodeJS.ProcessEnv): StackOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      data: { type: "string" },
+      state: { type: "string" },
+      "openwhisk-port": { type: "string" },
+      "frontend-port": { type: "string" },
+      "webdav-port": { type: "string" },
+      "provider-port": { type: "string" },
+      "scicat-port": { type: "string" },
+      "rucio-port": { type: "string" },
+      mqtt: { type: "string" },
+      "no-follow": { type: "boolean" },
+      "no-deploy": { type: "boolean" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+  });
+  if (values.help) throw Object.assign(new Error(USAGE), { help: true });
+  const mqttUrl = values.mqtt ?? env.MQTT_URL;
+  if (mqttUrl && !/^(mqtts?|wss?|tcp):\/\/\S+$/.test(mqttUrl)) throw new Error(`--mqtt must be a broker URL such as mqtt://127.0.0.1:1883, got "${mqttUrl}"`);
+  return {
+    dataDir: values.data ?? env.STACK_DATA_DIR ?? "data",
+    stateDir: values.state ?? env.STACK_STATE_DIR ?? ".local",
+    ports: {
+      openwhisk: port("--openwhisk-port", values["openwhisk-port"] ?? env.OW_LOCAL_PORT, 3233),
+      frontend: port("--frontend-port", values["frontend-port"] ?? env.DCACHE_FRONTEND_PORT, 3880),
+      webdav: port("--webdav-port", values["webdav-port"] ?? env.DCACHE_WEBDAV_PORT, 2880),
+      provider: port("--provider-port", values["provider-port"] ?? env.PROVIDER_PORT, 3300),
+      scicat: port("--scicat-port", values["scicat-port"] ?? env.SCICAT_PORT, 3000),
+      rucio: port("--rucio-port", values["rucio-port"] ?? env.RUCIO_PORT, 3001),
+    },
+    mqttUrl,
+    follow: !values["no-follow"],
+    deploy: !values["no-deploy"],
+  };
+}

@@ -81,6 +81,11 @@ export class ChecksumStore {
   private async hash(fsPath: string): Promise<string> {
     for (let attempt = 0; ; attempt++) {
       const before = await stat(fsPath);
+      if (before.size === 0) {
+        // ADLER32 of nothing is 1; no need to open the file (and cause kernel events).
+        this.record(fsPath, before, "00000001");
+        return "00000001";
+      }
       this.hooks.beforeOwnRead?.(fsPath);
       const sum = new Adler32();
       for await (const chunk of createReadStream(fsPath, { highWaterMark: 1 << 20 })) sum.update(chunk as Buffer);

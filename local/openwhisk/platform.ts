@@ -92,6 +92,7 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
           server.closeAllConnections();
         });
         await pool.close();
+        activations.flush();
         db.close();
       })();
       return closing;

@@ -1,7 +1,7 @@
 // The HTTP front: reads and parses request bodies, hands a small request object to the router and
 // writes its reply as JSON; any error becomes OpenWhisk's `{"error", "code"}` body. No routing here.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { ApiError } from "../errors.ts";
 
 // Action code may be up to 48 MB, and base64 grows it by a third.
@@ -37,7 +37,7 @@ export function createApiServer(router: Router, log: (line: string) => void): Se
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, router: Router, log: (line: string) => void): Promise<void> {
-  const tid = randomBytes(16).toString("hex");
+  const tid = randomUUID().replaceAll("-", "");
   try {
     const url = new URL(req.url ?? "/", "http://localhost");
     const raw = url.pathname;

@@ -1,7 +1,7 @@
 // Runs activations: takes a container from the pool (cold: initialise it with the action), runs
 // the payload, turns the runtime's answer or failure into an activation record with OpenWhisk's
 // statuses and annotations, stores it, and runs sequences component by component.
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { ContainerPool } from "./pool.ts";
 import type { Container, StepOutcome } from "./container.ts";
 import type { ActivationStore, Activation } from "../store/activations.ts";
@@ -43,7 +43,8 @@ export interface InvokerOptions {
 }
 
 export function newActivationId(): string {
-  return randomBytes(16).toString("hex");
+  // randomUUID draws from a cached entropy pool: much cheaper per call than randomBytes(16).
+  return randomUUID().replaceAll("-", "");
 }
 
 export function httpStatusOf(a: Activation): number {

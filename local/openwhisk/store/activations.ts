@@ -20,6 +20,10 @@ export interface ActivationQuery {
 export class ActivationStore {
   private readonly putStmt;
   private readonly getStmt;
+  // Records are written in one transaction per event-loop turn: one commit per invoke would cost
+  // more than the rest of a warm invoke. Reads see pending records, and lists flush first.
+  private pending = new Map<string, { a: Activation; path: string }>();
+  private flushScheduled = false;
 
   constructor(private readonly db: Db) {
     this.putStmt = db.prepare("INSERT OR REPLACE INTO activations (id, namespace, path, start, doc) VALUES (?, ?, ?, ?, ?)");
@@ -27,10 +31,27 @@ export class ActivationStore {
   }
 
   put(a: Activation, path: string): void {
-    this.putStmt.run(a.activationId, a.namespace, path, a.start, JSON.stringify(a));
+    this.pending.set(a.activationId, { a, path });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.flushScheduled = false;
+    // Activations that end while the platform shuts down have nowhere to go.
+    if (this.pending.size === 0 || !this.db.open) return;
+    const batch = [...this.pending.values()];
+    this.pending.clear();
+    this.db.transaction(() => {
+      for (const { a, path } of batch) this.putStmt.run(a.activationId, a.namespace, path, a.start, JSON.stringify(a));
+    })();
   }
 
   get(namespace: string, id: string): Activation | undefined {
+    const p = this.pending.get(id);
+    if (p) return p.a.namespace === namespace ? p.a : undefined;
     const row = this.getStmt.get(namespace, id) as { doc: string } | undefined;
     return row ? (JSON.parse(row.doc) as Activation) : undefined;
   }
@@ -54,6 +75,7 @@ export class ActivationStore {
   }
 
   list(namespace: string, q: ActivationQuery): Activation[] {
+    this.flush();
     const w = this.where(namespace, q);
     const rows = this.db
       .prepare(`SELECT doc FROM activations WHERE ${w.sql} ORDER BY start DESC, rowid DESC LIMIT ? OFFSET ?`)
@@ -62,6 +84,7 @@ export class ActivationStore {
   }
 
   count(namespace: string, q: Omit<ActivationQuery, "limit" | "skip">): number {
+    this.flush();
     const w = this.where(namespace, q);
     return (this.db.prepare(`SELECT count(*) AS n FROM activations WHERE ${w.sql}`).get(...w.args) as { n: number }).n;
   }

@@ -119,6 +119,13 @@ describe("local dCache: namespace API", function () {
         expect(ns.checksums[0].value).to.equal(expected);
         const head = await raw(s.webdav, "HEAD", `/${encodeURIComponent(`adler-${name.split(" ")[0]}.bin`)}`, { headers: auth({ "Want-Digest": "adler32" }) });
         expect(head.headers["digest"]).to.equal(`adler32=${expected}`);
+        if (name.startsWith("2 GiB")) {
+          // a ranged read beyond 2^31 bytes
+          const part = await raw(s.webdav, "GET", `/adler-2.bin`, { headers: auth({ Range: `bytes=${2 * 1024 ** 3 - 13}-${2 * 1024 ** 3 + 6}` }) });
+          expect(part.status).to.equal(206);
+          expect(part.headers["content-range"]).to.equal(`bytes ${2 * 1024 ** 3 - 13}-${2 * 1024 ** 3 + 6}/${2 * 1024 ** 3 + 7}`);
+          expect(part.body.toString("latin1")).to.equal("\xff\xfe data across 2 GiB".slice(0, 20));
+        }
       });
     }
     it("a known value: adler32('Wikipedia') = 11e60398", () => {

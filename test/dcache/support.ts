@@ -21,6 +21,9 @@ export async function startStorage(extraArgs: string[] = [], env: NodeJS.Process
   const svc = await startService("local/dcache/main.ts", ["--root", root, "--frontend-port", "0", "--webdav-port", "0", ...extraArgs], {
     listeners: ["dcache-frontend", "dcache-webdav"],
     env,
+  }).catch((e) => {
+    rmSync(root, { recursive: true, force: true });
+    throw e;
   });
   return {
     svc,

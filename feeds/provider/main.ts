@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const registrations = new Registrations({
     store,
     box,
-    sources: defaultSources({ mqttReconnectMs: cfg.mqttReconnectMs }),
+    sources: defaultSources({ mqttReconnectMs: cfg.mqttReconnectMs, dataDir: cfg.dataDir }),
     metrics,
     log,
     apihost: cfg.apihost,

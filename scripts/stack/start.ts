@@ -135,7 +135,7 @@ The pipeline is running (${((Date.now() - t0) / 1000).toFixed(1)} s). Next:
   SciCat           ${scicat!.urls.scicat}/api/v3/datasets   Rucio ${rucio!.urls.rucio}
 Ctrl-C stops everything.
 `);
-  writeFileSync(join(state, "endpoints.json"), JSON.stringify({ ...endpoints, OW_AUTH: undefined, PROVIDER_AUTH: undefined, wskprops }, null, 2) + "\n");
+  writeFileSync(join(state, "endpoints.json"), JSON.stringify({ ...endpoints, OW_AUTH: undefined, PROVIDER_AUTH: undefined, DATA_DIR: data, wskprops }, null, 2) + "\n");
   if (!opts.follow) return;
   const client = openwhisk({ apihost: owUrl, api_key: GUEST_AUTH });
   const follower = followActivations(client, say);

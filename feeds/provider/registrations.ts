@@ -414,7 +414,7 @@ export class Registrations {
       return;
     }
     rt.source = await src.start(
-      { id: rt.rec.id, config: rt.sealed.config.source, cursor: rt.rec.cursor, replicaId: this.o.replicaId, log: rt.log },
+      { id: rt.rec.id, key: `${rt.rec.id}@${rt.rec.createdAt}`, config: rt.sealed.config.source, cursor: rt.rec.cursor, replicaId: this.o.replicaId, log: rt.log },
       rt.intake,
     );
   }

@@ -102,9 +102,9 @@ describe("feeds/provider delivery (real provider process, Mosquitto, OpenWhisk s
       const r = await api.read("vanishing");
       return r.body.status.active === false && r.body.status.reason ? r : undefined;
     });
-    expect(read.body.status.reason).to.deep.include({ kind: "AUTO", statusCode: 404 });
-    expect(read.body.status.reason.message).to.match(/does not exist/);
-    expect(read.body.status.dateChangedISO).to.match(/^\d{4}-\d\d-\d\dT/);
+    expect(read!.body.status.reason).to.deep.include({ kind: "AUTO", statusCode: 404 });
+    expect(read!.body.status.reason.message).to.match(/does not exist/);
+    expect(read!.body.status.dateChangedISO).to.match(/^\d{4}-\d\d-\d\dT/);
     // the owner fixes the trigger and resumes: the events kept in the outbox (and at the broker) arrive
     await publish(topic, 10, 15);
     ow.triggers.add("vanishing");
@@ -209,7 +209,7 @@ describe("feeds/provider delivery (real provider process, Mosquitto, OpenWhisk s
   });
 
   it("exposes health and Prometheus metrics", async () => {
-    const h = await (await fetch(`${api.url}/health`)).json();
+    const h = (await (await fetch(`${api.url}/health`)).json()) as any;
     expect(h).to.deep.include({ status: "ok", live: true, ready: true });
     expect(h.store).to.deep.include({ kind: "sqlite", ok: true });
     const m = (await api.call("GET", "/metrics")).body as string;

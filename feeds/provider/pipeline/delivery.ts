@@ -74,6 +74,10 @@ export class Delivery {
     this.schedule();
   }
 
+  hasRoom(): boolean {
+    return this.queue.length < this.opts.maxPending || this.stopped;
+  }
+
   /** Resolves when the outbox has room for more events (always at once while below maxPending). */
   room(): Promise<void> {
     if (this.queue.length < this.opts.maxPending || this.stopped) return Promise.resolve();

@@ -4,7 +4,7 @@ import { normaliseStorageEvent } from "../../../lib/events/normalise.ts";
 import { truncate, type Logger } from "../log.ts";
 import type { ProviderMetrics } from "../metrics.ts";
 import type { SourceMessage, SourceSink, SourceState } from "../sources/types.ts";
-import type { NewEvent, Store } from "../store/types.ts";
+import type { NewEvent, OutboxEntry, Store } from "../store/types.ts";
 import type { Delivery } from "./delivery.ts";
 import type { EventFilter } from "./filter.ts";
 
@@ -36,10 +36,18 @@ export class Intake implements SourceSink {
     }
   }
 
-  async deliver(messages: SourceMessage[], cursor?: string): Promise<void> {
-    const { regId, label, metrics, log } = this.o;
+  deliver(messages: SourceMessage[], cursor?: string): Promise<void> | void {
     const delivery = this.o.delivery();
-    await delivery.room();
+    if (!delivery.hasRoom()) return delivery.room().then(() => this.deliver(messages, cursor));
+    const intake = this.prepare(messages);
+    if (intake.events.length === 0 && intake.dead.length === 0 && cursor === undefined) return;
+    const store = this.o.store;
+    if (store.appendIntakeSync) return this.stored(store.appendIntakeSync(this.o.regId, { ...intake, cursor }), intake.dead.length);
+    return store.appendIntake(this.o.regId, { ...intake, cursor }).then((entries) => this.stored(entries, intake.dead.length));
+  }
+
+  private prepare(messages: SourceMessage[]): { events: NewEvent[]; dead: { event: NewEvent; reason: string }[] } {
+    const { label, metrics, log } = this.o;
     const filter = this.o.filter();
     const limit = this.o.maxEventBytes();
     const events: NewEvent[] = [];
@@ -65,12 +73,16 @@ export class Intake implements SourceSink {
       if (ev.bytes > limit) dead.push({ event: ev, reason: `event of ${ev.bytes} bytes exceeds maxBytes (${limit} bytes for one event)` });
       else events.push(ev);
     }
-    if (events.length === 0 && dead.length === 0 && cursor === undefined) return;
-    const entries = await this.o.store.appendIntake(regId, { events, dead, cursor });
-    if (dead.length > 0) {
-      delivery.stats.deadLettered += dead.length;
-      metrics.deadLettered.inc({ trigger: label }, dead.length);
-      log.warn("over-large events dead-lettered", { events: dead.length, maxEventBytes: limit });
+    return { events, dead };
+  }
+
+  private stored(entries: OutboxEntry[], dead: number): void {
+    const { label, metrics, log } = this.o;
+    const delivery = this.o.delivery();
+    if (dead > 0) {
+      delivery.stats.deadLettered += dead;
+      metrics.deadLettered.inc({ trigger: label }, dead);
+      log.warn("over-large events dead-lettered", { events: dead, maxEventBytes: this.o.maxEventBytes() });
     }
     delivery.enqueue(entries);
   }

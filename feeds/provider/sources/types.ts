@@ -23,14 +23,22 @@ export interface SourceMessage {
 export type SourceState = "starting" | "connected" | "reconnecting" | "stopped" | "failed";
 
 export interface SourceSink {
-  deliver(messages: SourceMessage[], cursor?: string): Promise<void>;
+  /**
+   * Returns nothing when the messages were made durable before returning (SQLite store, outbox not
+   * full): the source may acknowledge at once. Otherwise returns a promise with the meaning above.
+   * A synchronous throw means the same as a rejection.
+   */
+  deliver(messages: SourceMessage[], cursor?: string): Promise<void> | void;
   /** reports connection state for /health and metrics; `detail` must not contain secrets */
   state(state: SourceState, detail?: string): void;
 }
 
 export interface SourceRegistration {
-  /** "namespace/trigger"; stable, usable to derive a client id or a channel client-id */
+  /** "namespace/trigger" */
   id: string;
+  /** stable for this registration's lifetime and shared by replicas, new when the trigger's feed is
+   *  created again: derive upstream identities from it (MQTT client id and group, dCache client-id) */
+  key: string;
   /** the source part of the feed config, credentials included (never log it) */
   config: SourceParams;
   /** the cursor committed with the last delivered messages (e.g. the last SSE event id), or null */

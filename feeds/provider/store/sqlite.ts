@@ -32,10 +32,15 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
 
   constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    this.db.pragma("busy_timeout = 5000");
+    this.db = SqliteStore.open(file);
+  }
+
+  private static open(file: string): Database.Database {
+    const db = new Database(file);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("busy_timeout = 5000");
+    return db;
   }
 
   async migrate(): Promise<number> {
@@ -121,27 +126,41 @@ export class SqliteStore implements Store {
   }
 
   async appendIntake(regId: string, intake: Intake): Promise<OutboxEntry[]> {
-    return this.db.transaction(() => {
-      const out: OutboxEntry[] = [];
-      for (const e of intake.events) {
-        const r = this.s.outbox.run(regId, e.eventId, e.body, e.bytes, e.receivedAt);
-        out.push({ ...e, seq: Number(r.lastInsertRowid) });
-      }
-      const now = Date.now();
-      for (const d of intake.dead) this.s.dead.run(regId, d.event.eventId, d.event.body, d.event.bytes, d.event.receivedAt, d.reason, null, now);
-      if (intake.cursor !== undefined) this.s.cursor.run(intake.cursor, regId);
-      return out;
-    })();
+    return this.appendIntakeSync(regId, intake);
   }
+
+  appendIntakeSync(regId: string, intake: Intake): OutboxEntry[] {
+    return this.appendTx(regId, intake);
+  }
+
+  // better-sqlite3 transaction functions are built once: building one per call costs more than the insert
+  private get appendTx() { return (this.txs.append ??= this.db.transaction((regId: string, intake: Intake): OutboxEntry[] => {
+    const out: OutboxEntry[] = [];
+    for (const e of intake.events) {
+      const r = this.s.outbox.run(regId, e.eventId, e.body, e.bytes, e.receivedAt);
+      out.push({ ...e, seq: Number(r.lastInsertRowid) });
+    }
+    const now = Date.now();
+    for (const d of intake.dead) this.s.dead.run(regId, d.event.eventId, d.event.body, d.event.bytes, d.event.receivedAt, d.reason, null, now);
+    if (intake.cursor !== undefined) this.s.cursor.run(intake.cursor, regId);
+    return out;
+  })); }
+
+  private get removeTx() { return (this.txs.remove ??= this.db.transaction((regId: string, seqs: number[]) => {
+    for (const seq of seqs) this.s.del.run(regId, seq);
+  })); }
+
+  private readonly txs: {
+    append?: Database.Transaction<(regId: string, intake: Intake) => OutboxEntry[]>;
+    remove?: Database.Transaction<(regId: string, seqs: number[]) => void>;
+  } = {};
 
   async loadOutbox(regId: string): Promise<OutboxEntry[]> {
     return (this.db.prepare("SELECT * FROM outbox WHERE reg_id = ? ORDER BY seq").all(regId) as Row[]).map(toEntry);
   }
 
   async removeOutbox(regId: string, seqs: number[]): Promise<void> {
-    this.db.transaction(() => {
-      for (const seq of seqs) this.s.del.run(regId, seq);
-    })();
+    this.removeTx(regId, seqs);
   }
 
   async moveToDeadLetters(regId: string, entries: OutboxEntry[], reason: string, statusCode: number | null): Promise<void> {

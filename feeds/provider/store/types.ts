@@ -85,6 +85,8 @@ export interface Store {
   deleteRegistration(id: string): Promise<void>;
 
   appendIntake(regId: string, intake: Intake): Promise<OutboxEntry[]>;
+  /** the same, done before returning, for stores that can (SQLite): lets sources acknowledge without an event-loop turn */
+  appendIntakeSync?(regId: string, intake: Intake): OutboxEntry[];
   loadOutbox(regId: string): Promise<OutboxEntry[]>;
   removeOutbox(regId: string, seqs: number[]): Promise<void>;
   moveToDeadLetters(regId: string, entries: OutboxEntry[], reason: string, statusCode: number | null): Promise<void>;

@@ -5,6 +5,7 @@
 import { createReadStream, type Stats } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Adler32 } from "../../lib/checksum/adler32.ts";
+import type { ChecksumDb } from "./checksum-db.ts";
 
 interface Entry {
   ino: number;
@@ -23,20 +24,31 @@ export class ChecksumStore {
   private readonly pending = new Map<string, Promise<void>>();
   private readonly computing = new Map<string, Promise<string>>();
 
-  constructor(private readonly hooks: ChecksumStoreHooks = {}) {}
+  /** `db` (optional) keeps the checksums across restarts; keys are paths relative to the root. */
+  constructor(
+    private readonly hooks: ChecksumStoreHooks = {},
+    private readonly db?: { store: ChecksumDb; keyOf: (fsPath: string) => string },
+  ) {}
 
   /** The stored checksum if it still describes the file as `st` shows it. */
   lookup(fsPath: string, st: Stats): string | undefined {
-    const e = this.entries.get(fsPath);
+    let e = this.entries.get(fsPath);
+    if (!e && this.db) {
+      e = this.db.store.get(this.db.keyOf(fsPath));
+      if (e) this.entries.set(fsPath, e);
+    }
     return e && e.ino === st.ino && e.size === st.size && e.mtimeMs === st.mtimeMs ? e.adler32 : undefined;
   }
 
   record(fsPath: string, st: Stats, adler32: string): void {
-    this.entries.set(fsPath, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, adler32 });
+    const e = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, adler32 };
+    this.entries.set(fsPath, e);
+    this.db?.store.put(this.db.keyOf(fsPath), e);
   }
 
   forget(fsPath: string): void {
     this.entries.delete(fsPath);
+    this.db?.store.delete(this.db.keyOf(fsPath));
   }
 
   /** Follows a rename: the checksum belongs to the file, not the name. */
@@ -47,6 +59,7 @@ export class ChecksumStore {
         this.entries.set(to + k.slice(from.length), v);
       }
     }
+    this.db?.store.rename(this.db.keyOf(from), this.db.keyOf(to));
   }
 
   /** An upload to `fsPath` has started; call the returned function once its checksum is recorded. */

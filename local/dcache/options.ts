@@ -13,6 +13,8 @@ export interface DcacheOptions {
   replayBuffer: number;
   /** events a subscription may queue before IN_Q_OVERFLOW (dCache: 1000) */
   subscriptionQueue: number;
+  /** SQLite file keeping ADLER32 checksums across restarts; undefined = in memory only */
+  checksumDb: string | undefined;
 }
 
 export const USAGE = `usage: npm run local:dcache -- [options]
@@ -23,7 +25,8 @@ export const USAGE = `usage: npm run local:dcache -- [options]
   --accounts FILE        JSON accounts file (env DCACHE_ACCOUNTS; default: user demo / password demo, token demo-token)
   --inotify auto|off     take events from the kernel through inotifywait (env DCACHE_INOTIFY, default auto)
   --replay-buffer N      events kept per channel for Last-Event-ID (env DCACHE_REPLAY_BUFFER, default 16383)
-  --subscription-queue N events queued per subscription before IN_Q_OVERFLOW (env DCACHE_SUBSCRIPTION_QUEUE, default 1000)`;
+  --subscription-queue N events queued per subscription before IN_Q_OVERFLOW (env DCACHE_SUBSCRIPTION_QUEUE, default 1000)
+  --checksum-db FILE     keep ADLER32 checksums in this SQLite file across restarts (env DCACHE_CHECKSUM_DB; default: in memory)`;
 
 function port(value: string, name: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new Error(`${name} must be a port number 0…65535 (0 = ephemeral), got "${value}"`);
@@ -47,6 +50,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): DcacheOpti
       inotify: { type: "string" },
       "replay-buffer": { type: "string" },
       "subscription-queue": { type: "string" },
+      "checksum-db": { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -63,5 +67,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): DcacheOpti
     inotify,
     replayBuffer: positive(values["replay-buffer"] ?? env.DCACHE_REPLAY_BUFFER ?? "16383", "--replay-buffer"),
     subscriptionQueue: positive(values["subscription-queue"] ?? env.DCACHE_SUBSCRIPTION_QUEUE ?? "1000", "--subscription-queue"),
+    checksumDb: values["checksum-db"] ?? env.DCACHE_CHECKSUM_DB,
   };
 }

@@ -5,6 +5,9 @@ import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { Authenticator, type AccountsFile } from "./accounts.ts";
 import { ChecksumStore } from "./checksum-store.ts";
+import { ChecksumDb } from "./checksum-db.ts";
+import { isWithin } from "./paths.ts";
+import { resolve as resolvePath } from "node:path";
 import { createFrontendHandler } from "./frontend.ts";
 import { createNamespaceHandler } from "./namespace-routes.ts";
 import { StorageRoot } from "./paths.ts";
@@ -24,6 +27,7 @@ export interface StartOptions {
   inotify: "auto" | "off";
   replayBuffer: number;
   subscriptionQueue: number;
+  checksumDb?: string;
   log: (line: string) => void;
 }
 
@@ -47,7 +51,17 @@ export async function startDcache(opts: StartOptions): Promise<RunningDcache> {
   const root = await StorageRoot.open(opts.root);
   const auth = new Authenticator(opts.accounts);
   let kernel: KernelEvents | undefined;
-  const checksums = new ChecksumStore({ beforeOwnRead: (p) => kernel?.expectOwnRead(p) });
+  let db: ChecksumDb | undefined;
+  if (opts.checksumDb) {
+    const file = resolvePath(opts.checksumDb);
+    // Inside the root it would show up as a stored file and produce events of its own.
+    if (isWithin(file, root.fsRoot)) throw new Error(`--checksum-db ${opts.checksumDb} lies inside the storage root; put it elsewhere`);
+    db = new ChecksumDb(file);
+  }
+  const checksums = new ChecksumStore(
+    { beforeOwnRead: (p) => kernel?.expectOwnRead(p) },
+    db && { store: db, keyOf: (p) => root.dcachePathOf(p) },
+  );
   const watches = new WatchTable();
   const hub = new EventHub(watches, checksums, opts.log);
   const registrar = new Registrar({ replayable: opts.replayBuffer, subscriptionQueue: opts.subscriptionQueue });
@@ -114,6 +128,7 @@ export async function startDcache(opts: StartOptions): Promise<RunningDcache> {
             }),
         ),
       );
+      db?.close();
     },
   };
 }

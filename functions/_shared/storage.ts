@@ -1,8 +1,12 @@
-// dCache access for functions: namespace API (size, mtime, checksums) on the frontend, data over
-// WebDAV (streamed GET, HEAD with Want-Digest, Range reads, PUT). Written against the dCache
-// contract so the same code talks to real dCache and to the local storage.
+// dCache access for functions, through the project's dCache clients (lib/dcache): namespace API
+// (size, mtime, checksums) on the frontend; WebDAV for streamed reads, HEAD with Want-Digest, PUT
+// and MKCOL; plus synchronous Range reads for the HDF5 library (lib/http). This module turns the
+// clients' failures into messages that name the parameter to check, and a 404 into NotFound.
+import { DcacheError, type Credentials, type DcacheEndpoint } from "../../lib/dcache/endpoint.ts";
+import { stat as namespaceStat } from "../../lib/dcache/namespace.ts";
+import { getStream, headFile, makeDirectories, putFile } from "../../lib/dcache/webdav.ts";
 import { SyncRangeReader } from "../../lib/http/sync-range-reader.ts";
-import { ActionError, bodyExcerpt, safeUrl, unreachable } from "./errors.ts";
+import { ActionError, safeUrl } from "./errors.ts";
 
 export interface StorageParams {
   webdavUrl?: string;
@@ -17,15 +21,11 @@ export interface FileStat {
   size: number;
   mtime?: string;
   fileType?: string;
-  /** ADLER32 dCache recorded, when it has one. */
+  /** ADLER32 dCache recorded, when it has one (and it was asked for). */
   adler32?: string;
 }
 
 export class NotFound extends ActionError {}
-
-function encodePath(path: string): string {
-  return path.split("/").map(encodeURIComponent).join("/");
-}
 
 /** Milliseconds left before the OpenWhisk deadline (minus a margin), capped by `timeoutMs`. */
 export function requestTimeout(timeoutMs = 30_000): number {
@@ -34,76 +34,84 @@ export function requestTimeout(timeoutMs = 30_000): number {
   return Math.max(100, Math.min(timeoutMs, deadline - Date.now() - 500));
 }
 
+function notFound(path: string, what: string): NotFound {
+  return new NotFound(`${path} not found in storage (${what}: 404); it may have been deleted after the event`, 404);
+}
+
 export class Storage {
   constructor(private readonly p: StorageParams) {}
 
+  private get credentials(): Credentials {
+    if (this.p.dcacheToken) return { type: "bearer", token: this.p.dcacheToken };
+    if (this.p.dcacheUser) return { type: "basic", username: this.p.dcacheUser, password: this.p.dcachePassword ?? "" };
+    return { type: "none" };
+  }
+
   get authHeaders(): Record<string, string> {
-    if (this.p.dcacheToken) return { Authorization: `Bearer ${this.p.dcacheToken}` };
-    if (this.p.dcacheUser) return { Authorization: `Basic ${Buffer.from(`${this.p.dcacheUser}:${this.p.dcachePassword ?? ""}`).toString("base64")}` };
+    const c = this.credentials;
+    if (c.type === "bearer") return { Authorization: `Bearer ${c.token}` };
+    if (c.type === "basic") return { Authorization: `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}` };
     return {};
   }
 
+  private endpoint(which: "webdavUrl" | "frontendUrl"): DcacheEndpoint {
+    const url = this.p[which];
+    if (!url) throw new ActionError(`parameter ${which} is required (${which === "webdavUrl" ? "the dCache WebDAV door, e.g. https://dcache.example.org:2880" : "the dCache frontend, e.g. https://dcache.example.org:3880"})`);
+    return { url, credentials: this.credentials, timeoutMs: requestTimeout(this.p.timeoutMs) };
+  }
+
   webdavUrlOf(path: string): string {
-    if (!this.p.webdavUrl) throw new ActionError("parameter webdavUrl is required (the dCache WebDAV door, e.g. https://dcache.example.org:2880)");
-    return this.p.webdavUrl.replace(/\/+$/, "") + encodePath(path);
+    return this.endpoint("webdavUrl").url.replace(/\/+$/, "") + path.split("/").map(encodeURIComponent).join("/");
   }
 
-  private async call(what: string, url: string, param: string, init: RequestInit): Promise<Response> {
+  /** Runs a lib/dcache call, translating its errors. */
+  private async run<T>(service: "dCache WebDAV" | "the dCache namespace API", param: "webdavUrl" | "frontendUrl", what: string, path: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fetch(url, { ...init, headers: { ...this.authHeaders, ...(init.headers as Record<string, string>) }, signal: AbortSignal.timeout(requestTimeout(this.p.timeoutMs)) });
+      return await fn();
     } catch (e) {
-      throw unreachable(what, url, param, e);
+      if (!(e instanceof DcacheError)) throw e;
+      if (e.status === 0) {
+        const why = /failed: (.*?)(; is the .*)?$/.exec(e.message)?.[1] ?? e.message;
+        const short = /ECONNREFUSED/.test(why) ? "connection refused" : /ENOTFOUND|EAI_AGAIN/.test(why) ? "host not found" : why;
+        throw new ActionError(`cannot reach ${service} at ${safeUrl(e.url)} (${short}); check that it runs and that parameter ${param} is right`);
+      }
+      if (e.status === 404) throw notFound(path, what);
+      if (e.status === 401 || e.status === 403) {
+        throw new ActionError(`${what} for ${path} refused (${e.status}); check dcacheUser/dcachePassword or dcacheToken and the file's permissions`, e.status);
+      }
+      throw new ActionError(`${what} for ${path} failed: ${e.message}`, e.status);
     }
   }
 
-  private async failure(res: Response, what: string, path: string): Promise<ActionError> {
-    const detail = await bodyExcerpt(res);
-    if (res.status === 404) return new NotFound(`${path} not found in storage (${what}: 404); it may have been deleted after the event`, 404);
-    if (res.status === 401 || res.status === 403) {
-      return new ActionError(`${what} for ${path} refused (${res.status}${detail ? `: ${detail}` : ""}); check dcacheUser/dcachePassword or dcacheToken and the file's permissions`, res.status);
-    }
-    return new ActionError(`${what} for ${path} failed: HTTP ${res.status}${detail ? ` ${detail}` : ""}`, res.status);
-  }
-
-  /** Size, mtime and ADLER32 from the namespace API, or from a WebDAV HEAD when there is no frontendUrl. */
-  async stat(path: string): Promise<FileStat> {
-    if (this.p.frontendUrl) {
-      const url = `${this.p.frontendUrl.replace(/\/+$/, "")}/api/v1/namespace${encodePath(path)}?checksum=true`;
-      const res = await this.call("the dCache namespace API", url, "frontendUrl", { headers: { Accept: "application/json" } });
-      if (!res.ok) throw await this.failure(res, "namespace lookup", path);
-      const j = (await res.json()) as { size?: number; mtime?: number; fileType?: string; checksums?: Array<{ type: string; value: string }> };
-      const st: FileStat = { size: Number(j.size ?? 0) };
-      if (typeof j.mtime === "number") st.mtime = new Date(j.mtime).toISOString();
-      if (j.fileType) st.fileType = j.fileType;
-      const a = j.checksums?.find((c) => c.type.toUpperCase() === "ADLER32");
-      if (a) st.adler32 = a.value.toLowerCase().padStart(8, "0");
-      return st;
-    }
-    return this.head(path);
+  /** Size, mtime (and ADLER32 with `checksum`) from the namespace API, else from a WebDAV HEAD. */
+  async stat(path: string, opts: { checksum?: boolean } = {}): Promise<FileStat> {
+    if (!this.p.frontendUrl) return this.head(path);
+    const ep = this.endpoint("frontendUrl");
+    const attrs = await this.run("the dCache namespace API", "frontendUrl", "namespace lookup", path, () => namespaceStat(ep, path, { checksum: !!opts.checksum }));
+    if (!attrs) throw notFound(path, "namespace lookup");
+    const st: FileStat = { size: Number(attrs.size ?? 0), fileType: attrs.fileType };
+    if (typeof attrs.mtime === "number") st.mtime = new Date(attrs.mtime).toISOString();
+    const a = attrs.checksums?.find((c) => c.type.toUpperCase() === "ADLER32");
+    if (a) st.adler32 = a.value.toLowerCase().padStart(8, "0");
+    return st;
   }
 
   /** WebDAV HEAD with `Want-Digest: adler32` (RFC 3230). */
   async head(path: string): Promise<FileStat> {
-    const res = await this.call("dCache WebDAV", this.webdavUrlOf(path), "webdavUrl", { method: "HEAD", headers: { "Want-Digest": "adler32" } });
-    if (!res.ok) throw await this.failure(res, "WebDAV HEAD", path);
-    const st: FileStat = { size: Number(res.headers.get("content-length") ?? 0) };
-    const lm = res.headers.get("last-modified");
-    if (lm) st.mtime = new Date(lm).toISOString();
-    const digest = /adler32=([0-9a-fA-F]{1,8})/.exec(res.headers.get("digest") ?? "")?.[1];
-    if (digest) st.adler32 = digest.toLowerCase().padStart(8, "0");
+    const ep = this.endpoint("webdavUrl");
+    const h = await this.run("dCache WebDAV", "webdavUrl", "WebDAV HEAD", path, () => headFile(ep, path, { wantDigest: "adler32" }));
+    if (!h) throw notFound(path, "WebDAV HEAD");
+    const st: FileStat = { size: h.size };
+    if (h.lastModified) st.mtime = new Date(h.lastModified).toISOString();
+    if (h.adler32) st.adler32 = h.adler32;
     return st;
   }
 
-  /** The file's bytes as a stream (never buffered whole), with the digest dCache sent, if any. */
-  async open(path: string): Promise<{ body: AsyncIterable<Uint8Array>; size?: number; digest?: string }> {
-    const res = await this.call("dCache WebDAV", this.webdavUrlOf(path), "webdavUrl", { headers: { "Want-Digest": "adler32" } });
-    if (!res.ok || !res.body) throw await this.failure(res, "WebDAV GET", path);
-    const len = res.headers.get("content-length");
-    const digest = /adler32=([0-9a-fA-F]{1,8})/.exec(res.headers.get("digest") ?? "")?.[1]?.toLowerCase().padStart(8, "0");
-    const out: { body: AsyncIterable<Uint8Array>; size?: number; digest?: string } = { body: res.body as unknown as AsyncIterable<Uint8Array> };
-    if (len !== null) out.size = Number(len);
-    if (digest) out.digest = digest;
-    return out;
+  /** The file's bytes as a stream (never buffered whole). */
+  async open(path: string): Promise<{ body: AsyncIterable<Uint8Array>; size?: number }> {
+    const ep = this.endpoint("webdavUrl");
+    const r = await this.run("dCache WebDAV", "webdavUrl", "WebDAV GET", path, () => getStream(ep, path));
+    return r.size === undefined ? { body: r.body } : { body: r.body, size: r.size };
   }
 
   /** Synchronous Range access for the HDF5 library (see lib/http/sync-range-reader.ts). */
@@ -113,22 +121,13 @@ export class Storage {
     return reader;
   }
 
-  /** Creates the directories of `path` that are missing (MKCOL each; 405 = exists already). */
   async mkdirs(dir: string): Promise<void> {
-    let at = "";
-    for (const part of dir.split("/").filter(Boolean)) {
-      at += `/${part}`;
-      const res = await this.call("dCache WebDAV", this.webdavUrlOf(at), "webdavUrl", { method: "MKCOL" });
-      if (!res.ok && res.status !== 405) throw await this.failure(res, "WebDAV MKCOL", at);
-      await res.body?.cancel();
-    }
+    const ep = this.endpoint("webdavUrl");
+    await this.run("dCache WebDAV", "webdavUrl", "WebDAV MKCOL", dir, () => makeDirectories(ep, dir));
   }
 
   async put(path: string, body: Uint8Array, contentType: string): Promise<void> {
-    const res = await this.call("dCache WebDAV", this.webdavUrlOf(path), "webdavUrl", { method: "PUT", body, headers: { "Content-Type": contentType } });
-    if (!res.ok) throw await this.failure(res, "WebDAV PUT", path);
-    await res.body?.cancel();
+    const ep = this.endpoint("webdavUrl");
+    await this.run("dCache WebDAV", "webdavUrl", "WebDAV PUT", path, () => putFile(ep, path, body, { contentType }));
   }
 }
-
-export { safeUrl };

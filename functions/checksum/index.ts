@@ -23,7 +23,8 @@ export const main = defineAction<Params>("checksum", paramsSchema, async (p, ctx
     let stat: FileStat | undefined;
     let opened;
     try {
-      if (p.frontendUrl) stat = await storage.stat(file.path);
+      // The namespace has dCache's checksum; without a frontend, HEAD's Digest has it.
+      stat = await storage.stat(file.path, { checksum: true });
       if (stat?.fileType && stat.fileType !== "REGULAR") {
         skipped.push({ path: file.path, reason: `not a regular file (${stat.fileType})` });
         continue;
@@ -48,7 +49,7 @@ export const main = defineAction<Params>("checksum", paramsSchema, async (p, ctx
       problems.push(`${file.path}: read ${sum.bytes} bytes but storage reports ${expectedSize} (truncated or changed while reading)`);
       continue;
     }
-    const storageValue = stat?.adler32 ?? opened.digest;
+    const storageValue = stat?.adler32;
     if (storageValue && storageValue !== sum.hex) {
       problems.push(`${file.path}: ADLER32 mismatch, computed ${sum.hex} but dCache has ${storageValue}`);
       continue;

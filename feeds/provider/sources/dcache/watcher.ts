@@ -140,7 +140,8 @@ export class DcacheWatcher implements HubListener {
   }
 
   private report(): void {
-    if (this.stopped || !this.connState) return;
+    // "connected" only once the tree is watched: events before that may be part of the baseline
+    if (this.stopped || !this.connState || this.scannedChannel === undefined) return;
     const detail = [this.connState.detail, this.limitNote].filter(Boolean).join("; ");
     this.o.sink.state(this.connState.state, detail || undefined);
   }
@@ -176,6 +177,7 @@ export class DcacheWatcher implements HubListener {
       this.o.log.info("watching", { paths: roots, recursive: this.o.cfg.recursive, directories: this.dirs.size });
     }
     this.scannedChannel = channel;
+    this.report();
     if (this.lastChannel !== channel) {
       this.lastChannel = channel;
       this.lastId = undefined;

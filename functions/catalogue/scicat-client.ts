@@ -14,12 +14,15 @@ export interface ScicatParams {
 
 interface CachedToken {
   token: string;
-  expiresAt: number;
+  renewAt: number;
 }
 
 // Survives between activations of a warm action container: one login serves many events.
 const tokens = new Map<string, CachedToken>();
-const REFRESH_MARGIN_MS = 60_000;
+// Renew a minute before expiry, or after 90 % of a short lifetime.
+function renewAfter(lifetimeMs: number): number {
+  return Math.max(0, lifetimeMs - Math.min(60_000, lifetimeMs / 10));
+}
 
 export class ScicatClient {
   private readonly base: string;
@@ -46,7 +49,7 @@ export class ScicatClient {
   async token(forceNew = false): Promise<string> {
     if (this.p.scicatToken) return this.p.scicatToken;
     const cached = tokens.get(this.cacheKey);
-    if (!forceNew && cached && cached.expiresAt - REFRESH_MARGIN_MS > Date.now()) return cached.token;
+    if (!forceNew && cached && cached.renewAt > Date.now()) return cached.token;
     if (!this.p.scicatUsername || this.p.scicatPassword === undefined) {
       throw new ActionError("SciCat credentials missing: give scicatUsername and scicatPassword (or scicatToken)");
     }
@@ -64,7 +67,7 @@ export class ScicatClient {
     const token = j.access_token ?? j.id;
     if (!token) throw new ActionError(`SciCat login at ${safeUrl(this.base)} answered without access_token; is scicatUrl a SciCat API v3?`);
     const ttl = Number(j.expires_in ?? j.ttl ?? 3600);
-    tokens.set(this.cacheKey, { token, expiresAt: Date.now() + ttl * 1000 });
+    tokens.set(this.cacheKey, { token, renewAt: Date.now() + renewAfter(ttl * 1000) });
     return token;
   }
 

@@ -22,8 +22,8 @@ export interface RucioAnswer {
   text: string;
 }
 
-const tokens = new Map<string, { token: string; expiresAt: number }>();
-const REFRESH_MARGIN_MS = 60_000;
+const tokens = new Map<string, { token: string; renewAt: number }>();
+// Renew a minute before expiry, or after 90 % of a short lifetime.
 
 export class RucioClient {
   private readonly base: string;
@@ -47,7 +47,7 @@ export class RucioClient {
   async token(forceNew = false): Promise<string> {
     if (this.p.rucioToken) return this.p.rucioToken;
     const cached = tokens.get(this.cacheKey);
-    if (!forceNew && cached && cached.expiresAt - REFRESH_MARGIN_MS > Date.now()) return cached.token;
+    if (!forceNew && cached && cached.renewAt > Date.now()) return cached.token;
     if (!this.p.rucioUsername || this.p.rucioPassword === undefined) throw new ActionError("Rucio credentials missing: give rucioUsername and rucioPassword (or rucioToken)");
     const res = await this.fetch("/auth/userpass", {
       headers: { "X-Rucio-Account": this.p.rucioAccount, "X-Rucio-Username": this.p.rucioUsername, "X-Rucio-Password": this.p.rucioPassword },
@@ -59,7 +59,8 @@ export class RucioClient {
     }
     if (!res.ok || !token) throw new ActionError(`Rucio login at ${safeUrl(this.base)} failed: HTTP ${res.status}${token ? "" : " without X-Rucio-Auth-Token"}; is rucioUrl a Rucio server?`, res.status);
     const exp = Date.parse(res.headers.get("x-rucio-auth-token-expires") ?? "");
-    tokens.set(this.cacheKey, { token, expiresAt: Number.isNaN(exp) ? Date.now() + 3600_000 : exp });
+    const lifetime = Number.isNaN(exp) ? 3600_000 : exp - Date.now();
+    tokens.set(this.cacheKey, { token, renewAt: Date.now() + Math.max(0, lifetime - Math.min(60_000, lifetime / 10)) });
     return token;
   }
 

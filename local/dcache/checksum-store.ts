@@ -86,14 +86,14 @@ export class ChecksumStore {
     if (known) return known;
     const running = this.computing.get(fsPath);
     if (running) return running;
-    const p = this.hash(fsPath).finally(() => this.computing.delete(fsPath));
+    const p = this.hash(fsPath, st).finally(() => this.computing.delete(fsPath));
     this.computing.set(fsPath, p);
     return p;
   }
 
-  private async hash(fsPath: string): Promise<string> {
+  private async hash(fsPath: string, first: Stats): Promise<string> {
     for (let attempt = 0; ; attempt++) {
-      const before = await stat(fsPath);
+      const before = attempt === 0 ? first : await stat(fsPath);
       if (before.size === 0) {
         // ADLER32 of nothing is 1; no need to open the file (and cause kernel events).
         this.record(fsPath, before, "00000001");

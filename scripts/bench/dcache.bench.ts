@@ -102,8 +102,8 @@ async function storageRates(n: number) {
     await burst(join(root, "burst"), n, "f");
     let lastProgress = performance.now();
     let lastCloses = 0;
-    // With overflows some IN_CLOSE_WRITE never arrive: stop once nothing came for 3 s.
-    while (closes < n && performance.now() - lastProgress < 3000) {
+    // With overflows some IN_CLOSE_WRITE never arrive: stop once nothing came for 10 s.
+    while (closes < n && performance.now() - lastProgress < 10_000) {
       await new Promise((r) => setTimeout(r, 20));
       if (closes !== lastCloses) {
         lastCloses = closes;

@@ -129,6 +129,17 @@ export class Channel implements SubscriptionOwner {
   /** Moves queued events from subscriptions into the stream, pausing while the client's socket is full. */
   private drain(): void {
     this.drainScheduled = false;
+    // One write to the socket for everything sent in this round, not one per event.
+    const sink = this.sink;
+    sink?.cork();
+    try {
+      this.drainRound();
+    } finally {
+      sink?.uncork();
+    }
+  }
+
+  private drainRound(): void {
     while (!this.paused && this.waiting.size > 0) {
       for (const sub of this.waiting) {
         const payload = sub.take();

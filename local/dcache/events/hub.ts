@@ -9,9 +9,19 @@ import type { ChecksumStore } from "../checksum-store.ts";
 import type { Change, WatchTable } from "./watches.ts";
 
 const REPEAT_SUPPRESSION_MS = 10_000;
+/** how many queued IN_CLOSE_WRITE may be hashed ahead of their turn (in parallel, order kept) */
+const CHECKSUM_LOOKAHEAD = 64;
+/**
+ * Changes handled before the pump lets channels send what was queued. Well below the 1000-event
+ * subscription queue, so that a burst overflows it only when a client reads too slowly.
+ */
+const YIELD_EVERY = 200;
+
+type Queued = Change & { ready?: Promise<void> };
 
 export class EventHub implements ChangeNotifier {
-  private readonly queue: Change[] = [];
+  private queue: Queued[] = [];
+  private head = 0;
   private pumping = false;
   private readonly lastRepeat = new Map<string, number>();
   /** true while the kernel reports changes; the door's write notifications are then redundant */
@@ -36,9 +46,17 @@ export class EventHub implements ChangeNotifier {
 
   private async pump(): Promise<void> {
     this.pumping = true;
+    let handled = 0;
     try {
-      while (this.queue.length > 0) {
-        const c = this.queue.shift()!;
+      while (this.head < this.queue.length) {
+        if (++handled % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+        this.prefetch();
+        const c = this.queue[this.head]!;
+        this.queue[this.head++] = undefined as unknown as Queued;
+        if (this.head > 4096 && this.head * 2 > this.queue.length) {
+          this.queue = this.queue.slice(this.head);
+          this.head = 0;
+        }
         const pending = this.handle(c);
         if (pending) await pending;
       }
@@ -47,7 +65,27 @@ export class EventHub implements ChangeNotifier {
     }
   }
 
-  private handle(c: Change): Promise<void> | undefined {
+  /** Starts hashing the files of upcoming IN_CLOSE_WRITE events, so a burst is hashed in parallel. */
+  private prefetch(): void {
+    const end = Math.min(this.queue.length, this.head + CHECKSUM_LOOKAHEAD);
+    for (let i = this.head; i < end; i++) {
+      const c = this.queue[i]!;
+      if (c.type === "IN_CLOSE_WRITE" && !c.isDir && !c.ready && this.watches.interested(c)) c.ready = this.checksum(`${c.dir}/${c.name}`);
+    }
+  }
+
+  private checksum(path: string): Promise<void> {
+    return this.checksums.adler32(path).then(
+      () => undefined,
+      (e) => {
+        // Gone or unreadable already: the close still happened, report it without a checksum.
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== "ENOENT") this.log(`events: cannot checksum ${path}: ${(e as Error).message}`);
+      },
+    );
+  }
+
+  private handle(c: Queued): Promise<void> | undefined {
     const path = `${c.dir}/${c.name}`;
     switch (c.type) {
       case "IN_MODIFY":
@@ -75,16 +113,11 @@ export class EventHub implements ChangeNotifier {
     return undefined;
   }
 
-  private async closeWrite(c: Change, path: string): Promise<void> {
-    try {
-      await this.checksums.adler32(path);
-    } catch (e) {
-      // Gone or unreadable already: the close still happened, report it without a checksum.
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== "ENOENT") this.log(`events: cannot checksum ${path}: ${(e as Error).message}`);
-    }
-    this.watches.dispatch(c);
-    this.watches.dispatch({ ...c, type: "IN_ATTRIB", cookie: undefined });
+  private async closeWrite(c: Queued, path: string): Promise<void> {
+    await (c.ready ?? this.checksum(path));
+    const { ready: _ready, ...change } = c;
+    this.watches.dispatch(change);
+    this.watches.dispatch({ ...change, type: "IN_ATTRIB", cookie: undefined });
   }
 
   // ChangeNotifier: what the WebDAV door did. While the kernel watches, it reports all of these

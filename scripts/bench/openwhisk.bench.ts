@@ -117,8 +117,10 @@ async function bundledZip(): Promise<string> {
 }
 
 async function bareFork(): Promise<number> {
+  const file = join(tmp, "ready.cjs");
+  writeFileSync(file, "process.send('ready');");
   const s = performance.now();
-  const c = fork("-e", [], { execArgv: ["-e", "process.send('ready')"], stdio: ["ignore", "ignore", "ignore", "ipc"] });
+  const c = fork(file, [], { stdio: ["ignore", "ignore", "ignore", "ipc"] });
   await new Promise((r) => c.once("message", r));
   const ms = performance.now() - s;
   c.kill();

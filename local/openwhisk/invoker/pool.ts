@@ -3,6 +3,8 @@
 // bound, evicts idle containers of other actions when full, and reaps containers idle too long.
 import { Container } from "./container.ts";
 
+const STEM_REFILL_DELAY_MS = 200;
+
 export interface PoolOptions {
   /** most containers (busy + idle) at once; work beyond waits in a queue */
   maxContainers: number;
@@ -92,8 +94,9 @@ export class ContainerPool {
         const s = this.stems.shift()!;
         if (s.alive) c = s;
       }
-      // Replace the stem cell in the background so the next cold start finds one ready.
-      setImmediate(() => this.fillStems());
+      // Replace the stem cell once this cold start is over (or soon, for a long run): forking now
+      // would take a core away from the initialisation that is about to happen.
+      setTimeout(() => this.fillStems(), STEM_REFILL_DELAY_MS).unref();
     }
     c ??= new Container({ memoryMb, apiHost: this.opts.apiHost });
     c.actionKey = key;
@@ -131,6 +134,7 @@ export class ContainerPool {
     } else {
       void c.destroy();
     }
+    if (this.stems.length < this.opts.prewarm) setImmediate(() => this.fillStems());
     this.dispatch();
   }
 

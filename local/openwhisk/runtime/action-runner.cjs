@@ -44,8 +44,10 @@ function loadPlainCode(code, main) {
   return declared || pick(mod.exports, main);
 }
 
+// Loaded while the container is still a pre-warmed stem cell, not during a cold start.
+const { unzipSync } = require("fflate");
+
 function loadZip(base64, main) {
-  const { unzipSync } = require("fflate");
   const files = unzipSync(Buffer.from(base64, "base64"));
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), "owaction-"));
   for (const [name, data] of Object.entries(files)) {

@@ -26,7 +26,7 @@ function list(paths: string[], max = 3): string {
 
 /** One line for an activation, or null for records not worth showing. */
 export function describeActivation(a: Record_): string | null {
-  const time = new Date(a.start).toTimeString().slice(0, 8);
+  const time = new Date(a.end || a.start).toTimeString().slice(0, 8);
   const path = String(annotation(a, "path") ?? a.name);
   const name = path.split("/").slice(1).join("/") || a.name || "?";
   const kind = annotation(a, "kind");
@@ -42,7 +42,7 @@ export function describeActivation(a: Record_): string | null {
   return `${dim(time)}  ${what.padEnd(8)} ${name.padEnd(24)} ${status} ${String(a.duration ?? 0).padStart(6)} ms  ${list(files(result))}${error}`;
 }
 
-/** Polls OpenWhisk for new activations and prints them in the order they started. */
+/** Polls OpenWhisk for new activations and prints them in the order they ended (a sequence after its steps). */
 export function followActivations(ow: Client, print: (line: string) => void, intervalMs = 500): { stop(): void } {
   const seen = new Set<string>();
   let since = Date.now() - 1000;
@@ -51,13 +51,13 @@ export function followActivations(ow: Client, print: (line: string) => void, int
   const poll = async () => {
     try {
       const page = (await ow.activations.list({ docs: true, since, limit: 200 } as never)) as unknown as Record_[];
-      const fresh = page.filter((a) => !seen.has(a.activationId)).sort((x, y) => x.start - y.start);
+      const fresh = page.filter((a) => !seen.has(a.activationId)).sort((x, y) => (x.end || x.start) - (y.end || y.start));
       for (const a of fresh) {
         seen.add(a.activationId);
         const line = describeActivation(a);
         if (line) print(line);
       }
-      // keep a little overlap: records can arrive slightly out of start order
+      // keep a wide overlap: a long activation is recorded long after it started
       if (fresh.length) since = Math.max(since, fresh[fresh.length - 1]!.start - 60_000);
       if (seen.size > 50_000) seen.clear();
     } catch (e) {

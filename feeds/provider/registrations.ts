@@ -397,6 +397,17 @@ export class Registrations {
         rt.sourceState = s;
         rt.sourceDetail = detail;
       },
+      onDisable: (message) => {
+        // the source cannot work until the owner fixes the feed (UPDATE re-enables it)
+        const reason: StatusReason = { kind: "AUTO", message };
+        this.setState(rt, "disabled", reason);
+        rt.delivery.pause();
+        this.o.store.setState(rec.id, "disabled", reason, rt.rec.dateChanged).catch((e) => log.error("cannot store the disabled state", { err: e as Error }));
+        const src = rt.source;
+        rt.source = undefined;
+        src?.stop().catch(() => {});
+        log.warn("registration disabled by its source", { reason: message });
+      },
     });
     this.runtimes.set(rec.id, rt);
     if (rec.state !== "active") rt.delivery.pause();

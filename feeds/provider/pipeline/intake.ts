@@ -18,6 +18,7 @@ export interface IntakeOptions {
   metrics: ProviderMetrics;
   log: Logger;
   onState: (s: SourceState, detail?: string) => void;
+  onDisable?: (reason: string) => void;
 }
 
 export class Intake implements SourceSink {
@@ -25,6 +26,10 @@ export class Intake implements SourceSink {
 
   state(state: SourceState, detail?: string): void {
     this.o.onState(state, detail);
+  }
+
+  disable(reason: string): void {
+    this.o.onDisable?.(reason);
   }
 
   private parse(m: SourceMessage): unknown {

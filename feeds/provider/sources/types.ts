@@ -31,6 +31,9 @@ export interface SourceSink {
   deliver(messages: SourceMessage[], cursor?: string): Promise<void> | void;
   /** reports connection state for /health and metrics; `detail` must not contain secrets */
   state(state: SourceState, detail?: string): void;
+  /** the source cannot work until the owner changes the feed (e.g. credentials refused): the
+   *  registration becomes disabled with this reason in READ, and the source is stopped */
+  disable?(reason: string): void;
 }
 
 export interface SourceRegistration {

@@ -68,10 +68,10 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
     writeFileSync(join(stack.root, "beamtime/moves/a.dat"), "hello world");
     await waitFor("close event", async () => (await stack.firedEvents("moves")).length >= 1, 15000, 200);
     renameSync(join(stack.root, "beamtime/moves/a.dat"), join(stack.root, "beamtime/moves/b.dat"));
-    const ev = await waitFor("move event", async () => {
+    const ev = (await waitFor("move event", async () => {
       const e = await stack.firedEvents("moves");
       return e.length >= 2 ? e : undefined;
-    }, 15000, 200);
+    }, 15000, 200))!;
     const close = ev.find((e) => e.type.endsWith("IN_CLOSE_WRITE"))!;
     expect(close.subject).to.equal("/beamtime/moves/a.dat");
     expect(close.data).to.include({ size: 11, adler32: "1a0b045d" });

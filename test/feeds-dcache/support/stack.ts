@@ -122,7 +122,7 @@ export class Stack {
   }
 
   async readFeed(trigger: string): Promise<any> {
-    const a = (await this.ow().feeds.get({ name: "/guest/dcache/events", trigger })) as { response?: { result?: unknown } };
+    const a = (await (this.ow().feeds as unknown as { get(o: object): Promise<unknown> }).get({ name: "/guest/dcache/events", trigger })) as { response?: { result?: unknown } };
     return a.response?.result;
   }
 

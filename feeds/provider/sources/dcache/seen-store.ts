@@ -26,6 +26,7 @@ export class SeenStore {
       CREATE TABLE IF NOT EXISTS dcache_dirs (reg TEXT NOT NULL, dir TEXT NOT NULL, PRIMARY KEY (reg, dir)) WITHOUT ROWID;`);
     this.q = {
       dir: this.db.prepare("SELECT name, size, mtime FROM dcache_seen WHERE reg = ? AND dir = ?"),
+      get: this.db.prepare("SELECT size, mtime FROM dcache_seen WHERE reg = ? AND dir = ? AND name = ?"),
       put: this.db.prepare("INSERT INTO dcache_seen (reg, dir, name, size, mtime) VALUES (?, ?, ?, ?, ?) ON CONFLICT (reg, dir, name) DO UPDATE SET size = excluded.size, mtime = excluded.mtime"),
       del: this.db.prepare("DELETE FROM dcache_seen WHERE reg = ? AND dir = ? AND name = ?"),
       delTree: this.db.prepare("DELETE FROM dcache_seen WHERE reg = ? AND (dir = ? OR substr(dir, 1, length(?) + 1) = ? || '/')"),
@@ -47,6 +48,10 @@ export class SeenStore {
     const out = new Map<string, SeenEntry>();
     for (const r of this.q.dir!.all(reg, dir) as { name: string; size: number; mtime: number }[]) out.set(r.name, { size: r.size, mtime: r.mtime });
     return out;
+  }
+
+  entry(reg: string, dir: string, name: string): SeenEntry | undefined {
+    return this.q.get!.get(reg, dir, name) as SeenEntry | undefined;
   }
 
   /** Applies many changes in one transaction (a batch of events, or one directory of a rescan). */

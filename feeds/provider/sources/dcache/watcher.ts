@@ -131,6 +131,7 @@ export class DcacheWatcher implements HubListener {
   onFatal(reason: string): void {
     this.stopped = true;
     this.o.sink.state("failed", reason);
+    this.o.sink.disable?.(reason);
   }
 
   stop(): void {
@@ -256,6 +257,7 @@ export class DcacheWatcher implements HubListener {
       else if (!isDir) b.seen.push({ dir, name, entry: { size: -1, mtime: item.receivedAt.getTime() } });
       return;
     }
+    if (!isDir && mask.includes("IN_CLOSE_WRITE") && (await this.alreadyListed(b, dir, name))) return;
     if (this.wants(mask)) this.emit(b, item, dir, name, mask);
     if (isDir) {
       if (mask.includes("IN_CREATE") && this.o.cfg.recursive) await this.scanTrees([path], "emit", b, "new directory");
@@ -269,6 +271,19 @@ export class DcacheWatcher implements HubListener {
       this.pending.delete(path);
       b.seen.push({ dir, name, entry: null });
     }
+  }
+
+  /**
+   * A rescan may have emitted a file whose own IN_CLOSE_WRITE was still on its way (queued behind
+   * the loss): when the file is exactly as listed, the event is a repeat.
+   */
+  private async alreadyListed(b: Batch, dir: string, name: string): Promise<boolean> {
+    let rec: SeenEntry | null | undefined;
+    for (const s of b.seen) if (s.dir === dir && s.name === name) rec = s.entry;
+    if (rec === undefined) rec = this.o.seen.entry(this.regId, dir, name);
+    if (!rec || rec.size < 0) return false;
+    const st = await stat(this.o.endpoint, join(dir, name)).catch(() => null);
+    return !!st && st.size === rec.size && st.mtime === rec.mtime;
   }
 
   /** An IN_MOVED_FROM whose partner did not come: the entry left the watched tree. */
@@ -354,7 +369,7 @@ export class DcacheWatcher implements HubListener {
    * Watches and lists each directory below `roots` (just the roots when not recursive). Each
    * directory is watched before it is listed, so a file is either listed or its event comes. In
    * "emit" mode, files that are new or changed since last seen become IN_CLOSE_WRITE events — unless
-   * they changed after the watch began, when their own event is coming (kept pending, in case not).
+   * they changed after the watch was active, when their own event is coming (kept pending, in case not).
    */
   private async scanTrees(roots: string[], mode: ScanMode, b: Batch, reason?: string): Promise<void> {
     const started = performance.now();
@@ -365,9 +380,12 @@ export class DcacheWatcher implements HubListener {
       const next: string[] = [];
       await inParallel(queue, LIST_CONCURRENCY, async (dir) => {
         if (this.stopped) return;
-        const since = Date.now();
         const subscription = await this.addWatch(dir);
         if (subscription === undefined) return;
+        // the watch is active now: a file modified from now on has its IN_CLOSE_WRITE coming (kept
+        // pending in case the clocks disagree); one listed that was closed just before this instant
+        // but after the watch began is emitted here, and its event is then recognised as a repeat
+        const since = Date.now();
         const before = this.o.seen.directory(this.regId, dir);
         // changes earlier in this batch are not stored yet (that waits for the outbox)
         for (const s of b.seen) if (s.dir === dir) s.entry ? before.set(s.name, s.entry) : before.delete(s.name);

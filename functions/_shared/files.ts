@@ -15,7 +15,7 @@ export interface FileRecord {
   event?: { id: string; type?: string; time?: string; source?: string };
   checksum?: { algorithm: "ADLER32"; value: string; storage?: string; verified: boolean; bytes: number };
   metadata?: FileDescription;
-  catalogue?: { pid: string; datasetName: string; action: "created" | "updated"; origDatablocks: number };
+  catalogue?: { pid: string; datasetName: string; action: "created" | "updated"; origDatablocks: number; type: "raw" | "derived" };
   placement?: { scope: string; name: string; rse: string; replica: "registered" | "existed"; rules: Record<string, string> };
   derived?: Array<{ path: string; kind: "preview" | "summary"; size: number; contentType: string }>;
   [extra: string]: unknown;

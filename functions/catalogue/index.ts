@@ -6,14 +6,15 @@ import type { FileRecord } from "../_shared/files.ts";
 import { uuidV5 } from "../_shared/pid.ts";
 import { defineAction } from "../_shared/run.ts";
 import { validator } from "../_shared/schema.ts";
-import { datasetFor, origDatablockFor, type DatasetDefaults } from "./mapping.ts";
+import { datasetFor, derivedSource, origDatablockFor, type DatasetDefaults } from "./mapping.ts";
 import { catalogueResultSchema, paramsSchema } from "./schema.ts";
 import { ScicatClient, type ScicatParams } from "./scicat-client.ts";
 
-type Params = ScicatParams & DatasetDefaults & { pidPrefix?: string } & Record<string, unknown>;
+type Params = ScicatParams & DatasetDefaults & { pidPrefix?: string; derivedDir?: string } & Record<string, unknown>;
 
 const checkResult = validator(catalogueResultSchema, "catalogue result");
 const REQUIRED_FIELDS = ["owner", "contactEmail", "principalInvestigator", "creationLocation"] as const;
+const REQUIRED_DERIVED = ["owner", "contactEmail", "investigator"] as const;
 
 function failed(what: string, file: string, status: number, json: unknown): ActionError {
   const detail = typeof json === "string" ? json : JSON.stringify((json as { message?: unknown })?.message ?? json ?? "");
@@ -22,11 +23,14 @@ function failed(what: string, file: string, status: number, json: unknown): Acti
 }
 
 async function register(client: ScicatClient, file: FileRecord, p: Params): Promise<NonNullable<FileRecord["catalogue"]>> {
-  const pid = `${p.pidPrefix ?? "dcache"}/${uuidV5(file.path)}`;
-  const dataset = datasetFor(file, pid, { ...p, owner: p.owner ?? p.scicatUsername ?? p.ownerGroup });
-  const missing = REQUIRED_FIELDS.filter((k) => dataset[k] === undefined);
+  const pidOf = (path: string) => `${p.pidPrefix ?? "dcache"}/${uuidV5(path)}`;
+  const pid = pidOf(file.path);
+  // A file derive wrote is catalogued as a derived dataset whose input is its source file's dataset.
+  const source = derivedSource(file.path, p.derivedDir);
+  const dataset = datasetFor(file, pid, { ...p, owner: p.owner ?? p.scicatUsername ?? p.ownerGroup }, source ? pidOf(source) : undefined);
+  const missing = (source ? REQUIRED_DERIVED : REQUIRED_FIELDS).filter((k) => dataset[k] === undefined);
   if (missing.length) {
-    throw new ActionError(`${file.path}: SciCat needs ${missing.join(", ")} and neither the parameters nor the file's metadata give them; set them as parameters of the catalogue action`);
+    throw new ActionError(`${file.path}: SciCat needs ${missing.map((k) => (k === "investigator" ? "principalInvestigator" : k)).join(", ")} and neither the parameters nor the file's metadata give them; set them as parameters of the catalogue action`);
   }
   const enc = encodeURIComponent(pid);
   const found = await client.call("GET", `/datasets/${enc}`);
@@ -62,7 +66,7 @@ async function register(client: ScicatClient, file: FileRecord, p: Params): Prom
       if (r.status !== 200) throw failed("origdatablock update", file.path, r.status, r.json);
     }
   }
-  return { pid, datasetName: String(dataset.datasetName), action, origDatablocks: 1 };
+  return { pid, datasetName: String(dataset.datasetName), action, origDatablocks: 1, type: dataset.type as "raw" | "derived" };
 }
 
 export const main = defineAction<Params>("catalogue", paramsSchema, async (p, ctx) => {

@@ -32,7 +32,13 @@ export function mainEntry(file: FileRecord): NexusEntry | undefined {
 
 const FORMAT_NAMES: Record<string, string> = { nexus: "NeXus", exdf: "EXDF", hdf5: "HDF5", cbf: "miniCBF", edf: "EDF", unknown: "unknown" };
 
-export function datasetFor(file: FileRecord, pid: string, d: DatasetDefaults): Record<string, unknown> {
+/** The source file a derived file was made from, by derive's naming: <dir>/derived/<name>.preview.png → <dir>/<name>. */
+export function derivedSource(path: string, derivedDir = "derived"): string | undefined {
+  const m = new RegExp(`^(.*)/${derivedDir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/(.+)\\.(preview\\.png|summary\\.json)$`).exec(path);
+  return m ? `${m[1]}/${m[2]}` : undefined;
+}
+
+export function datasetFor(file: FileRecord, pid: string, d: DatasetDefaults, derivedFrom?: string): Record<string, unknown> {
   const entry = mainEntry(file);
   const md = file.metadata;
   const firstUser = entry?.users[0];
@@ -73,6 +79,15 @@ export function datasetFor(file: FileRecord, pid: string, d: DatasetDefaults): R
   if (md?.cbf) sci.cbf = { ...md.cbf, fields: undefined };
   if (md?.edf) sci.edf = { ...md.edf, fields: md.edf.fields };
   ds.scientificMetadata = JSON.parse(JSON.stringify(sci));
+  if (derivedFrom) {
+    // SciCat's derived dataset: who made it, from what, with which software; no raw-only fields.
+    ds.type = "derived";
+    ds.investigator = ds.principalInvestigator;
+    ds.inputDatasets = [derivedFrom];
+    ds.usedSoftware = ["derive"];
+    delete ds.principalInvestigator;
+    delete ds.creationLocation;
+  }
   return Object.fromEntries(Object.entries(ds).filter(([, v]) => v !== undefined));
 }
 

@@ -21,6 +21,7 @@ export const paramsSchema = {
     instrumentId: { type: "string" },
     license: { type: "string" },
     keywords: { type: "array", items: { type: "string" } },
+    derivedDir: { type: "string", pattern: "^[^/]+$", description: "folder name derive writes to (default derived): files in it become derived datasets" },
     timeoutMs: { type: "integer", minimum: 100, maximum: 600000 },
   },
 } as const;
@@ -38,7 +39,7 @@ export const catalogueResultSchema = {
           catalogue: {
             type: "object",
             required: ["pid", "datasetName", "action"],
-            properties: { pid: { type: "string" }, datasetName: { type: "string" }, action: { enum: ["created", "updated"] } },
+            properties: { pid: { type: "string" }, datasetName: { type: "string" }, action: { enum: ["created", "updated"] }, type: { enum: ["raw", "derived"] } },
           },
         },
       },

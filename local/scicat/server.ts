@@ -20,8 +20,11 @@ export interface ScicatOptions {
   pidPrefix: string;
 }
 
-const REQUIRED = ["owner", "contactEmail", "sourceFolder", "creationTime", "ownerGroup", "principalInvestigator", "creationLocation", "type", "datasetName"];
-const STRINGS = [...REQUIRED, "pid", "instrumentGroup", "ownerEmail", "orcidOfOwner", "description", "startTime", "endTime", "dataFormat", "sampleId", "instrumentId", "proposalId", "runNumber", "license"];
+const REQUIRED = ["owner", "contactEmail", "sourceFolder", "creationTime", "ownerGroup", "type", "datasetName"];
+// Raw datasets say where and by whom they were measured; derived ones what they were made from.
+const REQUIRED_RAW = ["principalInvestigator", "creationLocation"];
+const REQUIRED_DERIVED = ["investigator", "inputDatasets", "usedSoftware"];
+const STRINGS = [...REQUIRED, ...REQUIRED_RAW, "investigator", "pid", "instrumentGroup", "ownerEmail", "orcidOfOwner", "description", "startTime", "endTime", "dataFormat", "sampleId", "instrumentId", "proposalId", "runNumber", "license"];
 
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -33,13 +36,15 @@ function validateDataset(body: unknown, partial: boolean): Record<string, unknow
   if (!body || typeof body !== "object" || Array.isArray(body)) throw new HttpError(400, "Bad Request", { statusCode: 400, message: ["body must be a JSON object"], error: "Bad Request" });
   const doc = body as Record<string, unknown>;
   const problems: string[] = [];
-  if (!partial) for (const k of REQUIRED) if (doc[k] === undefined || doc[k] === "") problems.push(`${k} should not be empty`);
+  if (!partial) {
+    for (const k of [...REQUIRED, ...(doc.type === "derived" ? REQUIRED_DERIVED : REQUIRED_RAW)]) if (doc[k] === undefined || doc[k] === "") problems.push(`${k} should not be empty`);
+  }
   for (const k of STRINGS) if (doc[k] !== undefined && typeof doc[k] !== "string") problems.push(`${k} must be a string`);
   if (doc.type !== undefined && doc.type !== "raw" && doc.type !== "derived") problems.push("type must be one of the following values: raw, derived");
   for (const k of ["creationTime", "startTime", "endTime"]) if (typeof doc[k] === "string" && Number.isNaN(Date.parse(doc[k] as string))) problems.push(`${k} must be a valid ISO 8601 date string`);
   for (const k of ["size", "packedSize", "numberOfFiles"]) if (doc[k] !== undefined && typeof doc[k] !== "number") problems.push(`${k} must be a number`);
   if (doc.scientificMetadata !== undefined && (typeof doc.scientificMetadata !== "object" || Array.isArray(doc.scientificMetadata))) problems.push("scientificMetadata must be an object");
-  for (const k of ["accessGroups", "keywords", "techniques"]) if (doc[k] !== undefined && !Array.isArray(doc[k])) problems.push(`${k} must be an array`);
+  for (const k of ["accessGroups", "keywords", "techniques", "inputDatasets", "usedSoftware"]) if (doc[k] !== undefined && !Array.isArray(doc[k])) problems.push(`${k} must be an array`);
   if (problems.length) throw new HttpError(400, "Bad Request", { statusCode: 400, message: problems, error: "Bad Request" });
   return doc;
 }

@@ -278,24 +278,29 @@ describe("functions: bundles against the local stack", function () {
     });
 
     it("registers the buffer replica, the archive rule and the buffer lifetime; a replay changes nothing", async () => {
-      const first = await runBundle(bundles, "placement", { ...defaults(), bufferLifetime: 2, files: [file] });
+      const first = await runBundle(bundles, "placement", { ...defaults(), bufferLifetime: 6, files: [file] });
       noSecrets(first);
       const p = (first.result.files as any[])[0].placement;
       expect(p).to.include({ scope: "raw", name: file.path, rse: "DCACHE-BUFFER", replica: "registered" });
-      const again = await runBundle(bundles, "placement", { ...defaults(), bufferLifetime: 2, files: [file] });
+      const rules = (await rucio(`/dids/raw/${encodeURIComponent(file.path)}/rules`)).trim().split("\n").map((l) => JSON.parse(l));
+      expect(rules.map((r) => r.id).sort()).to.deep.equal([p.rules.archive, p.rules.buffer].sort());
+      const buffer = rules.find((r) => r.id === p.rules.buffer);
+      expect(buffer.rse_expression).to.equal("DCACHE-BUFFER");
+      expect(Date.parse(buffer.expires_at) - Date.parse(buffer.created_at)).to.equal(6000);
+      expect(rules.find((r) => r.id === p.rules.archive)).to.include({ rse_expression: "type=archive", expires_at: null });
+      const again = await runBundle(bundles, "placement", { ...defaults(), bufferLifetime: 6, files: [file] });
       const p2 = (again.result.files as any[])[0].placement;
       expect(p2.replica).to.equal("existed");
       expect(p2.rules).to.deep.equal(p.rules);
-      const rules = (await rucio(`/dids/raw/${encodeURIComponent(file.path)}/rules`)).trim().split("\n").map((l) => JSON.parse(l));
-      expect(rules).to.have.length(2);
-      const buffer = rules.find((r) => r.id === p.rules.buffer);
-      expect(buffer.rse_expression).to.equal("DCACHE-BUFFER");
-      expect(Date.parse(buffer.expires_at) - Date.parse(buffer.created_at)).to.equal(2000);
       // Once the archive copy exists and the buffer lifetime ends, only the archive replica remains.
-      await new Promise((r) => setTimeout(r, 2600));
-      const replicas = JSON.parse(await rucio(`/replicas/raw/${encodeURIComponent(file.path)}`));
-      expect(Object.keys(replicas.rses)).to.deep.equal(["TAPE-ARCHIVE"]);
-      expect(replicas.adler32).to.equal(file.adler32);
+      let rses: string[] = [];
+      for (const until = Date.now() + 15_000; Date.now() < until; await new Promise((r) => setTimeout(r, 250))) {
+        const replicas = JSON.parse(await rucio(`/replicas/raw/${encodeURIComponent(file.path)}`));
+        expect(replicas.adler32).to.equal(file.adler32);
+        rses = Object.keys(replicas.rses);
+        if (rses.join() === "TAPE-ARCHIVE") break;
+      }
+      expect(rses).to.deep.equal(["TAPE-ARCHIVE"]);
     });
 
     it("Rucio 401 (wrong password): a clear error without the password", async () => {
@@ -374,6 +379,23 @@ describe("functions: bundles against the local stack", function () {
       const summary = JSON.parse((await download(stack.webdavUrl, d[1].path)).body.toString());
       expect(summary.frame).to.include({ origin: "/entry/data/data[0,:,:]", width: 128, height: 128 });
       expect(summary.stats).to.include({ min: 0, max: 254 });
+    });
+
+    it("the derived files are catalogued as SciCat derived datasets of their source", async () => {
+      const run = await runBundle(bundles, "catalogue", {
+        scicatUrl: stack.scicatUrl, ...SCICAT_AUTH, ownerGroup: "p11-group", contactEmail: "a@b.c", principalInvestigator: "PI", creationLocation: "P11", pidPrefix: "20.500.12269",
+        files: [{ path: "/beamtime/raw/derived/run-0042.nxs.preview.png", size: 100, metadata: { format: "unknown", contentType: "image/png", size: 100 } }],
+      });
+      expect(run.result.error, String(run.result.error)).to.equal(undefined);
+      const c = (run.result.files as any[])[0].catalogue;
+      expect(c.type).to.equal("derived");
+      const token = (await (await fetch(`${stack.scicatUrl}/api/v3/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "ingestor", password: "ingestor" }) })).json() as any).access_token;
+      const ds = await (await fetch(`${stack.scicatUrl}/api/v3/datasets/${encodeURIComponent(c.pid)}`, { headers: { Authorization: `Bearer ${token}` } })).json() as any;
+      expect(ds).to.include({ type: "derived", investigator: "PI", sourceFolder: "/beamtime/raw/derived" });
+      expect(ds.usedSoftware).to.deep.equal(["derive"]);
+      // The input is the dataset the raw file got (same deterministic pid).
+      const raw = await (await fetch(`${stack.scicatUrl}/api/v3/datasets/${encodeURIComponent(ds.inputDatasets[0])}`, { headers: { Authorization: `Bearer ${token}` } })).json() as any;
+      expect(raw).to.include({ type: "raw", datasetName: "Lysozyme 100K" });
     });
 
     it("derives from miniCBF and EDF; skips derived files and files without a frame", async () => {

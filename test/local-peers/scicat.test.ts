@@ -81,6 +81,16 @@ describe("local SciCat peer", function () {
     expect(j.message).to.include("owner should not be empty").and.include("datasetName should not be empty").and.include("type must be one of the following values: raw, derived");
   });
 
+  it("derived datasets need investigator, inputDatasets, usedSoftware instead of the raw-only fields", async () => {
+    const token = ((await (await login()).json()) as { access_token: string }).access_token;
+    const { principalInvestigator: _pi, creationLocation: _cl, ...base } = dataset("20.500.12269/derived-1");
+    const bad = await call("POST", "/api/v3/datasets", token, { ...base, type: "derived" });
+    expect(bad.status).to.equal(400);
+    expect(((await bad.json()) as { message: string[] }).message).to.include("investigator should not be empty").and.include("inputDatasets should not be empty");
+    const ok = await call("POST", "/api/v3/datasets", token, { ...base, type: "derived", investigator: "PI", inputDatasets: ["20.500.12269/x"], usedSoftware: ["derive"] });
+    expect(ok.status).to.equal(201);
+  });
+
   it("origdatablocks: add (201) and list for the dataset; validation of the file list", async () => {
     const token = ((await (await login()).json()) as { access_token: string }).access_token;
     const pid = "20.500.12269/aaaaaaaa-1111-4222-8333-944455556666";

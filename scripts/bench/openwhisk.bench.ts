@@ -2,7 +2,7 @@
 // against a bare Node.js HTTP echo server (same client, same run), cold start of an esbuild-bundled
 // zip action against a bare fork, a 3-action sequence against one warm invoke, and the platform's
 // resident memory with 100 warm containers behind it against its idle size.
-import { spawn, fork, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, fork, type ChildProcess } from "node:child_process";
 import { Agent, request } from "node:http";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -96,6 +96,11 @@ async function load(concurrency: number, total: number, one: () => Promise<void>
     }),
   );
   return { lat, perSecond: (total / (performance.now() - t0)) * 1000 };
+}
+
+function childPids(pid: number): number[] {
+  // Children of the platform: its action containers (warm ones and pre-warmed stem cells).
+  return execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)]).toString().trim().split(/\s+/).filter(Boolean).map(Number);
 }
 
 function rssMb(pid: number): number {
@@ -210,8 +215,11 @@ async function main(): Promise<void> {
     })());
   }
   const after = rssMb(big.proc.pid!);
-  report("platform resident memory, 100 warm containers", after, "MB", { name: "idle platform", value: idle });
+  const containers = childPids(big.proc.pid!);
+  const containersMb = containers.reduce((sum, pid) => sum + rssMb(pid), 0);
+  report(`platform resident memory, ${containers.length - 2} warm containers`, after, "MB", { name: "idle platform", value: idle });
   report("platform resident memory, idle", idle, "MB");
+  report("  all its container processes together", containersMb, "MB", { name: "platform", value: after });
   big.proc.kill("SIGTERM");
   await new Promise((r) => setTimeout(r, 300));
 }

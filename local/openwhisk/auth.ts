@@ -23,6 +23,12 @@ export class Authenticator {
     }
   }
 
+  /** The identity that owns namespace `ns` (web actions run as their owner). */
+  ownerOf(ns: string): Identity | undefined {
+    for (const id of this.byUuid.values()) if (id.namespace === ns) return id;
+    return undefined;
+  }
+
   namespaces(): string[] {
     return [...new Set([...this.byUuid.values()].map((i) => i.namespace))];
   }

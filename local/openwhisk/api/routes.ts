@@ -8,6 +8,7 @@ import { deletePackage, getPackageDoc, listPackages, putPackage } from "./packag
 import { deleteTrigger, fireTrigger, getTriggerDoc, listTriggers, putTrigger } from "./triggers.ts";
 import { deleteRule, getRuleDoc, listRules, putRule, setRuleState } from "./rules.ts";
 import { getActivation, listActivations } from "./activations.ts";
+import { webAction } from "./web.ts";
 
 const notFound = (): never => {
   throw new ApiError(404, Messages.notFound);
@@ -39,8 +40,8 @@ export function createRouter(auth: Authenticator, s: Services, apiHost: () => st
         },
       };
     }
+    if (seg[2] === "web") return webAction(req, seg.slice(3), auth, s);
     const identity = auth.authenticate(req.headers.authorization);
-    if (seg[2] === "web") return web(seg.slice(3));
     if (seg[2] !== "namespaces") return notFound();
     if (seg.length === 3) {
       if (req.method !== "GET") return notAllowed(req.method);
@@ -103,13 +104,4 @@ export function createRouter(auth: Authenticator, s: Services, apiHost: () => st
         return notFound();
     }
   };
-}
-
-/**
- * Web actions are not served locally; the API gateway's route listing is, answering like an
- * OpenWhisk without any routes (serverless deploy's info step asks for it).
- */
-function web(seg: string[]): ApiReply {
-  if (seg[0] === "whisk.system" && seg[1] === "apimgmt" && seg[2]?.startsWith("getApi")) return { status: 200, body: { apis: [] } };
-  return notFound();
 }

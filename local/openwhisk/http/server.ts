@@ -15,14 +15,18 @@ export interface ApiRequest {
   trailingSlash: boolean;
   query: URLSearchParams;
   headers: IncomingMessage["headers"];
+  /** the JSON body (undefined when empty); web action requests keep the raw bytes instead */
   body: unknown;
+  rawBody?: Buffer;
   /** OpenWhisk calls it the transaction id: it is the `code` of every error body */
   tid: string;
 }
 
 export interface ApiReply {
   status: number;
+  /** serialised as JSON, unless it is a Buffer or string and `raw` is set */
   body?: unknown;
+  raw?: boolean;
   headers?: Record<string, string>;
 }
 
@@ -47,7 +51,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
     } catch {
       throw new ApiError(400, `The request path ${raw} is not valid URL encoding.`);
     }
-    const body = await readBody(req);
+    // Web actions take any content type: their bodies are interpreted by the web action handler.
+    const web = segments[0] === "api" && segments[1] === "v1" && segments[2] === "web";
+    const rawBody = await readBody(req);
+    const body = web ? undefined : parseJson(rawBody);
     const reply = await router({
       method: req.method ?? "GET",
       segments,
@@ -55,9 +62,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
       query: url.searchParams,
       headers: req.headers,
       body,
+      ...(web ? { rawBody } : {}),
       tid,
     });
-    send(res, reply.status, reply.body, reply.headers);
+    if (reply.raw) sendRaw(res, reply.status, reply.body as Buffer | string, reply.headers);
+    else send(res, reply.status, reply.body, reply.headers);
   } catch (e) {
     if (e instanceof ApiError) {
       send(res, e.status, { error: e.message, code: tid }, e.headers);
@@ -68,7 +77,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
   }
 }
 
-function readBody(req: IncomingMessage): Promise<unknown> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -82,16 +91,26 @@ function readBody(req: IncomingMessage): Promise<unknown> {
       if (size > MAX_BODY_BYTES) {
         return reject(new ApiError(413, `The request content is larger than allowed: ${size} > ${MAX_BODY_BYTES} bytes.`));
       }
-      if (size === 0) return resolve(undefined);
-      const text = Buffer.concat(chunks).toString("utf8");
-      if (text.trim() === "") return resolve(undefined);
-      try {
-        resolve(JSON.parse(text));
-      } catch (e) {
-        reject(new ApiError(400, `The request content was malformed:\n${(e as Error).message}`));
-      }
+      resolve(Buffer.concat(chunks));
     });
   });
+}
+
+function parseJson(raw: Buffer): unknown {
+  const text = raw.toString("utf8");
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ApiError(400, `The request content was malformed:\n${(e as Error).message}`);
+  }
+}
+
+function sendRaw(res: ServerResponse, status: number, body: Buffer | string | undefined, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  const data = body === undefined || status === 204 ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : Buffer.from(body);
+  res.writeHead(status, { ...headers, "content-length": data.length });
+  res.end(data);
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -51,16 +51,18 @@ export class DcacheSource implements Source {
     }
     const seen = this.seen();
     sink.state("starting");
-    const watcher = new DcacheWatcher({ regId: reg.id, cfg, cursor: reg.cursor, hub, endpoint, seen, sink, log });
+    // the key changes when the trigger's feed is created again: old seen records must not count
+    const regKey = reg.key ?? reg.id;
+    const watcher = new DcacheWatcher({ regId: regKey, cfg, cursor: reg.cursor, hub, endpoint, seen, sink, log });
     hub.attach(watcher);
     const hubs = this.hubs;
     const theHub = hub;
     return {
       async stop(opts: StopOptions = {}): Promise<void> {
         watcher.stop();
-        await theHub.detach(reg.id, !!opts.forget);
+        await theHub.detach(regKey, !!opts.forget);
         if (theHub.size === 0 && hubs.get(key) === theHub) hubs.delete(key);
-        if (opts.forget) seen.forgetRegistration(reg.id);
+        if (opts.forget) seen.forgetRegistration(regKey);
         sink.state("stopped");
       },
     };

@@ -1,0 +1,60 @@
+// Helpers for the end-to-end tests: the whole local stack (as `npm start` runs it) on ephemeral ports,
+// and ways to wait for what the pipeline made of a file.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import openwhisk, { type Activation, type Dict } from "openwhisk";
+import { LocalStack, GUEST_AUTH } from "../../scripts/stack/stack.ts";
+
+export type Rec = Activation<Dict> & { cause?: string };
+
+export async function startStack(): Promise<{ stack: LocalStack; ow: ReturnType<typeof openwhisk> }> {
+  const root = mkdtempSync(join(tmpdir(), "e2e-"));
+  const stack = new LocalStack({
+    dataDir: join(root, "data"),
+    stateDir: join(root, "state"),
+    ports: { openwhisk: 0, frontend: 0, webdav: 0, provider: 0, scicat: 0, rucio: 0 },
+    follow: false,
+    deploy: true,
+  });
+  await stack.start();
+  await stack.serverless(["deploy"]);
+  return { stack, ow: openwhisk({ apihost: stack.endpoints.OW_APIHOST, api_key: GUEST_AUTH }) };
+}
+
+export const pathOf = (a: Rec) => String(a.annotations?.find((x) => x.key === "path")?.value ?? "");
+
+/** Every activation since `since` (epoch ms), following pages. */
+export async function activationsSince(ow: ReturnType<typeof openwhisk>, since: number): Promise<Rec[]> {
+  const all: Rec[] = [];
+  for (let skip = 0; ; skip += 200) {
+    const page = (await ow.activations.list({ docs: true, since, limit: 200, skip } as never)) as unknown as Rec[];
+    all.push(...page);
+    if (page.length < 200) return all;
+  }
+}
+
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, stack?: LocalStack): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${stack ? `; logs in ${stack.state}/logs` : ""}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Files (paths) whose ingest sequence succeeded, with their result record. */
+export function ingested(recs: Rec[]): Map<string, Dict> {
+  const out = new Map<string, Dict>();
+  for (const a of recs) {
+    if (!pathOf(a).endsWith("/facility-dev-ingest") || !a.response?.success) continue;
+    for (const f of ((a.response.result as Dict).files ?? []) as Dict[]) out.set(f.path, f);
+  }
+  return out;
+}
+
+export async function scicatToken(url: string): Promise<string> {
+  const r = await fetch(`${url}/api/v3/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "ingestor", password: "ingestor" }) });
+  return ((await r.json()) as { access_token: string }).access_token;
+}

@@ -48,7 +48,8 @@ export async function describe(source: ByteSource, path: string, info: { mtime?:
   if (info.mtime) base.mtime = info.mtime;
   if (source.size === 0) return base;
   const head = readHead(source, SNIFF_BYTES);
-  const sniffed = sniffFormat(head, source.size) === "unknown" && hasLateHdf5Signature(source) ? "hdf5" : sniffFormat(head, source.size);
+  const first = sniffFormat(head);
+  const sniffed = first === "unknown" && hasLateHdf5Signature(source) ? "hdf5" : first;
   if (sniffed === "cbf") {
     return { ...base, format: "cbf", contentType: "application/x-cbf", cbf: parseCbfHeader(readHead(source, CBF_HEADER_BYTES)) };
   }

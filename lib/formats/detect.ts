@@ -18,11 +18,10 @@ export function hdf5SignatureOffset(head: Uint8Array): number {
 }
 
 /** From the first bytes only; describe() also looks for HDF5 after larger user blocks. */
-export function sniffFormat(head: Uint8Array, size: number): SniffedFormat {
+export function sniffFormat(head: Uint8Array): SniffedFormat {
   if (hdf5SignatureOffset(head) >= 0) return "hdf5";
   if (looksLikeCbf(head)) return "cbf";
   if (looksLikeEdf(head)) return "edf";
-  void size;
   return "unknown";
 }
 

@@ -95,7 +95,7 @@ export async function openHdf5(source: ByteSource, label: string): Promise<Opene
     },
   };
   const opened = withQuietHdf5(() => new h5.File(name, "r"));
-  if (opened.error !== undefined || !opened.value || (opened.value as any).file_id < 0) {
+  if (opened.error !== undefined || !opened.value || opened.value.file_id < 0n) {
     FS.unlink(name);
     if (readError) throw readError;
     // The innermost frame of HDF5's error stack says most precisely what it could not read.

@@ -17,11 +17,15 @@ export interface ActivationQuery {
   skip: number;
 }
 
+const FLUSH_EVERY_MS = 20;
+const MAX_BATCH = 500;
+
 export class ActivationStore {
   private readonly putStmt;
   private readonly getStmt;
-  // Records are written in one transaction per event-loop turn: one commit per invoke would cost
-  // more than the rest of a warm invoke. Reads see pending records, and lists flush first.
+  // Records are written in batches, one transaction every few milliseconds: one commit per invoke
+  // would cost more than the rest of a warm invoke. Reads see pending records, lists flush first,
+  // and close flushes the rest.
   private pending = new Map<string, { a: Activation; path: string }>();
   private flushScheduled = false;
 
@@ -32,9 +36,10 @@ export class ActivationStore {
 
   put(a: Activation, path: string): void {
     this.pending.set(a.activationId, { a, path });
-    if (!this.flushScheduled) {
+    if (this.pending.size >= MAX_BATCH) this.flush();
+    else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      setTimeout(() => this.flush(), FLUSH_EVERY_MS);
     }
   }
 

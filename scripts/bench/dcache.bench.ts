@@ -126,15 +126,18 @@ async function storageRates(n: number) {
     execFileSync("cp", [src, join(work, "copy1.bin")]);
     const cpS = (performance.now() - t) / 1000;
     t = performance.now();
+    await pipeline(createReadStream(src, { highWaterMark: 1 << 20 }), createWriteStream(join(work, "copy2.bin"), { highWaterMark: 4 << 20 }));
+    const nodeCopyS = (performance.now() - t) / 1000;
+    t = performance.now();
     await putFile(dav, "/big.bin", () => createReadStream(src, { highWaterMark: 1 << 20 }), { contentLength: bytes });
     const putS = (performance.now() - t) / 1000;
     t = performance.now();
     const got = await getStream(dav, "/big.bin");
-    await pipeline(got.body, createWriteStream(join(work, "got.bin")));
+    await pipeline(got.body, createWriteStream(join(work, "got.bin"), { highWaterMark: 4 << 20 }));
     const getS = (performance.now() - t) / 1000;
     ac.abort();
     await reading.catch(() => {});
-    return { ...result, latencies, cpMBs: bytes / 1e6 / cpS, putMBs: bytes / 1e6 / putS, getMBs: bytes / 1e6 / getS };
+    return { ...result, latencies, cpMBs: bytes / 1e6 / cpS, nodeCopyMBs: bytes / 1e6 / nodeCopyS, putMBs: bytes / 1e6 / putS, getMBs: bytes / 1e6 / getS };
   } finally {
     await svc.stop();
   }
@@ -155,8 +158,11 @@ try {
   report("local dCache close()→IN_CLOSE_WRITE at SSE client p50", ol.p50, "ms", { name: "raw inotify p50", value: rl.p50 });
   report("local dCache close()→IN_CLOSE_WRITE at SSE client p99", ol.p99, "ms", { name: "raw inotify p99", value: rl.p99 });
   report("plain file copy (cp) throughput", ours.cpMBs, "MB/s");
+  report("Node stream file copy throughput (context)", ours.nodeCopyMBs, "MB/s", { name: "cp", value: ours.cpMBs });
   report(`WebDAV PUT ${GB} GB throughput (ADLER32 while streaming)`, ours.putMBs, "MB/s", { name: "cp", value: ours.cpMBs });
   report(`WebDAV GET ${GB} GB throughput`, ours.getMBs, "MB/s", { name: "cp", value: ours.cpMBs });
+  report(`WebDAV PUT ${GB} GB vs a Node stream copy`, ours.putMBs, "MB/s", { name: "Node copy", value: ours.nodeCopyMBs });
+  report(`WebDAV GET ${GB} GB vs a Node stream copy`, ours.getMBs, "MB/s", { name: "Node copy", value: ours.nodeCopyMBs });
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

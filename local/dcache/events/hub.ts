@@ -24,6 +24,8 @@ export class EventHub implements ChangeNotifier {
   private head = 0;
   private pumping = false;
   private readonly lastRepeat = new Map<string, number>();
+  /** MOVED_FROM cookie → path, so that a stored checksum follows a file renamed by any program */
+  private readonly movedFrom = new Map<string, string>();
   /** true while the kernel reports changes; the door's write notifications are then redundant */
   kernelActive = false;
 
@@ -108,6 +110,20 @@ export class EventHub implements ChangeNotifier {
       case "IN_DELETE":
         this.checksums.forget(path);
         break;
+      case "IN_MOVED_FROM":
+        if (c.cookie) {
+          this.movedFrom.set(c.cookie, path);
+          if (this.movedFrom.size > 10_000) this.movedFrom.delete(this.movedFrom.keys().next().value!);
+        }
+        break;
+      case "IN_MOVED_TO": {
+        const from = c.cookie ? this.movedFrom.get(c.cookie) : undefined;
+        if (from) {
+          this.movedFrom.delete(c.cookie!);
+          this.checksums.rename(from, path);
+        }
+        break;
+      }
     }
     this.watches.dispatch(c);
     return undefined;

@@ -113,7 +113,8 @@ export function createWebdavHandler(deps: DoorDeps) {
     let bytes = 0;
     let ok = false;
     try {
-      const out = createWriteStream(target.fsPath, { flags: "w", highWaterMark: 1 << 20 });
+      // A large buffer lets the stream gather the socket's 64 KiB chunks into few big writes.
+      const out = createWriteStream(target.fsPath, { flags: "w", highWaterMark: 4 << 20 });
       await new Promise<void>((resolve, reject) => {
         out.once("open", () => resolve());
         out.once("error", reject);

@@ -148,6 +148,18 @@ describe("local openwhisk: the openwhisk npm client", function () {
       expect(nbRaw.headers.get("x-openwhisk-activation-id")).to.equal(nbRaw.body.activationId);
     });
 
+    it("collects each activation's stdout and stderr, also text written without a final newline", async () => {
+      await p.ow.actions.create({
+        name: "chatty",
+        action: `function main(p) { console.log("line one"); console.error("warn", p.n); process.stdout.write("no newline"); return { n: p.n }; }`,
+      });
+      for (const n of [1, 2]) {
+        const rec = await p.ow.actions.invoke({ name: "chatty", blocking: true, params: { n } });
+        const text = rec.logs.map((l: string) => l.replace(/^\S+ /, ""));
+        expect(text).to.have.members(["stdout: line one", `stderr: warn ${n}`, "stdout: no newline"]);
+      }
+    });
+
     it("answers 202 when a blocking invoke outlasts the wait limit, and the activation still completes", async () => {
       await p.ow.actions.create({ name: "slow", action: `function main() { return new Promise(r => setTimeout(() => r({ done: true }), 600)); }` });
       const r = await p.http("POST", "/api/v1/namespaces/_/actions/slow?blocking=true&timeout=100", {});

@@ -109,8 +109,11 @@ export class Container {
     const text = s.partial + chunk;
     const parts = text.split("\n");
     s.partial = parts.pop()!;
-    for (const line of parts) {
-      if (line === END_MARKER) {
+    for (let line of parts) {
+      if (line.endsWith(END_MARKER)) {
+        // An action that wrote without a final newline leaves its text in front of the marker.
+        line = line.slice(0, -END_MARKER.length);
+        if (line) s.lines.push(`${timestamp()} ${name}: ${line}`);
         s.markers++;
         this.markerWaiter?.();
         continue;

@@ -229,6 +229,20 @@ describe("local openwhisk: the openwhisk npm client", function () {
       expect(inPkg.body.map((a: { name: string }) => a.name)).to.deep.equal(["show"]);
     });
 
+    it("binds a public package of another namespace and refuses bindings to nothing", async () => {
+      const b = await p.ow.packages.create({ name: "myutils", package: { binding: { namespace: "whisk.system", name: "utils" }, parameters: [{ key: "from", value: "binding" }] } });
+      expect(b.binding).to.deep.equal({ namespace: "whisk.system", name: "utils" });
+      expect(await p.ow.actions.invoke({ name: "myutils/echo", blocking: true, result: true, params: { x: 1 } })).to.deep.equal({ from: "binding", x: 1 });
+      const missing = await p.http("PUT", "/api/v1/namespaces/_/packages/nobind", { binding: { namespace: "guest", name: "absent" } });
+      expect(missing.status).to.equal(400);
+      expect(missing.body.error).to.equal("Binding references a package that does not exist.");
+      const intoSystem = await p.http("PUT", "/api/v1/namespaces/whisk.system/actions/utils/mine", { exec: { kind: "nodejs:20", code: "function main(){return {}}" } });
+      expect(intoSystem.status).to.equal(403);
+      const huge = await p.http("PUT", "/api/v1/namespaces/_/actions/huge", { exec: { kind: "nodejs:20", code: "function main(){return {}}" }, parameters: [{ key: "k", value: "x".repeat(1100 * 1024) }] });
+      expect(huge.status).to.equal(413);
+      expect(huge.body.error).to.match(/^Parameters larger than allowed: \d+ > 1048576 bytes\.$/);
+    });
+
     it("refuses to delete a non-empty package unless forced", async () => {
       await p.ow.packages.create({ name: "full" });
       await p.ow.actions.create({ name: "full/one", action: `function main() { return {}; }` });

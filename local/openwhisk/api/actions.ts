@@ -7,7 +7,7 @@ import { followBinding, getPackage, resolveAction, type ResolvedAction } from ".
 import type { Doc } from "../store/entities.ts";
 import { httpStatusOf } from "../invoker/invoker.ts";
 import type { ApiReply } from "../http/server.ts";
-import { checkBody, keyValueList, listOptions, nextVersion, overwrite, requireOwn, validator, type Call } from "./common.ts";
+import { checkBody, checkParametersSize, keyValueList, listOptions, nextVersion, overwrite, requireOwn, validator, type Call } from "./common.ts";
 
 const KINDS = ["nodejs:18", "nodejs:20", "nodejs:22"];
 const DEFAULT_KIND = "nodejs:20";
@@ -166,6 +166,7 @@ export function putAction(call: Call, rest: string[]): ApiReply {
   requireOwn(call);
   const q = actionName(call, rest);
   const body = checkBody(validateAction, call.req.body, "action");
+  checkParametersSize(body.parameters);
   if (q.pkg) {
     const pkg = getPackage(call.s.store, call.ns, q.pkg);
     if (!pkg) throw new ApiError(404, Messages.notFound);

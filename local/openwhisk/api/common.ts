@@ -91,3 +91,14 @@ export function nextVersion(v: unknown): string {
   parts[2]! += 1;
   return parts.slice(0, 3).join(".");
 }
+
+const MAX_PARAMETERS_BYTES = 1024 * 1024;
+
+/** Parameters of an entity are limited to 1 MB in all, as in a stock deployment. */
+export function checkParametersSize(list: unknown): void {
+  if (list === undefined) return;
+  const size = Buffer.byteLength(JSON.stringify(list));
+  if (size > MAX_PARAMETERS_BYTES) {
+    throw new ApiError(413, `Parameters larger than allowed: ${size} > ${MAX_PARAMETERS_BYTES} bytes.`);
+  }
+}

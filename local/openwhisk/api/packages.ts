@@ -6,7 +6,7 @@ import type { KeyValue } from "../params.ts";
 import { canRead, getPackage } from "../resolver.ts";
 import type { Doc } from "../store/entities.ts";
 import type { ApiReply } from "../http/server.ts";
-import { checkBody, keyValueList, listOptions, nextVersion, overwrite, requireOwn, validator, type Call } from "./common.ts";
+import { checkBody, checkParametersSize, keyValueList, listOptions, nextVersion, overwrite, requireOwn, validator, type Call } from "./common.ts";
 
 const RESERVED = ["default"];
 
@@ -61,6 +61,7 @@ export function putPackage(call: Call, name: string): ApiReply {
   checkName(name);
   if (RESERVED.includes(name)) throw new ApiError(403, Messages.packageNameIsReserved(name));
   const body = checkBody(validatePackage, call.req.body, "package");
+  checkParametersSize(body.parameters);
   const existing = call.s.store.get(call.ns, name);
   if (existing && existing.collection !== "packages") throw new ApiError(409, Messages.conformance);
   if (existing && !overwrite(call)) throw new ApiError(409, Messages.exists);

@@ -8,7 +8,7 @@ import type { Doc } from "../store/entities.ts";
 import type { ApiReply } from "../http/server.ts";
 import { newActivationId } from "../invoker/invoker.ts";
 import type { Activation } from "../store/activations.ts";
-import { checkBody, keyValueList, listOptions, nextVersion, overwrite, requireOwn, validator, type Call } from "./common.ts";
+import { checkBody, checkParametersSize, keyValueList, listOptions, nextVersion, overwrite, requireOwn, validator, type Call } from "./common.ts";
 import { rulesOf } from "./rules.ts";
 
 interface TriggerBody {
@@ -48,6 +48,7 @@ export function putTrigger(call: Call, name: string): ApiReply {
   requireOwn(call);
   checkName(name);
   const body = checkBody(validateTrigger, call.req.body, "trigger");
+  checkParametersSize(body.parameters);
   const existing = call.s.store.get(call.ns, name);
   if (existing && existing.collection !== "triggers") throw new ApiError(409, Messages.conformance);
   if (existing && !overwrite(call)) throw new ApiError(409, Messages.exists);

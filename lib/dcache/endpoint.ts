@@ -76,8 +76,16 @@ export async function call(ep: DcacheEndpoint, url: URL, init: RequestInit & { h
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
   const target = new URL(url);
   authorise(target, headers, ep.credentials);
+  const idempotent = ["GET", "HEAD", "PROPFIND", "OPTIONS"].includes(init.method ?? "GET") && !init.body;
   try {
-    return await fetch(target, { ...init, headers, redirect: "manual", signal: init.signal ?? AbortSignal.timeout(ep.timeoutMs ?? 30_000) });
+    try {
+      return await fetch(target, { ...init, headers, redirect: "manual", signal: init.signal ?? AbortSignal.timeout(ep.timeoutMs ?? 30_000) });
+    } catch (first) {
+      // A kept-alive connection the server closed meanwhile fails before any answer: a read may be
+      // sent once more on a new connection. Timeouts and writes are not retried.
+      if (!idempotent || (first as Error).name === "TimeoutError" || (first as Error).name === "AbortError") throw first;
+      return await fetch(target, { ...init, headers, redirect: "manual", signal: init.signal ?? AbortSignal.timeout(ep.timeoutMs ?? 30_000) });
+    }
   } catch (e) {
     const why = (e as Error).name === "TimeoutError" ? `no answer within ${ep.timeoutMs ?? 30_000} ms` : ((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message);
     throw new DcacheError(0, redact(url), `${init.method ?? "GET"} ${redact(url)} failed: ${why}; is the dCache service running and reachable?`);

@@ -93,7 +93,9 @@ export async function startDcache(opts: StartOptions): Promise<RunningDcache> {
   }
 
   // Uploads and downloads of many GB (and hashing them) must not hit Node's default request timeout.
-  const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 };
+  // Idle connections stay open longer than clients keep them (undici: 4 s), so the server never
+  // closes a connection a client is just reusing ("other side closed").
+  const serverOptions = { requestTimeout: 0, headersTimeout: 66_000, keepAliveTimeout: 65_000 };
   const frontend = createServer(serverOptions);
   const webdav = createServer(serverOptions);
   const frontendPort = await listen(frontend, opts.frontendPort, opts.host);

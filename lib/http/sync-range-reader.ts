@@ -42,7 +42,9 @@ parentPort.on("message", async (m) => {
   try {
     const headers = { ...m.headers };
     if (m.method === "GET") headers.Range = "bytes=" + m.start + "-" + (m.end - 1);
-    const res = await fetch(m.url, { method: m.method, headers, signal: AbortSignal.timeout(m.timeoutMs) });
+    const send = () => fetch(m.url, { method: m.method, headers, signal: AbortSignal.timeout(m.timeoutMs) });
+    // A kept-alive connection closed by the server fails before any answer: reads are sent once more.
+    const res = await send().catch((e) => { if (e && e.name === "TimeoutError") throw e; return send(); });
     if (m.method === "HEAD") {
       const len = res.headers.get("content-length") ?? "";
       finish(res.ok ? 1 : 3, res.status, new TextEncoder().encode(len));

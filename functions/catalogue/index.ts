@@ -4,13 +4,14 @@
 import { ActionError } from "../_shared/errors.ts";
 import type { FileRecord } from "../_shared/files.ts";
 import { uuidV5 } from "../_shared/pid.ts";
+import { mapLimit } from "../_shared/concurrency.ts";
 import { defineAction } from "../_shared/run.ts";
 import { validator } from "../_shared/schema.ts";
 import { datasetFor, derivedSource, origDatablockFor, type DatasetDefaults } from "./mapping.ts";
 import { catalogueResultSchema, paramsSchema } from "./schema.ts";
 import { ScicatClient, type ScicatParams } from "./scicat-client.ts";
 
-type Params = ScicatParams & DatasetDefaults & { pidPrefix?: string; derivedDir?: string } & Record<string, unknown>;
+type Params = ScicatParams & DatasetDefaults & { pidPrefix?: string; derivedDir?: string; concurrency?: number } & Record<string, unknown>;
 
 const checkResult = validator(catalogueResultSchema, "catalogue result");
 const REQUIRED_FIELDS = ["owner", "contactEmail", "principalInvestigator", "creationLocation"] as const;
@@ -71,8 +72,10 @@ async function register(client: ScicatClient, file: FileRecord, p: Params): Prom
 
 export const main = defineAction<Params>("catalogue", paramsSchema, async (p, ctx) => {
   const client = new ScicatClient(p);
-  const files: FileRecord[] = [];
-  for (const file of ctx.files) files.push({ ...file, catalogue: await register(client, file, p) });
+  // The first call logs in; the rest of the batch then shares the token.
+  const [head, ...rest] = ctx.files;
+  const files: FileRecord[] = head ? [{ ...head, catalogue: await register(client, head, p) }] : [];
+  files.push(...(await mapLimit(rest, p.concurrency ?? 8, async (file) => ({ ...file, catalogue: await register(client, file, p) }))));
   const out = { files, skipped: ctx.skipped };
   checkResult(out);
   return out;

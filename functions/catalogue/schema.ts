@@ -22,6 +22,7 @@ export const paramsSchema = {
     license: { type: "string" },
     keywords: { type: "array", items: { type: "string" } },
     derivedDir: { type: "string", pattern: "^[^/]+$", description: "folder name derive writes to (default derived): files in it become derived datasets" },
+    concurrency: { type: "integer", minimum: 1, maximum: 64, description: "files of a batch registered at the same time (default 8)" },
     timeoutMs: { type: "integer", minimum: 100, maximum: 600000 },
   },
 } as const;

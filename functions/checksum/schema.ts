@@ -8,6 +8,7 @@ export const paramsSchema = {
   properties: {
     ...inputSchema,
     ...storageParamsSchema,
+    concurrency: { type: "integer", minimum: 1, maximum: 32, description: "files of a batch streamed at the same time (default 4)" },
     requireStorageChecksum: { type: "boolean", description: "fail when dCache has no ADLER32 for the file (default false: report verified=false)" },
   },
 } as const;

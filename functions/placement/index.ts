@@ -4,6 +4,7 @@
 // replicas (409 Duplicate) and rules (409 DuplicateRule) are looked up and reported, not re-added.
 import { ActionError } from "../_shared/errors.ts";
 import type { FileRecord } from "../_shared/files.ts";
+import { mapLimit } from "../_shared/concurrency.ts";
 import { defineAction } from "../_shared/run.ts";
 import { validator } from "../_shared/schema.ts";
 import { RucioClient, type RucioAnswer, type RucioParams } from "./rucio-client.ts";
@@ -19,6 +20,7 @@ type Params = RucioParams & {
   activity?: string;
   pfnBase?: string;
   namePrefix?: string;
+  concurrency?: number;
 } & Record<string, unknown>;
 
 const checkResult = validator(placementResultSchema, "placement result");
@@ -71,8 +73,9 @@ async function place(client: RucioClient, file: FileRecord, p: Params): Promise<
 
 export const main = defineAction<Params>("placement", paramsSchema, async (p, ctx) => {
   const client = new RucioClient(p);
-  const files: FileRecord[] = [];
-  for (const file of ctx.files) files.push({ ...file, placement: await place(client, file, p) });
+  const [head, ...rest] = ctx.files;
+  const files: FileRecord[] = head ? [{ ...head, placement: await place(client, head, p) }] : [];
+  files.push(...(await mapLimit(rest, p.concurrency ?? 8, async (file) => ({ ...file, placement: await place(client, file, p) }))));
   const out = { files, skipped: ctx.skipped };
   checkResult(out);
   return out;

@@ -225,6 +225,18 @@ describe("functions: bundles against the local stack", function () {
       expect(blocks[0].dataFileList[0]).to.include({ path: "run-0042.nxs", size: sample[path]!.length, chk: adler32Hex(sample[path]!) });
     });
 
+    it("a batch: every file its own dataset, results in input order", async () => {
+      const paths = ["/beamtime/raw/lyso_00001.cbf", "/beamtime/raw/img_0001.edf", "/beamtime/raw/notes.txt", "/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5"];
+      const ck = await runBundle(bundles, "checksum", { ...storage, events: paths.map((p, i) => cloudEvent(p, String(i))) });
+      const md = await runBundle(bundles, "metadata", { ...storage, ...ck.result });
+      const run = await runBundle(bundles, "catalogue", { ...defaults(), contactEmail: "a@b.c", principalInvestigator: "PI", creationLocation: "P11", concurrency: 3, ...md.result });
+      const files = run.result.files as any[];
+      expect(files.map((f) => f.path)).to.deep.equal(paths);
+      expect(new Set(files.map((f) => f.catalogue.pid)).size).to.equal(4);
+      const mine = (await datasets()).filter((d) => files.some((f) => f.catalogue.pid === d.pid));
+      expect(mine.map((d) => d.dataFormat).sort()).to.deep.equal(["EDF", "EXDF", "miniCBF", "unknown"]);
+    });
+
     it("SciCat 401 (wrong password): a clear error without the password", async () => {
       const run = await runBundle(bundles, "catalogue", { ...defaults(), scicatPassword: "s3cret-pw", contactEmail: "a@b.c", principalInvestigator: "PI", creationLocation: "P11", files: [{ path: "/beamtime/raw/notes.txt", size: 19 }] });
       expect(run.result.error).to.match(/SciCat login as ingestor .* refused \(401\); check scicatUsername and scicatPassword/);

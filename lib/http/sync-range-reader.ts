@@ -84,8 +84,13 @@ export class SyncRangeReader {
   /** Set when the size is known already (e.g. from the namespace API) to save the HEAD request. */
   knownSize: number | undefined;
 
+  /** The URL as error messages show it: no user:password@, no query (tokens may be there). */
+  private readonly label: string;
+
   constructor(url: string, opts: RangeReaderOptions = {}) {
     this.url = url;
+    const u = new URL(url);
+    this.label = `${u.protocol}//${u.host}${u.pathname}`;
     this.headers = opts.headers ?? {};
     this.blockSize = opts.blockSize ?? 16 * 1024;
     this.maxBlocks = opts.maxBlocks ?? 1024;
@@ -101,7 +106,7 @@ export class SyncRangeReader {
       const { status, body } = this.request({ method: "HEAD" });
       const len = Number(new TextDecoder().decode(body));
       if (!Number.isFinite(len) || new TextDecoder().decode(body) === "") {
-        throw new HttpError(`HEAD ${this.url} gave no Content-Length (status ${status}); cannot read the file in ranges`, status);
+        throw new HttpError(`HEAD ${this.label} gave no Content-Length (status ${status}); cannot read the file in ranges`, status);
       }
       this.knownSize = len;
     }
@@ -148,7 +153,7 @@ export class SyncRangeReader {
       const stop = Math.min((runEnd + 1) * this.blockSize, this.size);
       const { body } = this.request({ method: "GET", start, end: stop });
       if (body.length !== stop - start) {
-        throw new HttpError(`GET ${this.url} bytes ${start}-${stop - 1} returned ${body.length} bytes; the file is shorter than announced (truncated or changed while reading)`, 206);
+        throw new HttpError(`GET ${this.label} bytes ${start}-${stop - 1} returned ${body.length} bytes; the file is shorter than announced (truncated or changed while reading)`, 206);
       }
       for (let i = b; i <= runEnd; i++) {
         const s = (i - b) * this.blockSize;
@@ -168,7 +173,7 @@ export class SyncRangeReader {
     this.worker.postMessage({ ...m, url: this.url, headers: this.headers, timeoutMs: this.timeoutMs });
     // The worker's own fetch timeout fires first; this margin only guards against a stuck worker.
     const waited = Atomics.wait(this.control, 0, 0, this.timeoutMs + 5000);
-    if (waited === "timed-out") throw new HttpError(`${m.method} ${this.url} timed out after ${this.timeoutMs} ms`, 0);
+    if (waited === "timed-out") throw new HttpError(`${m.method} ${this.label} timed out after ${this.timeoutMs} ms`, 0);
     const state = this.control[0]!;
     const status = this.control[2]!;
     const body = this.data.slice(0, this.control[1]!);
@@ -180,8 +185,8 @@ export class SyncRangeReader {
     const detail = new TextDecoder().decode(body);
     if (state === 3) {
       const what = status === 404 ? "file not found" : status === 401 || status === 403 ? "access denied; check the storage credentials" : `HTTP ${status} ${detail}`.trim();
-      throw new HttpError(`${m.method} ${this.url}: ${what}`, status);
+      throw new HttpError(`${m.method} ${this.label}: ${what}`, status);
     }
-    throw new HttpError(`${m.method} ${this.url} failed: ${detail}`, status);
+    throw new HttpError(`${m.method} ${this.label} failed: ${detail}`, status);
   }
 }

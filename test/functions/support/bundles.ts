@@ -2,7 +2,7 @@
 // Node process, main(params) called, the result (or rejection) reported. The bundles are built
 // once per test run into a temporary directory with the project's own build (scripts/build).
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { projectRoot } from "../../support/service.ts";
@@ -16,6 +16,7 @@ export function buildBundles(names: string[]): string {
   const r = spawnSync(process.execPath, ["--import", "tsx", join(projectRoot, "scripts/build/cli.ts"), "--out", dir, "--skip-typecheck", ...names], { cwd: projectRoot, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`build of ${names.join(", ")} failed:\n${r.stdout}\n${r.stderr}`);
   outDir = dir;
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 

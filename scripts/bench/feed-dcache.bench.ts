@@ -40,8 +40,9 @@ class TriggerEndpoint {
       req.on("data", (c) => chunks.push(c));
       req.on("end", () => {
         if (req.method === "GET") {
+          const name = decodeURIComponent((req.url ?? "").split("?")[0]!.split("/").pop() ?? "t");
           res.writeHead(200, { "content-type": "application/json" });
-          return res.end(JSON.stringify({ namespace: "guest", name: "t", parameters: [], limits: {}, version: "0.0.1", publish: false, annotations: [] }));
+          return res.end(JSON.stringify({ namespace: "guest", name, parameters: [], limits: {}, version: "0.0.1", publish: false, annotations: [] }));
         }
         const now = performance.now();
         const body = JSON.parse(Buffer.concat(chunks).toString() || "{}") as { events?: { subject: string }[] };

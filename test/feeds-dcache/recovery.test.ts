@@ -6,7 +6,10 @@
 import { expect } from "chai";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Stack, tally, waitFor } from "./support/stack.ts";
+import { sharedStack, Stack, stopSharedStack, tally, waitFor } from "./support/stack.ts";
+
+// a root hook: the shared stack outlives every file that uses it
+after(stopSharedStack);
 
 const AUTH = { username: "demo", password: "demo" };
 
@@ -16,7 +19,7 @@ async function allDelivered(stack: Stack, trigger: string, written: string[], ti
     if (t.missing.length > 0) throw new Error(`${t.missing.length} of ${written.length} missing, e.g. ${t.missing.slice(0, 3).join(", ")}`);
     return true;
   }, timeoutMs, 300);
-  await new Promise((r) => setTimeout(r, 1500));
+  await new Promise((r) => setTimeout(r, 1000));
   // only this test's directories: the trigger may have earlier tests' files too
   const dirs = new Set(written.map((p) => p.slice(0, p.lastIndexOf("/"))));
   const mine = (await stack.firedEvents(trigger)).map((e) => e.subject).filter((p) => dirs.has(p.slice(0, p.lastIndexOf("/"))));
@@ -51,12 +54,12 @@ describe("dCache source: recovery (local dCache, local OpenWhisk, provider as pr
   this.timeout(120_000);
 
   describe("provider and storage restarts", () => {
-    const stack = new Stack();
+    let stack: Stack;
     before(async () => {
-      mkdirSync(join(stack.root, "beamtime/raw"), { recursive: true });
-      await stack.start();
+      stack = await sharedStack();
+      mkdirSync(join(stack.root, "facility/raw"), { recursive: true });
       await stack.createFeed("crash", {
-        source: { kind: "dcache", url: stack.frontend, paths: ["/beamtime"], recursive: true, flags: ["IN_CLOSE_WRITE"], auth: AUTH },
+        source: { kind: "dcache", url: stack.frontend, paths: ["/facility"], recursive: true, flags: ["IN_CLOSE_WRITE"], auth: AUTH },
         batch: { maxEvents: 200, maxWaitMs: 50 },
       });
       await waitFor("source connected", async () => (await stack.readFeed("crash"))?.source?.state === "connected");
@@ -64,33 +67,32 @@ describe("dCache source: recovery (local dCache, local OpenWhisk, provider as pr
     after(async function () {
       if (this.currentTest?.state === "failed") process.stderr.write(stack.output().slice(-8000));
       if (process.env.FEEDS_DCACHE_LOG) (await import("node:fs")).writeFileSync(process.env.FEEDS_DCACHE_LOG, stack.output());
-      await stack.stop();
     });
 
     it("SIGKILL of the provider mid-burst, then restart: no file missed", async () => {
       const written: string[] = [];
-      burst(stack, "beamtime/raw/kill-a", 4, 40, written);
+      burst(stack, "facility/raw/kill-a", 4, 40, written);
       await sleep(150);
       stack.provider.proc.kill("SIGKILL");
       await new Promise((r) => stack.provider.proc.once("exit", r));
       // the storage keeps producing while the provider is down; the channel keeps the events
-      burst(stack, "beamtime/raw/kill-b", 4, 40, written);
+      burst(stack, "facility/raw/kill-b", 4, 40, written);
       await stack.startProvider();
-      burst(stack, "beamtime/raw/kill-c", 2, 40, written);
+      burst(stack, "facility/raw/kill-c", 2, 40, written);
       await waitFor("the restarted provider finds its channel", () => /found the event channel again by client-id/.test(stack.provider.output()));
       await allDelivered(stack, "crash", written);
     });
 
     it("storage restart (channel gone → 404): new channel, re-subscribed, rescan — no file missed", async () => {
       const written: string[] = [];
-      burst(stack, "beamtime/raw/rs-a", 2, 30, written);
+      burst(stack, "facility/raw/rs-a", 2, 30, written);
       await allDelivered(stack, "crash", written);
       await stack.dcache.stop();
       // written while the storage is down: no event will ever say so, only a rescan finds them
-      burst(stack, "beamtime/raw/rs-b", 2, 30, written);
+      burst(stack, "facility/raw/rs-b", 2, 30, written);
       await stack.startDcache();
       await waitFor("the provider re-created its channel", () => /creating a new one, re-subscribing and rescanning/.test(stack.provider.output()), 20000);
-      burst(stack, "beamtime/raw/rs-c", 2, 30, written);
+      burst(stack, "facility/raw/rs-c", 2, 30, written);
       await allDelivered(stack, "crash", written);
       const log = stack.provider.output();
       expect(log).to.match(/"msg":"rescanned"/);

@@ -4,19 +4,21 @@
 import { expect } from "chai";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Stack, tally, waitFor } from "./support/stack.ts";
+import { sharedStack, stopSharedStack, tally, waitFor, type Stack } from "./support/stack.ts";
+
+// a root hook: the shared stack outlives every file that uses it
+after(stopSharedStack);
 
 describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider as processes)", function () {
   this.timeout(90_000);
-  const stack = new Stack();
+  let stack: Stack;
 
   before(async () => {
+    stack = await sharedStack();
     mkdirSync(join(stack.root, "beamtime/raw"), { recursive: true });
-    await stack.start();
   });
-  after(async function () {
+  afterEach(function () {
     if (this.currentTest?.state === "failed") process.stderr.write(stack.output().slice(-6000));
-    await stack.stop();
   });
 
   it("delivers every file of scan directories made while the feed runs, exactly once", async () => {
@@ -47,7 +49,7 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
       return ev;
     }, 30000, 300);
     // let late duplicates (pending listings, replays) show up before counting them
-    await new Promise((r) => setTimeout(r, 4000));
+    await new Promise((r) => setTimeout(r, 2000));
     got = await stack.firedEvents("tree");
     const t = tally(written, got.map((e) => e.subject));
     console.log(`      written ${written.length}, delivered ${got.length}, missing ${t.missing.length}, duplicates ${t.duplicates}`);

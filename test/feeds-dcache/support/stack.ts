@@ -155,6 +155,27 @@ export class Stack {
   }
 }
 
+let shared: Promise<Stack> | undefined;
+
+/**
+ * One stack (default options) for the test files that can share it: starting the three services and
+ * deploying the feed costs more than most tests. Stopped by `stopSharedStack()` in a root hook.
+ */
+export function sharedStack(): Promise<Stack> {
+  shared ??= (async () => {
+    const s = new Stack();
+    await s.start();
+    return s;
+  })();
+  return shared;
+}
+
+export async function stopSharedStack(): Promise<void> {
+  const s = await shared?.catch(() => undefined);
+  shared = undefined;
+  await s?.stop();
+}
+
 /** Files written vs. delivered: missing ones, and how many arrived more than once. */
 export function tally(written: string[], delivered: string[]): { missing: string[]; duplicates: number; extra: string[] } {
   const count = new Map<string, number>();

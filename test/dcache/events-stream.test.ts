@@ -122,6 +122,18 @@ for (const mode of ["kernel", "webdav-only"] as const) {
       sse.close();
     });
 
+    it("a watch on a file reports its own events without a name", async () => {
+      await raw(s.webdav, "PUT", "/in/watched.dat", { headers: auth(), body: "v1" });
+      const ch = await createChannel(s.frontend);
+      const sse = await openSse(ch);
+      await subscribe(ch, { path: "/in/watched.dat" });
+      await raw(s.webdav, "PUT", "/in/watched.dat", { headers: auth(), body: "version 2" });
+      await sse.waitFor((m) => m.event === "inotify" && m.json.event.mask[0] === "IN_ATTRIB");
+      const self = sse.messages.filter((m) => m.event === "inotify").map((m) => m.json.event);
+      expect(self).to.deep.equal([{ mask: ["IN_OPEN"] }, { mask: ["IN_MODIFY"] }, { mask: ["IN_CLOSE_WRITE"] }, { mask: ["IN_ATTRIB"] }]);
+      sse.close();
+    });
+
     it("a watch follows its directory when it is moved", async () => {
       await raw(s.webdav, "MKCOL", "/in/before", { headers: auth() });
       const ch = await createChannel(s.frontend);

@@ -59,8 +59,13 @@ export class EventHub implements ChangeNotifier {
           this.queue = this.queue.slice(this.head);
           this.head = 0;
         }
-        const pending = this.handle(c);
-        if (pending) await pending;
+        try {
+          const pending = this.handle(c);
+          if (pending) await pending;
+        } catch (e) {
+          // One bad change must not stop the events of all others.
+          this.log(`events: dropped ${c.type} of ${c.dir}/${c.name}: ${(e as Error).stack ?? e}`);
+        }
       }
     } finally {
       this.pumping = false;

@@ -43,7 +43,8 @@ describe("local openwhisk: faults, restarts and throttles", function () {
     expect(r.body.response.result.error).to.match(/boom/);
     expect(r.body.logs.join("\n")).to.match(/stdout: about to fail/);
     const again = await invoke(p, "throws");
-    expect(again.status, "the container stays usable after a throw").to.equal(502);
+    expect(again.status).to.equal(502);
+    expect(again.body.annotations.some((a: { key: string }) => a.key === "initTime"), "a container that threw is not reused").to.equal(true);
     await stillServes();
   });
 

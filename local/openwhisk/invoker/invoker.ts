@@ -143,7 +143,6 @@ export class Invoker {
     const waitTime = Math.round(performance.now() - opts.receivedAt);
     const start = Date.now();
     let initTime: number | undefined;
-    let reusable = true;
     let outcome: StepOutcome | undefined;
     let initFailed = false;
     try {
@@ -167,22 +166,23 @@ export class Invoker {
           action_version: doc.version,
           activation_id: activationId,
           transaction_id: activationId,
-          deadline: String(Date.now() + limits.timeout - (initTime ?? 0)),
+          deadline: String(Date.now() + limits.timeout),
           ...(annotation(opts.action.annotations, "provide-api-key") === true
             ? { api_key: `${opts.identity.uuid}:${opts.identity.key}` }
             : {}),
         },
-        limits.timeout - (initTime ?? 0),
+        // Initialisation and run each get the whole time limit, as in OpenWhisk.
+        limits.timeout,
       );
     } catch (e) {
-      reusable = false;
       c.kill();
       this.o.pool.release(c, false);
       throw e;
     }
     const end = Date.now();
     const { status, result } = interpret(outcome!, initFailed, limits.timeout);
-    if (outcome!.failure || initFailed) reusable = false;
+    // Like OpenWhisk's invoker: a container that gave a developer error is not trusted again.
+    const reusable = !outcome!.failure && !initFailed && (status === "success" || status === "application error");
     const logs = await collectLogs(c, !outcome!.failure && !initFailed, limits.logs);
     this.o.pool.release(c, reusable);
     const rec = this.record(activationId, opts, {

@@ -66,7 +66,8 @@ export class Container {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       serialization: "json",
     });
-    this.exited = new Promise((res) => this.proc.once("exit", () => res()));
+    // "close" comes after the output pipes are drained, so the last log lines are in by then.
+    this.exited = new Promise((res) => this.proc.once("close", () => res()));
     for (const name of ["stdout", "stderr"] as const) {
       this.proc[name]!.setEncoding("utf8");
       this.proc[name]!.on("data", (chunk: string) => this.onOutput(name, chunk));
@@ -219,7 +220,9 @@ export class Container {
 
   async destroy(): Promise<void> {
     this.kill();
-    await this.exited;
+    // A process the action started may hold the pipes open: do not wait for it forever.
+    const t = new Promise<void>((r) => setTimeout(r, 1000).unref());
+    await Promise.race([this.exited, t]);
   }
 }
 

@@ -183,6 +183,8 @@ export class Invoker {
     const { status, result } = interpret(outcome!, initFailed, limits.timeout);
     // Like OpenWhisk's invoker: a container that gave a developer error is not trusted again.
     const reusable = !outcome!.failure && !initFailed && (status === "success" || status === "application error");
+    // A failed init prints no end markers: stop the process and take what it wrote.
+    if (initFailed) c.kill();
     const logs = await collectLogs(c, !outcome!.failure && !initFailed, limits.logs);
     this.o.pool.release(c, reusable);
     const rec = this.record(activationId, opts, {

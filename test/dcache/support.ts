@@ -118,8 +118,11 @@ export function openSse(channelUrl: string, headers: Record<string, string> = au
           ended,
           waitForCount(pred, n, timeoutMs = 10_000) {
             return new Promise((ok, fail) => {
+              // counted incrementally: replays can bring tens of thousands of messages
+              const got: SseMessage[] = [];
+              let seen = 0;
               const check = () => {
-                const got = messages.filter(pred);
+                for (; seen < messages.length; seen++) if (pred(messages[seen]!)) got.push(messages[seen]!);
                 if (got.length >= n) {
                   waiters.delete(check);
                   clearTimeout(t);

@@ -165,7 +165,7 @@ export class Channel implements SubscriptionOwner {
   private write(frame: string): void {
     const sink = this.sink;
     if (!sink) return;
-    if (!sink.write(frame)) {
+    if (!sink.write(frame) && !this.paused) {
       this.paused = true;
       sink.once("drain", () => {
         if (this.sink !== sink) return;

@@ -48,7 +48,7 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
 
   const db = openDatabase(opts.dataDir);
   const store = new EntityStore(db);
-  const activations = new ActivationStore(db);
+  const activations = new ActivationStore(db, log);
   // whisk.system gets a fresh key each start: nobody logs in as it, it only owns public packages.
   const systemAuth = `${randomUUID()}:${randomBytes(32).toString("base64url")}`;
   const auth = new Authenticator([...opts.namespaces, { namespace: SYSTEM_NAMESPACE, auth: systemAuth }]);

@@ -29,7 +29,10 @@ export class ActivationStore {
   private pending = new Map<string, { a: Activation; path: string }>();
   private flushScheduled = false;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly log: (line: string) => void = () => undefined,
+  ) {
     this.putStmt = db.prepare("INSERT OR REPLACE INTO activations (id, namespace, path, start, doc) VALUES (?, ?, ?, ?, ?)");
     this.getStmt = db.prepare("SELECT doc FROM activations WHERE namespace = ? AND id = ?");
   }
@@ -49,9 +52,14 @@ export class ActivationStore {
     if (this.pending.size === 0 || !this.db.open) return;
     const batch = [...this.pending.values()];
     this.pending.clear();
-    this.db.transaction(() => {
-      for (const { a, path } of batch) this.putStmt.run(a.activationId, a.namespace, path, a.start, JSON.stringify(a));
-    })();
+    try {
+      this.db.transaction(() => {
+        for (const { a, path } of batch) this.putStmt.run(a.activationId, a.namespace, path, a.start, JSON.stringify(a));
+      })();
+    } catch (e) {
+      // A full disk must not take the platform down: say what was lost and keep serving.
+      this.log(`could not store ${batch.length} activation records: ${(e as Error).message}`);
+    }
   }
 
   get(namespace: string, id: string): Activation | undefined {

@@ -93,6 +93,7 @@ export class ChannelHub {
   private lastQueued: number | undefined;
   private failed: string | undefined;
   private lossPending: string | undefined;
+  private current: { state: "connected" | "reconnecting"; detail?: string } | undefined;
 
   constructor(private readonly o: HubOptions) {
     this.resetConnected();
@@ -113,6 +114,7 @@ export class ChannelHub {
   /** Adds a listener and starts the stream if needed; replays from an older position if it has one. */
   attach(l: HubListener): void {
     this.listeners.set(l.regId, l);
+    if (this.current) l.onState(this.current.state, this.current.detail);
     if (this.failed && this.loop) {
       l.onFatal(this.failed);
       return;
@@ -230,6 +232,7 @@ export class ChannelHub {
   }
 
   private broadcastState(state: "connected" | "reconnecting", detail?: string): void {
+    this.current = { state, detail };
     for (const l of this.listeners.values()) l.onState(state, detail);
   }
 

@@ -3,6 +3,9 @@
 // main.ts and the benchmarks use.
 import { randomBytes, randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
+import { mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { Authenticator, GUEST_AUTH } from "./auth.ts";
 import { applyConfigFile, defaultOptions, mergeConfig, type ConfigFile, type PlatformOptions } from "./config.ts";
 import { openDatabase } from "./store/database.ts";
@@ -61,6 +64,7 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
     prewarmMemoryMb: DEFAULT_LIMITS.memory,
     idleTimeoutMs: opts.idleTimeoutMs,
     apiHost: "",
+    nodePath: runtimeModules(opts.dataDir, log),
   });
   const invoker = new Invoker({ pool, activations, resolve: (id, q) => resolveAction(store, id, q), log });
   const throttles = new Throttles(opts.limits);
@@ -98,6 +102,24 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
       return closing;
     },
   };
+}
+
+/**
+ * The Node.js runtime image lets actions `require("openwhisk")` without shipping it. Containers get
+ * a module path holding only that package (a link to this project's copy), not all of our deps.
+ */
+function runtimeModules(dataDir: string, log: (line: string) => void): string | undefined {
+  const dir = join(dataDir, "runtime", "node_modules");
+  try {
+    const pkg = dirname(createRequire(import.meta.url).resolve("openwhisk/package.json"));
+    mkdirSync(dir, { recursive: true });
+    rmSync(join(dir, "openwhisk"), { force: true, recursive: true });
+    symlinkSync(pkg, join(dir, "openwhisk"), "dir");
+    return dir;
+  } catch (e) {
+    log(`actions cannot require("openwhisk") without shipping it: ${(e as Error).message}`);
+    return undefined;
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -186,6 +186,20 @@ describe("local openwhisk: the openwhisk npm client", function () {
       expect(withKey.key).to.equal(GUEST_AUTH);
     });
 
+    it("lets an action require the preinstalled openwhisk client and call the platform with its own key", async () => {
+      await p.ow.actions.create({
+        name: "caller",
+        action: `const openwhisk = require("openwhisk");
+          async function main(p) {
+            const ow = openwhisk();
+            const echoed = await ow.actions.invoke({ name: "/whisk.system/utils/echo", blocking: true, result: true, params: { hop: p.hop } });
+            return { echoed };
+          }`,
+        annotations: { "provide-api-key": true },
+      });
+      expect(await p.ow.actions.invoke({ name: "caller", blocking: true, result: true, params: { hop: 2 } })).to.deep.equal({ echoed: { hop: 2 } });
+    });
+
     it("runs a zip action through package.json main, with module.fn main and a Promise result", async () => {
       const zip = zipSync({
         "package.json": strToU8(JSON.stringify({ name: "zipped", main: "lib/entry.js" })),

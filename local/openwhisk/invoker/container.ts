@@ -29,6 +29,8 @@ export interface StepOutcome {
 export interface ContainerOptions {
   memoryMb: number;
   apiHost: string;
+  /** where packages the runtime image preinstalls (the `openwhisk` client) resolve from */
+  nodePath?: string;
 }
 
 interface Stream {
@@ -62,7 +64,12 @@ export class Container {
     this.proc = fork(RUNNER, [], {
       // The heap cap makes V8 abort cleanly past the limit; the watchdog below catches the rest.
       execArgv: [`--max-old-space-size=${opts.memoryMb}`],
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", __OW_API_HOST: opts.apiHost },
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: process.env.HOME ?? "/tmp",
+        __OW_API_HOST: opts.apiHost,
+        ...(opts.nodePath ? { NODE_PATH: opts.nodePath } : {}),
+      },
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       serialization: "json",
     });

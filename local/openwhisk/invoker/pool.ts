@@ -14,6 +14,7 @@ export interface PoolOptions {
   /** an idle warm container is destroyed after this long */
   idleTimeoutMs: number;
   apiHost: string;
+  nodePath?: string;
 }
 
 export interface Lease {
@@ -60,7 +61,7 @@ export class ContainerPool {
   private fillStems(): void {
     if (this.closed || !this.opts.apiHost) return;
     while (this.stems.length < this.opts.prewarm) {
-      const c = new Container({ memoryMb: this.opts.prewarmMemoryMb, apiHost: this.opts.apiHost });
+      const c = new Container({ memoryMb: this.opts.prewarmMemoryMb, apiHost: this.opts.apiHost, nodePath: this.opts.nodePath });
       this.stems.push(c);
       c.proc.once("exit", () => {
         this.stems = this.stems.filter((s) => s !== c);
@@ -98,7 +99,7 @@ export class ContainerPool {
       // would take a core away from the initialisation that is about to happen.
       setTimeout(() => this.fillStems(), STEM_REFILL_DELAY_MS).unref();
     }
-    c ??= new Container({ memoryMb, apiHost: this.opts.apiHost });
+    c ??= new Container({ memoryMb, apiHost: this.opts.apiHost, nodePath: this.opts.nodePath });
     c.actionKey = key;
     this.busy.add(c);
     return { container: c, cold: true };

@@ -14,7 +14,8 @@ export interface MqttSourceParams {
   qos: 0 | 1;
   username?: string;
   password?: string;
-  /** MQTT v5 shared-subscription group; replicas in one group split the topic ("$share/<group>/<topic>") */
+  /** MQTT v5 shared-subscription group: provider replicas split the topic ("$share/<group>/<topic>");
+   *  unset: a plain subscription (survives broker restarts with Mosquitto, which does not persist shared ones) */
   group?: string;
 }
 

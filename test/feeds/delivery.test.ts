@@ -38,6 +38,11 @@ describe("feeds/provider delivery (real provider process, Mosquitto, OpenWhisk s
   }
 
   const subjects = (trigger: string) => ow.acceptedEvents(trigger).map((e) => e.subject);
+  /** at-least-once: a redelivered event carries the same id; the first delivery of each counts */
+  const firstDeliveries = (trigger: string) => {
+    const seen = new Set<string>();
+    return ow.acceptedEvents(trigger).filter((e) => !seen.has(e.id) && seen.add(e.id)).map((e) => e.subject);
+  };
   const expected = (from: number, to: number, dir = "beamline") =>
     Array.from({ length: to - from }, (_, k) => `/data/${dir}/run-${String(from + k).padStart(5, "0")}.nxs`);
 
@@ -59,12 +64,13 @@ describe("feeds/provider delivery (real provider process, Mosquitto, OpenWhisk s
   });
 
   it("batches a stream into few fires, in order, each a CloudEvents batch", async () => {
-    const topic = await register("happy");
+    // maxWaitMs far above the publishing time: batches are cut by count, 50 + 50 + the rest
+    const topic = await register("happy", { batch: { maxEvents: 50, maxWaitMs: 4000 } });
     await publish(topic, 0, 120);
     await waitFor("120 events fired", () => ow.acceptedEvents("happy").length >= 120);
     expect(subjects("happy")).to.deep.equal(expected(0, 120));
     const fires = ow.accepted("happy");
-    expect(fires.length).to.be.at.most(120 / 10);
+    expect(fires.map((f) => f.body.events.length).slice(0, 2)).to.deep.equal([50, 50]);
     for (const f of fires) expect(f.body.events.length).to.be.at.most(50);
     const e = fires[0]!.body.events[0]!;
     expect(e).to.include({ specversion: "1.0", type: "org.dcache.storage.IN_CLOSE_WRITE", source: "https://dcache.example:3880/api/v1/events/channels/CHbeamline" });
@@ -111,8 +117,8 @@ describe("feeds/provider delivery (real provider process, Mosquitto, OpenWhisk s
     gone = false;
     const un = await api.call("POST", "/api/v1/registrations/guest/vanishing/unpause");
     expect(un.status, JSON.stringify(un.body)).to.equal(200);
-    await waitFor("15 events after re-enabling", () => ow.acceptedEvents("vanishing").length >= 15);
-    expect(subjects("vanishing")).to.deep.equal(expected(0, 15));
+    await waitFor("15 events after re-enabling", () => firstDeliveries("vanishing").length >= 15);
+    expect(firstDeliveries("vanishing")).to.deep.equal(expected(0, 15));
   });
 
   it("5xx past maxAgeSeconds dead-letters; dead letters are listed and replayed", async () => {

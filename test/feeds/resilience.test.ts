@@ -2,7 +2,7 @@
 // a broker restart, and a graceful shutdown that flushes waiting batches.
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
-import { rmSync, writeFileSync } from "node:fs";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import mqtt from "mqtt";
@@ -37,6 +37,8 @@ class PrivateBroker {
   }
   async start(): Promise<void> {
     if (!this.port) this.port = await freePort();
+    // mosquitto started as root drops to the `mosquitto` user, which must be able to write its database
+    chmodSync(this.dir, 0o777);
     const conf = join(this.dir, "mosquitto.conf");
     writeFileSync(conf, `listener ${this.port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${this.dir}/\nautosave_interval 1\nmax_queued_messages 1000000\nmax_inflight_messages 100\n`);
     this.proc = spawn("mosquitto", ["-c", conf], { stdio: "ignore" });

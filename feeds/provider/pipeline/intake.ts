@@ -8,6 +8,9 @@ import type { NewEvent, OutboxEntry, Store } from "../store/types.ts";
 import type { Delivery } from "./delivery.ts";
 import type { EventFilter } from "./filter.ts";
 
+/** most deliveries committed in one transaction */
+const GROUP_MAX = 2000;
+
 export interface IntakeOptions {
   regId: string;
   label: string;
@@ -41,14 +44,51 @@ export class Intake implements SourceSink {
     }
   }
 
-  deliver(messages: SourceMessage[], cursor?: string): Promise<void> | void {
+  /**
+   * Messages delivered within one event-loop turn are committed together (group commit): one store
+   * transaction per turn instead of one per message. Each delivery's promise resolves once its
+   * group is durable, in delivery order.
+   */
+  deliver(messages: SourceMessage[], cursor?: string): Promise<void> {
     const delivery = this.o.delivery();
     if (!delivery.hasRoom()) return delivery.room().then(() => this.deliver(messages, cursor));
-    const intake = this.prepare(messages);
-    if (intake.events.length === 0 && intake.dead.length === 0 && cursor === undefined) return;
-    const store = this.o.store;
-    if (store.appendIntakeSync) return this.stored(store.appendIntakeSync(this.o.regId, { ...intake, cursor }), intake.dead.length);
-    return store.appendIntake(this.o.regId, { ...intake, cursor }).then((entries) => this.stored(entries, intake.dead.length));
+    return new Promise((resolve, reject) => {
+      this.group.push({ messages, cursor, resolve, reject });
+      if (this.group.length >= GROUP_MAX) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private group: { messages: SourceMessage[]; cursor?: string; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private flushScheduled = false;
+  /** serialises group commits so that groups become durable (and resolve) in order */
+  private chain: Promise<void> = Promise.resolve();
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const group = this.group;
+    if (group.length === 0) return;
+    this.group = [];
+    this.chain = this.chain.then(async () => {
+      try {
+        const intake = this.prepare(group.flatMap((g) => g.messages));
+        let cursor: string | undefined;
+        for (const g of group) if (g.cursor !== undefined) cursor = g.cursor;
+        if (intake.events.length > 0 || intake.dead.length > 0 || cursor !== undefined) {
+          const store = this.o.store;
+          const entries = store.appendIntakeSync
+            ? store.appendIntakeSync(this.o.regId, { ...intake, cursor })
+            : await store.appendIntake(this.o.regId, { ...intake, cursor });
+          this.stored(entries, intake.dead.length);
+        }
+        for (const g of group) g.resolve();
+      } catch (e) {
+        for (const g of group) g.reject(e as Error);
+      }
+    });
   }
 
   private prepare(messages: SourceMessage[]): { events: NewEvent[]; dead: { event: NewEvent; reason: string }[] } {

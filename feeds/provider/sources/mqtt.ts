@@ -1,25 +1,26 @@
 // MQTT source: QoS 1 with a persistent session (clean start off, session kept for a week), so the
 // broker keeps messages while the provider is down and redelivers whatever was not acknowledged.
 // A PUBACK goes out only after the intake has made the message durable (mqtt.js sends it when our
-// handleMessage calls back). The subscription is an MQTT v5 shared subscription
-// `$share/<group>/<topic>` (group: the feed's `group`, else one derived from the registration), so
-// provider replicas, each with its own client id, split one registration's messages instead of each
-// getting all of them.
+// handleMessage calls back). With the feed's `group`, the subscription is an MQTT v5 shared
+// subscription `$share/<group>/<topic>`, so provider replicas (each with its own client id) split one
+// topic. It is opt-in: Mosquitto 2.0 does not restore shared subscriptions from its persistence file,
+// so after a broker restart a shared subscription loses what is published before the provider has
+// reconnected, while a plain subscription in a persistent session keeps it.
 import { createHash } from "node:crypto";
 import mqtt from "mqtt";
 import type { MqttSourceParams } from "../../common/feed-params.ts";
 import type { RunningSource, Source, SourceRegistration, SourceSink, StopOptions } from "./types.ts";
 
 const SESSION_EXPIRY_S = 7 * 24 * 3600;
+const MAX_UNDURABLE = 5000;
 
 /** Stable per registration and replica, so a restarted provider resumes the same broker session. */
 export function mqttClientId(regKey: string, replicaId: string): string {
   return `owfeed-${replicaId}-${createHash("sha256").update(regKey).digest("hex").slice(0, 16)}`;
 }
 
-export function subscriptionTopic(cfg: MqttSourceParams, regKey: string): string {
-  const group = cfg.group ?? `owfeed-${createHash("sha256").update(regKey).digest("hex").slice(0, 16)}`;
-  return `$share/${group}/${cfg.topic}`;
+export function subscriptionTopic(cfg: MqttSourceParams): string {
+  return cfg.group ? `$share/${cfg.group}/${cfg.topic}` : cfg.topic;
 }
 
 /** Broker URL without credentials, as the CloudEvent source of messages that name none. */
@@ -37,7 +38,7 @@ export class MqttSource implements Source {
     const cfg = reg.config as MqttSourceParams;
     const log = reg.log.child({ source: "mqtt" });
     const origin = originOf(cfg);
-    const topic = subscriptionTopic(cfg, reg.key);
+    const topic = subscriptionTopic(cfg);
     const u = new URL(cfg.url);
     const client = mqtt.connect(`${u.protocol}//${u.host}`, {
       clientId: mqttClientId(reg.key, reg.replicaId),
@@ -48,33 +49,75 @@ export class MqttSource implements Source {
       password: cfg.password,
       reconnectPeriod: this.opts.reconnectPeriodMs ?? 1000,
       connectTimeout: 10_000,
-      resubscribe: true,
+      // we subscribe on every connect ourselves: mqtt.js skips topics it believes the session has,
+      // and a broker may restore a session without its shared subscription (Mosquitto 2.0 does)
+      resubscribe: false,
     });
     let stopping = false;
     sink.state("starting");
 
-    // Redelivers after a store failure are retried here, in order, before the next message is read:
-    // mqtt.js handles one incoming PUBLISH at a time and acknowledges when we call back.
+    // At-least-once with group commit: mqtt.js handles one incoming PUBLISH at a time and sends its
+    // PUBACK when handleMessage calls back. We call back at once, so the next message is read, but
+    // hold each PUBACK until the intake has made that message durable; PUBACKs still go out in
+    // arrival order, as MQTT requires. A PUBACK held across a reconnect is dropped (its message id
+    // may belong to another message by then): the broker redelivers the message instead.
+    type SendPacket = (packet: { cmd: string; messageId?: number }, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
+    const internals = client as unknown as { _sendPacket: SendPacket };
+    const send = internals._sendPacket.bind(client);
+    const durable = new Map<number, Promise<void>>();
+    let connection = 0;
+    internals._sendPacket = (packet, cb, ...rest) => {
+      // mqtt.js would queue a PUBACK while offline and send it on the next connection, where its
+      // message id may mean another message: drop it; the broker redelivers
+      if (packet.cmd === "puback" && !client.connected) return cb?.();
+      const pending = packet.cmd === "puback" && packet.messageId !== undefined ? durable.get(packet.messageId) : undefined;
+      if (!pending) return send(packet, cb, ...rest);
+      durable.delete(packet.messageId!);
+      const mine = connection;
+      cb?.();
+      pending.then(
+        () => {
+          if (mine === connection && client.connected) send(packet);
+        },
+        (err: Error) => {
+          if (stopping || mine !== connection) return;
+          // not stored: never acknowledge; reconnect so the broker offers it again
+          log.error("could not store an MQTT message; reconnecting so the broker redelivers it", { err });
+          connection++;
+          client.stream.destroy();
+        },
+      );
+    };
+    client.on("close", () => {
+      connection++;
+      durable.clear();
+    });
+    // Messages read but not yet durable are bounded: past the bound the next one is read only when
+    // an earlier one is stored, so a paused or throttled registration holds the broker back.
+    let undurable = 0;
+    let resume: (() => void) | undefined;
     client.handleMessage = (packet, done) => {
       const msg = { payload: packet.payload as Buffer, receivedAt: new Date(), origin };
-      const retry = (err: Error, n: number): void => {
-        if (stopping) return; // no PUBACK: the broker redelivers to the next session
-        log.error("could not store an MQTT message; retrying before acknowledging", { err, attempt: n });
-        setTimeout(() => attempt(n + 1), Math.min(5000, 100 * 2 ** n));
-      };
-      const attempt = (n: number): void => {
-        let pending: Promise<void> | void;
-        try {
-          pending = sink.deliver([msg]);
-        } catch (e) {
-          return retry(e as Error, n);
-        }
-        // acknowledging in the same turn keeps mqtt.js's receive loop (and the broker's in-flight
-        // window) moving; an asynchronous acknowledgement costs orders of magnitude in throughput
-        if (!pending) return done();
-        pending.then(() => done(), (err: Error) => retry(err, n));
-      };
-      attempt(0);
+      let pending: Promise<void>;
+      try {
+        pending = Promise.resolve(sink.deliver([msg]));
+      } catch (e) {
+        pending = Promise.reject(e as Error);
+      }
+      undurable++;
+      pending
+        .catch(() => {}) // handled where the PUBACK is held
+        .finally(() => {
+          undurable--;
+          if (resume && undurable < MAX_UNDURABLE) {
+            const r = resume;
+            resume = undefined;
+            r();
+          }
+        });
+      if (packet.qos > 0 && packet.messageId !== undefined) durable.set(packet.messageId, pending);
+      if (undurable < MAX_UNDURABLE) done();
+      else resume = () => done();
     };
 
     client.on("connect", (connack) => {
@@ -110,7 +153,11 @@ export class MqttSource implements Source {
           await client.unsubscribeAsync(topic).catch(() => {});
           await new Promise<void>((res) => client.end(false, { properties: { sessionExpiryInterval: 0 } }, () => res()));
         } else {
-          await new Promise<void>((res) => client.end(true, {}, () => res()));
+          // let messages already read become durable and their PUBACKs go out, so the broker does
+          // not redeliver them to the next session (bounded: a stuck store must not block shutdown)
+          const until = Date.now() + 2000;
+          while (undurable > 0 && client.connected && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+          await new Promise<void>((res) => client.end(false, {}, () => res()));
         }
         sink.state("stopped");
       },

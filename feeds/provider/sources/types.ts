@@ -24,9 +24,10 @@ export type SourceState = "starting" | "connected" | "reconnecting" | "stopped" 
 
 export interface SourceSink {
   /**
-   * Returns nothing when the messages were made durable before returning (SQLite store, outbox not
-   * full): the source may acknowledge at once. Otherwise returns a promise with the meaning above.
-   * A synchronous throw means the same as a rejection.
+   * The core commits what is delivered within one event-loop turn in one transaction (group
+   * commit), so a source that reads ahead should call `deliver` per message without awaiting each,
+   * and acknowledge each message when its promise resolves (promises resolve in delivery order).
+   * A sink may also return nothing, meaning durable already; a synchronous throw means a rejection.
    */
   deliver(messages: SourceMessage[], cursor?: string): Promise<void> | void;
   /** reports connection state for /health and metrics; `detail` must not contain secrets */

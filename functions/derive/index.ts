@@ -37,6 +37,11 @@ async function frameOf(reader: SyncRangeReader, path: string, md: FileDescriptio
     if (!signal) return "no NXdata signal with two or more dimensions";
     return hdf5Frame(reader, path, signal.path);
   }
+  if (md.format === "exdf") {
+    const image = md.exdf?.images.find((d) => /^[<>][iuf]/.test(d.dtype));
+    if (!image) return "no INSTRUMENT/…/image/data detector frames in this EXDF file";
+    return hdf5Frame(reader, path, image.path);
+  }
   return `format ${md.format} holds no detector frame this function can read`;
 }
 

@@ -1,6 +1,6 @@
 // European XFEL EXDF metadata: the METADATA/ group of a RAW/PROC run file (HDF5, not NeXus).
 import type { H5File } from "./hdf5-open.ts";
-import { child, fieldValue, isDataset, isGroup, smallValue, type Group, type Scalar } from "./hdf5-values.ts";
+import { child, describeDataset, fieldValue, isDataset, isGroup, smallValue, type Group, type Scalar } from "./hdf5-values.ts";
 
 export interface ExdfMetadata {
   creationDate?: string;
@@ -14,6 +14,29 @@ export interface ExdfMetadata {
   dataSources: string[];
   /** Which of EXDF's top-level groups the file has (INDEX, CONTROL, RUN, INSTRUMENT…). */
   sections: string[];
+  /** Detector image datasets (…/image/data under INSTRUMENT/) with their shape and type. */
+  images: Array<{ path: string; shape: number[]; dtype: string }>;
+}
+
+/** Finds INSTRUMENT/<source…>/image/data datasets (AGIPD, LPD, JUNGFRAU… write frames there). */
+function imageDatasets(root: Group): ExdfMetadata["images"] {
+  const out: ExdfMetadata["images"] = [];
+  const inst = child(root, "INSTRUMENT");
+  if (!isGroup(inst)) return out;
+  const walk = (g: Group, path: string, depth: number) => {
+    if (depth > 6 || out.length >= 16) return;
+    for (const name of g.keys()) {
+      const e = child(g, name);
+      const p = `${path}/${name}`;
+      if (isGroup(e)) walk(e, p, depth + 1);
+      else if (isDataset(e) && name === "data" && path.endsWith("/image")) {
+        const d = describeDataset(e);
+        if (d.shape.length >= 2) out.push({ path: p, ...d });
+      }
+    }
+  };
+  walk(inst, "/INSTRUMENT", 0);
+  return out;
 }
 
 const TEXT = ["creationDate", "updateDate", "dataFormatVersion", "daqLibrary", "karaboFramework"] as const;
@@ -28,7 +51,7 @@ export function exdfMetadata(file: H5File): ExdfMetadata | undefined {
   const root = file as unknown as Group;
   const meta = child(root, "METADATA");
   if (!isGroup(meta)) return undefined;
-  const out: ExdfMetadata = { dataSources: [], sections: root.keys().filter((k) => k !== "METADATA") };
+  const out: ExdfMetadata = { dataSources: [], sections: root.keys().filter((k) => k !== "METADATA"), images: imageDatasets(root) };
   // Format version 1.0+ keeps most fields directly in METADATA; older files under METADATA/… too.
   for (const k of TEXT) {
     const v = first(fieldValue(meta, k));

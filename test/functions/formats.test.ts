@@ -11,7 +11,8 @@ import { describe as describeFile } from "../../lib/formats/describe.ts";
 import { parseEdfHeader } from "../../lib/formats/edf.ts";
 import { cbfFrame, edfFrame, frameStats, hdf5Frame } from "../../lib/formats/frame.ts";
 import { encodeGreyPng } from "../../lib/formats/png.ts";
-import { byteOffsetEncode, cbfPixels, writeCbf, writeEdf, writeExdf, writeNexus } from "./support/samples.ts";
+import { writeExdfWithImage } from "./support/exdf-image.ts";
+import { byteOffsetEncode, cbfPixels, writeCbf, writeEdf, writeNexus } from "./support/samples.ts";
 
 const NEXUS = "/work/shared/testdata/nexus";
 const real = (name: string) => join(NEXUS, name);
@@ -85,11 +86,12 @@ describe("lib/formats: generated files", function () {
 
   it("EXDF-like run file: METADATA fields and data sources", async () => {
     const p = join(dir, "RAW-R0348-AGIPD04-S00002.h5");
-    await writeExdf(p);
+    await writeExdfWithImage(p);
     const { d } = await describeLocal(p);
     expect(d.format).to.equal("exdf");
     expect(d.exdf).to.include({ proposalNumber: 2948, runNumber: 348, sequenceNumber: 2, dataFormatVersion: "1.2" });
     expect(d.exdf!.dataSources).to.have.length(2);
+    expect(d.exdf!.images).to.deep.equal([{ path: "/INSTRUMENT/SPB_DET_AGIPD1M-1/DET/4CH0:xtdf/image/data", shape: [3, 32, 16], dtype: "<u2" }]);
   });
 
   it("miniCBF: header fields, binary section; the frame decodes to the written pixels", async () => {

@@ -11,7 +11,8 @@ import { join } from "node:path";
 import mqtt from "mqtt";
 import { adler32Hex } from "../../lib/checksum/adler32.ts";
 import { buildBundles, runBundle, type BundleRun } from "./support/bundles.ts";
-import { writeCbf, writeEdf, writeExdf, writeNexus } from "./support/samples.ts";
+import { writeExdfWithImage } from "./support/exdf-image.ts";
+import { writeCbf, writeEdf, writeNexus } from "./support/samples.ts";
 import { cloudEvent, DCACHE_AUTH, download, MQTT_URL, requireMosquitto, RUCIO_AUTH, SCICAT_AUTH, startStack, upload, type Stack } from "./support/stack.ts";
 
 const FUNCTIONS = ["checksum", "metadata", "catalogue", "placement", "accounting", "derive"];
@@ -66,7 +67,7 @@ describe("functions: bundles against the local stack", function () {
     storage = { webdavUrl: stack.webdavUrl, frontendUrl: stack.frontendUrl, ...DCACHE_AUTH };
     const tmp = stack.dir;
     await writeNexus(join(tmp, "run-0042.nxs"), { title: "Lysozyme 100K", proposal: "20261234", run: "42", instrument: "P11", users: [{ name: "Ada Lovelace", email: "ada@example.org" }], frames: [40, 128, 128] });
-    await writeExdf(join(tmp, "RAW-R0348-AGIPD04-S00002.h5"));
+    await writeExdfWithImage(join(tmp, "RAW-R0348-AGIPD04-S00002.h5"));
     writeCbf(join(tmp, "lyso_00001.cbf"), 200, 100);
     writeEdf(join(tmp, "img_0001.edf"), 64, 32);
     for (const [name, path] of [
@@ -413,13 +414,25 @@ describe("functions: bundles against the local stack", function () {
     it("derives from miniCBF and EDF; skips derived files and files without a frame", async () => {
       const run = await runBundle(bundles, "derive", {
         ...storage,
-        events: ["/beamtime/raw/lyso_00001.cbf", "/beamtime/raw/img_0001.edf", "/beamtime/raw/notes.txt", "/beamtime/raw/derived/run-0042.nxs.preview.png"].map((p, i) => cloudEvent(p, String(i))),
+        events: ["/beamtime/raw/lyso_00001.cbf", "/beamtime/raw/img_0001.edf", "/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5", "/beamtime/raw/notes.txt", "/beamtime/raw/derived/run-0042.nxs.preview.png"].map((p, i) => cloudEvent(p, String(i))),
       });
-      expect((run.result.files as any[]).map((f) => f.path)).to.deep.equal(["/beamtime/raw/lyso_00001.cbf", "/beamtime/raw/img_0001.edf"]);
+      expect((run.result.files as any[]).map((f) => f.path)).to.deep.equal(["/beamtime/raw/lyso_00001.cbf", "/beamtime/raw/img_0001.edf", "/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5"]);
       expect((run.result.skipped as any[]).map((s) => s.reason)).to.deep.equal(["format unknown holds no detector frame this function can read", "already a derived file"]);
       const summary = JSON.parse((await download(stack.webdavUrl, "/beamtime/raw/derived/lyso_00001.cbf.summary.json")).body.toString());
       expect(summary.frame).to.include({ width: 200, height: 100 });
       expect(summary.stats.masked).to.be.above(0);
+      const exdf = JSON.parse((await download(stack.webdavUrl, "/beamtime/raw/derived/RAW-R0348-AGIPD04-S00002.h5.summary.json")).body.toString());
+      expect(exdf.frame).to.include({ origin: "/INSTRUMENT/SPB_DET_AGIPD1M-1/DET/4CH0:xtdf/image/data[0,:,:]", width: 16, height: 32 });
+    });
+
+    it("derives from a real facility frame (APS area detector, 487 × 195)", async () => {
+      const path = "/beamtime/raw/APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5";
+      await upload(stack.webdavUrl, path, readFileSync("/work/shared/testdata/nexus/APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5"));
+      const run = await runBundle(bundles, "derive", { ...storage, path });
+      const png = await download(stack.webdavUrl, (run.result.files as any[])[0].derived[0].path);
+      expect([png.body.readUInt32BE(16), png.body.readUInt32BE(20)]).to.deep.equal([487, 195]);
+      const summary = JSON.parse((await download(stack.webdavUrl, (run.result.files as any[])[0].derived[1].path)).body.toString());
+      expect(summary.stats.max).to.be.above(summary.stats.p995);
     });
   });
 

@@ -126,7 +126,7 @@ export class ChannelHub {
       return;
     }
     const pos = this.channel ? l.position(this.channel) : undefined;
-    if (pos !== undefined && this.lastQueued !== undefined && pos < this.lastQueued) {
+    if (pos !== undefined && pos >= 0 && this.lastQueued !== undefined && pos < this.lastQueued) {
       this.o.log.info("replaying the channel from an older position for a joining registration", { registration: l.regId, from: pos });
       this.streamCtl?.abort();
     }
@@ -226,7 +226,8 @@ export class ChannelHub {
     let min: number | undefined;
     for (const l of this.listeners.values()) {
       const p = this.channel ? l.position(this.channel) : undefined;
-      if (p !== undefined && (min === undefined || p < min)) min = p;
+      // a negative position means "on this channel, before any event": nothing to replay for it
+      if (p !== undefined && p >= 0 && (min === undefined || p < min)) min = p;
     }
     return min ?? this.lastQueued;
   }

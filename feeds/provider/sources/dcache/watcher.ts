@@ -164,24 +164,26 @@ export class DcacheWatcher implements HubListener {
     const channel = this.o.hub.channelUrl!;
     const roots = this.o.cfg.paths;
     const batch = this.newBatch();
-    if (this.lastChannel === channel) {
+    if (this.lastChannel === channel && this.lastId !== undefined && this.lastId >= 0) {
       // same channel as before the restart: the frontend replays what we missed; re-watch only
       const known = this.o.seen.watchedDirs(this.regId).filter((d) => roots.some((r) => under(d, r)));
       if (known.length === 0) await this.scanTrees(roots, "baseline", batch);
       else await inParallel(known, LIST_CONCURRENCY, (d) => this.addWatch(d).then(() => undefined));
       this.o.log.info("resuming on the same event channel", { channel, after: this.lastId, directories: this.dirs.size });
     } else if (this.lastChannel !== undefined) {
-      this.o.log.warn("the event channel of the stored cursor is gone: rescanning the watched tree", { channel });
-      await this.scanTrees(roots, "emit", batch, "channel re-created");
+      // a new channel, or ours without a position to replay from (stopped before any event came)
+      this.o.log.warn("no position to resume from on this channel: rescanning the watched tree", { channel, storedChannel: this.lastChannel });
+      await this.scanTrees(roots, "emit", batch, this.lastChannel === channel ? "restart without a position" : "channel re-created");
     } else {
       await this.scanTrees(roots, "baseline", batch);
       this.o.log.info("watching", { paths: roots, recursive: this.o.cfg.recursive, directories: this.dirs.size });
     }
     this.scannedChannel = channel;
     this.report();
-    if (this.lastChannel !== channel) {
+    if (this.lastChannel !== channel || this.lastId === undefined) {
+      // -1: on this channel, before any event id; stored so that a restart knows the baseline exists
       this.lastChannel = channel;
-      this.lastId = undefined;
+      this.lastId = -1;
     }
     await this.commit(batch, true);
   }
@@ -197,7 +199,7 @@ export class DcacheWatcher implements HubListener {
         this.o.log.warn("events may have been lost: rescanning the watched tree", { reason: item.reason });
         if (item.newChannel) {
           this.lastChannel = channel;
-          this.lastId = undefined;
+          this.lastId = -1;
         }
         await this.scanTrees(this.o.cfg.paths, "emit", batch, item.reason);
         this.scannedChannel = channel;

@@ -146,6 +146,9 @@ process.on("message", (msg) => {
   }
 });
 
+// The platform went away (even by SIGKILL): a container never outlives it.
+process.on("disconnect", () => process.exit(0));
+
 process.on("exit", () => {
   if (workDir) try { fs.rmSync(workDir, { recursive: true, force: true }); } catch { /* best effort */ }
 });

@@ -22,7 +22,9 @@ const COMPOSITE: Record<string, string[]> = {
 };
 const DEFAULT_MAX_DIRECTORIES = 10_000;
 /** a file listed while it may still be written waits this long for its own IN_CLOSE_WRITE */
-const PENDING_GRACE_MS = 3000;
+const PENDING_GRACE_MS = 2000;
+/** a listed file modified this recently may still be open: it waits for its event, or to settle */
+const SETTLE_MS = 1000;
 /** an IN_MOVED_FROM waits this long for its IN_MOVED_TO before it counts as moved away */
 const MOVE_PAIR_MS = 250;
 const LIST_CONCURRENCY = 8;
@@ -37,6 +39,8 @@ interface Listed {
   mtime: number;
   since: number;
   subscription: string;
+  /** the cursor stays below this event id until the file is settled (replayed after a crash) */
+  holdId: number;
 }
 
 interface Held {
@@ -111,7 +115,7 @@ export class DcacheWatcher implements HubListener {
     this.chain = o.hub.ready().then(() => this.initial()).catch((e) => this.fail(e));
     this.pendingTimer = setInterval(() => {
       if (this.pending.size > 0) void this.enqueue(() => this.checkPending());
-    }, 1000);
+    }, 500);
     this.pendingTimer.unref();
   }
 
@@ -221,7 +225,7 @@ export class DcacheWatcher implements HubListener {
     const isDir = mask.includes("IN_ISDIR");
     if (mask.includes("IN_Q_OVERFLOW")) {
       this.o.log.warn("dCache dropped events of a subscription (IN_Q_OVERFLOW): rescanning it", { dir });
-      await this.scanTrees([dir], "emit", b, "IN_Q_OVERFLOW");
+      await this.scanTrees([dir], "emit", b, "IN_Q_OVERFLOW", item.id - 1);
       return;
     }
     if (!name) {
@@ -246,7 +250,7 @@ export class DcacheWatcher implements HubListener {
         if (isDir) {
           this.dropTree(oldPath, true);
           this.o.seen.renameTree(this.regId, oldPath, path);
-          if (this.o.cfg.recursive) await this.scanTrees([path], "emit", b);
+          if (this.o.cfg.recursive) await this.scanTrees([path], "emit", b, undefined, item.id - 1);
         } else {
           b.seen.push({ dir: from.item.dir, name: from.item.event.name!, entry: null });
           b.seen.push({ dir, name, entry: { size: -1, mtime: item.receivedAt.getTime() } });
@@ -255,14 +259,14 @@ export class DcacheWatcher implements HubListener {
       }
       // moved in from outside what we watch: new to us
       if (this.wants(mask)) this.emit(b, item, dir, name, mask);
-      if (isDir && this.o.cfg.recursive) await this.scanTrees([path], "emit", b, "directory moved in");
+      if (isDir && this.o.cfg.recursive) await this.scanTrees([path], "emit", b, "directory moved in", item.id - 1);
       else if (!isDir) b.seen.push({ dir, name, entry: { size: -1, mtime: item.receivedAt.getTime() } });
       return;
     }
     if (!isDir && mask.includes("IN_CLOSE_WRITE") && (await this.alreadyListed(b, dir, name))) return;
     if (this.wants(mask)) this.emit(b, item, dir, name, mask);
     if (isDir) {
-      if (mask.includes("IN_CREATE") && this.o.cfg.recursive) await this.scanTrees([path], "emit", b, "new directory");
+      if (mask.includes("IN_CREATE") && this.o.cfg.recursive) await this.scanTrees([path], "emit", b, "new directory", item.id - 1);
       else if (mask.includes("IN_DELETE")) this.dropTree(path, true);
       return;
     }
@@ -373,7 +377,7 @@ export class DcacheWatcher implements HubListener {
    * "emit" mode, files that are new or changed since last seen become IN_CLOSE_WRITE events — unless
    * they changed after the watch was active, when their own event is coming (kept pending, in case not).
    */
-  private async scanTrees(roots: string[], mode: ScanMode, b: Batch, reason?: string): Promise<void> {
+  private async scanTrees(roots: string[], mode: ScanMode, b: Batch, reason?: string, holdId = this.lastId ?? -1): Promise<void> {
     const started = performance.now();
     let queue = [...roots];
     let files = 0;
@@ -406,14 +410,14 @@ export class DcacheWatcher implements HubListener {
             const changed = !rec || (rec.size < 0 ? mtime > rec.mtime : rec.size !== size || rec.mtime !== mtime);
             if (!changed) continue;
             const path = join(dir, child.fileName);
-            if (mode === "emit" && mtime >= since) {
-              if (!this.pending.has(path)) this.pending.set(path, { dir, name: child.fileName, size, mtime, since: Date.now(), subscription });
+            if (mode === "emit" && mtime >= since - SETTLE_MS) {
+              if (!this.pending.has(path)) this.pending.set(path, { dir, name: child.fileName, size, mtime, since: Date.now(), subscription, holdId });
               continue;
             }
             b.seen.push({ dir, name: child.fileName, entry: { size, mtime } });
             if (mode === "emit") {
               emitted++;
-              this.emitListed(b, { dir, name: child.fileName, size, mtime, since, subscription }, reason ?? "rescan");
+              this.emitListed(b, { dir, name: child.fileName, size, mtime, since, subscription, holdId }, reason ?? "rescan");
             }
           }
         } catch (e) {
@@ -485,8 +489,11 @@ export class DcacheWatcher implements HubListener {
   /** Delivers the batch with the cursor; retried until stored (the hub waits meanwhile). */
   private async commit(b: Batch, force: boolean): Promise<void> {
     if (b.enrich.length > 0) await this.enrich(b);
-    const held = [...this.moves.values()].map((h) => h.item.id);
-    const id = held.length > 0 ? Math.min(...held) - 1 : this.lastId;
+    // events whose consequences are not final yet (a move waiting for its partner, a listed file
+    // waiting to settle) keep the cursor below them, so a crash replays them
+    let id = this.lastId;
+    for (const h of this.moves.values()) if (id !== undefined && h.item.id - 1 < id) id = h.item.id - 1;
+    for (const f of this.pending.values()) if (id !== undefined && f.holdId < id) id = f.holdId;
     const cursor = this.lastChannel !== undefined && id !== undefined ? encodeCursor({ channel: this.lastChannel, id }) : undefined;
     // batches of events for other registrations' paths move the cursor only now and then
     if (b.out.length === 0 && !force && Date.now() - this.lastCommit < 1000) {

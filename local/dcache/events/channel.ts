@@ -52,6 +52,8 @@ class RingBuffer {
   }
 }
 
+const MAX_UNSENT = 32 * 1024 * 1024;
+
 export interface ChannelSettings {
   /** events a reconnecting client can have replayed (the buffer also keeps the last one it saw) */
   replayable: number;
@@ -165,7 +167,11 @@ export class Channel implements SubscriptionOwner {
   private write(frame: string): void {
     const sink = this.sink;
     if (!sink) return;
-    if (!sink.write(frame) && !this.paused) {
+    // Like dCache, a client that reads a little slowly does not lose events: they wait in the
+    // connection's buffer. Only past MAX_UNSENT bytes does the channel stop taking events from its
+    // subscriptions, whose queues then overflow (IN_Q_OVERFLOW) instead of memory growing without end.
+    sink.write(frame);
+    if (sink.writableLength > MAX_UNSENT && !this.paused) {
       this.paused = true;
       sink.once("drain", () => {
         if (this.sink !== sink) return;

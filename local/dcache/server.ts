@@ -1,7 +1,7 @@
 // Wires the storage together: one root directory, a frontend (namespace + events) and a WebDAV
 // door, with events from the kernel (inotifywait) when available, else from the door alone.
 import { createServer, type Server } from "node:http";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { Authenticator, type AccountsFile } from "./accounts.ts";
 import { ChecksumStore } from "./checksum-store.ts";
@@ -79,6 +79,10 @@ export async function startDcache(opts: StartOptions): Promise<RunningDcache> {
         },
       });
       hub.kernelActive = true;
+      const queued = readFileSync("/proc/sys/fs/inotify/max_queued_events", "utf8").trim();
+      opts.log(
+        `events: the kernel queues at most ${queued} inotify events (fs.inotify.max_queued_events); inotifywait does not report the kernel's IN_Q_OVERFLOW, so a burst beyond that loses events silently — raise it (sysctl -w fs.inotify.max_queued_events=1048576) where bursts of many thousand files are expected`,
+      );
     } catch (e) {
       const missing = (e as NodeJS.ErrnoException).code === "ENOENT";
       opts.log(

@@ -5,7 +5,7 @@
 //   DCACHE_BENCH_GB      size of the transfer file in GB (default 1)
 import { spawn, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, createReadStream, createWriteStream, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, createReadStream, createWriteStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -151,6 +151,10 @@ try {
   report("local dCache events/s to one SSE client, burst", ours.eventsPerS, "ev/s", { name: "raw inotify", value: raw.eventsPerS });
   report("local dCache files/s to IN_CLOSE_WRITE at client", ours.filesPerS, "files/s", { name: "raw inotify", value: raw.filesPerS });
   console.log(`  (${ours.events} events, ${ours.closes}/${FILES} IN_CLOSE_WRITE, ${ours.overflows} IN_Q_OVERFLOW in ${ours.secs.toFixed(1)} s)`);
+  if (ours.closes < FILES && ours.overflows === 0) {
+    const limit = readFileSync("/proc/sys/fs/inotify/max_queued_events", "utf8").trim();
+    console.log(`  ${FILES - ours.closes} files lost in the kernel's inotify queue (max_queued_events ${limit}): inotifywait fell behind and does not report IN_Q_OVERFLOW`);
+  }
   const rl = summarise(raw.latencies);
   const ol = summarise(ours.latencies);
   report("raw inotify close()→CLOSE_WRITE latency p50", rl.p50, "ms");

@@ -59,6 +59,19 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
     for (const e of got) expect(e.type).to.equal("org.dcache.storage.IN_CLOSE_WRITE");
   });
 
+  it("stops adding watches at maxDirectories and says so in READ", async () => {
+    for (const d of ["capped/a", "capped/b", "capped/c"]) mkdirSync(join(stack.root, d), { recursive: true });
+    await stack.createFeed("capped", {
+      source: { kind: "dcache", url: stack.frontend, paths: ["/capped"], recursive: true, maxDirectories: 2, auth: { username: "demo", password: "demo" } },
+    });
+    const read = await waitFor("limit reported", async () => {
+      const r = await stack.readFeed("capped");
+      return /maxDirectories/.test(r?.source?.detail ?? "") ? r : undefined;
+    });
+    expect(read.source.detail).to.match(/watching 2 directories, the limit \(source\.maxDirectories\)/);
+    expect(read.status.active).to.equal(true);
+  });
+
   it("pairs a move into one event with old and new path, and enriches IN_CLOSE_WRITE with size and ADLER32", async () => {
     mkdirSync(join(stack.root, "beamtime/moves"), { recursive: true });
     await stack.createFeed("moves", {

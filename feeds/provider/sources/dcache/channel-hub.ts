@@ -83,6 +83,8 @@ export class ChannelHub {
   private readonly listeners = new Map<string, HubListener>();
   private readonly watches = new Map<string, Watch>();
   private readonly pathOfSub = new Map<string, string>();
+  /** subscriptions that no longer exist, so their queued events do not each cost a lookup */
+  private readonly goneSubs = new Set<string>();
   private channel: string | undefined;
   /** resolves when the stream is connected on the current channel */
   private connected!: Promise<void>;
@@ -347,9 +349,11 @@ export class ChannelHub {
   private async pathOf(subscription: string): Promise<string | undefined> {
     const known = this.pathOfSub.get(subscription);
     if (known !== undefined) return known;
+    if (this.goneSubs.has(subscription)) return undefined;
     // a subscription made before a provider restart and replayed before it was re-made
     const sel = await getSubscription(this.o.endpoint, subscription).catch(() => null);
     if (sel) this.pathOfSub.set(subscription, sel.path);
+    else if (this.goneSubs.size < 10_000) this.goneSubs.add(subscription);
     return sel?.path;
   }
 

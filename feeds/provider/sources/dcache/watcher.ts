@@ -348,14 +348,15 @@ export class DcacheWatcher implements HubListener {
       }
       return undefined;
     }
+    // counted before the subscription returns: listings run in parallel and must not overshoot the bound
+    const isNew = !this.dirs.has(dir);
+    this.dirs.add(dir);
     try {
       const url = await this.o.hub.watch(this.regId, dir, this.subFlags);
-      if (!this.dirs.has(dir)) {
-        this.dirs.add(dir);
-        this.o.seen.addDir(this.regId, dir);
-      }
+      if (isNew) this.o.seen.addDir(this.regId, dir);
       return url;
     } catch (e) {
+      if (isNew) this.dirs.delete(dir);
       this.o.log.warn("cannot watch a directory", { dir, err: e as Error });
       return undefined;
     }

@@ -1,6 +1,6 @@
 // The storage-events REST API: every endpoint with its status codes, as dCache's frontend answers.
 import { expect } from "chai";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { auth, createChannel, raw, startStorage, subscribe, type Storage } from "./support.ts";
@@ -11,8 +11,10 @@ const carol = basic("carol", "singer");
 
 describe("local dCache: storage events REST API", function () {
   let s: Storage;
+  let accountsDir = "";
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), "dcache-accounts-"));
+    accountsDir = mkdtempSync(join(tmpdir(), "dcache-accounts-"));
+    const dir = accountsDir;
     const file = join(dir, "accounts.json");
     writeFileSync(
       file,
@@ -30,6 +32,7 @@ describe("local dCache: storage events REST API", function () {
     writeFileSync(join(s.root, "data/file.txt"), "x");
   });
   after(async () => {
+    if (accountsDir) rmSync(accountsDir, { recursive: true, force: true });
     await s?.stop();
   });
 

@@ -5,9 +5,9 @@
 import { expect } from "chai";
 import { execSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { auth, createChannel, isInotify, isSystem, openSse, raw, startStorage, subscribe, type Storage } from "./support.ts";
 
 describe("local dCache: event stream limits", function () {
@@ -55,6 +55,7 @@ describe("local dCache: event stream limits", function () {
     // While the storage hashes the big file before reporting its IN_CLOSE_WRITE, the directories
     // made right after it pile up and reach the subscription together.
     execSync(`cp ${big} ${join(s.root, "in/big")} && mkdir ${Array.from({ length: 40 }, (_, i) => join(s.root, `in/d${i}`)).join(" ")}`);
+    rmSync(dirname(big), { recursive: true, force: true });
     const overflow = await sse.waitFor((m) => m.event === "inotify" && m.json.event.mask.includes("IN_Q_OVERFLOW"));
     expect(overflow.json.event).to.deep.equal({ mask: ["IN_Q_OVERFLOW"] });
     expect(overflow.id).to.match(/^\d+$/);

@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Adler32 } from "../../lib/checksum/adler32.ts";
 import { auth, createChannel, isInotify, isSystem, openSse, raw, startStorage, subscribe, type SseMessage, type Storage } from "./support.ts";
 
@@ -224,6 +224,7 @@ for (const mode of ["kernel", "webdav-only"] as const) {
         const data = randomBytes(2 * 1024 * 1024);
         writeFileSync(src, data);
         execFileSync("cp", [src, join(s.root, "in/detector.cbf")]);
+        rmSync(dirname(src), { recursive: true, force: true });
         await sse.waitFor(isInotify("detector.cbf", "IN_CLOSE_WRITE"));
         const ns = JSON.parse((await raw(s.frontend, "GET", "/api/v1/namespace/in/detector.cbf?checksum=true", { headers: auth() })).text);
         expect(ns.checksums[0].value).to.equal(new Adler32().update(data).hex());

@@ -1,7 +1,7 @@
 // The frontend's namespace resource and ADLER32 values checked against zlib (python3).
 import { expect } from "chai";
 import { execFile, execFileSync } from "node:child_process";
-import { closeSync, mkdirSync, openSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { mkdtempSync } from "node:fs";
@@ -14,8 +14,10 @@ function zlibAdler32(file: string): string {
 describe("local dCache: namespace API", function () {
   this.timeout(120_000);
   let s: Storage;
+  let accountsDir = "";
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), "dcache-accounts-"));
+    accountsDir = mkdtempSync(join(tmpdir(), "dcache-accounts-"));
+    const dir = accountsDir;
     const accounts = join(dir, "accounts.json");
     writeFileSync(
       accounts,
@@ -33,6 +35,7 @@ describe("local dCache: namespace API", function () {
     mkdirSync(join(s.root, "scan/sub"));
   });
   after(async () => {
+    if (accountsDir) rmSync(accountsDir, { recursive: true, force: true });
     if (process.env.DEBUG_DCACHE) console.log(s?.svc.output());
     await s?.stop();
   });

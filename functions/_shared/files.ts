@@ -25,6 +25,9 @@ export interface StepRecord {
   function: string;
   version: string;
   activationId?: string;
+  /** the action's fully qualified name and its bundle's SHA-256 (lib/provenance) */
+  action?: string;
+  bundleSha256?: string;
   startedAt: string;
   durationMs: number;
   files: number;

@@ -3,6 +3,7 @@
 import { ActionError } from "./errors.ts";
 import { inputFiles, type FileRecord, type SequenceResult, type StepRecord } from "./files.ts";
 import { resultSchema, validator } from "./schema.ts";
+import { functionVersion } from "../../lib/provenance.ts";
 
 export interface RunContext {
   files: FileRecord[];
@@ -34,7 +35,11 @@ export function defineAction<P extends Record<string, unknown>>(name: string, pa
         outcome,
       };
       if (bytesWritten) s.bytesWritten = bytesWritten;
-      if (process.env.__OW_ACTIVATION_ID) s.activationId = process.env.__OW_ACTIVATION_ID;
+      // which code ran: the deployed action and its bundle's SHA-256 (as its provenance annotation says)
+      const v = functionVersion();
+      if (v.activationId) s.activationId = v.activationId;
+      if (v.action) s.action = v.action;
+      if (v.bundleSha256) s.bundleSha256 = v.bundleSha256;
       return s;
     };
     let nFiles = 0;

@@ -2,7 +2,7 @@
 // origdatablock holding its size and ADLER32. The pid is derived from the file's path, so a
 // replayed event updates the dataset instead of creating a duplicate.
 import { ActionError } from "../_shared/errors.ts";
-import type { FileRecord } from "../_shared/files.ts";
+import type { FileRecord, StepRecord } from "../_shared/files.ts";
 import { uuidV5 } from "../_shared/pid.ts";
 import { mapLimit } from "../_shared/concurrency.ts";
 import { defineAction } from "../_shared/run.ts";
@@ -28,7 +28,8 @@ async function register(client: ScicatClient, file: FileRecord, p: Params): Prom
   const pid = pidOf(file.path);
   // A file derive wrote is catalogued as a derived dataset whose input is its source file's dataset.
   const source = derivedSource(file.path, p.derivedDir);
-  const dataset = datasetFor(file, pid, { ...p, owner: p.owner ?? p.scicatUsername ?? p.ownerGroup }, source ? pidOf(source) : undefined);
+  const steps = Array.isArray((p as { steps?: unknown }).steps) ? ((p as unknown as { steps: StepRecord[] }).steps) : [];
+  const dataset = datasetFor(file, pid, { ...p, owner: p.owner ?? p.scicatUsername ?? p.ownerGroup }, source ? pidOf(source) : undefined, steps);
   const missing = (source ? REQUIRED_DERIVED : REQUIRED_FIELDS).filter((k) => dataset[k] === undefined);
   if (missing.length) {
     throw new ActionError(`${file.path}: SciCat needs ${missing.map((k) => (k === "investigator" ? "principalInvestigator" : k)).join(", ")} and neither the parameters nor the file's metadata give them; set them as parameters of the catalogue action`);

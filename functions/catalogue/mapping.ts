@@ -2,7 +2,8 @@
 // NeXus mapping: title → datasetName, experiment_identifier → proposalId, instrument name,
 // start/end time, entry_identifier → runNumber, the file's directory → sourceFolder.
 import type { NexusEntry } from "../../lib/formats/nexus.ts";
-import { baseName, dirName, type FileRecord } from "../_shared/files.ts";
+import { baseName, dirName, type FileRecord, type StepRecord } from "../_shared/files.ts";
+import { functionVersion } from "../../lib/provenance.ts";
 
 export interface DatasetDefaults {
   owner?: string;
@@ -38,7 +39,25 @@ export function derivedSource(path: string, derivedDir = "derived"): string | un
   return m ? `${m[1]}/${m[2]}` : undefined;
 }
 
-export function datasetFor(file: FileRecord, pid: string, d: DatasetDefaults, derivedFrom?: string): Record<string, unknown> {
+/**
+ * Which code made this dataset, in W3C PROV terms: the function versions (action, bundle SHA-256,
+ * activation) of every step that handled the file, this one included; the file they used; and,
+ * for derived data, the dataset it was derived from.
+ */
+export function provenanceOf(file: FileRecord, steps: StepRecord[], derivedFrom?: string): Record<string, unknown> {
+  const own = functionVersion();
+  const activities = [
+    ...steps.map((s) => ({ function: s.function, action: s.action, bundleSha256: s.bundleSha256, activationId: s.activationId, startedAt: s.startedAt })),
+    { function: "catalogue", action: own.action ?? undefined, bundleSha256: own.bundleSha256 ?? undefined, activationId: own.activationId ?? undefined },
+  ];
+  return {
+    "prov:wasGeneratedBy": activities,
+    "prov:used": [{ path: file.path, adler32: file.adler32 }],
+    ...(derivedFrom ? { "prov:wasDerivedFrom": [derivedFrom] } : {}),
+  };
+}
+
+export function datasetFor(file: FileRecord, pid: string, d: DatasetDefaults, derivedFrom?: string, steps: StepRecord[] = []): Record<string, unknown> {
   const entry = mainEntry(file);
   const md = file.metadata;
   const firstUser = entry?.users[0];
@@ -78,6 +97,7 @@ export function datasetFor(file: FileRecord, pid: string, d: DatasetDefaults, de
   if (md?.exdf) sci.exdf = md.exdf;
   if (md?.cbf) sci.cbf = { ...md.cbf, fields: undefined };
   if (md?.edf) sci.edf = { ...md.edf, fields: md.edf.fields };
+  sci.provenance = provenanceOf(file, steps, derivedFrom);
   ds.scientificMetadata = JSON.parse(JSON.stringify(sci));
   if (derivedFrom) {
     // SciCat's derived dataset: who made it, from what, with which software; no raw-only fields.

@@ -3,6 +3,7 @@
 // written back with WebDAV PUT under a `derived/` folder. Those writes are storage events of
 // their own, so they fire the next pipeline; files already under a derived folder are not derived
 // again (no loops). Files without a frame are listed in `skipped` with the reason.
+import { functionVersion } from "../../lib/provenance.ts";
 import { describe, type FileDescription } from "../../lib/formats/describe.ts";
 import { cbfFrame, edfFrame, frameStats, hdf5Frame, MAX_SIDE, previewPixels, type Frame } from "../../lib/formats/frame.ts";
 import { encodeGreyPng } from "../../lib/formats/png.ts";
@@ -97,6 +98,8 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
         preview: { path: out.preview, scale: "linear, 0 … 99.5th percentile → 0 … 255; masked (negative) pixels black" },
         createdAt: new Date().toISOString(),
         generator: `derive ${process.env.__OW_ACTION_VERSION || "0.1.0"}`,
+        // the code that made this file (W3C PROV): its action, bundle SHA-256 and activation
+        provenance: { "prov:wasGeneratedBy": functionVersion(), "prov:used": [{ path: file.path, adler32: file.adler32 }] },
       }, null, 2) + "\n");
       await storage.mkdirs(out.dir);
       await storage.put(out.preview, png, "image/png");

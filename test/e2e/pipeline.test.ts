@@ -67,6 +67,17 @@ describe("end to end: storage events run the facility pipeline", function () {
       const pid = (f.catalogue as { pid: string }).pid;
       const ds = await fetch(`${stack.endpoints.SCICAT_URL}/api/v3/datasets/${encodeURIComponent(pid)}`, { headers: { authorization: `Bearer ${token}` } });
       expect(ds.status, `SciCat dataset ${pid} of ${p}`).to.equal(200);
+      // the catalogue names the exact code that made the entry: each step's bundle, as deployed
+      const prov = ((await ds.json()) as { scientificMetadata: { provenance: Record<string, any> } }).scientificMetadata.provenance;
+      const made = prov["prov:wasGeneratedBy"] as Array<{ function: string; action: string; bundleSha256: string; activationId: string }>;
+      expect(made.map((s) => s.function)).to.deep.equal(["checksum", "metadata", "catalogue"]);
+      for (const step of made) {
+        const action = await ow.actions.get({ name: step.action.split("/").slice(2).join("/") });
+        const annotated = action.annotations!.find((a) => a.key === "provenance")!.value as { bundleSha256: string };
+        expect(step.bundleSha256, `${step.function} bundle`).to.equal(annotated.bundleSha256);
+        expect(step.activationId).to.match(/^[0-9a-f]{32}$/);
+      }
+      expect(prov["prov:used"]).to.deep.equal([{ path: p, adler32: f.adler32 }]);
       const placement = f.placement as { scope: string; name: string };
       const rules = await fetch(`${stack.endpoints.RUCIO_URL}/dids/${placement.scope}/${encodeURIComponent(placement.name)}/rules`, {
         headers: { "X-Rucio-Auth-Token": await rucioToken(stack.endpoints.RUCIO_URL) },
@@ -85,6 +96,8 @@ describe("end to end: storage events run the facility pipeline", function () {
     const dfile = ((derived.response!.result as { files: Array<{ path: string; catalogue?: { pid: string } }> }).files).find((f) => f.path === preview)!;
     const dds = await fetch(`${stack.endpoints.SCICAT_URL}/api/v3/datasets/${encodeURIComponent(dfile.catalogue!.pid)}`, { headers: { authorization: `Bearer ${token}` } });
     expect(dds.status).to.equal(200);
+    const dprov = ((await dds.json()) as { scientificMetadata: { provenance: Record<string, unknown> } }).scientificMetadata.provenance;
+    expect(dprov["prov:wasDerivedFrom"]).to.deep.equal([(done.get(`/beamtime/raw/${FRAME}`)!.catalogue as { pid: string }).pid]);
     expect(readFileSync(join(stack.data, preview)).subarray(1, 4).toString()).to.equal("PNG");
   });
 

@@ -115,6 +115,17 @@ describe("dCache source: recovery (local dCache, local OpenWhisk, provider as pr
       expect(refusals()).to.equal(n);
       expect(n).to.be.at.most(2);
       expect(stack.provider.output()).to.not.include("wrong-password-123");
+      // the owner's fix: a trigger update with the right password re-enables it
+      await (stack.ow().feeds as unknown as { update(o: object): Promise<unknown> }).update({
+        name: "/guest/dcache/events",
+        trigger: "badauth",
+        params: { source: { kind: "dcache", url: stack.frontend, paths: ["/other"], recursive: false, auth: { username: "demo", password: "demo" } } },
+      });
+      const fixed = await waitFor("re-enabled and connected", async () => {
+        const r = await stack.readFeed("badauth");
+        return r?.status?.active === true && r?.source?.state === "connected" ? r : undefined;
+      });
+      expect(fixed.status.reason).to.equal(null);
     });
   });
 

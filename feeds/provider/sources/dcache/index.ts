@@ -43,7 +43,8 @@ export class DcacheSource implements Source {
         endpoint,
         clientId: channelClientId(key, reg.replicaId),
         channelTimeoutS: this.opts.channelTimeoutS ?? 3600,
-        log: log.child({ registration: undefined }),
+        // the hub serves every registration on this channel: its lines name none of them
+        log: log.child({ trigger: undefined }),
         backoff: this.opts.backoff,
         competingBackoffMs: this.opts.competingBackoffMs,
       });

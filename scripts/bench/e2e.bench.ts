@@ -17,13 +17,7 @@ const pathOf = (a: Rec) => String(a.annotations?.find((x) => x.key === "path")?.
 
 const root = mkdtempSync(join(tmpdir(), "e2e-bench-"));
 process.env.SKIP_TYPECHECK = "1";
-const stack = new LocalStack({
-  dataDir: join(root, "data"),
-  stateDir: join(root, "state"),
-  ports: { openwhisk: 0, frontend: 0, webdav: 0, provider: 0, scicat: 0, rucio: 0 },
-  follow: false,
-  deploy: true,
-});
+const stack = LocalStack.onFreePorts(root);
 
 async function all(ow: ReturnType<typeof openwhisk>, since: number): Promise<Rec[]> {
   const out: Rec[] = [];

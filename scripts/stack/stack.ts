@@ -47,6 +47,17 @@ export class LocalStack {
   readonly data: string;
   readonly state: string;
 
+  /** A stack in `root` (data/ and state/) on free ports, deploying: for tests and benchmarks. */
+  static onFreePorts(root: string): LocalStack {
+    return new LocalStack({
+      dataDir: join(root, "data"),
+      stateDir: join(root, "state"),
+      ports: { openwhisk: 0, frontend: 0, webdav: 0, provider: 0, scicat: 0, rucio: 0 },
+      follow: false,
+      deploy: true,
+    });
+  }
+
   constructor(
     private readonly opts: StackOptions,
     private readonly say: (line: string) => void = () => {},

@@ -10,13 +10,7 @@ export type Rec = Activation<Dict> & { cause?: string };
 
 export async function startStack(): Promise<{ stack: LocalStack; ow: ReturnType<typeof openwhisk> }> {
   const root = mkdtempSync(join(tmpdir(), "e2e-"));
-  const stack = new LocalStack({
-    dataDir: join(root, "data"),
-    stateDir: join(root, "state"),
-    ports: { openwhisk: 0, frontend: 0, webdav: 0, provider: 0, scicat: 0, rucio: 0 },
-    follow: false,
-    deploy: true,
-  });
+  const stack = LocalStack.onFreePorts(root);
   await stack.start();
   await stack.serverless(["deploy"]);
   return { stack, ow: openwhisk({ apihost: stack.endpoints.OW_APIHOST, api_key: GUEST_AUTH }) };

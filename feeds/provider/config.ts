@@ -23,7 +23,7 @@ export interface ProviderConfig {
 }
 
 export const ENV_HELP = `Options (environment variable in brackets):
-  --port N               HTTP port, 0 = ephemeral            [PROVIDER_PORT]  default 3001
+  --port N               HTTP port, 0 = ephemeral            [PROVIDER_PORT]  default 3300
   --host H               listen address                       [PROVIDER_HOST]  default 127.0.0.1
   --data-dir DIR         SQLite file and key file             [PROVIDER_DATA_DIR] default ./.provider
   --store SPEC           sqlite | sqlite:/file | postgres://host/db?schema=s   [PROVIDER_STORE]
@@ -82,7 +82,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ProviderConf
   const apihost = values["openwhisk-url"] ?? env.OPENWHISK_APIHOST ?? env.__OW_API_HOST;
   return {
     host: values.host ?? env.PROVIDER_HOST ?? "127.0.0.1",
-    port: int("--port", values.port ?? env.PROVIDER_PORT, 3001, 0),
+    port: int("--port", values.port ?? env.PROVIDER_PORT, 3300, 0),
     dataDir: values["data-dir"] ?? env.PROVIDER_DATA_DIR ?? ".provider",
     store: values.store ?? env.PROVIDER_STORE ?? "sqlite",
     apihost: apihost ? (/^https?:\/\//.test(apihost) ? apihost : `https://${apihost}`) : undefined,

@@ -29,6 +29,11 @@ export class Authenticator {
     return undefined;
   }
 
+  /** The identity of key `uuid`, if it is still configured. */
+  withUuid(uuid: string): Identity | undefined {
+    return this.byUuid.get(uuid);
+  }
+
   namespaces(): string[] {
     return [...new Set([...this.byUuid.values()].map((i) => i.namespace))];
   }

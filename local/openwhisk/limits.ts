@@ -45,6 +45,20 @@ export class Throttles {
     };
   }
 
+  /**
+   * Counts an invocation that was already admitted (a fire's promised rule invocation run again
+   * after a restart): it occupies a slot but is never refused.
+   */
+  resumeInvocation(ns: string): () => void {
+    this.inFlight.set(ns, (this.inFlight.get(ns) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.inFlight.set(ns, (this.inFlight.get(ns) ?? 1) - 1);
+    };
+  }
+
   countFire(ns: string): void {
     this.fires.countAndAdd(ns, this.limits.firesPerMinute);
   }

@@ -11,6 +11,8 @@ import { applyConfigFile, defaultOptions, mergeConfig, type ConfigFile, type Pla
 import { openDatabase } from "./store/database.ts";
 import { EntityStore, type Doc } from "./store/entities.ts";
 import { ActivationStore } from "./store/activations.ts";
+import { RuleInvocationStore } from "./store/rule-invocations.ts";
+import { RuleRuns } from "./invoker/rule-runs.ts";
 import { ContainerPool } from "./invoker/pool.ts";
 import { Invoker } from "./invoker/invoker.ts";
 import { Throttles } from "./limits.ts";
@@ -68,7 +70,16 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
   });
   const invoker = new Invoker({ pool, activations, resolve: (id, q) => resolveAction(store, id, q), log });
   const throttles = new Throttles(opts.limits);
-  const router = createRouter(auth, { store, activations, invoker, pool, throttles, blockingWaitMs: opts.blockingWaitMs, log }, () => url);
+  const ruleRuns = new RuleRuns({
+    invoker,
+    invocations: new RuleInvocationStore(db, (a, path) => activations.write(a, path)),
+    activations,
+    throttles,
+    resolve: (id, q) => resolveAction(store, id, q),
+    identityOf: (uuid, ns) => auth.withUuid(uuid) ?? auth.ownerOf(ns),
+    log,
+  });
+  const router = createRouter(auth, { store, activations, invoker, ruleRuns, pool, throttles, blockingWaitMs: opts.blockingWaitMs, log }, () => url);
   const server = createApiServer(router, log);
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) =>
@@ -80,6 +91,8 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
   url = `http://${opts.host}:${port}`;
   pool.setApiHost(url);
   await pool.warmedUp();
+  // Runs a crash interrupted go first in the queue, under the ids their trigger activations name.
+  ruleRuns.resumeUnfinished();
 
   let closing: Promise<void> | undefined;
   return {
@@ -95,6 +108,7 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
           server.close(() => res());
           server.closeAllConnections();
         });
+        activations.beginClose();
         await pool.close();
         activations.flush();
         db.close();

@@ -7,6 +7,7 @@ import { ApiError, Messages } from "../errors.ts";
 import type { EntityStore } from "../store/entities.ts";
 import type { ActivationStore } from "../store/activations.ts";
 import type { Invoker } from "../invoker/invoker.ts";
+import type { RuleRuns } from "../invoker/rule-runs.ts";
 import type { ContainerPool } from "../invoker/pool.ts";
 import type { Throttles } from "../limits.ts";
 import { checkNamespace } from "../names.ts";
@@ -15,6 +16,8 @@ export interface Services {
   store: EntityStore;
   activations: ActivationStore;
   invoker: Invoker;
+  /** a fire's rule invocations: stored with the trigger activation, run again after a crash */
+  ruleRuns: RuleRuns;
   pool: ContainerPool;
   throttles: Throttles;
   blockingWaitMs: number;

@@ -8,6 +8,7 @@ import type { Doc } from "../store/entities.ts";
 import type { ApiReply } from "../http/server.ts";
 import { newActivationId } from "../invoker/invoker.ts";
 import type { Activation } from "../store/activations.ts";
+import type { PlannedRun } from "../invoker/rule-runs.ts";
 import { checkBody, checkParametersSize, keyValueList, listOptions, nextVersion, overwrite, requireOwn, validator, type Call } from "./common.ts";
 import { rulesOf } from "./rules.ts";
 
@@ -86,6 +87,7 @@ export function fireTrigger(call: Call, name: string): ApiReply {
   const activationId = newActivationId();
   const start = Date.now();
   const logs: string[] = [];
+  const runs: PlannedRun[] = [];
   for (const rule of active) {
     const ruleName = `${call.ns}/${rule.name as string}`;
     const target = rule.action as { path: string; name: string };
@@ -93,9 +95,23 @@ export function fireTrigger(call: Call, name: string): ApiReply {
     try {
       const action = resolveAction(call.s.store, call.identity, parseQualified(`/${actionPath}`, call.ns));
       const finished = call.s.throttles.startInvocation(call.ns);
-      const run = call.s.invoker.invoke({ identity: call.identity, action, payload: args, receivedAt: performance.now(), topmost: true });
-      void run.done.finally(finished);
-      logs.push(JSON.stringify({ statusCode: 0, success: true, activationId: run.activationId, rule: ruleName, action: actionPath }));
+      const runId = newActivationId();
+      runs.push({
+        invocation: {
+          activationId: runId,
+          triggerActivationId: activationId,
+          rule: ruleName,
+          action: `/${actionPath}`,
+          payload: args,
+          namespace: call.identity.namespace,
+          uuid: call.identity.uuid,
+          created: start,
+        },
+        action,
+        identity: call.identity,
+        finished,
+      });
+      logs.push(JSON.stringify({ statusCode: 0, success: true, activationId: runId, rule: ruleName, action: actionPath }));
     } catch (e) {
       const status = e instanceof ApiError ? e.status : 500;
       const error = e instanceof ApiError ? e.message : "The action could not be invoked.";
@@ -117,6 +133,12 @@ export function fireTrigger(call: Call, name: string): ApiReply {
     response: { result, size: Buffer.byteLength(JSON.stringify(result)), status: "success", statusCode: 0, success: true },
     annotations: [{ key: "path", value: `${call.ns}/${name}` }],
   };
-  call.s.activations.put(rec, name);
+  try {
+    // Durable before the 202: the provider will not fire these events again.
+    call.s.ruleRuns.fire(rec, name, runs);
+  } catch (e) {
+    call.s.log(`trigger ${call.ns}/${name} not fired: its activation could not be stored: ${(e as Error).message}`);
+    throw new ApiError(503, "The trigger was not fired: the platform could not store its activation. Fire it again later; the platform log says why.");
+  }
   return { status: 202, body: { activationId }, headers: { "x-openwhisk-activation-id": activationId } };
 }

@@ -21,8 +21,14 @@ export interface InvokeOptions {
   identity: Identity;
   action: ResolvedAction;
   payload: Record<string, unknown>;
-  /** activation id of the sequence this activation is a component of */
+  /** the activation that caused this one: the sequence it is a component of, or a trigger's fire */
   cause?: string;
+  /** set for sequence components (annotation `causedBy`); rule-fired activations have only `cause` */
+  causedBy?: "sequence";
+  /** the id to run under, when the caller promised one (a fire's durable rule invocations) */
+  activationId?: string;
+  /** runs inside the transaction that stores this activation's record (not its components') */
+  settle?: () => void;
   /** performance.now() when the request arrived: waitTime counts from here */
   receivedAt: number;
   /** true for the outermost sequence (annotation `topmost`) */
@@ -67,7 +73,7 @@ export class Invoker {
   constructor(private readonly o: InvokerOptions) {}
 
   invoke(opts: InvokeOptions): Running {
-    const activationId = newActivationId();
+    const activationId = opts.activationId ?? newActivationId();
     const exec = opts.action.doc.exec as { kind: string };
     const done = (exec.kind === "sequence" ? this.runSequence(activationId, opts) : this.runAction(activationId, opts)).catch(
       (e: unknown) => this.internalError(activationId, opts, e),
@@ -86,7 +92,7 @@ export class Invoker {
       result: { error: "The activation failed inside the local platform; its log has the details." },
       extra: [],
     });
-    this.store(rec, opts.action.where);
+    this.store(rec, opts);
     return rec;
   }
 
@@ -119,7 +125,7 @@ export class Invoker {
       },
       annotations: [
         { key: "path", value: actionPath(opts.action.where) },
-        ...(opts.cause ? [{ key: "causedBy", value: "sequence" }] : []),
+        ...(opts.causedBy ? [{ key: "causedBy", value: opts.causedBy }] : []),
         { key: "kind", value: exec.kind },
         { key: "limits", value: doc.limits },
         ...r.extra,
@@ -128,8 +134,9 @@ export class Invoker {
     return rec;
   }
 
-  private store(rec: Activation, where: QualifiedName): void {
-    this.o.activations.put(rec, where.pkg ? `${where.pkg}/${where.name}` : where.name);
+  private store(rec: Activation, opts: InvokeOptions): void {
+    const where = opts.action.where;
+    this.o.activations.put(rec, where.pkg ? `${where.pkg}/${where.name}` : where.name, opts.settle);
   }
 
   private async runAction(activationId: string, opts: InvokeOptions): Promise<Activation> {
@@ -199,7 +206,7 @@ export class Invoker {
         { key: "timeout", value: outcome!.failure === "timeout" },
       ],
     });
-    this.store(rec, opts.action.where);
+    this.store(rec, opts);
     return rec;
   }
 
@@ -230,7 +237,7 @@ export class Invoker {
           result: { error: `Sequence component does not exist: ${ref}` },
           extra: [{ key: "topmost", value: opts.topmost !== false }, { key: "waitTime", value: waitTime }],
         });
-        this.store(rec, opts.action.where);
+        this.store(rec, opts);
         return rec;
       }
       const run = this.invoke({
@@ -238,6 +245,7 @@ export class Invoker {
         action: component,
         payload: input,
         cause: activationId,
+        causedBy: "sequence",
         receivedAt: performance.now(),
         topmost: false,
       });
@@ -258,7 +266,7 @@ export class Invoker {
       result: response.result,
       extra: [{ key: "topmost", value: opts.topmost !== false }, { key: "waitTime", value: waitTime }],
     });
-    this.store(rec, opts.action.where);
+    this.store(rec, opts);
     return rec;
   }
 }

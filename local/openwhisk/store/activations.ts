@@ -23,11 +23,13 @@ const MAX_BATCH = 500;
 export class ActivationStore {
   private readonly putStmt;
   private readonly getStmt;
+  private readonly existsStmt;
   // Records are written in batches, one transaction every few milliseconds: one commit per invoke
   // would cost more than the rest of a warm invoke. Reads see pending records, lists flush first,
   // and close flushes the rest.
-  private pending = new Map<string, { a: Activation; path: string }>();
+  private pending = new Map<string, { a: Activation; path: string; settle?: () => void }>();
   private flushScheduled = false;
+  private closing = false;
 
   constructor(
     private readonly db: Db,
@@ -35,15 +37,28 @@ export class ActivationStore {
   ) {
     this.putStmt = db.prepare("INSERT OR REPLACE INTO activations (id, namespace, path, start, doc) VALUES (?, ?, ?, ?, ?)");
     this.getStmt = db.prepare("SELECT doc FROM activations WHERE namespace = ? AND id = ?");
+    this.existsStmt = db.prepare("SELECT 1 FROM activations WHERE id = ?");
   }
 
-  put(a: Activation, path: string): void {
-    this.pending.set(a.activationId, { a, path });
+  /**
+   * Queues a record for the next batch. `settle` runs inside the transaction that writes it: what
+   * else must become true exactly when the record is stored (a promised rule invocation is done).
+   */
+  put(a: Activation, path: string, settle?: () => void): void {
+    // A promised run that ends while the platform stops was most likely cut short by the stop:
+    // leave it unsettled, without a record, so the next start runs it again.
+    if (settle && this.closing) return;
+    this.pending.set(a.activationId, { a, path, settle });
     if (this.pending.size >= MAX_BATCH) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setTimeout(() => this.flush(), FLUSH_EVERY_MS);
     }
+  }
+
+  /** From now on, records that would settle a promised rule invocation are dropped (see put). */
+  beginClose(): void {
+    this.closing = true;
   }
 
   flush(): void {
@@ -54,12 +69,25 @@ export class ActivationStore {
     this.pending.clear();
     try {
       this.db.transaction(() => {
-        for (const { a, path } of batch) this.putStmt.run(a.activationId, a.namespace, path, a.start, JSON.stringify(a));
+        for (const { a, path, settle } of batch) {
+          this.putStmt.run(a.activationId, a.namespace, path, a.start, JSON.stringify(a));
+          settle?.();
+        }
       })();
     } catch (e) {
       // A full disk must not take the platform down: say what was lost and keep serving.
       this.log(`could not store ${batch.length} activation records: ${(e as Error).message}`);
     }
+  }
+
+  /** Writes a record now, bypassing the batch: for callers that need it inside their own transaction. */
+  write(a: Activation, path: string): void {
+    this.putStmt.run(a.activationId, a.namespace, path, a.start, JSON.stringify(a));
+  }
+
+  /** Whether a record exists for `id`, written or still in the batch. */
+  has(id: string): boolean {
+    return this.pending.has(id) || this.existsStmt.get(id) !== undefined;
   }
 
   get(namespace: string, id: string): Activation | undefined {

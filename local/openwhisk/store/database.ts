@@ -31,6 +31,17 @@ export function openDatabase(dataDir: string): Db {
       doc       TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS activations_by_start ON activations (namespace, start DESC);
+    -- rule invocations a fire promised whose activation record is not written yet (rule-invocations.ts)
+    CREATE TABLE IF NOT EXISTS rule_invocations (
+      id                 TEXT PRIMARY KEY,   -- the activation id the invocation runs under
+      trigger_activation TEXT NOT NULL,
+      rule               TEXT NOT NULL,
+      action             TEXT NOT NULL,
+      payload            TEXT NOT NULL,
+      namespace          TEXT NOT NULL,
+      uuid               TEXT NOT NULL,
+      created            INTEGER NOT NULL
+    );
   `);
   return db;
 }

@@ -70,7 +70,10 @@ export async function startDcache(opts: StartOptions): Promise<RunningDcache> {
     try {
       kernel = await KernelEvents.start(root.fsRoot, {
         change: (c) => hub.submit(c),
-        overflow: () => hub.overflowAll(),
+        overflow: () => {
+          opts.log("events: the kernel's inotify queue overflowed (inotifywait fell behind); events were lost, every subscription gets IN_Q_OVERFLOW");
+          hub.overflowAll();
+        },
         lost: (reason) => {
           opts.log(`events: ${reason}; from now on only changes made through WebDAV produce events, and every subscription gets IN_Q_OVERFLOW`);
           kernel = undefined;
@@ -81,7 +84,7 @@ export async function startDcache(opts: StartOptions): Promise<RunningDcache> {
       hub.kernelActive = true;
       const queued = readFileSync("/proc/sys/fs/inotify/max_queued_events", "utf8").trim();
       opts.log(
-        `events: the kernel queues at most ${queued} inotify events (fs.inotify.max_queued_events); inotifywait does not report the kernel's IN_Q_OVERFLOW, so a burst beyond that loses events silently — raise it (sysctl -w fs.inotify.max_queued_events=1048576) where bursts of many thousand files are expected`,
+        `events: inotifywait (pid ${kernel.pid}) watches the tree; the kernel queues at most ${queued} unread events (fs.inotify.max_queued_events) — raise it (sysctl -w fs.inotify.max_queued_events=1048576) where bursts of many thousand files are expected; lost events are detected with sentinel files and reported as IN_Q_OVERFLOW`,
       );
     } catch (e) {
       const missing = (e as NodeJS.ErrnoException).code === "ENOENT";

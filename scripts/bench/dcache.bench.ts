@@ -153,7 +153,7 @@ try {
   console.log(`  (${ours.events} events, ${ours.closes}/${FILES} IN_CLOSE_WRITE, ${ours.overflows} IN_Q_OVERFLOW in ${ours.secs.toFixed(1)} s)`);
   if (ours.closes < FILES && ours.overflows === 0) {
     const limit = readFileSync("/proc/sys/fs/inotify/max_queued_events", "utf8").trim();
-    console.log(`  ${FILES - ours.closes} files lost in the kernel's inotify queue (max_queued_events ${limit}): inotifywait fell behind and does not report IN_Q_OVERFLOW`);
+    console.log(`  ${FILES - ours.closes} files lost in the kernel's inotify queue (max_queued_events ${limit}) without an IN_Q_OVERFLOW: the sentinels missed the overflow`);
   }
   const rl = summarise(raw.latencies);
   const ol = summarise(ours.latencies);

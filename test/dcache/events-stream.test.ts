@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Adler32 } from "../../lib/checksum/adler32.ts";
@@ -241,6 +241,29 @@ for (const mode of ["kernel", "webdav-only"] as const) {
         await sse.waitFor(isInotify("detector-1.cbf", "IN_DELETE"));
         // The server's own reads (hashing) are not reported as IN_OPEN/IN_CLOSE_NOWRITE.
         expect(sse.messages.some((m) => m.json?.event?.mask?.includes("IN_CLOSE_NOWRITE"))).to.equal(false);
+        sse.close();
+      });
+
+      it("events lost in the kernel's queue (inotifywait fell behind) are reported as IN_Q_OVERFLOW", async function () {
+        this.timeout(60_000);
+        const pid = Number(/inotifywait \(pid (\d+)\)/.exec(s.svc.output())?.[1]);
+        expect(pid, "the log names the inotifywait process").to.be.greaterThan(0);
+        mkdirSync(join(s.root, "flood"));
+        const ch = await createChannel(s.frontend);
+        const sse = await openSse(ch);
+        await subscribe(ch, { path: "/flood", flags: ["IN_CLOSE_WRITE"] });
+        const limit = Number(readFileSync("/proc/sys/fs/inotify/max_queued_events", "utf8"));
+        // While inotifywait is stopped the kernel queue fills up and overflows.
+        process.kill(pid, "SIGSTOP");
+        try {
+          execFileSync("python3", ["-c", `import sys\nfor i in range(${Math.ceil(limit / 3) + 10000}): open(sys.argv[1] + "/f" + str(i), "w").close()`, join(s.root, "flood")]);
+          await new Promise((r) => setTimeout(r, 300));
+        } finally {
+          process.kill(pid, "SIGCONT");
+        }
+        const overflow = await sse.waitFor((m) => m.event === "inotify" && m.json.event.mask.includes("IN_Q_OVERFLOW"), 30_000);
+        expect(overflow.json.event).to.deep.equal({ mask: ["IN_Q_OVERFLOW"] });
+        expect(s.svc.output()).to.include("inotify queue overflowed");
         sse.close();
       });
     }

@@ -2,6 +2,9 @@
 // (inotify-tools): Node's fs.watch has no IN_CLOSE_WRITE and no move cookies, and the `inotify`
 // addon does not build on Node 20. Fields are NUL-separated, so any file name is safe.
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { EventType } from "./flags.ts";
 import { newCookie } from "./hub.ts";
 import type { Change } from "./watches.ts";
@@ -30,7 +33,22 @@ export interface KernelSink {
   lost(reason: string): void;
 }
 
+/**
+ * inotifywait does not pass on the kernel's IN_Q_OVERFLOW. To notice lost events anyway, the same
+ * inotify instance also watches a private sentinel directory, in which numbered files are created
+ * (often while events flow, rarely when idle). The kernel's queue is first in, first out: a sentinel
+ * that never arrives while a later one does was dropped, and with it whatever else was queued then.
+ */
+const SENTINEL_BUSY_MS = 20;
+const SENTINEL_IDLE_MS = 100;
+
 export class KernelEvents {
+  private sentinelDir: string | undefined;
+  private sentinelTimer: NodeJS.Timeout | undefined;
+  private nextSentinel = 0;
+  private expectedSentinel = 0;
+  private lastSentinelAt = 0;
+  private lastEventAt = 0;
   private proc: ChildProcess | undefined;
   private stopping = false;
   private rest = "";
@@ -43,8 +61,42 @@ export class KernelEvents {
   /** Starts inotifywait on `root`; resolves once every watch is set up, rejects if it cannot run. */
   static async start(root: string, sink: KernelSink): Promise<KernelEvents> {
     const k = new KernelEvents(root, sink);
-    await k.spawn();
+    k.sentinelDir = mkdtempSync(join(tmpdir(), "dcache-inotify-sentinel-"));
+    try {
+      await k.spawn();
+    } catch (e) {
+      k.removeSentinels();
+      throw e;
+    }
+    k.sentinelTimer = setInterval(() => k.tick(), SENTINEL_BUSY_MS);
+    k.sentinelTimer.unref();
     return k;
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const busy = now - this.lastEventAt < 1000;
+    if (now - this.lastSentinelAt < (busy ? SENTINEL_BUSY_MS : SENTINEL_IDLE_MS)) return;
+    this.lastSentinelAt = now;
+    const file = join(this.sentinelDir!, String(this.nextSentinel++));
+    try {
+      writeFileSync(file, "");
+      unlinkSync(file);
+    } catch {
+      // the sentinel directory vanished (tmp cleaner): detection pauses, events still flow
+    }
+  }
+
+  private sentinel(type: EventType, name: string): void {
+    if (type !== "IN_CREATE") return;
+    const seq = Number(name);
+    if (seq > this.expectedSentinel) this.sink.overflow();
+    if (seq >= this.expectedSentinel) this.expectedSentinel = seq + 1;
+  }
+
+  private removeSentinels(): void {
+    clearInterval(this.sentinelTimer);
+    if (this.sentinelDir) rmSync(this.sentinelDir, { recursive: true, force: true });
   }
 
   expectOwnRead(fsPath: string): void {
@@ -55,7 +107,7 @@ export class KernelEvents {
   }
 
   private spawn(): Promise<void> {
-    const args = ["-m", "-r", "--no-newline", "--format", "%w%0%f%0%e%0%c%0", ...WATCHED.flatMap((e) => ["-e", e]), this.root];
+    const args = ["-m", "-r", "--no-newline", "--format", "%w%0%f%0%e%0%c%0", ...WATCHED.flatMap((e) => ["-e", e]), this.root, this.sentinelDir!];
     const proc = spawn("inotifywait", args, { stdio: ["ignore", "pipe", "pipe"] });
     this.proc = proc;
     return new Promise((resolve, reject) => {
@@ -96,6 +148,8 @@ export class KernelEvents {
     const type = KERNEL_TO_TYPE[kernelType]!;
     const isDir = flags.includes("ISDIR");
     const dir = w.endsWith("/") ? w.slice(0, -1) : w;
+    if (dir === this.sentinelDir) return this.sentinel(type, f);
+    this.lastEventAt = Date.now();
     const path = `${dir}/${f}`;
     // Listing a directory is not an event in dCache's namespace.
     if (isDir && (type === "IN_OPEN" || type === "IN_CLOSE_NOWRITE" || type === "IN_ACCESS")) return;
@@ -122,8 +176,14 @@ export class KernelEvents {
     this.sink.change({ dir, name: f, type, isDir, cookie });
   }
 
+  /** the inotifywait process, e.g. for tests that pause it */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   stop(): void {
     this.stopping = true;
     this.proc?.kill("SIGTERM");
+    this.removeSentinels();
   }
 }

@@ -49,6 +49,8 @@ export interface ApiOptions {
   /** "user:password" the feed action presents */
   providerAuth: string;
   isReady: () => boolean;
+  /** which units this replica holds, when replicas share a PostgreSQL store */
+  ha?: () => unknown;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -104,6 +106,7 @@ export function createApi(o: ApiOptions): Server {
         store: { kind: o.store.kind, ok: storeOk, ...(storeError ? { error: storeError } : {}) },
         registrations: regs.size,
         sources: regs.sourceStates(),
+        ...(o.ha ? { ha: o.ha() } : {}),
       });
     }
     if (path === "/metrics" && method === "GET") {
@@ -119,7 +122,7 @@ export function createApi(o: ApiOptions): Server {
     }
     const ownerKey = (req.headers["x-owner-key"] as string | undefined) || undefined;
     if (path === "/api/v1/registrations") {
-      if (method === "GET") return send(res, 200, { registrations: regs.list() });
+      if (method === "GET") return send(res, 200, { registrations: await regs.list() });
       if (method === "POST") {
         const body = (await readJson(req)) as Record<string, unknown>;
         checkBody(createBody, body, "CREATE");

@@ -13,6 +13,8 @@ export interface ProviderConfig {
   /** provider key material for sealing credentials; unset: a key file in the data directory */
   providerKey?: string;
   replicaId: string;
+  /** lease of a unit of work when replicas share a PostgreSQL store: a dead replica's units move after this */
+  leaseMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
   maxPending: number;
@@ -32,6 +34,8 @@ export const ENV_HELP = `Options (environment variable in brackets):
   --key KEY              credential-sealing key: 64 hex digits, base64 of 32 bytes or a passphrase ≥ 16 chars
                                                               [PROVIDER_KEY] default: DATA_DIR/provider.key
   --replica-id ID        stable id of this replica            [PROVIDER_REPLICA_ID] default r0
+  --lease-ms N           with a PostgreSQL store: lease of each unit of work; a dead replica's units are
+                         taken over within this time        [PROVIDER_LEASE_MS] default 10000
   --retry-base-ms N      first retry delay                    [PROVIDER_RETRY_BASE_MS] default 500
   --retry-max-ms N       longest retry delay                  [PROVIDER_RETRY_MAX_MS] default 60000
   --max-pending N        outbox events per registration before sources are held back (also the PAUSE buffer)
@@ -60,6 +64,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ProviderConf
       auth: { type: "string" },
       key: { type: "string" },
       "replica-id": { type: "string" },
+      "lease-ms": { type: "string" },
       "retry-base-ms": { type: "string" },
       "retry-max-ms": { type: "string" },
       "max-pending": { type: "string" },
@@ -89,6 +94,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ProviderConf
     providerAuth,
     providerKey: values.key ?? env.PROVIDER_KEY,
     replicaId,
+    leaseMs: int("--lease-ms", values["lease-ms"] ?? env.PROVIDER_LEASE_MS, 10_000, 300),
     retryBaseMs: int("--retry-base-ms", values["retry-base-ms"] ?? env.PROVIDER_RETRY_BASE_MS, 500, 1),
     retryMaxMs: int("--retry-max-ms", values["retry-max-ms"] ?? env.PROVIDER_RETRY_MAX_MS, 60_000, 1),
     maxPending: int("--max-pending", values["max-pending"] ?? env.PROVIDER_MAX_PENDING, 100_000, 1),

@@ -9,7 +9,10 @@ import { ProviderMetrics } from "./metrics.ts";
 import { Registrations } from "./registrations.ts";
 import { SecretBox } from "./secrets.ts";
 import { defaultSources } from "./sources/index.ts";
+import { Coordinator } from "./ha/coordinator.ts";
+import { LeaseTable } from "./ha/leases.ts";
 import { openStore } from "./store/open.ts";
+import type { PostgresStore } from "./store/postgres.ts";
 
 async function main(): Promise<void> {
   let cfg;
@@ -27,6 +30,12 @@ async function main(): Promise<void> {
   const box = cfg.providerKey ? SecretBox.fromString(cfg.providerKey) : SecretBox.fromDataDir(cfg.dataDir);
   const store = await openStore({ store: cfg.store, dataDir: cfg.dataDir });
   const metrics = new ProviderMetrics();
+  // on PostgreSQL, replicas share the registrations through leases (one replica is a special case)
+  let coordinator: Coordinator | undefined;
+  const shared =
+    store.kind === "postgres"
+      ? { changed: (id: string, reload: boolean) => coordinator!.changed(id, reload), sourceIdentity: "shared" }
+      : undefined;
   const registrations = new Registrations({
     store,
     box,
@@ -38,10 +47,23 @@ async function main(): Promise<void> {
     backoff: { baseMs: cfg.retryBaseMs, maxMs: cfg.retryMaxMs },
     maxPending: cfg.maxPending,
     fireTimeoutMs: cfg.fireTimeoutMs,
+    shared,
   });
+  if (shared) {
+    coordinator = new Coordinator({
+      leases: new LeaseTable(store as PostgresStore),
+      store: store as PostgresStore,
+      registrations,
+      replicaId: cfg.replicaId,
+      leaseMs: cfg.leaseMs,
+      handoverGraceMs: cfg.shutdownGraceMs,
+      log: log.child({ component: "leases" }),
+    });
+  }
   let ready = false;
-  const server = createApi({ registrations, store, metrics, log, providerAuth: cfg.providerAuth, isReady: () => ready });
+  const server = createApi({ registrations, store, metrics, log, providerAuth: cfg.providerAuth, isReady: () => ready, ha: coordinator && (() => coordinator!.status()) });
   await registrations.startAll();
+  await coordinator?.start();
   await new Promise<void>((res) => server.listen(cfg.port, cfg.host, res));
   ready = true;
   const port = (server.address() as AddressInfo).port;
@@ -56,6 +78,7 @@ async function main(): Promise<void> {
     log.info("shutting down: stopping sources, flushing batches", { signal });
     server.close();
     server.closeAllConnections();
+    if (coordinator) await coordinator.stop(cfg.shutdownGraceMs);
     await registrations.shutdown(cfg.shutdownGraceMs);
     await store.close();
     log.info("feed provider stopped");

@@ -19,6 +19,7 @@ import { fireTrigger, type FireOutcome, type FireTarget } from "./pipeline/firer
 import { GlobError } from "./pipeline/glob.ts";
 import { Intake } from "./pipeline/intake.ts";
 import type { SecretBox } from "./secrets.ts";
+import { channelKey } from "./sources/dcache/credentials.ts";
 import type { RunningSource, Source, SourceState } from "./sources/types.ts";
 import { emptyStats, type DeadLetter, type RegistrationRecord, type StatusReason, type Store } from "./store/types.ts";
 
@@ -41,6 +42,19 @@ export interface RegistrationsOptions {
   maxPending: number;
   fireTimeoutMs: number;
   fire?: (target: FireTarget, body: string, timeoutMs: number) => Promise<FireOutcome>;
+  /**
+   * Set when several replicas share the store: the API then changes registrations in the store only
+   * and calls `changed` (reload: the owner must also reload the outbox); the replica holding the
+   * registration's lease runs it (see ha/coordinator.ts), and sources use `sourceIdentity` instead of
+   * the replica id, so that whichever replica takes a unit over resumes the same upstream session.
+   */
+  shared?: { changed(id: string, reload: boolean): Promise<void>; sourceIdentity: string };
+}
+
+/** What a replica needs to know about a registration it does not run. */
+interface Stored {
+  rec: RegistrationRecord;
+  sealed: Sealed;
 }
 
 interface Sealed {
@@ -125,6 +139,7 @@ export class Registrations {
 
   /** Loads every stored registration and starts it (at provider start). */
   async startAll(): Promise<void> {
+    if (this.o.shared) return; // the coordinator adopts what this replica holds
     for (const rec of await this.o.store.listRegistrations()) {
       try {
         const sealed = JSON.parse(this.o.box.open(rec.sealed, rec.id)) as Sealed;
@@ -174,6 +189,25 @@ export class Registrations {
     }
   }
 
+  /** The registration as stored (shared mode), after checking the caller's key. */
+  private async findStored(triggerName: string, ownerKey: string | undefined): Promise<Stored> {
+    const ref = this.parseRef(triggerName);
+    if (!ownerKey) throw new ApiError(401, "the trigger owner's key is missing (header X-Owner-Key)");
+    const recs =
+      ref.namespace === "_"
+        ? (await this.o.store.listRegistrations()).filter((r) => r.trigger === ref.name)
+        : [await this.o.store.getRegistration(`${ref.namespace}/${ref.name}`)].filter((r): r is RegistrationRecord => !!r);
+    const all = recs.map((rec) => ({ rec, sealed: this.unseal(rec) }));
+    const st = ref.namespace === "_" ? all.find((x) => sameKey(x.sealed.authKey, ownerKey)) : all[0];
+    if (!st) throw new ApiError(404, `no feed registration for trigger ${triggerName}; create the trigger with the feed first`);
+    if (!sameKey(st.sealed.authKey, ownerKey)) await this.verify(st.sealed.apihost, { namespace: st.rec.namespace, name: st.rec.trigger }, ownerKey);
+    return st;
+  }
+
+  private unseal(rec: RegistrationRecord): Sealed {
+    return JSON.parse(this.o.box.open(rec.sealed, rec.id)) as Sealed;
+  }
+
   /** The registration a lifecycle call names, after checking the caller's key. */
   private async find(triggerName: string, ownerKey: string | undefined): Promise<Runtime> {
     const ref = this.parseRef(triggerName);
@@ -201,6 +235,15 @@ export class Registrations {
     const apihost = this.apihostFor(input.apihost);
     const owned = await this.verify(apihost, ref, authKey);
     const id = `${owned.namespace}/${owned.name}`;
+    if (this.o.shared) {
+      const rec = this.newRecord(id, owned, { authKey, apihost, config });
+      // a re-created trigger: the old registration is stale (its owner notices the new createdAt)
+      if (await this.o.store.getRegistration(id)) await this.o.store.deleteRegistration(id);
+      await this.o.store.putRegistration(rec);
+      await this.o.shared.changed(id, true);
+      this.o.log.child({ trigger: `/${id}` }).info("registration created", { source: config.source.kind });
+      return this.storedView({ rec, sealed: { authKey, apihost, config } });
+    }
     return this.locked(id, async () => {
       const old = this.runtimes.get(id);
       if (old) {
@@ -208,21 +251,8 @@ export class Registrations {
         await this.deactivate(old, { forget: true });
         await this.o.store.deleteRegistration(id);
       }
-      const now = Date.now();
       const sealed: Sealed = { authKey, apihost, config };
-      const rec: RegistrationRecord = {
-        id,
-        namespace: owned.namespace,
-        trigger: owned.name,
-        publicConfig: redactConfig(config),
-        sealed: this.o.box.seal(JSON.stringify(sealed), id),
-        state: "active",
-        reason: null,
-        dateChanged: now,
-        cursor: null,
-        stats: emptyStats(),
-        createdAt: now,
-      };
+      const rec = this.newRecord(id, owned, sealed);
       await this.o.store.putRegistration(rec);
       const rt = await this.activate(rec, sealed);
       rt.log.info("registration created", { source: config.source.kind });
@@ -230,11 +260,96 @@ export class Registrations {
     });
   }
 
+  private newRecord(id: string, owned: TriggerRef, sealed: Sealed): RegistrationRecord {
+    const now = Date.now();
+    return {
+      id,
+      namespace: owned.namespace,
+      trigger: owned.name,
+      publicConfig: redactConfig(sealed.config),
+      sealed: this.o.box.seal(JSON.stringify(sealed), id),
+      state: "active",
+      reason: null,
+      dateChanged: now,
+      cursor: null,
+      stats: emptyStats(),
+      createdAt: now,
+    };
+  }
+
   async read(triggerName: string, ownerKey: string | undefined): Promise<ReadView> {
+    if (this.o.shared) {
+      const st = await this.findStored(triggerName, ownerKey);
+      const rt = this.runtimes.get(st.rec.id);
+      return rt && rt.rec.createdAt === st.rec.createdAt ? this.view(rt) : this.storedView(st);
+    }
     return this.view(await this.find(triggerName, ownerKey));
   }
 
+  /** READ on a replica that does not run the registration: what the store knows. */
+  private async storedView(st: Stored): Promise<ReadView> {
+    const s = st.rec.stats;
+    return {
+      config: st.rec.publicConfig as FeedConfig,
+      status: {
+        active: st.rec.state === "active",
+        dateChanged: st.rec.dateChanged,
+        dateChangedISO: new Date(st.rec.dateChanged).toISOString(),
+        reason: st.rec.reason,
+      },
+      delivery: {
+        pending: (await this.o.store.loadOutbox(st.rec.id)).length,
+        fires: s.fires,
+        firedEvents: s.firedEvents,
+        retries: s.retries,
+        deadLettered: await this.o.store.countDeadLetters(st.rec.id),
+        dropped: s.dropped,
+        lastFire: s.lastFire,
+        lastFireISO: s.lastFire === null ? null : new Date(s.lastFire).toISOString(),
+        lastFireStatus: s.lastFireStatus,
+      },
+      source: { kind: st.sealed.config.source.kind, state: "remote", detail: "run by the replica holding its lease" },
+    };
+  }
+
+  /** UPDATE, DELETE, PAUSE, UNPAUSE in shared mode: change the stored registration, tell the owner. */
+  private async updateStored(triggerName: string, ownerKey: string | undefined, patch: unknown, apihost?: string): Promise<ReadView> {
+    const st = await this.findStored(triggerName, ownerKey);
+    if (!patch || typeof patch !== "object" || Array.isArray(patch)) throw new ApiError(400, "the update must be an object of feed parameters");
+    const config = this.checkConfig(updateConfig(st.sealed.config, patch as Record<string, unknown>));
+    compile(config);
+    const host = this.apihostFor(apihost ?? st.sealed.apihost);
+    await this.verify(host, { namespace: st.rec.namespace, name: st.rec.trigger }, ownerKey!);
+    const sourceChanged = JSON.stringify(config.source) !== JSON.stringify(st.sealed.config.source);
+    const sealed: Sealed = { authKey: ownerKey!, apihost: host, config };
+    const rec = { ...st.rec, publicConfig: redactConfig(config), sealed: this.o.box.seal(JSON.stringify(sealed), st.rec.id) };
+    if (rec.state === "disabled") Object.assign(rec, { state: "active", reason: null, dateChanged: Date.now() });
+    if (sourceChanged) rec.cursor = null;
+    await this.o.store.putRegistration(rec);
+    await this.o.shared!.changed(rec.id, false);
+    this.o.log.child({ trigger: `/${rec.id}` }).info("registration updated", { sourceChanged });
+    return this.storedView({ rec, sealed });
+  }
+
+  private async setStoredState(triggerName: string, ownerKey: string | undefined, to: "paused" | "active"): Promise<ReadView> {
+    const st = await this.findStored(triggerName, ownerKey);
+    const rec = st.rec;
+    if (to === "active" && rec.state === "disabled")
+      await this.verify(st.sealed.apihost, { namespace: rec.namespace, name: rec.trigger }, st.sealed.authKey);
+    const change = to === "paused" ? rec.state === "active" : rec.state !== "active";
+    if (change) {
+      rec.state = to;
+      rec.reason = to === "paused" ? { kind: "USER", message: "paused by the owner (PAUSE); events are buffered until UNPAUSE" } : null;
+      rec.dateChanged = Date.now();
+      await this.o.store.setState(rec.id, rec.state, rec.reason, rec.dateChanged);
+      await this.o.shared!.changed(rec.id, false);
+      this.o.log.child({ trigger: `/${rec.id}` }).info(to === "paused" ? "registration paused" : "registration resumed");
+    }
+    return this.storedView(st);
+  }
+
   async update(triggerName: string, ownerKey: string | undefined, patch: unknown, apihost?: string): Promise<ReadView> {
+    if (this.o.shared) return this.updateStored(triggerName, ownerKey, patch, apihost);
     const found = await this.find(triggerName, ownerKey);
     return this.locked(found.rec.id, async () => {
       const rt = this.runtimes.get(found.rec.id);
@@ -270,6 +385,13 @@ export class Registrations {
   }
 
   async remove(triggerName: string, ownerKey: string | undefined): Promise<void> {
+    if (this.o.shared) {
+      const st = await this.findStored(triggerName, ownerKey);
+      await this.o.store.deleteRegistration(st.rec.id);
+      await this.o.shared.changed(st.rec.id, false);
+      this.o.log.child({ trigger: `/${st.rec.id}` }).info("registration deleted");
+      return;
+    }
     const rt = await this.find(triggerName, ownerKey);
     await this.locked(rt.rec.id, async () => {
       await this.deactivate(rt, { forget: true });
@@ -279,6 +401,7 @@ export class Registrations {
   }
 
   async pause(triggerName: string, ownerKey: string | undefined): Promise<ReadView> {
+    if (this.o.shared) return this.setStoredState(triggerName, ownerKey, "paused");
     const rt = await this.find(triggerName, ownerKey);
     return this.locked(rt.rec.id, async () => {
       if (rt.rec.state === "active") {
@@ -292,6 +415,7 @@ export class Registrations {
   }
 
   async unpause(triggerName: string, ownerKey: string | undefined): Promise<ReadView> {
+    if (this.o.shared) return this.setStoredState(triggerName, ownerKey, "active");
     const rt = await this.find(triggerName, ownerKey);
     return this.locked(rt.rec.id, async () => {
       if (rt.rec.state === "disabled") {
@@ -310,11 +434,20 @@ export class Registrations {
   }
 
   async deadLetters(triggerName: string, ownerKey: string | undefined, opts: { limit: number; after?: number }): Promise<DeadLetter[]> {
+    if (this.o.shared) return this.o.store.listDeadLetters((await this.findAdminStored(triggerName, ownerKey)).id, opts);
     const rt = await this.findAdmin(triggerName, ownerKey);
     return this.o.store.listDeadLetters(rt.rec.id, opts);
   }
 
   async replay(triggerName: string, ownerKey: string | undefined, seqs?: number[]): Promise<number> {
+    if (this.o.shared) {
+      const rec = await this.findAdminStored(triggerName, ownerKey);
+      const entries = await this.o.store.replayDeadLetters(rec.id, seqs);
+      // the owner reloads the outbox, replayed rows included
+      await this.o.shared.changed(rec.id, true);
+      this.o.log.child({ trigger: `/${rec.id}` }).info("dead letters replayed", { events: entries.length });
+      return entries.length;
+    }
     const rt = await this.findAdmin(triggerName, ownerKey);
     return this.locked(rt.rec.id, async () => {
       const entries = await this.o.store.replayDeadLetters(rt.rec.id, seqs);
@@ -333,7 +466,19 @@ export class Registrations {
     return rt;
   }
 
-  list(): { trigger: string; state: string; pending: number }[] {
+  private async findAdminStored(triggerName: string, ownerKey: string | undefined): Promise<RegistrationRecord> {
+    if (ownerKey) return (await this.findStored(triggerName, ownerKey)).rec;
+    const ref = this.parseRef(triggerName);
+    const rec = await this.o.store.getRegistration(`${ref.namespace}/${ref.name}`);
+    if (!rec) throw new ApiError(404, `no feed registration for trigger ${triggerName}`);
+    return rec;
+  }
+
+  async list(): Promise<{ trigger: string; state: string; pending: number | null }[]> {
+    if (this.o.shared) {
+      // every replica answers for all: pending is known only where the registration runs
+      return (await this.o.store.listRegistrations()).map((r) => ({ trigger: `/${r.id}`, state: r.state, pending: this.runtimes.get(r.id)?.delivery.pending ?? null }));
+    }
     return [...this.runtimes.values()].map((r) => ({ trigger: `/${r.rec.id}`, state: r.rec.state, pending: r.delivery.pending }));
   }
 
@@ -344,6 +489,62 @@ export class Registrations {
     const deadline = performance.now() + graceMs;
     await Promise.all(rts.map((rt) => (rt.rec.state === "active" ? rt.delivery.flush(deadline) : rt.delivery.stop())));
     this.runtimes.clear();
+  }
+
+  /** The unit of work a registration belongs to: registrations sharing a dCache channel go together. */
+  unitOf(rec: RegistrationRecord): string {
+    let u = this.units.get(rec.sealed);
+    if (u === undefined) {
+      const source = this.unseal(rec).config.source;
+      u = source.kind === "dcache" ? `dcache:${channelKey(source).slice(0, 32)}` : `reg:${rec.id}`;
+      if (this.units.size > 10_000) this.units.clear();
+      this.units.set(rec.sealed, u);
+    }
+    return u;
+  }
+  private readonly units = new Map<string, string>();
+
+  /** What runs here, to compare with the store: a differing sealed/state/createdAt means "reload". */
+  running(): Map<string, Pick<RegistrationRecord, "sealed" | "state" | "createdAt">> {
+    return new Map([...this.runtimes].map(([id, rt]) => [id, { sealed: rt.rec.sealed, state: rt.rec.state, createdAt: rt.rec.createdAt }]));
+  }
+
+  /** Starts a registration this replica now holds the lease for: outbox from the store, source from the cursor. */
+  async adopt(id: string): Promise<void> {
+    await this.locked(id, async () => {
+      if (this.runtimes.has(id)) return;
+      const rec = await this.o.store.getRegistration(id);
+      if (!rec) return;
+      await this.activate(rec, this.unseal(rec));
+    });
+  }
+
+  /**
+   * Stops a registration here. "release": handing it to another replica — stop the source, fire what
+   * is queued until the grace deadline; "lost": the lease is gone — stop at once (the new owner fires
+   * the outbox); "reload"/"deleted": stop now, keeping or dropping upstream state.
+   */
+  async drop(id: string, how: "release" | "lost" | "reload" | "deleted", graceMs = 0): Promise<void> {
+    await this.locked(id, async () => {
+      const rt = this.runtimes.get(id);
+      if (!rt) return;
+      if (how === "release") {
+        this.runtimes.delete(id);
+        await rt.source?.stop().catch(() => {});
+        rt.source = undefined;
+        if (rt.rec.state === "active") await rt.delivery.flush(performance.now() + graceMs);
+        else await rt.delivery.stop();
+        this.forgetMetrics(rt);
+      } else if (how === "lost") {
+        this.runtimes.delete(id);
+        // not awaited: an in-flight fire may take long, and its fenced commit fails anyway
+        const src = rt.source;
+        rt.source = undefined;
+        void Promise.all([src?.stop().catch(() => {}), rt.delivery.stop()]);
+        this.forgetMetrics(rt);
+      } else await this.deactivate(rt, { forget: how === "deleted" });
+      rt.log.info("registration stopped on this replica", { why: how });
+    });
   }
 
   private setState(rt: Runtime, state: RegistrationRecord["state"], reason: StatusReason | null): void {
@@ -425,7 +626,14 @@ export class Registrations {
       return;
     }
     rt.source = await src.start(
-      { id: rt.rec.id, key: `${rt.rec.id}@${rt.rec.createdAt}`, config: rt.sealed.config.source, cursor: rt.rec.cursor, replicaId: this.o.replicaId, log: rt.log },
+      {
+        id: rt.rec.id,
+        key: `${rt.rec.id}@${rt.rec.createdAt}`,
+        config: rt.sealed.config.source,
+        cursor: rt.rec.cursor,
+        replicaId: this.o.shared?.sourceIdentity ?? this.o.replicaId,
+        log: rt.log,
+      },
       rt.intake,
     );
   }
@@ -435,6 +643,10 @@ export class Registrations {
     await rt.source?.stop({ forget: opts.forget }).catch(() => {});
     rt.source = undefined;
     await rt.delivery.stop();
+    this.forgetMetrics(rt);
+  }
+
+  private forgetMetrics(rt: Runtime): void {
     const label = `trigger="/${rt.rec.id}"`;
     for (const c of [this.o.metrics.received, this.o.metrics.malformed, this.o.metrics.filtered, this.o.metrics.fired, this.o.metrics.fires, this.o.metrics.retried, this.o.metrics.deadLettered, this.o.metrics.dropped])
       c.forget((k) => k.includes(label));

@@ -20,7 +20,8 @@ export interface SourceMessage {
   origin: string;
 }
 
-export type SourceState = "starting" | "connected" | "reconnecting" | "stopped" | "failed";
+/** "remote": shown by a replica that does not run the registration (another holds its lease) */
+export type SourceState = "starting" | "connected" | "reconnecting" | "stopped" | "failed" | "remote";
 
 export interface SourceSink {
   /**

@@ -54,4 +54,11 @@ export const postgresMigrations: Migration[] = [
       );
       CREATE INDEX dead_letters_reg ON dead_letters (reg_id, seq);`,
   },
+  {
+    version: 2,
+    description: "replica heartbeats and work-unit leases (several replicas on one store)",
+    sql: `
+      CREATE TABLE provider_replicas (id TEXT PRIMARY KEY, heartbeat_at BIGINT NOT NULL, started_at BIGINT NOT NULL);
+      CREATE TABLE provider_leases (unit TEXT PRIMARY KEY, owner TEXT NOT NULL, token BIGINT NOT NULL, expires_at BIGINT NOT NULL);`,
+  },
 ];

@@ -39,12 +39,51 @@ export function parsePostgresUrl(url: string): PostgresOptions {
   return { connectionString: u.toString(), schema };
 }
 
+/** Who may commit for a registration: its unit's lease as this replica holds it. */
+export interface Fence {
+  unit: string;
+  owner: string;
+  token: number;
+}
+
+/** A write was refused because this replica no longer holds the registration's lease. */
+export class LeaseLostError extends Error {
+  constructor(regId: string) {
+    super(`this replica no longer holds the lease of registration ${regId}; its new owner carries on`);
+  }
+}
+
+/** The lease row must still name this replica and token, and the registration must exist; both rows
+ *  are share-locked, so a takeover (which updates the lease row) waits until this commit is visible. */
+const FENCE_CTE = `fence AS (SELECT 1 FROM provider_leases l, registrations r
+   WHERE l.unit = $F1 AND l.owner = $F2 AND l.token = $F3 AND r.id = $F4 FOR SHARE)`;
+
+function fenceSql(sql: string, base: number): string {
+  return sql.replace(/\$F(\d)/g, (_, d: string) => `$${base + Number(d)}`);
+}
+
 export class PostgresStore implements Store {
   readonly kind = "postgres";
-  private readonly pool: pg.Pool;
-  private readonly schema: string;
+  readonly pool: pg.Pool;
+  readonly schema: string;
+  readonly connectionString: string;
+  private fenceOf: ((regId: string) => Fence | undefined) | undefined;
+
+  /** From now on every write of outbox rows and cursors must hold the registration's lease. */
+  setFence(fn: (regId: string) => Fence | undefined): void {
+    this.fenceOf = fn;
+  }
+
+  /** the fence parameters for regId, or undefined when writes are not fenced; throws when not held */
+  private fence(regId: string): unknown[] | undefined {
+    if (!this.fenceOf) return undefined;
+    const f = this.fenceOf(regId);
+    if (!f) throw new LeaseLostError(regId);
+    return [f.unit, f.owner, f.token, regId];
+  }
 
   constructor(opts: PostgresOptions) {
+    this.connectionString = opts.connectionString;
     this.schema = opts.schema ?? "public";
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema)) throw new Error(`PostgreSQL schema name "${this.schema}" is not a plain lower-case identifier`);
     this.pool = new pg.Pool({ connectionString: opts.connectionString, max: 8, options: `-c search_path=${this.schema}` });
@@ -128,6 +167,29 @@ export class PostgresStore implements Store {
   }
 
   async appendIntake(regId: string, intake: Intake): Promise<OutboxEntry[]> {
+    const fence = this.fence(regId);
+    if (fence) {
+      // one statement: nothing is written unless the lease is still ours
+      const args = [regId, intake.events.map((e) => e.eventId), intake.events.map((e) => e.body), intake.events.map((e) => e.bytes), intake.events.map((e) => e.receivedAt),
+        intake.cursor ?? null, intake.cursor !== undefined];
+      const r = await this.pool.query(
+        fenceSql(
+          `WITH ${FENCE_CTE},
+           ins AS (
+             INSERT INTO outbox (reg_id, event_id, body, bytes, received_at)
+             SELECT $1, u.* FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) u WHERE EXISTS (SELECT 1 FROM fence) RETURNING seq),
+           cur AS (UPDATE registrations SET cursor = $6 WHERE id = $1 AND $7::boolean AND EXISTS (SELECT 1 FROM fence) RETURNING 1)
+           SELECT (SELECT count(*) FROM fence) AS held, (SELECT coalesce(array_agg(seq ORDER BY seq), '{}') FROM ins) AS seqs`,
+          7,
+        ),
+        [...args, ...fence],
+      );
+      if (Number(r.rows[0].held) === 0) throw new LeaseLostError(regId);
+      const seqs = (r.rows[0].seqs as string[]).map(Number);
+      const out = intake.events.map((e, i) => ({ ...e, seq: seqs[i]! }));
+      if (intake.dead.length > 0) await this.deadOnArrival(regId, intake.dead.map((d) => ({ ...d.event, reason: d.reason })));
+      return out;
+    }
     if (intake.dead.length === 0) {
       // the common case as one statement (atomic on its own): one round trip instead of four
       const r = await this.pool.query(
@@ -165,14 +227,34 @@ export class PostgresStore implements Store {
     return (await this.pool.query("SELECT * FROM outbox WHERE reg_id = $1 ORDER BY seq", [regId])).rows.map(toEntry);
   }
 
+  /** dead letters straight from the intake (too large to ever fire): losing them to a race is no loss */
+  private async deadOnArrival(regId: string, dead: (OutboxEntry | (Omit<OutboxEntry, "seq"> & { reason: string }))[]): Promise<void> {
+    const now = Date.now();
+    for (const d of dead as (Omit<OutboxEntry, "seq"> & { reason: string })[])
+      await this.pool.query("INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at) VALUES ($1,$2,$3,$4,$5,$6,NULL,$7)",
+        [regId, d.eventId, d.body, d.bytes, d.receivedAt, d.reason, now]);
+  }
+
   async removeOutbox(regId: string, seqs: number[]): Promise<void> {
     if (seqs.length === 0) return;
+    const fence = this.fence(regId);
+    if (fence) {
+      const r = await this.pool.query(
+        fenceSql(`WITH ${FENCE_CTE}, del AS (DELETE FROM outbox WHERE reg_id = $1 AND seq = ANY($2::bigint[]) AND EXISTS (SELECT 1 FROM fence) RETURNING 1)
+           SELECT (SELECT count(*) FROM fence) AS held`, 2),
+        [regId, seqs, ...fence],
+      );
+      if (Number(r.rows[0].held) === 0) throw new LeaseLostError(regId);
+      return;
+    }
     await this.pool.query("DELETE FROM outbox WHERE reg_id = $1 AND seq = ANY($2::bigint[])", [regId, seqs]);
   }
 
   async moveToDeadLetters(regId: string, entries: OutboxEntry[], reason: string, statusCode: number | null): Promise<void> {
     if (entries.length === 0) return;
+    const fence = this.fence(regId);
     await this.tx(async (c) => {
+      if (fence && (await c.query(fenceSql(`WITH ${FENCE_CTE} SELECT count(*) AS held FROM fence`, 0), fence)).rows[0].held === "0") throw new LeaseLostError(regId);
       await c.query(
         `INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at)
          SELECT reg_id, event_id, body, bytes, received_at, $3, $4, $5 FROM outbox WHERE reg_id = $1 AND seq = ANY($2::bigint[]) ORDER BY seq`,

@@ -77,6 +77,23 @@ describe("provenance on the local OpenWhisk platform", function () {
     expect(d.out).to.include("DIFFERS at $.message");
   });
 
+  it("reruns a rule-fired activation with its trigger's payload as input, found through cause", async () => {
+    const fired = await ow.triggers.invoke({ name: "ticks", params: { name: "Grace" } });
+    const trigger = await ow.activations.get({ name: fired.activationId });
+    const id = JSON.parse((trigger.logs as unknown as string[])[0]!).activationId as string;
+    let rec;
+    for (let i = 0; i < 200 && !rec; i++) {
+      rec = await ow.activations.get({ name: id }).catch(() => undefined);
+      if (!rec) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(rec, `the rule's activation ${id}`).to.not.equal(undefined);
+    expect((rec as { cause?: string }).cause).to.equal(fired.activationId);
+    const r = await run(["--import", "tsx", "scripts/rerun/cli.ts", id, "--store", join(service, "dist/store")], projectRoot, env);
+    expect(r.code, r.out).to.equal(0);
+    expect(r.out).to.match(/input\s+payload of trigger ticks/);
+    expect(r.out).to.include("result  matches the recorded result");
+  });
+
   it("says where to find a bundle that is not in the store", async () => {
     const a = await ow.actions.invoke({ name: "fixture-dev-greet", params: {}, blocking: true });
     const r = await run(["--import", "tsx", "scripts/rerun/cli.ts", a.activationId, "--store", mkdtempSync(join(tmpdir(), "empty-"))], projectRoot, env);

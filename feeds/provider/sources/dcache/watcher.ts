@@ -171,8 +171,13 @@ export class DcacheWatcher implements HubListener {
     if (this.lastChannel === channel && this.lastId !== undefined && this.lastId >= 0) {
       // same channel as before the restart: the frontend replays what we missed; re-watch only
       const known = this.o.seen.watchedDirs(this.regId).filter((d) => roots.some((r) => under(d, r)));
-      if (known.length === 0) await this.scanTrees(roots, "baseline", batch);
-      else await inParallel(known, LIST_CONCURRENCY, (d) => this.addWatch(d).then(() => undefined));
+      if (known.length === 0) {
+        // no seen records here (e.g. another provider replica ran this registration before): the
+        // listing must not count as "already seen", or the replayed events of files that arrived in
+        // between would look like repeats — record them as "event only" (size -1) instead
+        await this.scanTrees(roots, "baseline", batch);
+        for (const s of batch.seen) if (s.entry) s.entry = { size: -1, mtime: s.entry.mtime };
+      } else await inParallel(known, LIST_CONCURRENCY, (d) => this.addWatch(d).then(() => undefined));
       this.o.log.info("resuming on the same event channel", { channel, after: this.lastId, directories: this.dirs.size });
     } else if (this.lastChannel !== undefined) {
       // a new channel, or ours without a position to replay from (stopped before any event came)

@@ -94,14 +94,14 @@ describe("feed provider replicas sharing one PostgreSQL store", function () {
 
   /** Waits until every unit is run by exactly one live replica, none above its fair share. */
   async function spread(units: number): Promise<Map<string, string[]>> {
-    return waitFor<Map<string, string[]>>("units spread over the live replicas", async () => {
+    return waitFor("units spread over the live replicas", async (): Promise<Map<string, string[]> | false> => {
       const claims = await cluster.claims();
       const share = Math.ceil(units / cluster.live().length);
       const per = new Map<string, number>();
       for (const ids of claims.values()) for (const id of ids) per.set(id, (per.get(id) ?? 0) + 1);
       const ok = claims.size === units && [...claims.values()].every((ids) => ids.length === 1) && [...per.values()].every((n) => n <= share);
-      return ok ? claims : undefined;
-    }, 30_000, 100);
+      return ok ? claims : false;
+    }, 30_000, 100) as Promise<Map<string, string[]>>;
   }
 
   /** SIGKILLs a replica and returns how long until the survivors ran all of its units. */

@@ -28,13 +28,17 @@ interface Held {
   validUntil: number;
   /** being handed over: still renewed until the release completes */
   releasing?: boolean;
+  /** wall-clock time of the acquisition, for operators (and tests comparing replicas) */
+  since: number;
 }
 
 export interface HaStatus {
   replica: string;
   leaseMs: number;
   liveReplicas: string[];
-  units: { unit: string; token: number; registrations: string[]; releasing: boolean }[];
+  /** wall-clock time of this answer */
+  at: number;
+  units: { unit: string; token: number; registrations: string[]; releasing: boolean; since: number }[];
 }
 
 export class Coordinator {
@@ -87,7 +91,8 @@ export class Coordinator {
       replica: this.o.replicaId,
       leaseMs: this.o.leaseMs,
       liveReplicas: this.live,
-      units: [...this.held].map(([unit, h]) => ({ unit, token: h.token, registrations: (regs.get(unit) ?? []).sort(), releasing: !!h.releasing })).sort((a, b) => a.unit.localeCompare(b.unit)),
+      at: Date.now(),
+      units: [...this.held].map(([unit, h]) => ({ unit, token: h.token, registrations: (regs.get(unit) ?? []).sort(), releasing: !!h.releasing, since: h.since })).sort((a, b) => a.unit.localeCompare(b.unit)),
     };
   }
 
@@ -206,7 +211,7 @@ export class Coordinator {
         const sent = performance.now();
         const token = await this.o.leases.acquire(unit, this.o.replicaId, this.o.leaseMs);
         if (token === undefined) continue;
-        this.held.set(unit, { token, validUntil: sent + this.o.leaseMs - this.margin });
+        this.held.set(unit, { token, validUntil: sent + this.o.leaseMs - this.margin, since: Date.now() });
         want--;
         this.o.log.info("lease acquired", { unit, token, previousOwner: row?.owner ?? null, registrations: members.get(unit)!.length });
       }

@@ -59,13 +59,13 @@ export class LeaseTable {
     return r.rows[0] ? Number(r.rows[0].token) : undefined;
   }
 
-  /** Extends the leases this replica holds (same token); returns the units still held. */
+  /** Extends the leases this replica holds (same token; not once released); returns the units still held. */
   async renew(owner: string, held: { unit: string; token: number }[], leaseMs: number): Promise<Set<string>> {
     if (held.length === 0) return new Set();
     const r = await this.pool.query(
       `UPDATE provider_leases l SET expires_at = ${NOW} + $2
        FROM unnest($3::text[], $4::bigint[]) AS h(unit, token)
-       WHERE l.unit = h.unit AND l.token = h.token AND l.owner = $1
+       WHERE l.unit = h.unit AND l.token = h.token AND l.owner = $1 AND l.expires_at > 0
        RETURNING l.unit`,
       [owner, leaseMs, held.map((h) => h.unit), held.map((h) => h.token)],
     );

@@ -14,6 +14,16 @@ export interface HeldUnit {
   token: number;
   registrations: string[];
   releasing: boolean;
+  /** wall-clock time the replica acquired the unit */
+  since: number;
+}
+
+/** One replica's claim on a unit, as its /health stated it at `at`. */
+export interface Claim {
+  replica: string;
+  unit: string;
+  since: number;
+  at: number;
 }
 
 export interface Replica {
@@ -75,8 +85,19 @@ export class Cluster {
 
   /** The units a replica says it holds (not counting those it is handing over). */
   async held(r: Replica): Promise<HeldUnit[]> {
+    return (await this.heldAt(r)).units;
+  }
+
+  async heldAt(r: Replica): Promise<{ at: number; units: HeldUnit[] }> {
     const h = await r.client.call("GET", "/health");
-    return ((h.body?.ha?.units ?? []) as HeldUnit[]).filter((u) => !u.releasing);
+    return { at: Number(h.body?.ha?.at ?? Date.now()), units: ((h.body?.ha?.units ?? []) as HeldUnit[]).filter((u) => !u.releasing) };
+  }
+
+  /** Every live replica's claims, fetched concurrently, each stamped with the time its replica answered. */
+  async claimList(): Promise<Claim[]> {
+    const live = this.live();
+    const all = await Promise.all(live.map((r) => this.heldAt(r).catch(() => ({ at: 0, units: [] as HeldUnit[] }))));
+    return live.flatMap((r, i) => all[i]!.units.map((u) => ({ replica: r.id, unit: u.unit, since: u.since, at: all[i]!.at })));
   }
 
   /** unit → replica ids claiming it, from /health of every live replica fetched concurrently */
@@ -119,10 +140,15 @@ export class OwnershipWatch {
   start(): void {
     const tick = () => {
       this.running = this.cluster
-        .claims()
+        .claimList()
         .then((claims) => {
           this.samples++;
-          for (const [unit, ids] of claims) if (ids.length > 1) this.overlaps.push(`${new Date().toISOString()} ${unit} run by ${ids.join(" and ")}`);
+          // two replicas ran a unit at once if one had acquired it before the moment the other
+          // still stated that it ran it (both answers carry the machine's wall-clock time)
+          for (const a of claims)
+            for (const b of claims)
+              if (a.unit === b.unit && a.replica < b.replica && (b.since < a.at && a.since < b.at))
+                this.overlaps.push(`${a.unit}: ${a.replica} (since ${a.since}, at ${a.at}) and ${b.replica} (since ${b.since}, at ${b.at})`);
         })
         .catch(() => {})
         .finally(() => {

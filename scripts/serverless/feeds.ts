@@ -3,6 +3,9 @@
 // parameters. serverless-openwhisk 0.18.4 never does this on deploy, and unbinds with /undefined/.
 import type { Activation, FeedCall, OwClient, TriggerConfig } from "./upstream.ts";
 
+/** How long a deploy waits for a feed action that the platform has queued. */
+const FEED_WAIT_MS = Number(process.env.FEED_BIND_TIMEOUT_MS ?? 300_000);
+
 export interface FeedBinding {
   trigger: string;
   /** /namespace/package/action as written in serverless.yml */
@@ -47,12 +50,15 @@ function describeFailure(a: Activation | undefined, err?: unknown): string {
   }
   const result = a?.response?.result as { error?: unknown } | undefined;
   if (result?.error !== undefined) return typeof result.error === "string" ? result.error : JSON.stringify(result.error);
-  return `activation ${a?.activationId ?? "?"} ended with status "${a?.response?.status ?? "unknown"}"`;
+  if (!a?.response) return `the feed action (activation ${a?.activationId ?? "?"}) did not finish within ${FEED_WAIT_MS / 1000} s; OpenWhisk may be overloaded — look at that activation, or raise FEED_BIND_TIMEOUT_MS`;
+  return `activation ${a.activationId ?? "?"} ended with status "${a.response.status ?? "unknown"}"`;
 }
 
-// A blocking invoke that outlives the platform's wait limit comes back as just an activation id.
-async function settle(ow: OwClient, a: Activation, waitMs: number): Promise<Activation> {
+// A blocking invoke that outlives the platform's wait limit (a busy OpenWhisk queues the feed
+// action behind running work) comes back as just an activation id: wait for its record.
+async function settle(ow: OwClient, a: Activation, waitMs: number, log: (m: string) => void): Promise<Activation> {
   if (a.response || !a.activationId) return a;
+  log(`feed activation ${a.activationId} is still running; waiting up to ${waitMs / 1000} s for it`);
   const until = Date.now() + waitMs;
   while (Date.now() < until) {
     try {
@@ -74,7 +80,7 @@ export async function bindFeed(ow: OwClient, b: FeedBinding, namespace: string, 
   let activation: Activation | undefined;
   let failure: string | undefined;
   try {
-    activation = await settle(ow, await ow.feeds.create(feedCall(b, namespace, true)), 60_000);
+    activation = await settle(ow, await ow.feeds.create(feedCall(b, namespace, true)), FEED_WAIT_MS, log);
     if (activation.response?.success !== true) failure = describeFailure(activation);
   } catch (err) {
     failure = describeFailure(undefined, err);

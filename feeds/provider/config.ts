@@ -12,6 +12,8 @@ export interface ProviderConfig {
   providerAuth: string;
   /** provider key material for sealing credentials; unset: a key file in the data directory */
   providerKey?: string;
+  /** keys being rotated out: credentials they sealed still open and are sealed again under providerKey */
+  previousKeys: string[];
   replicaId: string;
   /** lease of a unit of work when replicas share a PostgreSQL store: a dead replica's units move after this */
   leaseMs: number;
@@ -33,6 +35,8 @@ export const ENV_HELP = `Options (environment variable in brackets):
   --auth USER:PASS       credentials the feed action presents [PROVIDER_AUTH] (required)
   --key KEY              credential-sealing key: 64 hex digits, base64 of 32 bytes or a passphrase ≥ 16 chars
                                                               [PROVIDER_KEY] default: DATA_DIR/provider.key
+  --previous-keys K,K     keys being rotated out (comma-separated): still open credentials, which are
+                         sealed again under --key at start  [PROVIDER_PREVIOUS_KEYS]
   --replica-id ID        stable id of this replica            [PROVIDER_REPLICA_ID] default r0
   --lease-ms N           with a PostgreSQL store: lease of each unit of work; a dead replica's units are
                          taken over within this time        [PROVIDER_LEASE_MS] default 10000
@@ -63,6 +67,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ProviderConf
       "openwhisk-url": { type: "string" },
       auth: { type: "string" },
       key: { type: "string" },
+      "previous-keys": { type: "string" },
       "replica-id": { type: "string" },
       "lease-ms": { type: "string" },
       "retry-base-ms": { type: "string" },
@@ -93,6 +98,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ProviderConf
     apihost: apihost ? (/^https?:\/\//.test(apihost) ? apihost : `https://${apihost}`) : undefined,
     providerAuth,
     providerKey: values.key ?? env.PROVIDER_KEY,
+    previousKeys: (values["previous-keys"] ?? env.PROVIDER_PREVIOUS_KEYS ?? "").split(",").map((k) => k.trim()).filter(Boolean),
     replicaId,
     leaseMs: int("--lease-ms", values["lease-ms"] ?? env.PROVIDER_LEASE_MS, 10_000, 300),
     retryBaseMs: int("--retry-base-ms", values["retry-base-ms"] ?? env.PROVIDER_RETRY_BASE_MS, 500, 1),

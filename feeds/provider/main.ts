@@ -7,6 +7,7 @@ import { loadConfig } from "./config.ts";
 import { Logger, SecretRegistry } from "./log.ts";
 import { ProviderMetrics } from "./metrics.ts";
 import { Registrations } from "./registrations.ts";
+import { resealAll } from "./reseal.ts";
 import { SecretBox } from "./secrets.ts";
 import { defaultSources } from "./sources/index.ts";
 import { Coordinator } from "./ha/coordinator.ts";
@@ -24,11 +25,15 @@ async function main(): Promise<void> {
     process.exit(err.help ? 0 : 2);
   }
   const secrets = new SecretRegistry();
-  secrets.add(cfg.providerAuth, cfg.providerAuth.slice(cfg.providerAuth.indexOf(":") + 1), cfg.providerKey);
+  secrets.add(cfg.providerAuth, cfg.providerAuth.slice(cfg.providerAuth.indexOf(":") + 1), cfg.providerKey, ...cfg.previousKeys);
   const log = new Logger((l) => process.stdout.write(l), secrets, { service: "feed-provider", replica: cfg.replicaId }, cfg.logLevel);
   mkdirSync(cfg.dataDir, { recursive: true });
-  const box = cfg.providerKey ? SecretBox.fromString(cfg.providerKey) : SecretBox.fromDataDir(cfg.dataDir);
+  const box = (cfg.providerKey ? SecretBox.fromString(cfg.providerKey) : SecretBox.fromDataDir(cfg.dataDir)).withPrevious(cfg.previousKeys.map((k) => SecretBox.fromString(k)));
   const store = await openStore({ store: cfg.store, dataDir: cfg.dataDir });
+  if (cfg.previousKeys.length > 0) {
+    const n = await resealAll(store, box);
+    log.info("credentials sealed again under the current provider key", { registrations: n, keyFingerprint: box.fingerprint() });
+  }
   const metrics = new ProviderMetrics();
   // on PostgreSQL, replicas share the registrations through leases (one replica is a special case)
   let coordinator: Coordinator | undefined;

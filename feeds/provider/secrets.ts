@@ -8,7 +8,35 @@ import { join } from "node:path";
 const VERSION = "v1";
 
 export class SecretBox {
+  /** keys being rotated out: they still open credentials, which are then sealed again under `key` */
+  private previous: SecretBox[] = [];
+
   private constructor(private readonly key: Buffer) {}
+
+  /** The same box that also opens what `older` keys sealed (key rotation). */
+  withPrevious(older: SecretBox[]): SecretBox {
+    const b = new SecretBox(this.key);
+    b.previous = older.filter((o) => !o.key.equals(this.key));
+    return b;
+  }
+
+  /** True when `sealed` opens only with a previous key: it should be sealed again under the current one. */
+  needsReseal(sealed: string, context: string): boolean {
+    if (this.previous.length === 0) return false;
+    try {
+      this.openWithKey(sealed, context);
+      return false;
+    } catch {
+      return this.previous.some((p) => {
+        try {
+          p.openWithKey(sealed, context);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    }
+  }
 
   /**
    * A 32-byte key given as 64 hex digits or base64, or any other string as a passphrase (stretched
@@ -44,6 +72,21 @@ export class SecretBox {
   }
 
   open(sealed: string, context: string): string {
+    try {
+      return this.openWithKey(sealed, context);
+    } catch (e) {
+      for (const p of this.previous) {
+        try {
+          return p.openWithKey(sealed, context);
+        } catch {
+          // try the next one
+        }
+      }
+      throw e;
+    }
+  }
+
+  private openWithKey(sealed: string, context: string): string {
     if (!sealed.startsWith(`${VERSION}:`)) throw new Error("sealed credentials have an unknown format");
     const raw = Buffer.from(sealed.slice(VERSION.length + 1), "base64");
     const d = createDecipheriv("aes-256-gcm", this.key, raw.subarray(0, 12));

@@ -154,6 +154,10 @@ export class PostgresStore implements Store {
     await this.pool.query("UPDATE registrations SET state = $1, reason = $2, date_changed = $3 WHERE id = $4", [state, reason ? JSON.stringify(reason) : null, dateChanged, id]);
   }
 
+  async replaceSealed(id: string, old: string, sealed: string): Promise<boolean> {
+    return ((await this.pool.query("UPDATE registrations SET sealed = $1 WHERE id = $2 AND sealed = $3", [sealed, id, old])).rowCount ?? 0) === 1;
+  }
+
   async setStats(id: string, stats: DeliveryStats): Promise<void> {
     await this.pool.query("UPDATE registrations SET stats = $1 WHERE id = $2", [JSON.stringify(stats), id]);
   }

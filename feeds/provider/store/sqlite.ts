@@ -100,6 +100,10 @@ export class SqliteStore implements Store {
     this.db.prepare("UPDATE registrations SET state = ?, reason = ?, date_changed = ? WHERE id = ?").run(state, reason ? JSON.stringify(reason) : null, dateChanged, id);
   }
 
+  async replaceSealed(id: string, old: string, sealed: string): Promise<boolean> {
+    return this.db.prepare("UPDATE registrations SET sealed = ? WHERE id = ? AND sealed = ?").run(sealed, id, old).changes === 1;
+  }
+
   async setStats(id: string, stats: DeliveryStats): Promise<void> {
     this.db.prepare("UPDATE registrations SET stats = ? WHERE id = ?").run(JSON.stringify(stats), id);
   }

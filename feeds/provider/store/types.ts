@@ -81,6 +81,8 @@ export interface Store {
   putRegistration(rec: RegistrationRecord): Promise<void>;
   setState(id: string, state: RegistrationState, reason: StatusReason | null, dateChanged: number): Promise<void>;
   setStats(id: string, stats: DeliveryStats): Promise<void>;
+  /** replaces the sealed credentials only if they are still `old` (key rotation; cursor and state untouched) */
+  replaceSealed(id: string, old: string, sealed: string): Promise<boolean>;
   /** removes the registration with its outbox and dead letters */
   deleteRegistration(id: string): Promise<void>;
 

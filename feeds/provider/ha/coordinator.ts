@@ -237,6 +237,8 @@ export class Coordinator {
         if (this.held.get(unit) !== h) return;
         this.held.delete(unit);
         await this.o.leases.release(unit, this.o.replicaId, h.token);
+        // the replicas below their share take it at once
+        await this.o.leases.notify("");
       })
       .catch((e) => this.o.log.warn("handing over failed; the lease runs out instead", { unit, err: e as Error }));
   }
@@ -255,6 +257,7 @@ export class Coordinator {
     for (const [unit, h] of this.held) await this.o.leases.release(unit, this.o.replicaId, h.token).catch(() => {});
     this.held.clear();
     await this.o.leases.leave(this.o.replicaId).catch(() => {});
+    await this.o.leases.notify("").catch(() => {});
     await this.o.leases.close();
   }
 }

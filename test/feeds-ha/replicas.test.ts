@@ -104,6 +104,19 @@ describe("feed provider replicas sharing one PostgreSQL store", function () {
     }, 30_000, 100) as Promise<Map<string, string[]>>;
   }
 
+  /** Waits until every registration's source is connected on the replica running it (files written
+   *  before a dCache watch exists make no event: that would be the test's fault, not a loss). */
+  async function connected(): Promise<void> {
+    const triggers = [...Array.from({ length: MQTT_REGS }, (_, k) => `m${k}`), "da", "db"];
+    await waitFor("every source connected on its owner", async () => {
+      for (const t of triggers) {
+        const states = await Promise.all(cluster.live().map((r) => r.client.read(t).then((x) => x.body?.source?.state as string).catch(() => "")));
+        if (!states.includes("connected")) return false;
+      }
+      return true;
+    }, 30_000, 100);
+  }
+
   /** SIGKILLs a replica and returns how long until the survivors ran all of its units. */
   async function killAndTime(victim: Replica): Promise<number> {
     const units = (await cluster.held(victim)).map((u) => u.unit);
@@ -181,6 +194,7 @@ describe("feed provider replicas sharing one PostgreSQL store", function () {
   });
 
   it("SIGKILL of one replica, then another, under load: every event fired, each unit run by one replica at a time", async () => {
+    await connected();
     const l = load(50, 20);
     await waitFor("events flowing on every registration", () => [...expected.keys()].every((t) => ow.acceptedEvents(t).length > 0), 20_000);
     await sleep(500);
@@ -206,10 +220,45 @@ describe("feed provider replicas sharing one PostgreSQL store", function () {
     }
   });
 
+  it("a frozen replica (SIGSTOP past its lease) loses its units, commits nothing stale, and stops them when it wakes", async () => {
+    while (cluster.live().length < 3) await cluster.add();
+    await spread(MQTT_REGS + 1);
+    const claims = await cluster.claims();
+    const dOwner = claims.get([...claims.keys()].find((u) => u.startsWith("dcache:"))!)![0]!;
+    // freeze one that runs only MQTT units: a frozen SSE client would (rightly) be kicked by dCache
+    const victim = cluster.live().find((r) => r.id !== dOwner && [...claims.values()].some((ids) => ids[0] === r.id))!;
+    const units = (await cluster.held(victim)).map((u) => u.unit);
+    await connected();
+    const l = load(50, 10);
+    await sleep(500);
+    victim.svc.proc.kill("SIGSTOP");
+    victim.alive = false; // not sampled while frozen
+    const t0 = performance.now();
+    await waitFor("the frozen replica's units taken over", async () => {
+      const c = await cluster.claims();
+      return units.every((u) => (c.get(u) ?? []).length === 1);
+    }, 30_000, 25);
+    console.log(`      takeover from a frozen replica (${units.length} units): ${Math.round(performance.now() - t0)} ms`);
+    await sleep(LEASE_MS);
+    victim.svc.proc.kill("SIGCONT");
+    victim.alive = true;
+    await waitFor("the woken replica no longer runs the units taken from it", async () => {
+      const mine = (await cluster.held(victim)).map((u) => u.unit);
+      const c = await cluster.claims();
+      return [...c.values()].every((ids) => ids.length === 1) && units.every((u) => !mine.includes(u) || (c.get(u) ?? []).length === 1);
+    }, 15_000, 50);
+    await sleep(1000);
+    await l.stop();
+    await allDelivered();
+    expect(victim.svc.output()).to.include("lease lost");
+    expect(watch.overlaps, "a unit run by two replicas").to.deep.equal([]);
+  });
+
   it("a rolling restart of all replicas under load loses nothing", async () => {
     // back to three replicas, then replace each one in turn (SIGTERM, start a successor)
     while (cluster.live().length < 3) await cluster.add();
     await spread(MQTT_REGS + 1);
+    await connected();
     const l = load(50, 20);
     for (const old of [...cluster.live()]) {
       await cluster.terminate(old);

@@ -92,7 +92,8 @@ export class Coordinator {
       leaseMs: this.o.leaseMs,
       liveReplicas: this.live,
       at: Date.now(),
-      units: [...this.held].map(([unit, h]) => ({ unit, token: h.token, registrations: (regs.get(unit) ?? []).sort(), releasing: !!h.releasing, since: h.since })).sort((a, b) => a.unit.localeCompare(b.unit)),
+      // a lease past its local validity is as good as lost (writes are refused), even before the watchdog ran
+      units: [...this.held].filter(([, h]) => this.fenceValid(h)).map(([unit, h]) => ({ unit, token: h.token, registrations: (regs.get(unit) ?? []).sort(), releasing: !!h.releasing, since: h.since })).sort((a, b) => a.unit.localeCompare(b.unit)),
     };
   }
 

@@ -63,6 +63,7 @@ async function main(): Promise<void> {
       leaseMs: cfg.leaseMs,
       handoverGraceMs: cfg.shutdownGraceMs,
       log: log.child({ component: "leases" }),
+      metrics,
     });
   }
   let ready = false;

@@ -7,6 +7,7 @@
 // ceil(units / live replicas); one above its share hands units back gracefully (stop source, flush,
 // release), one below takes free or expired units. API changes reach the owner through NOTIFY.
 import type { Logger } from "../log.ts";
+import type { ProviderMetrics } from "../metrics.ts";
 import type { Registrations } from "../registrations.ts";
 import type { PostgresStore } from "../store/postgres.ts";
 import type { LeaseTable } from "./leases.ts";
@@ -20,6 +21,7 @@ export interface CoordinatorOptions {
   /** time to flush a unit's queued batches when handing it to another replica */
   handoverGraceMs: number;
   log: Logger;
+  metrics?: ProviderMetrics;
 }
 
 interface Held {
@@ -54,7 +56,13 @@ export class Coordinator {
   private readonly reloads = new Set<string>();
   private stopped = false;
 
-  constructor(private readonly o: CoordinatorOptions) {}
+  constructor(private readonly o: CoordinatorOptions) {
+    o.metrics?.gauge("feed_units_held", "Units of work (leases) this replica holds", () => [[{}, [...this.held.values()].filter((h) => this.fenceValid(h)).length]]);
+    o.metrics?.gauge("feed_live_replicas", "Provider replicas with a recent heartbeat, as this replica sees them", () => [[{}, this.live.length]]);
+    o.metrics?.gauge("feed_lease_token", "Lease token of each unit this replica holds (rises with every change of owner)", () =>
+      [...this.held].filter(([, h]) => this.fenceValid(h)).map(([unit, h]) => [{ unit }, h.token]),
+    );
+  }
 
   private get margin(): number {
     // room for clock-rate differences and the renewal's own round trip
@@ -181,7 +189,9 @@ export class Coordinator {
       const unit = unitOfReg.get(id);
       const h = unit === undefined ? undefined : this.held.get(unit);
       if (h?.releasing) continue;
-      if (!h || this.reloads.has(id) || run.sealed !== rec.sealed || run.state !== rec.state || run.createdAt !== rec.createdAt) await regs.drop(id, "reload");
+      // a different createdAt: the trigger's feed was created again, the old upstream state goes
+      if (run.createdAt !== rec.createdAt) await regs.drop(id, "deleted");
+      else if (!h || this.reloads.has(id) || run.sealed !== rec.sealed || run.state !== rec.state) await regs.drop(id, "reload");
     }
     this.reloads.clear();
     this.unitOfReg = unitOfReg;

@@ -298,6 +298,54 @@ describe("feed provider replicas sharing one PostgreSQL store", function () {
     expect(watch.overlaps).to.deep.equal([]);
   });
 
+  it("dead-letter replay, UPDATE and DELETE through replicas that do not run the registration", async () => {
+    const claims = await spread(MQTT_REGS + 1);
+    const owner = claims.get("reg:guest/m1")![0]!;
+    const others = cluster.live().filter((r) => r.id !== owner);
+    // OpenWhisk rejects the next batches: they become dead letters
+    ow.answer = (trigger) => ({ status: trigger === "m1" ? 400 : 202 });
+    const dead: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const n = 8_000_000 + i;
+      dead.push(`/data/ha-${tag}-m1/run-${n}.nxs`);
+      pub.publish(topics[1]!, envelope(n, `ha-${tag}-m1`), { qos: 1 });
+    }
+    await waitFor("5 dead letters", async () => (await others[0]!.client.call("GET", "/api/v1/registrations/guest/m1/dead-letters")).body.deadLetters?.length === 5, 15_000, 100);
+    ow.answer = () => ({ status: 202 });
+    const r = await others[0]!.client.call("POST", "/api/v1/registrations/guest/m1/dead-letters/replay", {});
+    expect(r.body).to.deep.include({ replayed: 5 });
+    for (const d of dead) expect1("m1", d);
+    await allDelivered(15_000);
+
+    // UPDATE through a non-owner: a filter that lets nothing through reaches the owner
+    const u = await others[1]!.client.call("PATCH", "/api/v1/registrations/guest/m1", { config: { filter: { paths: ["/nothing/**"] } } });
+    expect(u.status, JSON.stringify(u.body)).to.equal(200);
+    const ownerClient = cluster.live().find((x) => x.id === owner)!.client;
+    await waitFor("the owner runs the new filter", async () => {
+      const v = (await ownerClient.read("m1")).body;
+      return v.source?.state === "connected" && JSON.stringify(v.config.filter) === JSON.stringify({ paths: ["/nothing/**"] });
+    }, 10_000, 50);
+    const before = ow.acceptedEvents("m1").length;
+    pub.publish(topics[1]!, envelope(8_100_000, `ha-${tag}-m1`), { qos: 1 });
+    await sleep(1000);
+    expect(ow.acceptedEvents("m1").length, "filtered out by the updated filter").to.equal(before);
+
+    // DELETE through a non-owner: the owner stops it, its lease row goes
+    const del = await others[0]!.client.call("DELETE", "/api/v1/registrations/guest/m1");
+    expect(del.status, JSON.stringify(del.body)).to.equal(200);
+    await waitFor("the owner stopped the deleted registration", async () => !(await cluster.claims()).has("reg:guest/m1"), 10_000, 50);
+    expect((await ownerClient.read("m1")).status).to.equal(404);
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      await waitFor("lease row pruned", async () => (await c.query(`SELECT 1 FROM ${cluster.schema}.provider_leases WHERE unit = 'reg:guest/m1'`)).rowCount === 0, 10_000, 100);
+    } finally {
+      await c.end();
+    }
+    expected.delete("m1");
+    expect(watch.overlaps).to.deep.equal([]);
+  });
+
   after(() => {
     if (takeovers.length > 0) console.log(`      takeover times: ${takeovers.map((t) => Math.round(t)).join(", ")} ms`);
   });

@@ -55,6 +55,8 @@ export class Coordinator {
   private again = false;
   private readonly reloads = new Set<string>();
   private stopped = false;
+  /** the first round may take back what this replica id held before a restart, without waiting for expiry */
+  private firstRound = true;
 
   constructor(private readonly o: CoordinatorOptions) {
     o.metrics?.gauge("feed_units_held", "Units of work (leases) this replica holds", () => [[{}, [...this.held.values()].filter((h) => this.fenceValid(h)).length]]);
@@ -218,15 +220,18 @@ export class Coordinator {
         if (want === 0) break;
         if (this.held.has(unit)) continue;
         const row = rows.get(unit);
-        if (row && row.expiresAt > now) continue;
+        const mineBefore = this.firstRound && row?.owner === this.o.replicaId;
+        if (row && row.expiresAt > now && !mineBefore) continue;
         const sent = performance.now();
-        const token = await this.o.leases.acquire(unit, this.o.replicaId, this.o.leaseMs);
+        // a new token either way: writes of an earlier incarnation are fenced off
+        const token = await this.o.leases.acquire(unit, this.o.replicaId, this.o.leaseMs, mineBefore);
         if (token === undefined) continue;
         this.held.set(unit, { token, validUntil: sent + this.o.leaseMs - this.margin, since: Date.now() });
         want--;
         this.o.log.info("lease acquired", { unit, token, previousOwner: row?.owner ?? null, registrations: members.get(unit)!.length });
       }
     }
+    this.firstRound = false;
     // start what this replica holds and does not run yet
     const running = regs.running();
     for (const [unit, h] of this.held) {

@@ -45,16 +45,17 @@ export class LeaseTable {
   }
 
   /**
-   * Takes the unit when nobody holds it (no row, expired, or released). Every acquisition gets a new
+   * Takes the unit when nobody holds it (no row, expired, or released) — or, `fromPreviousRun`, when
+   * this replica id held it before a restart (its old process is gone: replica ids are unique). Every acquisition gets a new
    * token, so writes fenced with an older token fail even when the same replica id comes back.
    */
-  async acquire(unit: string, owner: string, leaseMs: number): Promise<number | undefined> {
+  async acquire(unit: string, owner: string, leaseMs: number, fromPreviousRun = false): Promise<number | undefined> {
     const r = await this.pool.query(
       `INSERT INTO provider_leases (unit, owner, token, expires_at) VALUES ($1, $2, 1, ${NOW} + $3)
        ON CONFLICT (unit) DO UPDATE SET owner = excluded.owner, token = provider_leases.token + 1, expires_at = excluded.expires_at
-         WHERE provider_leases.expires_at <= ${NOW}
+         WHERE provider_leases.expires_at <= ${NOW} OR ($4::boolean AND provider_leases.owner = excluded.owner)
        RETURNING token`,
-      [unit, owner, leaseMs],
+      [unit, owner, leaseMs, fromPreviousRun],
     );
     return r.rows[0] ? Number(r.rows[0].token) : undefined;
   }

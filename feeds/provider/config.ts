@@ -35,11 +35,11 @@ export const ENV_HELP = `Options (environment variable in brackets):
   --auth USER:PASS       credentials the feed action presents [PROVIDER_AUTH] (required)
   --key KEY              credential-sealing key: 64 hex digits, base64 of 32 bytes or a passphrase ≥ 16 chars
                                                               [PROVIDER_KEY] default: DATA_DIR/provider.key
-  --previous-keys K,K     keys being rotated out (comma-separated): still open credentials, which are
+  --previous-keys K,K    keys being rotated out (comma-separated): still open credentials, which are
                          sealed again under --key at start  [PROVIDER_PREVIOUS_KEYS]
-  --replica-id ID        stable id of this replica            [PROVIDER_REPLICA_ID] default r0
+  --replica-id ID        id of this replica, unique among running ones [PROVIDER_REPLICA_ID] default r0
   --lease-ms N           with a PostgreSQL store: lease of each unit of work; a dead replica's units are
-                         taken over within this time        [PROVIDER_LEASE_MS] default 10000
+                         taken over within lease + lease/3  [PROVIDER_LEASE_MS] default 10000
   --retry-base-ms N      first retry delay                    [PROVIDER_RETRY_BASE_MS] default 500
   --retry-max-ms N       longest retry delay                  [PROVIDER_RETRY_MAX_MS] default 60000
   --max-pending N        outbox events per registration before sources are held back (also the PAUSE buffer)

@@ -96,9 +96,10 @@ async function main(): Promise<void> {
       continue;
     }
     const cat = f.catalogue as { pid?: string; action?: string } | undefined;
-    const md = f.metadata as { format?: string; title?: string } | undefined;
+    const md = f.metadata as { format?: string; nexus?: { entries: Array<{ title?: string }> } } | undefined;
+    const title = md?.nexus?.entries[0]?.title;
     const pl = f.placement as { rules?: Record<string, unknown> } | undefined;
-    console.log(`${basename(p).padEnd(10)} adler32 ${f.adler32}  ${md?.format ?? "?"}${md?.title ? ` "${md.title}"` : ""}`);
+    console.log(`${basename(p).padEnd(10)} adler32 ${f.adler32}  ${md?.format ?? "?"}${title ? ` "${title}"` : ""}`);
     console.log(`${"".padEnd(10)} SciCat ${cat?.pid ?? "-"} (${cat?.action ?? "-"})  Rucio rules ${pl?.rules ? Object.keys(pl.rules).join(", ") : "-"}`);
     const d = derived.get(p);
     if (d?.length) console.log(`${"".padEnd(10)} derived ${d.join(", ")}`);

@@ -23,6 +23,7 @@ export const USAGE = `usage: npm start -- [options]
   --rucio-port N        local Rucio (env RUCIO_PORT, default 3001)
   --mqtt URL            MQTT broker (env MQTT_URL; default: 127.0.0.1:1883 if one listens, else mosquitto is started)
   --no-deploy           start the services only
+  --no-follow           exit once deployed (stops everything again), without the live log
   Ports may be 0 (any free port).`;
 
 function port(name: string, raw: string | undefined, def: number): number {

@@ -263,6 +263,8 @@ for (const mode of ["kernel", "webdav-only"] as const) {
         }
         const overflow = await sse.waitFor((m) => m.event === "inotify" && m.json.event.mask.includes("IN_Q_OVERFLOW"), 30_000);
         expect(overflow.json.event).to.deep.equal({ mask: ["IN_Q_OVERFLOW"] });
+        // the log line may reach our pipe a moment after the event reached the SSE client
+        for (let i = 0; i < 100 && !s.svc.output().includes("inotify queue overflowed"); i++) await new Promise((r) => setTimeout(r, 100));
         expect(s.svc.output()).to.include("inotify queue overflowed");
         sse.close();
       });

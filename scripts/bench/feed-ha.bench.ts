@@ -8,7 +8,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
@@ -16,6 +15,8 @@ import { GUEST_KEY } from "../../test/feeds/support/openwhisk-standin.ts";
 import { envelope } from "../../test/feeds/support/provider.ts";
 import { Cluster, checkPostgres } from "../../test/feeds-ha/support/cluster.ts";
 import { percentile, report } from "./report.ts";
+import type { AddressInfo } from "node:net";
+import { freePort } from "../stack/broker.ts";
 
 const UNITS = 6;
 const EVENTS = Number(process.env.FEED_HA_BENCH_EVENTS ?? 12_000);
@@ -24,14 +25,6 @@ const LEASE_MS = 3000;
 const dir = mkdtempSync(join(tmpdir(), "feed-ha-bench-"));
 const cleanups: (() => Promise<void>)[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function startBroker(): Promise<string> {
   const port = await freePort();

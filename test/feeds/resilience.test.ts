@@ -3,25 +3,17 @@
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import pg from "pg";
 import type { RunningService } from "../support/service.ts";
 import { GUEST_KEY, OpenWhiskStandIn } from "./support/openwhisk-standin.ts";
 import { ProviderClient, envelope, publisher, startProvider, tmp, uniqueTopic, waitFor } from "./support/provider.ts";
+import { freePort } from "../../scripts/stack/broker.ts";
 
 const PG_URL = process.env.FEED_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
 const SECRETS = ["mqtt-resilience-secret-pw", GUEST_KEY.split(":")[1]!, "s3cret-provider-pass-0123"];
 const allOutput: string[] = [];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /**
  * A private Mosquitto on an ephemeral port (the system one must never be restarted by tests), with

@@ -11,7 +11,7 @@ import { describeActivation } from "../../scripts/stack/live-log.ts";
 import type { LocalStack } from "../../scripts/stack/stack.ts";
 import { activationsSince, ingested, pathOf, scicatToken, startStack, until, type Rec } from "./support.ts";
 
-const testdata = join(import.meta.dirname, "../../../shared/testdata/nexus");
+const testdata = join(import.meta.dirname, "../data/nexus");
 const FRAME = "APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5"; // a 2D detector frame
 const MX = "DLS_i03_i04_NXmx_hdf5_Therm_6_2.nxs";
 

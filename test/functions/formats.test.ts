@@ -14,7 +14,7 @@ import { encodeGreyPng } from "../../lib/formats/png.ts";
 import { writeExdfWithImage } from "./support/exdf-image.ts";
 import { byteOffsetEncode, cbfPixels, writeCbf, writeEdf, writeNexus } from "./support/samples.ts";
 
-const NEXUS = "/work/shared/testdata/nexus";
+const NEXUS = join(import.meta.dirname, "../data/nexus");
 const real = (name: string) => join(NEXUS, name);
 
 async function describeLocal(path: string) {

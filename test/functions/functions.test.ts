@@ -427,7 +427,7 @@ describe("functions: bundles against the local stack", function () {
 
     it("derives from a real facility frame (APS area detector, 487 × 195)", async () => {
       const path = "/beamtime/raw/APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5";
-      await upload(stack.webdavUrl, path, readFileSync("/work/shared/testdata/nexus/APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5"));
+      await upload(stack.webdavUrl, path, readFileSync(join(import.meta.dirname, "../data/nexus/APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5")));
       const run = await runBundle(bundles, "derive", { ...storage, path });
       const png = await download(stack.webdavUrl, (run.result.files as any[])[0].derived[0].path);
       expect([png.body.readUInt32BE(16), png.body.readUInt32BE(20)]).to.deep.equal([487, 195]);

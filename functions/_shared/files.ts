@@ -1,7 +1,9 @@
 // The result shape that flows through a sequence (checksum → metadata → catalogue → placement →
-// accounting): `{files:[FileRecord…], skipped:[…], steps:[…]}`. Each function reads `files` (or, as
-// the first in a sequence, the trigger's CloudEvent batch `events`, or a single `path`), adds its
-// own field to each file record, appends one `steps` entry, and passes everything else on.
+// accounting): `{files:[FileRecord…], skipped:[…], failed:[…], steps:[…]}`. Each function reads
+// `files` (or, as the first in a sequence, the trigger's CloudEvent batch `events`, or a single
+// `path`), adds its own field to each file record, moves the files it cannot handle into `failed`,
+// appends one `steps` entry, and passes everything else on. Later steps never see a failed file
+// again; the feed provider's ledger reads `failed` to retry or report each file.
 import type { FileDescription } from "../../lib/formats/describe.ts";
 
 export interface FileRecord {
@@ -21,6 +23,23 @@ export interface FileRecord {
   [extra: string]: unknown;
 }
 
+/** A file that left the batch: which step, why, and whether trying again later can help. */
+export interface FailedFile {
+  path: string;
+  step: string;
+  reason: string;
+  /** true: the same bytes will fail again (corrupt, wrong format, checksum mismatch, changed after registration) */
+  permanent: boolean;
+  size?: number;
+  adler32?: string;
+  event?: FileRecord["event"];
+}
+
+export interface Skip {
+  path: string;
+  reason: string;
+}
+
 export interface StepRecord {
   function: string;
   version: string;
@@ -33,13 +52,17 @@ export interface StepRecord {
   files: number;
   bytesRead: number;
   bytesWritten?: number;
+  /** files this step moved into `failed` */
+  failed?: number;
   outcome: "ok" | "error";
 }
 
 export interface SequenceResult {
   files: FileRecord[];
   /** Files named by the input that no longer exist (deleted between the event and the run), or directories. */
-  skipped?: Array<{ path: string; reason: string }>;
+  skipped?: Skip[];
+  /** Files a step could not handle, with the step and the reason (see FailedFile). */
+  failed?: FailedFile[];
   steps?: StepRecord[];
   [extra: string]: unknown;
 }
@@ -60,9 +83,10 @@ const GONE = ["IN_DELETE", "IN_DELETE_SELF", "IN_MOVED_FROM"];
  * The files a run is about: `files` from the previous step, else the trigger's `events`, else `path`.
  * Duplicate paths within one batch are processed once (the newest event wins).
  */
-export function inputFiles(params: Record<string, unknown>): { files: FileRecord[]; skipped: Array<{ path: string; reason: string }> } {
-  const skipped: Array<{ path: string; reason: string }> = [...((params.skipped as Array<{ path: string; reason: string }>) ?? [])];
-  if (Array.isArray(params.files)) return { files: params.files as FileRecord[], skipped };
+export function inputFiles(params: Record<string, unknown>): { files: FileRecord[]; skipped: Skip[]; failed: FailedFile[] } {
+  const skipped: Skip[] = [...((params.skipped as Skip[]) ?? [])];
+  const failed: FailedFile[] = [...((params.failed as FailedFile[]) ?? [])];
+  if (Array.isArray(params.files)) return { files: params.files as FileRecord[], skipped, failed };
   if (Array.isArray(params.events)) {
     const byPath = new Map<string, FileRecord>();
     for (const raw of params.events as CloudEventLike[]) {
@@ -85,10 +109,10 @@ export function inputFiles(params: Record<string, unknown>): { files: FileRecord
       byPath.delete(path);
       byPath.set(path, rec);
     }
-    return { files: [...byPath.values()], skipped };
+    return { files: [...byPath.values()], skipped, failed };
   }
-  if (typeof params.path === "string") return { files: [{ path: params.path }], skipped };
-  return { files: [], skipped };
+  if (typeof params.path === "string") return { files: [{ path: params.path }], skipped, failed };
+  return { files: [], skipped, failed };
 }
 
 /** The base name of a storage path. */

@@ -36,6 +36,13 @@ export const storageParamsSchema = {
   timeoutMs: { type: "integer", minimum: 100, maximum: 600000, description: "per request; the action's own deadline still applies" },
 } as const;
 
+/** A file that left the batch (functions/_shared/files.ts FailedFile). */
+export const failedFileSchema = {
+  type: "object",
+  required: ["path", "step", "reason", "permanent"],
+  properties: { path: { type: "string", pattern: "^/" }, step: { type: "string" }, reason: { type: "string" }, permanent: { type: "boolean" } },
+} as const;
+
 /** Inputs every function accepts: the trigger's batch, a single path, or the previous step's result. */
 export const inputSchema = {
   events: {
@@ -49,6 +56,7 @@ export const inputSchema = {
   path: { type: "string", pattern: "^/", description: "one file, for direct invocation" },
   files: { type: "array", items: { type: "object", required: ["path"], properties: { path: { type: "string", pattern: "^/" } } } },
   skipped: { type: "array", items: { type: "object", required: ["path", "reason"] } },
+  failed: { type: "array", items: failedFileSchema },
   steps: { type: "array", items: { type: "object" } },
 } as const;
 
@@ -61,6 +69,7 @@ export const resultSchema = {
   properties: {
     files: { type: "array", items: { type: "object", required: ["path"], properties: { path: { type: "string" }, size: { type: "integer", minimum: 0 }, adler32: { type: "string", pattern: "^[0-9a-f]{8}$" } } } },
     skipped: { type: "array" },
+    failed: { type: "array", items: failedFileSchema },
     steps: { type: "array", items: { type: "object", required: ["function", "durationMs", "outcome"] } },
   },
 } as const;

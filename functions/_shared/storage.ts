@@ -6,7 +6,7 @@ import { DcacheError, type Credentials, type DcacheEndpoint } from "../../lib/dc
 import { stat as namespaceStat } from "../../lib/dcache/namespace.ts";
 import { getStream, headFile, makeDirectories, putFile } from "../../lib/dcache/webdav.ts";
 import { SyncRangeReader } from "../../lib/http/sync-range-reader.ts";
-import { ActionError, safeUrl } from "./errors.ts";
+import { ActionError, safeUrl, StepFailure } from "./errors.ts";
 
 export interface StorageParams {
   webdavUrl?: string;
@@ -56,7 +56,7 @@ export class Storage {
 
   private endpoint(which: "webdavUrl" | "frontendUrl"): DcacheEndpoint {
     const url = this.p[which];
-    if (!url) throw new ActionError(`parameter ${which} is required (${which === "webdavUrl" ? "the dCache WebDAV door, e.g. https://dcache.example.org:2880" : "the dCache frontend, e.g. https://dcache.example.org:3880"})`);
+    if (!url) throw new StepFailure(`parameter ${which} is required (${which === "webdavUrl" ? "the dCache WebDAV door, e.g. https://dcache.example.org:2880" : "the dCache frontend, e.g. https://dcache.example.org:3880"})`, false);
     return { url, credentials: this.credentials, timeoutMs: requestTimeout(this.p.timeoutMs) };
   }
 
@@ -73,11 +73,15 @@ export class Storage {
       if (e.status === 0) {
         const why = /failed: (.*?)(; is the .*)?$/.exec(e.message)?.[1] ?? e.message;
         const short = /ECONNREFUSED/.test(why) ? "connection refused" : /ENOTFOUND|EAI_AGAIN/.test(why) ? "host not found" : why;
-        throw new ActionError(`cannot reach ${service} at ${safeUrl(e.url)} (${short}); check that it runs and that parameter ${param} is right`);
+        const message = `cannot reach ${service} at ${safeUrl(e.url)} (${short}); check that it runs and that parameter ${param} is right`;
+        // Nobody answering concerns every file; a timeout or a reset may be this file's transfer alone.
+        if (short !== why) throw new StepFailure(message, true);
+        throw new ActionError(`${path}: ${message}`);
       }
       if (e.status === 404) throw notFound(path, what);
-      if (e.status === 401 || e.status === 403) {
-        throw new ActionError(`${what} for ${path} refused (${e.status}); check dcacheUser/dcachePassword or dcacheToken and the file's permissions`, e.status);
+      if (e.status === 401) throw new StepFailure(`${what} for ${path} refused (401); check dcacheUser/dcachePassword or dcacheToken`, false, 401);
+      if (e.status === 403) {
+        throw new ActionError(`${what} for ${path} refused (403); check the file's permissions for this account`, e.status);
       }
       throw new ActionError(`${what} for ${path} failed: ${e.message}`, e.status);
     }

@@ -1,17 +1,21 @@
 // catalogue: registers each file as a SciCat raw dataset (ESS's NeXus mapping) with an
 // origdatablock holding its size and ADLER32. The pid is derived from the file's path, so a
-// replayed event updates the dataset instead of creating a duplicate.
-import { ActionError } from "../_shared/errors.ts";
+// replayed event updates the dataset instead of creating a duplicate. dCache files are
+// write-once: a file whose size or ADLER32 differs from what its origdatablock says fails as
+// "changed after registration" unless `reprocessChanged` is set, so catalogue and replica
+// catalogue never silently disagree.
+import { ActionError, FileFailure } from "../_shared/errors.ts";
 import type { FileRecord, StepRecord } from "../_shared/files.ts";
 import { uuidV5 } from "../_shared/pid.ts";
-import { mapLimit } from "../_shared/concurrency.ts";
 import { defineAction } from "../_shared/run.ts";
 import { validator } from "../_shared/schema.ts";
 import { datasetFor, derivedSource, origDatablockFor, type DatasetDefaults } from "./mapping.ts";
 import { catalogueResultSchema, paramsSchema } from "./schema.ts";
 import { ScicatClient, type ScicatParams } from "./scicat-client.ts";
 
-type Params = ScicatParams & DatasetDefaults & { pidPrefix?: string; derivedDir?: string; concurrency?: number } & Record<string, unknown>;
+type Params = ScicatParams & DatasetDefaults & { pidPrefix?: string; derivedDir?: string; concurrency?: number; reprocessChanged?: boolean } & Record<string, unknown>;
+
+type Block = { id?: string; _id?: string; size?: number; dataFileList?: Array<{ path: string; chk?: string; size?: number }> };
 
 const checkResult = validator(catalogueResultSchema, "catalogue result");
 const REQUIRED_FIELDS = ["owner", "contactEmail", "principalInvestigator", "creationLocation"] as const;
@@ -32,13 +36,31 @@ async function register(client: ScicatClient, file: FileRecord, p: Params): Prom
   const dataset = datasetFor(file, pid, { ...p, owner: p.owner ?? p.scicatUsername ?? p.ownerGroup }, source ? pidOf(source) : undefined, steps);
   const missing = (source ? REQUIRED_DERIVED : REQUIRED_FIELDS).filter((k) => dataset[k] === undefined);
   if (missing.length) {
-    throw new ActionError(`${file.path}: SciCat needs ${missing.map((k) => (k === "investigator" ? "principalInvestigator" : k)).join(", ")} and neither the parameters nor the file's metadata give them; set them as parameters of the catalogue action`);
+    throw new FileFailure(`${file.path}: SciCat needs ${missing.map((k) => (k === "investigator" ? "principalInvestigator" : k)).join(", ")} and neither the parameters nor the file's metadata give them; set them as parameters of the catalogue action`, true);
   }
   const enc = encodeURIComponent(pid);
   const found = await client.call("GET", `/datasets/${enc}`);
   // SciCat answers an unknown pid with 404 or, in some versions, 200 and an empty body.
   const exists = found.status === 200 && !!found.json && typeof found.json === "object" && (found.json as { pid?: string }).pid === pid;
   if (found.status !== 200 && found.status !== 404) throw failed("dataset lookup", file.path, found.status, found.json);
+  // One origdatablock per file. Read it before touching the dataset: a changed file must not
+  // update the catalogue half-way.
+  const block = origDatablockFor(file);
+  const mine = (block.dataFileList as Array<{ path: string; chk?: string; size: number }>)[0]!;
+  let same: Block | undefined;
+  if (exists) {
+    const list = await client.call("GET", `/datasets/${enc}/origdatablocks`);
+    if (list.status !== 200) throw failed("origdatablock lookup", file.path, list.status, list.json);
+    const blocks = Array.isArray(list.json) ? (list.json as Block[]) : [];
+    same = blocks.find((b) => b.dataFileList?.some((f) => f.path === mine.path));
+    const old = same?.dataFileList!.find((f) => f.path === mine.path);
+    if (old && (old.chk !== mine.chk || old.size !== mine.size) && !p.reprocessChanged) {
+      throw new FileFailure(
+        `${file.path}: changed after registration: SciCat dataset ${pid} has size ${old.size} ADLER32 ${old.chk ?? "none"}, the file now has size ${mine.size} ADLER32 ${mine.chk ?? "none"}; dCache files are write-once, so this is kept as a failure (set reprocessChanged on the pipeline's functions to catalogue new content)`,
+        true,
+      );
+    }
+  }
   let action: "created" | "updated" = "updated";
   if (!exists) {
     const created = await client.call("POST", "/datasets", dataset);
@@ -51,13 +73,6 @@ async function register(client: ScicatClient, file: FileRecord, p: Params): Prom
     const updated = await client.call("PATCH", `/datasets/${enc}`, patch);
     if (updated.status !== 200) throw failed("dataset update", file.path, updated.status, updated.json);
   }
-  // One origdatablock per file: replace it when a replay brings a new size or checksum.
-  const block = origDatablockFor(file);
-  const list = await client.call("GET", `/datasets/${enc}/origdatablocks`);
-  if (list.status !== 200) throw failed("origdatablock lookup", file.path, list.status, list.json);
-  const blocks = Array.isArray(list.json) ? (list.json as Array<{ id?: string; _id?: string; size?: number; dataFileList?: Array<{ path: string; chk?: string; size?: number }> }>) : [];
-  const mine = (block.dataFileList as Array<{ path: string; chk?: string; size: number }>)[0]!;
-  const same = blocks.find((b) => b.dataFileList?.some((f) => f.path === mine.path));
   if (!same) {
     const r = await client.call("POST", `/datasets/${enc}/origdatablocks`, block);
     if (r.status !== 201 && r.status !== 200) throw failed("origdatablock creation", file.path, r.status, r.json);
@@ -73,11 +88,12 @@ async function register(client: ScicatClient, file: FileRecord, p: Params): Prom
 
 export const main = defineAction<Params>("catalogue", paramsSchema, async (p, ctx) => {
   const client = new ScicatClient(p);
+  const register1 = async (file: FileRecord): Promise<FileRecord> => ({ ...file, catalogue: await register(client, file, p) });
   // The first call logs in; the rest of the batch then shares the token.
   const [head, ...rest] = ctx.files;
-  const files: FileRecord[] = head ? [{ ...head, catalogue: await register(client, head, p) }] : [];
-  files.push(...(await mapLimit(rest, p.concurrency ?? 8, async (file) => ({ ...file, catalogue: await register(client, file, p) }))));
-  const out = { files, skipped: ctx.skipped };
+  const files = head ? await ctx.each([head], 1, register1) : [];
+  files.push(...(await ctx.each(rest, p.concurrency ?? 8, register1)));
+  const out = { files };
   checkResult(out);
   return out;
 });

@@ -23,6 +23,7 @@ export const paramsSchema = {
     keywords: { type: "array", items: { type: "string" } },
     derivedDir: { type: "string", pattern: "^[^/]+$", description: "folder name derive writes to (default derived): files in it become derived datasets" },
     concurrency: { type: "integer", minimum: 1, maximum: 64, description: "files of a batch registered at the same time (default 8)" },
+    reprocessChanged: { type: "boolean", description: "a file whose size or ADLER32 changed after it was catalogued updates its origdatablock (default false: it fails as changed after registration)" },
     timeoutMs: { type: "integer", minimum: 100, maximum: 600000 },
   },
 } as const;

@@ -1,7 +1,7 @@
 // A thin SciCat API v3 client: login with a cached token refreshed before it runs out (and once
 // more on a 401), and JSON calls that turn failures into clear messages.
 import { createHash } from "node:crypto";
-import { ActionError, bodyExcerpt, safeUrl, unreachable } from "../_shared/errors.ts";
+import { ActionError, StepFailure, bodyExcerpt, fetchRetrying, safeUrl } from "../_shared/errors.ts";
 import { requestTimeout } from "../_shared/storage.ts";
 
 export interface ScicatParams {
@@ -38,12 +38,7 @@ export class ScicatClient {
   }
 
   private async fetch(path: string, init: RequestInit): Promise<Response> {
-    const url = this.base + path;
-    try {
-      return await fetch(url, { ...init, signal: AbortSignal.timeout(requestTimeout(this.p.timeoutMs)) });
-    } catch (e) {
-      throw unreachable("SciCat", url, "scicatUrl", e);
-    }
+    return fetchRetrying("SciCat", this.base + path, "scicatUrl", init, requestTimeout(this.p.timeoutMs));
   }
 
   async token(forceNew = false): Promise<string> {
@@ -51,7 +46,7 @@ export class ScicatClient {
     const cached = tokens.get(this.cacheKey);
     if (!forceNew && cached && cached.renewAt > Date.now()) return cached.token;
     if (!this.p.scicatUsername || this.p.scicatPassword === undefined) {
-      throw new ActionError("SciCat credentials missing: give scicatUsername and scicatPassword (or scicatToken)");
+      throw new StepFailure("SciCat credentials missing: give scicatUsername and scicatPassword (or scicatToken)", false);
     }
     const res = await this.fetch("/auth/login", {
       method: "POST",
@@ -60,7 +55,7 @@ export class ScicatClient {
     });
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
-      throw new ActionError(`SciCat login as ${this.p.scicatUsername} at ${safeUrl(this.base)} refused (${res.status}); check scicatUsername and scicatPassword`, res.status);
+      throw new StepFailure(`SciCat login as ${this.p.scicatUsername} at ${safeUrl(this.base)} refused (${res.status}); check scicatUsername and scicatPassword`, false, res.status);
     }
     if (!res.ok) throw new ActionError(`SciCat login at ${safeUrl(this.base)} failed: HTTP ${res.status} ${await bodyExcerpt(res)}`.trim(), res.status);
     const j = (await res.json()) as { access_token?: string; id?: string; expires_in?: number; ttl?: number };

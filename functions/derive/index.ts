@@ -2,17 +2,18 @@
 // signal dataset, miniCBF, EDF): a PNG preview and a JSON summary (frame statistics, provenance),
 // written back with WebDAV PUT under a `derived/` folder. Those writes are storage events of
 // their own, so they fire the next pipeline; files already under a derived folder are not derived
-// again (no loops). Files without a frame are listed in `skipped` with the reason.
+// again (no loops). Files without a frame are listed in `skipped` with the reason; a frame that
+// cannot be decoded fails that file only.
 import { functionVersion } from "../../lib/provenance.ts";
 import { describe, type FileDescription } from "../../lib/formats/describe.ts";
 import { cbfFrame, edfFrame, frameStats, hdf5Frame, MAX_SIDE, previewPixels, type Frame } from "../../lib/formats/frame.ts";
 import { encodeGreyPng } from "../../lib/formats/png.ts";
-import { ActionError } from "../_shared/errors.ts";
-import { baseName, dirName, type FileRecord } from "../_shared/files.ts";
-import { defineAction } from "../_shared/run.ts";
+import { ActionError, FileFailure } from "../_shared/errors.ts";
+import { baseName, dirName } from "../_shared/files.ts";
+import { defineAction, SkipFile } from "../_shared/run.ts";
 import { validator } from "../_shared/schema.ts";
-import { NotFound, Storage, type StorageParams } from "../_shared/storage.ts";
-import type { SyncRangeReader } from "../../lib/http/sync-range-reader.ts";
+import { Storage, type StorageParams } from "../_shared/storage.ts";
+import { HttpError, type SyncRangeReader } from "../../lib/http/sync-range-reader.ts";
 import { deriveResultSchema, paramsSchema } from "./schema.ts";
 
 type Params = StorageParams & { derivedDir?: string; derivedRoot?: string } & Record<string, unknown>;
@@ -54,26 +55,13 @@ export function derivedPaths(path: string, p: Params): { dir: string; preview: s
 
 export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) => {
   const storage = new Storage(p);
-  const files: FileRecord[] = [];
-  const skipped = [...ctx.skipped];
   const derivedMark = `/${p.derivedDir ?? "derived"}/`;
-  for (const file of ctx.files) {
+  // one file at a time: frames are decoded synchronously and can be large
+  const files = await ctx.each(ctx.files, 1, async (file) => {
     if (file.path.includes(derivedMark) || (p.derivedRoot && file.path.startsWith(p.derivedRoot.replace(/\/+$/, "") + "/"))) {
-      skipped.push({ path: file.path, reason: "already a derived file" });
-      continue;
+      throw new SkipFile("already a derived file");
     }
-    let size = file.size;
-    if (size === undefined || !file.metadata) {
-      try {
-        size = (await storage.stat(file.path)).size;
-      } catch (e) {
-        if (e instanceof NotFound) {
-          skipped.push({ path: file.path, reason: "not found in storage (deleted after the event?)" });
-          continue;
-        }
-        throw e;
-      }
-    }
+    const size = file.size !== undefined && file.metadata ? file.size : (await storage.stat(file.path)).size;
     const reader = storage.rangeReader(file.path, size);
     try {
       const md = file.metadata ?? (await describe(reader, file.path));
@@ -81,12 +69,11 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
       try {
         frame = await frameOf(reader, file.path, md);
       } catch (e) {
-        throw new ActionError(`${file.path}: cannot read the detector frame (${(e as Error).message})`);
+        const why = `${file.path}: cannot read the detector frame (${(e as Error).message})`;
+        if (e instanceof HttpError) throw new ActionError(why, e.status === 206 ? 0 : e.status);
+        throw new FileFailure(why, true);
       }
-      if (typeof frame === "string") {
-        skipped.push({ path: file.path, reason: frame });
-        continue;
-      }
+      if (typeof frame === "string") throw new SkipFile(frame);
       frame = thin(frame);
       const stats = frameStats(frame);
       const png = encodeGreyPng(previewPixels(frame, stats), frame.width, frame.height);
@@ -105,20 +92,20 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
       await storage.put(out.preview, png, "image/png");
       await storage.put(out.summary, summary, "application/json");
       ctx.count(0, png.length + summary.length);
-      files.push({
+      return {
         ...file,
         size,
         derived: [
           { path: out.preview, kind: "preview", size: png.length, contentType: "image/png" },
           { path: out.summary, kind: "summary", size: summary.length, contentType: "application/json" },
         ],
-      });
+      };
     } finally {
       ctx.count(reader.stats.bytes);
       reader.close();
     }
-  }
-  const out = { files, skipped };
+  });
+  const out = { files };
   checkResult(out);
   return out;
 });

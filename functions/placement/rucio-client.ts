@@ -2,7 +2,7 @@
 // X-Rucio-Auth-Token-Expires (and renewed once on a 401), and JSON calls with Rucio's errors
 // (ExceptionClass/ExceptionMessage) turned into clear messages.
 import { createHash } from "node:crypto";
-import { ActionError, safeUrl, unreachable } from "../_shared/errors.ts";
+import { ActionError, StepFailure, fetchRetrying, safeUrl } from "../_shared/errors.ts";
 import { requestTimeout } from "../_shared/storage.ts";
 
 export interface RucioParams {
@@ -37,25 +37,21 @@ export class RucioClient {
   }
 
   private async fetch(path: string, init: RequestInit): Promise<Response> {
-    try {
-      return await fetch(this.base + path, { ...init, signal: AbortSignal.timeout(requestTimeout(this.p.timeoutMs)) });
-    } catch (e) {
-      throw unreachable("Rucio", this.base + path, "rucioUrl", e);
-    }
+    return fetchRetrying("Rucio", this.base + path, "rucioUrl", init, requestTimeout(this.p.timeoutMs));
   }
 
   async token(forceNew = false): Promise<string> {
     if (this.p.rucioToken) return this.p.rucioToken;
     const cached = tokens.get(this.cacheKey);
     if (!forceNew && cached && cached.renewAt > Date.now()) return cached.token;
-    if (!this.p.rucioUsername || this.p.rucioPassword === undefined) throw new ActionError("Rucio credentials missing: give rucioUsername and rucioPassword (or rucioToken)");
+    if (!this.p.rucioUsername || this.p.rucioPassword === undefined) throw new StepFailure("Rucio credentials missing: give rucioUsername and rucioPassword (or rucioToken)", false);
     const res = await this.fetch("/auth/userpass", {
       headers: { "X-Rucio-Account": this.p.rucioAccount, "X-Rucio-Username": this.p.rucioUsername, "X-Rucio-Password": this.p.rucioPassword },
     });
     const token = res.headers.get("x-rucio-auth-token");
     await res.body?.cancel();
     if (res.status === 401 || res.status === 403) {
-      throw new ActionError(`Rucio login to account ${this.p.rucioAccount} as ${this.p.rucioUsername} at ${safeUrl(this.base)} refused (${res.status}); check rucioAccount, rucioUsername and rucioPassword`, res.status);
+      throw new StepFailure(`Rucio login to account ${this.p.rucioAccount} as ${this.p.rucioUsername} at ${safeUrl(this.base)} refused (${res.status}); check rucioAccount, rucioUsername and rucioPassword`, false, res.status);
     }
     if (!res.ok || !token) throw new ActionError(`Rucio login at ${safeUrl(this.base)} failed: HTTP ${res.status}${token ? "" : " without X-Rucio-Auth-Token"}; is rucioUrl a Rucio server?`, res.status);
     const exp = Date.parse(res.headers.get("x-rucio-auth-token-expires") ?? "");

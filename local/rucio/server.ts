@@ -185,6 +185,27 @@ export function createRucioServer(store: RucioStore, opts: RucioOptions): Server
       return sendJson(res, 200, ruleJson(r));
     }
 
+    // DID metadata (Rucio's DID column plugin): bytes and adler32 of a file DID may be set, and
+    // setting them updates its replicas too, as Rucio's set_metadata does.
+    if (parts[0] === "dids" && parts.length === 4 && parts[3] === "meta" && (method === "GET" || method === "POST")) {
+      const [, scope, name] = parts as [string, string, string];
+      const did = store.did(scope, name);
+      if (!did) throw new RucioError(404, "DataIdentifierNotFound", `Data identifier '${scope}:${name}' not found`);
+      if (method === "GET") return sendJson(res, 200, { scope, name, did_type: "FILE", bytes: did.bytes, adler32: did.adler32, account });
+      const body = (await readJson(req)) as { meta?: Record<string, unknown> } | undefined;
+      const meta = body?.meta;
+      if (!meta || typeof meta !== "object") throw new RucioError(400, "InvalidObject", "Provided object does not match schema: meta is required");
+      for (const [k, v] of Object.entries(meta)) {
+        if (k === "bytes" && (typeof v !== "number" || !Number.isInteger(v) || v < 0)) throw new RucioError(400, "InvalidValueForKey", `Invalid value for key bytes: ${String(v)}`);
+        else if (k === "adler32" && (typeof v !== "string" || !/^[0-9a-fA-F]{1,8}$/.test(v))) throw new RucioError(400, "InvalidValueForKey", `Invalid value for key adler32: ${String(v)}`);
+        else if (k !== "bytes" && k !== "adler32") throw new RucioError(409, "UnsupportedOperation", `The key ${k} cannot be set on ${scope}:${name} in this Rucio subset`);
+      }
+      store.setDidContent(scope, name, typeof meta.bytes === "number" ? meta.bytes : did.bytes, typeof meta.adler32 === "string" ? meta.adler32.toLowerCase() : did.adler32);
+      res.writeHead(201, { "Content-Type": "text/html; charset=utf-8", "Content-Length": 7 });
+      res.end("Created");
+      return;
+    }
+
     if (method === "GET" && parts[0] === "dids" && parts.length === 4 && parts[3] === "rules") {
       const [, scope, name] = parts as [string, string, string];
       if (!store.did(scope, name)) throw new RucioError(404, "DataIdentifierNotFound", `Data identifier '${scope}:${name}' not found`);

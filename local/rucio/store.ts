@@ -48,6 +48,11 @@ export class RucioStore {
     this.db.prepare("INSERT OR IGNORE INTO dids VALUES (?, ?, ?, ?, ?)").run(scope, name, bytes, adler32 ?? null, new Date().toISOString());
   }
 
+  /** Rucio's set_metadata for bytes/adler32 of a file DID (replicas share the DID's values here). */
+  setDidContent(scope: string, name: string, bytes: number | null, adler32: string | null): void {
+    this.db.prepare("UPDATE dids SET bytes = ?, adler32 = ? WHERE scope = ? AND name = ?").run(bytes, adler32, scope, name);
+  }
+
   replica(rse: string, scope: string, name: string): { state: string; pfn: string | null } | undefined {
     return this.db.prepare("SELECT state, pfn FROM replicas WHERE rse = ? AND scope = ? AND name = ?").get(rse, scope, name) as { state: string; pfn: string | null } | undefined;
   }

@@ -105,7 +105,7 @@ describe("functions: bundles against the local stack", function () {
       expect((run.result.files as any[])[0].checksum).to.include({ verified: true, value: adler32Hex(sample[path]!) });
     });
 
-    it("a mismatch is an {error} that names the file and both values", async () => {
+    it("a mismatch fails that file permanently, naming both values; the rest of the batch goes on", async () => {
       const path = "/beamtime/raw/corrupted.nxs";
       await upload(stack.webdavUrl, path, sample["/beamtime/raw/run-0042.nxs"]!);
       const good = adler32Hex(sample["/beamtime/raw/run-0042.nxs"]!);
@@ -120,10 +120,16 @@ describe("functions: bundles against the local stack", function () {
       execFileSync("touch", ["-r", fsPath + ".times", fsPath]);
       unlinkSync(fsPath + ".times");
       expect(statSync(fsPath).mtimeMs, "mtime restored").to.equal(st.mtimeMs);
-      const run = await runBundle(bundles, "checksum", { ...storage, path });
+      const run = await runBundle(bundles, "checksum", { ...storage, events: [cloudEvent(path, "c1"), cloudEvent("/beamtime/raw/notes.txt", "c2")] });
       const computed = adler32Hex(readFileSync(fsPath));
-      expect(run.result.error).to.be.a("string");
-      expect(run.result.error).to.include(path).and.include(computed).and.include(good);
+      expect(run.result.error).to.equal(undefined);
+      expect((run.result.files as any[]).map((f) => f.path)).to.deep.equal(["/beamtime/raw/notes.txt"]);
+      const failed = run.result.failed as any[];
+      expect(failed).to.have.length(1);
+      expect(failed[0]).to.deep.include({ path, step: "checksum", permanent: true });
+      expect(failed[0].event.id).to.equal("c1");
+      expect(failed[0].reason).to.include(path).and.include(computed).and.include(good);
+      expect((run.result.steps as any[])[0]).to.include({ outcome: "ok", failed: 1 });
       noSecrets(run);
     });
 
@@ -139,6 +145,8 @@ describe("functions: bundles against the local stack", function () {
     it("wrong storage credentials: a clear error without the password", async () => {
       const run = await runBundle(bundles, "checksum", { ...storage, dcachePassword: "s3cret-pw", path: "/beamtime/raw/notes.txt" });
       expect(run.result.error).to.match(/refused \(401.*check dcacheUser\/dcachePassword/);
+      // wrong credentials concern every file and stay wrong until someone changes them
+      expect(run.result).to.deep.include({ step: "checksum", transient: false, paths: ["/beamtime/raw/notes.txt"] });
       noSecrets(run);
     });
 
@@ -146,6 +154,7 @@ describe("functions: bundles against the local stack", function () {
       const port = await closedPort();
       const run = await runBundle(bundles, "checksum", { webdavUrl: `http://127.0.0.1:${port}`, path: "/x" });
       expect(run.result.error).to.equal(`cannot reach dCache WebDAV at http://127.0.0.1:${port}/x (connection refused); check that it runs and that parameter webdavUrl is right`);
+      expect(run.result).to.deep.include({ step: "checksum", transient: true, paths: ["/x"] });
     });
 
     it("bad parameters: an ajv error naming the parameter", async () => {
@@ -181,12 +190,17 @@ describe("functions: bundles against the local stack", function () {
       expect(byPath[paths[3]!].mtime).to.match(/^\d{4}-\d\d-\d\dT/);
     });
 
-    it("corrupt HDF5: an {error} naming the file; no HDF5 diagnostics in the action's logs", async () => {
+    it("corrupt HDF5: a permanent failure naming the file; no HDF5 diagnostics in the action's logs", async () => {
       const bytes = Buffer.from(sample["/beamtime/raw/run-0042.nxs"]!.subarray(0, 20000));
       bytes.fill(0x41, 8, 400);
       await upload(stack.webdavUrl, "/beamtime/raw/broken.nxs", bytes);
       const run = await runBundle(bundles, "metadata", { ...storage, path: "/beamtime/raw/broken.nxs" });
-      expect(run.result.error).to.match(/\/beamtime\/raw\/broken\.nxs is not a readable HDF5 file/);
+      expect(run.result.error).to.equal(undefined);
+      expect(run.result.files).to.deep.equal([]);
+      const failed = run.result.failed as any[];
+      expect(failed).to.have.length(1);
+      expect(failed[0]).to.deep.include({ path: "/beamtime/raw/broken.nxs", step: "metadata", permanent: true });
+      expect(failed[0].reason).to.match(/\/beamtime\/raw\/broken\.nxs is not a readable HDF5 file/);
       expect(run.logs).to.not.match(/HDF5-DIAG|#000:|H5F\.c/);
     });
 
@@ -246,14 +260,18 @@ describe("functions: bundles against the local stack", function () {
 
     it("fields SciCat requires but nothing gives: says which parameters to set", async () => {
       const run = await runBundle(bundles, "catalogue", { ...defaults(), files: [{ path: "/beamtime/raw/notes.txt", size: 19 }] });
-      expect(run.result.error).to.match(/SciCat needs contactEmail, principalInvestigator, creationLocation/);
+      const failed = run.result.failed as any[];
+      expect(failed[0]).to.deep.include({ path: "/beamtime/raw/notes.txt", step: "catalogue", permanent: true });
+      expect(failed[0].reason).to.match(/SciCat needs contactEmail, principalInvestigator, creationLocation/);
     });
 
-    it("SciCat 500: an {error} that says SciCat has a problem", async () => {
+    it("SciCat 500: the file fails transiently, saying SciCat has a problem", async () => {
       const broken = await brokenService((url, method) => (url.endsWith("/auth/login") ? { status: 201, body: { access_token: "t", expires_in: 3600 } } : method === "GET" ? { status: 404, body: {} } : { status: 500, body: { statusCode: 500, message: "Internal server error" } }));
       try {
         const run = await runBundle(bundles, "catalogue", { ...defaults(), scicatUrl: broken.url, contactEmail: "a@b.c", principalInvestigator: "PI", creationLocation: "P11", files: [{ path: "/beamtime/raw/notes.txt", size: 19 }] });
-        expect(run.result.error).to.match(/SciCat dataset creation for \/beamtime\/raw\/notes\.txt failed: HTTP 500 .*retry later/);
+        const failed = run.result.failed as any[];
+        expect(failed[0]).to.deep.include({ path: "/beamtime/raw/notes.txt", step: "catalogue", permanent: false });
+        expect(failed[0].reason).to.match(/SciCat dataset creation for \/beamtime\/raw\/notes\.txt failed: HTTP 500 .*retry later/);
       } finally {
         broken.server.close();
       }
@@ -325,13 +343,16 @@ describe("functions: bundles against the local stack", function () {
     it("unknown buffer RSE (404): says to check bufferRse", async () => {
       const run = await runBundle(bundles, "placement", { ...defaults(), bufferRse: "NO-SUCH-RSE", files: [file] });
       expect(run.result.error).to.match(/404 RSENotFound.*check bufferRse/);
+      expect(run.result).to.deep.include({ step: "placement", transient: false });
     });
 
-    it("Rucio 500: an {error} that says Rucio has a problem", async () => {
+    it("Rucio 500: the file fails transiently, saying Rucio has a problem", async () => {
       const broken = await brokenService((url): Answer => (url.startsWith("/auth/userpass") ? { status: 200, headers: { "X-Rucio-Auth-Token": "tok", "X-Rucio-Auth-Token-Expires": new Date(Date.now() + 3600_000).toUTCString() } } : { status: 500, body: { ExceptionClass: "DatabaseException", ExceptionMessage: "Database exception" }, headers: { ExceptionClass: "DatabaseException" } }));
       try {
         const run = await runBundle(bundles, "placement", { ...defaults(), rucioUrl: broken.url, files: [file] });
-        expect(run.result.error).to.match(/failed \(500 DatabaseException: Database exception\); Rucio has a problem, retry later/);
+        const failed = run.result.failed as any[];
+        expect(failed[0]).to.deep.include({ step: "placement", permanent: false });
+        expect(failed[0].reason).to.match(/failed \(500 DatabaseException: Database exception\); Rucio has a problem, retry later/);
       } finally {
         broken.server.close();
       }
@@ -339,7 +360,7 @@ describe("functions: bundles against the local stack", function () {
 
     it("without size/adler32 from an earlier step: says to run checksum first", async () => {
       const run = await runBundle(bundles, "placement", { ...defaults(), path: "/beamtime/raw/notes.txt" });
-      expect(run.result.error).to.match(/needs the file's size and adler32; run the checksum/);
+      expect((run.result.failed as any[])[0].reason).to.match(/needs the file's size and adler32; run the checksum/);
     });
   });
 

@@ -39,7 +39,10 @@ export function describeActivation(a: Record_): string | null {
   const status = a.response?.success ? ok("ok".padEnd(6)) : bad((a.response?.status ?? "failed").split(" ")[0]!.padEnd(6));
   const what = kind === "sequence" ? "sequence" : annotation(a, "causedBy") === "sequence" ? "  step" : "action";
   const error = !a.response?.success && result?.error ? `  ${bad(String(result.error).slice(0, 200))}` : "";
-  return `${dim(time)}  ${what.padEnd(8)} ${name.padEnd(24)} ${status} ${String(a.duration ?? 0).padStart(6)} ms  ${list(files(result))}${error}`;
+  // files that left the batch: a sequence lists them all, a step those it failed itself
+  const failed = (Array.isArray(result?.failed) ? (result!.failed as Array<{ path: string; step: string; reason: string }>) : []).filter((f) => kind === "sequence" || name.endsWith(`/${f.step}`));
+  const failures = failed.map((f) => `\n${" ".repeat(10)}${bad("failed")} ${f.step}: ${f.reason.slice(0, 240)}`).join("");
+  return `${dim(time)}  ${what.padEnd(8)} ${name.padEnd(24)} ${status} ${String(a.duration ?? 0).padStart(6)} ms  ${list(files(result))}${error}${failures}`;
 }
 
 /** Polls OpenWhisk for new activations and prints them in the order they ended (a sequence after its steps). */

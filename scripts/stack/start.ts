@@ -1,6 +1,7 @@
 // `npm start`: the whole facility pipeline on one machine (see stack.ts), deployed with the real
 // serverless CLI; then the live log of storage-event fires and the activations they cause until
 // Ctrl-C, which stops everything.
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import openwhisk from "openwhisk";
 import { followActivations } from "./live-log.ts";
@@ -16,6 +17,8 @@ let follower: { stop(): void } | undefined;
 
 async function main(opts: StackOptions): Promise<void> {
   const t0 = Date.now();
+  // the folder the quick start copies into exists on a fresh checkout
+  mkdirSync(join(opts.dataDir, "beamtime", "raw"), { recursive: true });
   stack = new LocalStack(opts, say);
   say(`Starting the local stack (logs in ${join(stack.state, "logs")}):`);
   const ep = await stack.start();

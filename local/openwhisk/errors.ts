@@ -35,6 +35,9 @@ export const Messages = {
   docsNotAllowedWithCount: "The parameter 'docs' is not permitted with 'count'.",
   packageNameIsReserved: (name: string) => `Package name '${name}' is reserved.`,
   packageNotEmpty: (n: number) => `Package not empty (contains ${n} ${n === 1 ? "entity" : "entities"})`,
+  /** OpenWhisk's wording for a body over the limit (1 MB on invokes, fires and rule state changes). */
+  requestTooLarge: (size: number, allowed: number) => `Request larger than allowed: ${size} > ${allowed} bytes.`,
+  ruleWithoutTrigger: "Only rules with existing triggers can be activated",
   timedOut: (ms: number, init: boolean) =>
     `The action exceeded its time limits of ${ms} milliseconds${init ? " during initialization." : "."}`,
   tooManyRequests: (count: number, allowed: number) =>

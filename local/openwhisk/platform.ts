@@ -16,7 +16,7 @@ import { RuleRuns } from "./invoker/rule-runs.ts";
 import { ContainerPool } from "./invoker/pool.ts";
 import { Invoker } from "./invoker/invoker.ts";
 import { Throttles } from "./limits.ts";
-import { createRouter } from "./api/routes.ts";
+import { createBodyLimit, createRouter } from "./api/routes.ts";
 import { createApiServer } from "./http/server.ts";
 import { resolveAction } from "./resolver.ts";
 import { DEFAULT_LIMITS } from "./api/actions.ts";
@@ -80,7 +80,7 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
     log,
   });
   const router = createRouter(auth, { store, activations, invoker, ruleRuns, pool, throttles, blockingWaitMs: opts.blockingWaitMs, log }, () => url);
-  const server = createApiServer(router, log);
+  const server = createApiServer(router, log, createBodyLimit(auth));
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) =>
       reject(new Error(`cannot listen on ${opts.host}:${opts.port}: ${e.code === "EADDRINUSE" ? "the port is in use; give another with --port (0 = any free port)" : e.message}`)),

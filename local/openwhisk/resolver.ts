@@ -15,6 +15,8 @@ export interface ResolvedAction {
   /** package, binding and action parameters merged in precedence order */
   params: Record<string, unknown>;
   annotations: KeyValue[];
+  /** the package binding the caller named, when the action was reached through one */
+  binding?: PackageRef;
 }
 
 export interface PackageRef {
@@ -68,5 +70,6 @@ export function resolveAction(store: EntityStore, identity: Identity, q: Qualifi
       ...toObject(s.doc.parameters as KeyValue[]),
     },
     annotations: (s.doc.annotations as KeyValue[]) ?? [],
+    ...(bound ? { binding: { namespace: q.namespace, name: q.pkg } } : {}),
   };
 }

@@ -28,9 +28,24 @@ export async function recoverInput(ow: Client, activation: Activation<Dict>, dep
     }
     return null;
   }
-  // A trigger activation's result is the payload its rules passed on.
+  // A trigger activation's result is the payload as fired; the rules' actions got the trigger's
+  // parameters under it, which OpenWhisk does not record: take them as the trigger has them now.
   if (annotation(cause, "kind") === undefined && (cause.logs ?? []).some((l) => typeof l === "string" && l.includes('"rule"'))) {
-    return { input: (cause.response?.result ?? {}) as Dict, from: `payload of trigger ${cause.name} (${causeId})` };
+    const payload = (cause.response?.result ?? {}) as Dict;
+    const params = await triggerParameters(ow, cause);
+    const under = Object.keys(params).filter((k) => !(k in payload));
+    const from = `payload of trigger ${cause.name} (${causeId})` + (under.length ? ` over its current parameters ${under.join(", ")}` : "");
+    return { input: { ...params, ...payload }, from };
   }
   return null;
+}
+
+async function triggerParameters(ow: Client, triggerActivation: Activation<Dict>): Promise<Dict> {
+  try {
+    const t = await ow.triggers.get({ name: triggerActivation.name, namespace: triggerActivation.namespace } as never);
+    return Object.fromEntries(((t.parameters ?? []) as Array<{ key: string; value: unknown }>).map((p) => [p.key, p.value]));
+  } catch {
+    // The trigger is gone: its parameters cannot be known any more, the payload is all there is.
+    return {};
+  }
 }

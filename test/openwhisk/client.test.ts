@@ -335,7 +335,7 @@ describe("local openwhisk: the openwhisk npm client", function () {
       const fired = await p.ow.triggers.invoke({ name: "landed", params: { file: "/data/run1.nxs" } });
       expect(fired.activationId).to.match(/^[0-9a-f]{32}$/);
       const trig = await p.ow.activations.get({ name: fired.activationId });
-      expect(trig.response.result).to.deep.equal({ site: "desy", file: "/data/run1.nxs" });
+      expect(trig.response.result, "the payload as fired, without the trigger's parameters").to.deep.equal({ file: "/data/run1.nxs" });
       expect(trig.logs).to.have.length(1);
       const ruleLog = JSON.parse(trig.logs[0]);
       expect(ruleLog).to.include({ statusCode: 0, success: true, rule: "guest/landed-rule", action: "guest/onfire" });

@@ -16,7 +16,7 @@ export interface Platform {
   // The client's bundled typings describe only part of what OpenWhisk answers (e.g. list items'
   // exec, activation annotations); the tests check the real answers field by field.
   ow: any;
-  /** raw request with the guest key (or `auth`) against /api/v1/... */
+  /** raw request with the guest key (or `auth`) against /api/v1/...; a body that is not JSON comes as text */
   http(method: string, path: string, body?: unknown, auth?: string | null): Promise<{ status: number; body: any; headers: Headers }>;
   stop(): Promise<void>;
 }
@@ -37,7 +37,8 @@ export async function startPlatform(opts: { dataDir?: string; args?: string[] } 
       if (auth) headers.authorization = `Basic ${Buffer.from(auth).toString("base64")}`;
       const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
       const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+      const json = (res.headers.get("content-type") ?? "").startsWith("application/json");
+      return { status: res.status, body: text ? (json ? JSON.parse(text) : text) : undefined, headers: res.headers };
     },
     async stop() {
       await service.stop();

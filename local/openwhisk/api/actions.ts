@@ -7,6 +7,8 @@ import { followBinding, getPackage, resolveAction, type ResolvedAction } from ".
 import type { Doc } from "../store/entities.ts";
 import { httpStatusOf } from "../invoker/invoker.ts";
 import type { ApiReply } from "../http/server.ts";
+import { presented } from "./activations.ts";
+import { actionListItem } from "./list-views.ts";
 import { checkBody, checkParametersSize, keyValueList, listOptions, nextVersion, overwrite, requireOwn, validator, type Call } from "./common.ts";
 
 const KINDS = ["nodejs:18", "nodejs:20", "nodejs:22"];
@@ -20,7 +22,6 @@ const LIMIT_RANGES = {
 export const DEFAULT_LIMITS = { timeout: 60_000, memory: 256, logs: 10, concurrency: 1 };
 const MAX_SEQUENCE = 50;
 const MAX_CODE_BYTES = 48 * 1024 * 1024;
-const MAX_PAYLOAD_BYTES = 1024 * 1024;
 const MAX_WAIT_MS = 60_000;
 
 interface ActionBody {
@@ -84,22 +85,17 @@ function checkLimits(given: ActionBody["limits"], base: typeof DEFAULT_LIMITS): 
   return out;
 }
 
-function listItem(doc: Doc): Doc {
-  const { exec, ...rest } = doc as Doc & { exec: { binary?: boolean } };
-  return { ...rest, exec: { binary: exec.binary ?? false } };
-}
-
 export function listActions(call: Call, pkg?: string): ApiReply {
   const { limit, skip, count } = listOptions(call, "actions");
   if (pkg !== undefined) {
     const { at } = followBinding(call.s.store, call.identity, call.ns, checkName(pkg));
     const docs = call.s.store.inPackage(at.namespace, at.name);
     if (count) return { status: 200, body: { actions: docs.length } };
-    return { status: 200, body: docs.slice(skip, skip + limit).map(listItem) };
+    return { status: 200, body: docs.slice(skip, skip + limit).map(actionListItem) };
   }
   requireOwn(call);
   if (count) return { status: 200, body: { actions: call.s.store.count(call.ns, "actions") } };
-  return { status: 200, body: call.s.store.list(call.ns, "actions", limit, skip).map(listItem) };
+  return { status: 200, body: call.s.store.list(call.ns, "actions", limit, skip).map(actionListItem) };
 }
 
 export function getAction(call: Call, rest: string[]): ApiReply {
@@ -226,9 +222,6 @@ export async function invokeAction(call: Call, rest: string[]): Promise<ApiReply
   if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
     throw new ApiError(400, "The request content was malformed: the invoke payload must be a JSON object.");
   }
-  if (Buffer.byteLength(JSON.stringify(payload)) > MAX_PAYLOAD_BYTES) {
-    throw new ApiError(413, `The invoke payload is larger than allowed: more than ${MAX_PAYLOAD_BYTES} bytes.`);
-  }
   const action = resolveAction(call.s.store, call.identity, q);
   checkFinal(action.annotations, action.params, payload as Record<string, unknown>);
   const finished = call.s.throttles.startInvocation(call.identity.namespace);
@@ -246,5 +239,5 @@ export async function invokeAction(call: Call, rest: string[]): Promise<ApiReply
   clearTimeout(timer);
   if (!rec) return { status: 202, body: { activationId: run.activationId }, headers };
   const status = httpStatusOf(rec);
-  return { status, body: resultOnly ? (rec.response as { result: unknown }).result : rec, headers };
+  return { status, body: resultOnly ? (rec.response as { result: unknown }).result : presented(rec), headers };
 }

@@ -13,10 +13,34 @@ function epoch(call: Call, name: string): number | undefined {
   return Number(raw);
 }
 
-/** A list entry without docs=true: the record without logs and result, as OpenWhisk lists them. */
+/**
+ * A record as the API shows it: OpenWhisk keeps the numeric `statusCode` of the response to itself
+ * (it is stored, and it is what the list view reports) and answers with `status` and `success`.
+ */
+export function presented(a: Activation): Activation {
+  const { statusCode: _, ...response } = a.response as Record<string, unknown>;
+  return { ...a, response };
+}
+
+/**
+ * A list entry without docs=true, field by field as OpenWhisk's activations view summarises a
+ * record: no subject, logs or response; `end`, `duration` and `statusCode` only for records that
+ * ended — a trigger activation never does.
+ */
 function summary(a: Activation): Record<string, unknown> {
-  const { logs: _l, response, ...rest } = a;
-  return { ...rest, statusCode: (response as { statusCode?: number }).statusCode ?? 0 };
+  const ended = typeof a.end === "number" && a.end !== 0;
+  return {
+    namespace: a.namespace,
+    name: a.name,
+    version: a.version,
+    publish: a.publish,
+    annotations: a.annotations,
+    activationId: a.activationId,
+    start: a.start,
+    ...(ended ? { end: a.end, duration: a.duration ?? (a.end as number) - a.start } : {}),
+    ...(a.cause !== undefined ? { cause: a.cause } : {}),
+    ...(ended ? { statusCode: (a.response as { statusCode?: number }).statusCode ?? 0 } : {}),
+  };
 }
 
 export function listActivations(call: Call): ApiReply {
@@ -29,7 +53,7 @@ export function listActivations(call: Call): ApiReply {
   const filter = { name, since: epoch(call, "since"), upto: epoch(call, "upto") };
   if (count) return { status: 200, body: { activations: call.s.activations.count(call.ns, filter) } };
   const list = call.s.activations.list(call.ns, { ...filter, limit, skip });
-  return { status: 200, body: docs ? list : list.map(summary) };
+  return { status: 200, body: docs ? list.map(presented) : list.map(summary) };
 }
 
 export function getActivation(call: Call, id: string, part?: string): ApiReply {
@@ -37,8 +61,8 @@ export function getActivation(call: Call, id: string, part?: string): ApiReply {
   if (!/^[0-9a-f]{32}$/.test(id)) throw new ApiError(400, Messages.activationIdIllegal);
   const a = call.s.activations.get(call.ns, id);
   if (!a) throw new ApiError(404, Messages.notFound);
-  if (part === undefined) return { status: 200, body: a };
+  if (part === undefined) return { status: 200, body: presented(a) };
   if (part === "logs") return { status: 200, body: { logs: a.logs } };
-  if (part === "result") return { status: 200, body: a.response };
+  if (part === "result") return { status: 200, body: presented(a).response };
   throw new ApiError(404, Messages.notFound);
 }

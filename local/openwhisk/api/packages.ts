@@ -6,6 +6,7 @@ import type { KeyValue } from "../params.ts";
 import { canRead, getPackage } from "../resolver.ts";
 import type { Doc } from "../store/entities.ts";
 import type { ApiReply } from "../http/server.ts";
+import { packageListItem } from "./list-views.ts";
 import { checkBody, checkParametersSize, keyValueList, listOptions, nextVersion, overwrite, requireOwn, validator, type Call } from "./common.ts";
 
 const RESERVED = ["default"];
@@ -27,6 +28,12 @@ const validatePackage = validator<PackageBody>({
   },
 });
 
+/** `over` wins over `under` key by key; keys keep the order of their first appearance. */
+function mergeParameters(under: KeyValue[] = [], over: KeyValue[] = []): KeyValue[] {
+  const own = new Map(over.map((p) => [p.key, p]));
+  return [...under.map((p) => own.get(p.key) ?? p), ...over.filter((p) => !under.some((u) => u.key === p.key))];
+}
+
 function isBinding(doc: Doc): boolean {
   return Boolean((doc.binding as { name?: string } | undefined)?.name);
 }
@@ -37,7 +44,7 @@ export function listPackages(call: Call): ApiReply {
   const all = call.s.store.list(call.ns, "packages", call.own ? limit : 10_000, call.own ? skip : 0);
   const visible = call.own ? all : all.filter((d) => d.publish === true && !isBinding(d)).slice(skip, skip + limit);
   if (count) return { status: 200, body: { packages: call.own ? call.s.store.count(call.ns, "packages") : visible.length } };
-  return { status: 200, body: visible };
+  return { status: 200, body: visible.map(packageListItem) };
 }
 
 export function getPackageDoc(call: Call, name: string): ApiReply {
@@ -46,13 +53,19 @@ export function getPackageDoc(call: Call, name: string): ApiReply {
   if (!doc) throw new ApiError(404, Messages.notFound);
   if (!canRead(call.identity, call.ns, doc)) throw new ApiError(403, Messages.forbidden);
   let at = { namespace: call.ns, name };
-  if (isBinding(doc)) at = doc.binding as { namespace: string; name: string };
+  let shown = doc;
+  if (isBinding(doc)) {
+    at = doc.binding as { namespace: string; name: string };
+    // A binding shows what an invoke through it gets: the bound package's parameters under its own.
+    const bound = getPackage(call.s.store, at.namespace, at.name);
+    if (bound) shown = { ...doc, parameters: mergeParameters(bound.parameters as KeyValue[], doc.parameters as KeyValue[]) };
+  }
   const members = call.s.store.inPackage(at.namespace, at.name);
   const summary = (d: Doc) => ({ name: d.name, version: d.version, annotations: d.annotations });
   const isFeed = (d: Doc) => ((d.annotations as KeyValue[]) ?? []).some((a) => a.key === "feed");
   return {
     status: 200,
-    body: { ...doc, actions: members.filter((d) => !isFeed(d)).map(summary), feeds: members.filter(isFeed).map(summary) },
+    body: { ...shown, actions: members.filter((d) => !isFeed(d)).map(summary), feeds: members.filter(isFeed).map(summary) },
   };
 }
 

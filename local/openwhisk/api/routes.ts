@@ -1,7 +1,7 @@
 // Maps method + path to the resource handlers, after authenticating the caller.
 import { ApiError, Messages } from "../errors.ts";
 import type { Authenticator } from "../auth.ts";
-import type { ApiReply, ApiRequest, Router } from "../http/server.ts";
+import type { ApiReply, ApiRequest, BodyLimit, Router } from "../http/server.ts";
 import { resolveNamespace, requireOwn, type Call, type Services } from "./common.ts";
 import { deleteAction, getAction, invokeAction, listActions, putAction } from "./actions.ts";
 import { deletePackage, getPackageDoc, listPackages, putPackage } from "./packages.ts";
@@ -9,6 +9,7 @@ import { deleteTrigger, fireTrigger, getTriggerDoc, listTriggers, putTrigger } f
 import { deleteRule, getRuleDoc, listRules, putRule, setRuleState } from "./rules.ts";
 import { getActivation, listActivations } from "./activations.ts";
 import { webAction } from "./web.ts";
+import { actionListItem, packageListItem, triggerListItem } from "./list-views.ts";
 
 const notFound = (): never => {
   throw new ApiError(404, Messages.notFound);
@@ -16,6 +17,24 @@ const notFound = (): never => {
 const notAllowed = (method: string): never => {
   throw new ApiError(405, `HTTP method ${method} is not allowed on this resource.`);
 };
+
+/** Bodies of invokes, fires and rule state changes: the activation entity limit of a stock deployment. */
+export const MAX_ACTIVATION_BODY_BYTES = 1024 * 1024;
+
+/**
+ * The body limit of a request, known from its path before the body is read. As in OpenWhisk the
+ * caller is authenticated first (401 beats 413), and the size is checked before the entity is
+ * looked up (413 beats 404).
+ */
+export function createBodyLimit(auth: Authenticator): BodyLimit {
+  return ({ method, segments, headers }) => {
+    const activates = method === "POST" && segments[0] === "api" && segments[1] === "v1" && segments[2] === "namespaces" &&
+      ["actions", "triggers", "rules"].includes(segments[4]!) && segments.length > 5;
+    if (!activates) return undefined;
+    auth.authenticate(headers.authorization);
+    return MAX_ACTIVATION_BODY_BYTES;
+  };
+}
 
 export function createRouter(auth: Authenticator, s: Services, apiHost: () => string): Router {
   return (req: ApiRequest): ApiReply | Promise<ApiReply> => {
@@ -58,7 +77,12 @@ export function createRouter(auth: Authenticator, s: Services, apiHost: () => st
         if (m !== "GET") return notAllowed(m);
         return {
           status: 200,
-          body: Object.fromEntries((["actions", "packages", "triggers", "rules"] as const).map((c) => [c, s.store.list(ns, c, 200, 0)])),
+          body: {
+            actions: s.store.list(ns, "actions", 200, 0).map(actionListItem),
+            packages: s.store.list(ns, "packages", 200, 0).map(packageListItem),
+            triggers: s.store.list(ns, "triggers", 200, 0).map(triggerListItem),
+            rules: s.store.list(ns, "rules", 200, 0),
+          },
         };
       case "actions":
         if (rest.length === 0) return m === "GET" ? listActions(call) : notAllowed(m);

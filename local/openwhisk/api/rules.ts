@@ -107,7 +107,11 @@ export function deleteRule(call: Call, name: string): ApiReply {
 export function setRuleState(call: Call, name: string): ApiReply {
   const doc = getRule(call, name);
   const { status } = checkBody(validateState, call.req.body, "rule state (give {\"status\":\"active\"} or {\"status\":\"inactive\"})");
-  const updated = { ...doc, status };
-  call.s.store.put(call.ns, name, "rules", { ...updated, updated: doc.updated });
-  return { status: 200, body: updated };
+  const t = doc.trigger as { path: string; name: string };
+  const trigger = call.s.store.get(t.path, t.name);
+  if (!trigger || trigger.collection !== "triggers") throw new ApiError(404, Messages.ruleWithoutTrigger);
+  if (doc.status !== status) call.s.store.put(call.ns, name, "rules", { ...doc, status, updated: doc.updated });
+  // OpenWhisk completes a state change with a bare 200, whose body akka-http fills with the status
+  // text; the rule with its new status is a GET away.
+  return { status: 200, body: "OK", raw: true, headers: { "content-type": "text/plain; charset=UTF-8" } };
 }

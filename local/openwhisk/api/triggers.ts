@@ -11,6 +11,7 @@ import type { Activation } from "../store/activations.ts";
 import type { PlannedRun } from "../invoker/rule-runs.ts";
 import { checkBody, checkParametersSize, keyValueList, listOptions, nextVersion, overwrite, requireOwn, validator, type Call } from "./common.ts";
 import { rulesOf } from "./rules.ts";
+import { triggerListItem } from "./list-views.ts";
 
 interface TriggerBody {
   parameters?: KeyValue[];
@@ -35,7 +36,7 @@ export function listTriggers(call: Call): ApiReply {
   requireOwn(call);
   const { limit, skip, count } = listOptions(call, "triggers");
   if (count) return { status: 200, body: { triggers: call.s.store.count(call.ns, "triggers") } };
-  return { status: 200, body: call.s.store.list(call.ns, "triggers", limit, skip) };
+  return { status: 200, body: call.s.store.list(call.ns, "triggers", limit, skip).map(triggerListItem) };
 }
 
 export function getTriggerDoc(call: Call, name: string): ApiReply {
@@ -118,20 +119,20 @@ export function fireTrigger(call: Call, name: string): ApiReply {
       logs.push(JSON.stringify({ statusCode: status, success: false, error, rule: ruleName, action: actionPath }));
     }
   }
-  const result = args;
+  // As in OpenWhisk: the record keeps the payload as fired (the trigger's parameters went only to
+  // the rules' actions), and a trigger activation has a start but no end, duration, size or
+  // annotations — clients tell trigger rows apart by exactly that.
   const rec: Activation = {
     namespace: call.ns,
     name,
     subject: call.identity.namespace,
     activationId,
     start,
-    end: start,
-    duration: 0,
     version: trigger.version as string,
     publish: false,
     logs,
-    response: { result, size: Buffer.byteLength(JSON.stringify(result)), status: "success", statusCode: 0, success: true },
-    annotations: [{ key: "path", value: `${call.ns}/${name}` }],
+    response: { result: payload, status: "success", statusCode: 0, success: true },
+    annotations: [],
   };
   try {
     // Durable before the 202: the provider will not fire these events again.

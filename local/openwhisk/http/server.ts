@@ -2,7 +2,7 @@
 // writes its reply as JSON; any error becomes OpenWhisk's `{"error", "code"}` body. No routing here.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
-import { ApiError } from "../errors.ts";
+import { ApiError, Messages } from "../errors.ts";
 
 // Action code may be up to 48 MB, and base64 grows it by a third.
 const MAX_BODY_BYTES = 70 * 1024 * 1024;
@@ -32,15 +32,22 @@ export interface ApiReply {
 
 export type Router = (req: ApiRequest) => ApiReply | Promise<ApiReply>;
 
-export function createApiServer(router: Router, log: (line: string) => void): Server {
+/**
+ * The most bytes a request's body may have, decided from its method, path and headers before the
+ * body is read (undefined: the server's general limit). May throw an ApiError (e.g. 401), which is
+ * answered without reading the body.
+ */
+export type BodyLimit = (req: Pick<ApiRequest, "method" | "segments" | "headers">) => number | undefined;
+
+export function createApiServer(router: Router, log: (line: string) => void, bodyLimit: BodyLimit = () => undefined): Server {
   const server = createServer((req, res) => {
-    void handle(req, res, router, log);
+    void handle(req, res, router, log, bodyLimit);
   });
   server.keepAliveTimeout = 65_000;
   return server;
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, router: Router, log: (line: string) => void): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, router: Router, log: (line: string) => void, bodyLimit: BodyLimit): Promise<void> {
   const tid = randomUUID().replaceAll("-", "");
   try {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -53,10 +60,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
     }
     // Web actions take any content type: their bodies are interpreted by the web action handler.
     const web = segments[0] === "api" && segments[1] === "v1" && segments[2] === "web";
-    const rawBody = await readBody(req);
+    const method = req.method ?? "GET";
+    const limit = bodyLimit({ method, segments, headers: req.headers }) ?? MAX_BODY_BYTES;
+    // A declared length past the limit is refused before a byte is buffered; Node discards the
+    // rest of the body after the answer, so the client still reads the 413.
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > limit) throw new ApiError(413, Messages.requestTooLarge(declared, limit));
+    const rawBody = await readBody(req, limit);
     const body = web ? undefined : parseJson(rawBody);
     const reply = await router({
-      method: req.method ?? "GET",
+      method,
       segments,
       trailingSlash: raw.endsWith("/") && raw.length > 1,
       query: url.searchParams,
@@ -77,20 +90,19 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
   }
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
-      // Past the limit keep draining (so the client reads our 413 instead of a reset connection).
-      if (size <= MAX_BODY_BYTES) chunks.push(c);
+      // A body without a declared length (chunked) past the limit: keep draining without keeping
+      // it, so the client reads our 413 instead of a reset connection.
+      if (size <= limit) chunks.push(c);
     });
     req.on("error", reject);
     req.on("end", () => {
-      if (size > MAX_BODY_BYTES) {
-        return reject(new ApiError(413, `The request content is larger than allowed: ${size} > ${MAX_BODY_BYTES} bytes.`));
-      }
+      if (size > limit) return reject(new ApiError(413, Messages.requestTooLarge(size, limit)));
       resolve(Buffer.concat(chunks));
     });
   });

@@ -126,6 +126,7 @@ export class Invoker {
       annotations: [
         { key: "path", value: actionPath(opts.action.where) },
         ...(opts.causedBy ? [{ key: "causedBy", value: opts.causedBy }] : []),
+        ...(opts.action.binding ? [{ key: "binding", value: `${opts.action.binding.namespace}/${opts.action.binding.name}` }] : []),
         { key: "kind", value: exec.kind },
         { key: "limits", value: doc.limits },
         ...r.extra,
@@ -136,7 +137,10 @@ export class Invoker {
 
   private store(rec: Activation, opts: InvokeOptions): void {
     const where = opts.action.where;
-    this.o.activations.put(rec, where.pkg ? `${where.pkg}/${where.name}` : where.name, opts.settle);
+    // The name a list filter matches, as OpenWhisk's activations view keys it: through a binding
+    // "binding/action", in a package "package/action", else the action's name.
+    const pkg = opts.action.binding?.name ?? where.pkg;
+    this.o.activations.put(rec, pkg ? `${pkg}/${where.name}` : where.name, opts.settle);
   }
 
   private async runAction(activationId: string, opts: InvokeOptions): Promise<Activation> {

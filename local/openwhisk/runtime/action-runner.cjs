@@ -91,8 +91,22 @@ function init(value) {
     handler = fn;
     return { status: 200, body: { OK: true } };
   } catch (e) {
-    return { status: 502, body: { error: `Initialization has failed due to: ${e && e.stack ? e.stack : String(e)}` } };
+    return { status: 502, body: { error: `Initialization has failed due to: ${initErrorText(e)}` } };
   }
+}
+
+// The stack of a failed init, as the action's author needs it: frames inside this runner or inside
+// Node itself say where the platform is installed on the host, not what is wrong with the action.
+function initErrorText(e) {
+  if (!e || !e.stack) return String(e);
+  const here = new RegExp(`[ (]${__filename.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+:\\d+\\)?$`);
+  const platformFrame = (line) =>
+    /^\s+at /.test(line) && (here.test(line) || /[ (]node:[^ ]*\)?$/.test(line) || /at new Function \(<anonymous>\)$/.test(line));
+  return String(e.stack)
+    .split("\n")
+    .filter((line) => !platformFrame(line))
+    .join("\n")
+    .replaceAll(__filename, "action-runner.cjs");
 }
 
 function isDictionary(v) {

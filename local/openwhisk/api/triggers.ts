@@ -82,7 +82,8 @@ export function fireTrigger(call: Call, name: string): ApiReply {
     throw new ApiError(400, "The request content was malformed: a trigger payload must be a JSON object.");
   }
   call.s.throttles.countFire(call.ns);
-  const active = rulesOf(call, name).filter((r) => r.status === "active");
+  const rules = rulesOf(call, name);
+  const active = rules.filter((r) => r.status === "active");
   if (active.length === 0) return { status: 204 };
   const args = { ...toObject(trigger.parameters as KeyValue[]), ...(payload as Record<string, unknown>) };
   const activationId = newActivationId();
@@ -116,8 +117,17 @@ export function fireTrigger(call: Call, name: string): ApiReply {
     } catch (e) {
       const status = e instanceof ApiError ? e.status : 500;
       const error = e instanceof ApiError ? e.message : "The action could not be invoked.";
-      logs.push(JSON.stringify({ statusCode: status, success: false, error, rule: ruleName, action: actionPath }));
+      // OpenWhisk writes its activation response code here, not the HTTP status: 1 (application
+      // error) for a refused 4xx such as 429, 3 (whisk error) for a 5xx.
+      logs.push(JSON.stringify({ statusCode: status >= 500 ? 3 : 1, success: false, error, rule: ruleName, action: actionPath }));
     }
+  }
+  // As OpenWhisk does once one rule is active: each inactive rule gets an entry too.
+  for (const rule of rules.filter((r) => r.status !== "active")) {
+    const ruleName = `${call.ns}/${rule.name as string}`;
+    const target = rule.action as { path: string; name: string };
+    const actionPath = `${target.path}/${target.name}`;
+    logs.push(JSON.stringify({ statusCode: 1, success: false, error: `Rule '${ruleName}' is inactive, action '${actionPath}' was not activated.`, rule: ruleName, action: actionPath }));
   }
   // As in OpenWhisk: the record keeps the payload as fired (the trigger's parameters went only to
   // the rules' actions), and a trigger activation has a start but no end, duration, size or

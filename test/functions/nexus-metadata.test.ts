@@ -6,11 +6,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileByteSource } from "../../lib/formats/byte-source.ts";
+import { loadH5wasm } from "../../lib/formats/hdf5-open.ts";
 import { describe as describeFile, type FileDescription } from "../../lib/formats/describe.ts";
 import { nexusFrameSignal } from "../../lib/formats/frame.ts";
 import { nexusFacts } from "../../lib/formats/nexus-facts.ts";
 import { datasetFor } from "../../functions/catalogue/mapping.ts";
-import { writeNexusTree, type NxGroup } from "./support/nexus-tree.ts";
+import { lib as loadWriter, writeNexusTree, type NxGroup } from "./support/nexus-tree.ts";
 
 const NEXUS = join(import.meta.dirname, "../data/nexus");
 
@@ -126,7 +127,11 @@ describe("NeXus metadata of the real facility files (values read with h5dump)", 
 
 describe("NeXus metadata of generated edge cases", function () {
   let dir: string;
-  before(() => (dir = mkdtempSync(join(tmpdir(), "nexus-cases-"))));
+  before(async function () {
+    this.timeout(120_000);
+    dir = mkdtempSync(join(tmpdir(), "nexus-cases-"));
+    await Promise.all([loadWriter(), loadH5wasm()]);
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   async function written(name: string, root: Record<string, NxGroup>): Promise<FileDescription> {

@@ -5,7 +5,8 @@
 type H5 = typeof import("h5wasm/node");
 let h5: Promise<H5> | undefined;
 
-function lib(): Promise<H5> {
+/** Loads the writer; its first load can take many seconds on a busy machine, so suites call it in a `before` hook with a long timeout. */
+export function lib(): Promise<H5> {
   h5 ??= import("h5wasm/node").then(async (m) => {
     await m.ready;
     return m;

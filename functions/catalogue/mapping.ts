@@ -1,7 +1,9 @@
-// Maps a file record (with the metadata step's output) to a SciCat raw dataset, following ESS's
-// NeXus mapping: title → datasetName, experiment_identifier → proposalId, instrument name,
-// start/end time, entry_identifier → runNumber, the file's directory → sourceFolder.
+// Maps a file record (with the metadata step's output) to a SciCat dataset. What the file says
+// wins; the action's parameters fill only what it leaves out. The field-by-field table, and the
+// SciCat ingestor conventions it follows, are in README.md beside this file.
+import { contentTypeFor } from "../../lib/formats/detect.ts";
 import type { NexusEntry } from "../../lib/formats/nexus.ts";
+import { nexusFacts, type NexusFacts } from "../../lib/formats/nexus-facts.ts";
 import { baseName, dirName, type FileRecord, type StepRecord } from "../_shared/files.ts";
 import { functionVersion } from "../../lib/provenance.ts";
 
@@ -57,41 +59,54 @@ export function provenanceOf(file: FileRecord, steps: StepRecord[], derivedFrom?
   };
 }
 
+/** Derived files (PNG previews, JSON summaries) are named by their media type, raw ones by format. */
+function dataFormatOf(file: FileRecord, derived: boolean): string {
+  const format = file.metadata?.format ?? "unknown";
+  if (derived && format === "unknown") return file.metadata?.contentType ?? contentTypeFor(file.path);
+  return FORMAT_NAMES[format] ?? format;
+}
+
 export function datasetFor(file: FileRecord, pid: string, d: DatasetDefaults, derivedFrom?: string, steps: StepRecord[] = []): Record<string, unknown> {
   const entry = mainEntry(file);
   const md = file.metadata;
-  const firstUser = entry?.users[0];
-  const start = isoTime(entry?.start_time);
-  const end = isoTime(entry?.end_time);
+  const facts: NexusFacts = entry ? nexusFacts(entry) : { definitions: [], users: [] };
+  const start = isoTime(facts.startTime);
+  const end = isoTime(facts.endTime);
   const ds: Record<string, unknown> = {
     pid,
     type: "raw",
-    datasetName: entry?.title ?? baseName(file.path),
+    datasetName: facts.title ?? baseName(file.path),
     sourceFolder: dirName(file.path),
     owner: d.owner,
     ownerGroup: d.ownerGroup,
     accessGroups: d.accessGroups ?? [],
-    contactEmail: d.contactEmail ?? firstUser?.email,
-    principalInvestigator: d.principalInvestigator ?? firstUser?.name,
-    creationLocation: d.creationLocation ?? entry?.instrument?.name ?? md?.cbf?.detector,
+    contactEmail: facts.contactEmail ?? d.contactEmail,
+    principalInvestigator: facts.pi?.name ?? d.principalInvestigator,
+    // a CBF header names only the detector: a last resort, not a location that beats the parameter
+    creationLocation: facts.creationLocation ?? d.creationLocation ?? md?.cbf?.detector,
     creationTime: start ?? file.mtime ?? new Date().toISOString(),
     size: file.size ?? md?.size ?? 0,
     numberOfFiles: 1,
-    dataFormat: FORMAT_NAMES[md?.format ?? "unknown"],
-    keywords: [...new Set([...(d.keywords ?? []), md?.format, entry?.definition].filter((k): k is string => !!k))],
+    dataFormat: dataFormatOf(file, !!derivedFrom),
+    keywords: [...new Set([...(d.keywords ?? []), md?.format, ...facts.definitions].filter((k): k is string => !!k))],
   };
   if (start) ds.startTime = start;
   if (end) ds.endTime = end;
-  if (entry?.experiment_identifier) ds.proposalId = entry.experiment_identifier;
-  if (entry?.entry_identifier) ds.runNumber = entry.entry_identifier;
-  if (entry?.experiment_description) ds.description = entry.experiment_description;
+  if (facts.proposal) ds.proposalId = facts.proposal;
+  if (facts.run) ds.runNumber = facts.run;
+  if (facts.description) ds.description = facts.description;
   if (md?.exdf?.proposalNumber !== undefined) ds.proposalId ??= String(md.exdf.proposalNumber);
   if (md?.exdf?.runNumber !== undefined) ds.runNumber ??= String(md.exdf.runNumber);
   if (md?.exdf?.creationDate) ds.creationTime = isoTime(md.exdf.creationDate) ?? ds.creationTime;
   if (d.instrumentId) ds.instrumentId = d.instrumentId;
   if (d.license) ds.license = d.license;
-  if (firstUser?.orcid) ds.orcidOfOwner = firstUser.orcid;
+  if (facts.pi?.orcid) ds.orcidOfOwner = facts.pi.orcid;
   const sci: Record<string, unknown> = { sourcePath: file.path, format: md?.format ?? "unknown" };
+  if (facts.instrument) sci.instrumentName = facts.instrument;
+  if (facts.source) sci.sourceName = facts.source;
+  if (facts.sample?.name) sci.sampleName = facts.sample.name;
+  const team = facts.users.map((u) => u.name).filter((n): n is string => !!n);
+  if (team.length) sci.acquisitionTeamMembers = team;
   if (file.adler32) sci.adler32 = file.adler32;
   if (md?.nexus) sci.nexus = md.nexus.entries;
   if (md?.exdf) sci.exdf = md.exdf;

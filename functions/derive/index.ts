@@ -6,7 +6,7 @@
 // cannot be decoded fails that file only.
 import { functionVersion } from "../../lib/provenance.ts";
 import { describe, type FileDescription } from "../../lib/formats/describe.ts";
-import { cbfFrame, edfFrame, frameStats, hdf5Frame, MAX_SIDE, previewPixels, type Frame } from "../../lib/formats/frame.ts";
+import { cbfFrame, edfFrame, frameStats, hdf5Frame, MAX_SIDE, nexusFrameSignal, PREVIEW_SCALE, previewPixels, type Frame } from "../../lib/formats/frame.ts";
 import { encodeGreyPng } from "../../lib/formats/png.ts";
 import { ActionError, FileFailure } from "../_shared/errors.ts";
 import { baseName, dirName } from "../_shared/files.ts";
@@ -35,9 +35,8 @@ async function frameOf(reader: SyncRangeReader, path: string, md: FileDescriptio
   if (md.format === "cbf" && md.cbf) return cbfFrame(reader, md.cbf);
   if (md.format === "edf" && md.edf) return edfFrame(reader, md.edf);
   if (md.format === "nexus" || md.format === "hdf5") {
-    const signal = md.nexus?.entries.flatMap((e) => e.data).find((d) => d.shape.length >= 2 && /^[<>][iuf]/.test(d.dtype));
-    if (!signal) return "no NXdata signal with two or more dimensions";
-    return hdf5Frame(reader, path, signal.path);
+    const signal = nexusFrameSignal(md.nexus?.entries ?? []);
+    return typeof signal === "string" ? signal : hdf5Frame(reader, path, signal.path);
   }
   if (md.format === "exdf") {
     const image = md.exdf?.images.find((d) => /^[<>][iuf]/.test(d.dtype));
@@ -82,7 +81,7 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
         source: { path: file.path, size, adler32: file.adler32, format: md.format },
         frame: { origin: frame.origin, width: frame.width, height: frame.height, stride: frame.stride },
         stats,
-        preview: { path: out.preview, scale: "linear, 0 … 99.5th percentile → 0 … 255; masked (negative) pixels black" },
+        preview: { path: out.preview, scale: PREVIEW_SCALE },
         createdAt: new Date().toISOString(),
         generator: `derive ${process.env.__OW_ACTION_VERSION || "0.1.0"}`,
         // the code that made this file (W3C PROV): its action, bundle SHA-256 and activation

@@ -5,6 +5,7 @@ import { decodeByteOffset, type CbfHeader } from "./cbf.ts";
 import { edfPixelType, type EdfHeader } from "./edf.ts";
 import { openHdf5, withQuietHdf5 } from "./hdf5-open.ts";
 import { describeDataset, isDataset } from "./hdf5-values.ts";
+import type { NexusEntry } from "./nexus.ts";
 
 export interface Frame {
   width: number;
@@ -92,6 +93,8 @@ export interface FrameStats {
   nonZero: number;
   /** Pixels below zero: detector masks (gaps, dead pixels) in Pilatus/Eiger images. */
   masked: number;
+  /** 0.5th and 99.5th percentiles of the unmasked pixels: the preview's black and white points. */
+  p005: number;
   p995: number;
 }
 
@@ -109,17 +112,44 @@ export function frameStats(f: Frame): FrameStats {
     n++;
   }
   valid.sort((a, b) => a - b);
-  const p995 = valid.length ? valid[Math.min(valid.length - 1, Math.floor(valid.length * 0.995))]! : 0;
-  return { min: n ? min : 0, max: n ? max : 0, mean: n ? sum / n : 0, sum, nonZero, masked, p995 };
+  const pct = (q: number) => (valid.length ? valid[Math.min(valid.length - 1, Math.floor(valid.length * q))]! : 0);
+  return { min: n ? min : 0, max: n ? max : 0, mean: n ? sum / n : 0, sum, nonZero, masked, p005: pct(0.005), p995: pct(0.995) };
 }
 
-/** 8-bit preview: 0 … 99.5th percentile mapped linearly onto 0 … 255, masked pixels black. */
+/** How previewPixels scales, in words, for the summary that goes with the preview. */
+export const PREVIEW_SCALE = "linear, 0.5th … 99.5th percentile of the unmasked pixels → 0 … 255; masked (negative) pixels black";
+
+/**
+ * 8-bit preview: the 0.5th … 99.5th percentile mapped linearly onto 0 … 255, masked pixels black.
+ * Scaling from the low percentile rather than zero keeps contrast in frames with a large offset
+ * (a pedestal of ~900 counts would otherwise leave every pixel the same grey).
+ */
 export function previewPixels(f: Frame, stats: FrameStats): Uint8Array {
   const out = new Uint8Array(f.values.length);
-  const top = stats.p995 > 0 ? stats.p995 : stats.max > 0 ? stats.max : 1;
+  // A frame whose percentiles coincide (nearly flat) still shows its extremes.
+  const [lo, hi] = stats.p995 > stats.p005 ? [stats.p005, stats.p995] : [Math.max(0, stats.min), stats.max];
+  const span = hi > lo ? hi - lo : 1;
   for (let i = 0; i < out.length; i++) {
     const v = f.values[i]!;
-    out[i] = !Number.isFinite(v) || v <= 0 ? 0 : Math.min(255, Math.round((v / top) * 255));
+    out[i] = !Number.isFinite(v) || v < 0 ? 0 : Math.max(0, Math.min(255, Math.round(((v - lo) / span) * 255)));
   }
   return out;
+}
+
+/**
+ * The NeXus signal dataset to preview: the first numeric one with two or more dimensions whose
+ * values are in this file. Otherwise the reason why there is none, naming an external signal's
+ * target file, since derive reads only the file of the event.
+ */
+export function nexusFrameSignal(entries: NexusEntry[]): { path: string } | string {
+  const signals = entries.flatMap((e) => [e, ...(e.subentries ?? [])]).flatMap((e) => e.data);
+  const readable = signals.find((d) => !d.external && d.shape.length >= 2 && /^[<>][iuf]/.test(d.dtype));
+  if (readable) return { path: readable.path };
+  const external = signals.find((d) => d.external);
+  if (external) {
+    const x = external.external!;
+    const what = x.via ? `a virtual dataset whose source ${x.via} is an external link` : x.virtual ? "a virtual dataset" : "an external link";
+    return `signal ${external.path} is ${what} ${x.virtual && !x.via ? "reading from" : "to"} missing file ${x.file} (object ${x.path}); derive reads only the event's own file`;
+  }
+  return signals.length ? `no NXdata signal with two or more numeric dimensions (${signals.map((d) => `${d.path}: ${d.dtype} ${JSON.stringify(d.shape)}`).join(", ")})` : "no NXdata signal with two or more dimensions";
 }

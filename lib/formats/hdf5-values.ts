@@ -19,6 +19,23 @@ export function isDataset(e: Entity | undefined): e is Dataset {
   return !!e && (e as { type?: string }).type === "Dataset";
 }
 
+/** An HDF5 external link: h5wasm reports it without following it, so its target file is never opened. */
+export function externalLinkOf(e: Entity | undefined): { file: string; path: string } | undefined {
+  if (!e || (e as { type?: string }).type !== "ExternalLink") return undefined;
+  const l = e as unknown as { filename: string; obj_path: string };
+  return { file: l.filename, path: l.obj_path };
+}
+
+/** Sources of a virtual dataset (file "." means this file), or undefined for any other layout. */
+export function virtualSources(ds: Dataset): Array<{ file: string; dataset: string }> | undefined {
+  try {
+    const v = (ds.metadata as { virtual_sources?: Array<{ file_name: string; dset_name: string }> }).virtual_sources;
+    return v?.map((s) => ({ file: s.file_name, dataset: s.dset_name }));
+  } catch {
+    return undefined;
+  }
+}
+
 /** A child of a group, or undefined; never asks HDF5 for a name the group does not list. */
 export function child(group: Group, name: string): Entity | undefined {
   if (!group.keys().includes(name)) return undefined;
@@ -27,6 +44,16 @@ export function child(group: Group, name: string): Entity | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The object at an absolute path, walked one listed name at a time (no HDF5 lookups of names that do not exist). */
+export function entityAt(from: Group, absPath: string): Entity | undefined {
+  let at: Entity | undefined = from.root as Group;
+  for (const part of absPath.split("/").filter(Boolean)) {
+    if (!isGroup(at)) return undefined;
+    at = child(at, part);
+  }
+  return at;
 }
 
 function plain(v: unknown): Scalar | Scalar[] | undefined {
@@ -66,6 +93,12 @@ export function fieldText(group: Group, name: string): string | undefined {
 export function fieldValue(group: Group, name: string): Scalar | Scalar[] | undefined {
   const e = child(group, name);
   return isDataset(e) ? smallValue(e) : undefined;
+}
+
+/** An attribute of a field, e.g. the `short_name` NeXus puts on NXsource/name. */
+export function fieldAttrText(group: Group, field: string, attr: string): string | undefined {
+  const e = child(group, field);
+  return isDataset(e) ? attrText(e as unknown as { attrs: Record<string, { value: unknown }> }, attr) : undefined;
 }
 
 export function attrText(obj: { attrs: Record<string, { value: unknown }> }, name: string): string | undefined {

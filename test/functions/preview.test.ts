@@ -1,0 +1,98 @@
+// Previews of detector frames: contrast comes from the frame's own low and high percentiles, so a
+// frame sitting on a large offset (a detector pedestal) is not one flat grey. Checked on the PNG
+// bytes themselves, decoded here.
+import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { inflateSync } from "node:zlib";
+import { FileByteSource } from "../../lib/formats/byte-source.ts";
+import { loadH5wasm } from "../../lib/formats/hdf5-open.ts";
+import { describe as describeFile } from "../../lib/formats/describe.ts";
+import { cbfFrame, frameStats, hdf5Frame, nexusFrameSignal, previewPixels } from "../../lib/formats/frame.ts";
+import { encodeGreyPng } from "../../lib/formats/png.ts";
+import { lib as loadWriter, writeNexusTree } from "./support/nexus-tree.ts";
+import { cbfPixels, writeCbf } from "./support/samples.ts";
+
+/** Pixels of an 8-bit greyscale PNG with one IDAT chunk and filter type 0 rows (what encodeGreyPng writes). */
+function decodeGreyPng(png: Buffer): { width: number; height: number; pixels: Uint8Array } {
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  const idatLen = png.readUInt32BE(33);
+  expect(png.subarray(37, 41).toString()).to.equal("IDAT");
+  const raw = inflateSync(png.subarray(41, 41 + idatLen));
+  const pixels = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    expect(raw[y * (width + 1)], "row filter").to.equal(0);
+    pixels.set(raw.subarray(y * (width + 1) + 1, (y + 1) * (width + 1)), y * width);
+  }
+  return { width, height, pixels };
+}
+
+describe("previews: contrast from the frame's percentiles", function () {
+  let dir: string;
+  before(async function () {
+    this.timeout(120_000);
+    dir = mkdtempSync(join(tmpdir(), "preview-"));
+    await Promise.all([loadWriter(), loadH5wasm()]);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("a frame with a large offset (892 … 1141) spans the grey scale", async () => {
+    const [h, w] = [80, 100];
+    const value = (_k: number, y: number, x: number) => 892 + ((x * 7 + y * 3) % 250);
+    const p = join(dir, "offset.nxs");
+    await writeNexusTree(p, { entry: { nx: "NXentry", groups: { data: { nx: "NXdata", attrs: { signal: "data" }, frames: { data: { shape: [2, h, w], value } } } } } });
+    const written = Array.from({ length: h * w }, (_, i) => value(0, Math.floor(i / w), i % w));
+    expect(Math.min(...written)).to.equal(892);
+    expect(Math.max(...written)).to.equal(1141);
+
+    const src = new FileByteSource(p);
+    try {
+      const d = await describeFile(src, p);
+      const signal = nexusFrameSignal(d.nexus!.entries);
+      expect(signal).to.deep.equal({ path: "/entry/data/data" });
+      const frame = await hdf5Frame(src, p, (signal as { path: string }).path);
+      const stats = frameStats(frame);
+      const sorted = [...written].sort((a, b) => a - b);
+      expect(stats).to.include({ min: 892, max: 1141, p005: sorted[Math.floor(sorted.length * 0.005)], p995: sorted[Math.floor(sorted.length * 0.995)] });
+      const png = decodeGreyPng(encodeGreyPng(previewPixels(frame, stats), frame.width, frame.height));
+      expect([png.width, png.height]).to.deep.equal([w, h]);
+      const px = Array.from(png.pixels);
+      expect(Math.min(...px)).to.be.at.most(5);
+      expect(Math.max(...px)).to.be.at.least(250);
+      expect(new Set(px).size, "distinct grey levels").to.be.above(200);
+      // brighter counts stay brighter: the order of the values survives the scaling
+      const i892 = written.indexOf(892);
+      const i1141 = written.indexOf(1141);
+      expect(px[i892]).to.equal(0);
+      expect(px[i1141]).to.equal(255);
+    } finally {
+      src.close();
+    }
+  });
+
+  it("masked (negative) Pilatus pixels stay black; the rest spans the scale", async () => {
+    const p = join(dir, "masked.cbf");
+    writeCbf(p, 64, 48);
+    const src = new FileByteSource(p);
+    try {
+      const d = await describeFile(src, p);
+      const frame = cbfFrame(src, d.cbf!);
+      const px = previewPixels(frame, frameStats(frame));
+      const values = cbfPixels(64, 48);
+      const masked = [...values.keys()].filter((i) => values[i]! < 0);
+      expect(masked.length).to.be.above(0);
+      expect(masked.every((i) => px[i] === 0)).to.equal(true);
+      expect(Math.max(...px)).to.equal(255);
+    } finally {
+      src.close();
+    }
+  });
+
+  it("a flat frame does not divide by zero", () => {
+    const values = new Float64Array(16).fill(1000);
+    const px = previewPixels({ width: 4, height: 4, values, origin: "test", stride: 1 }, frameStats({ width: 4, height: 4, values, origin: "test", stride: 1 }));
+    expect(Array.from(px).every((v) => Number.isInteger(v) && v >= 0 && v <= 255)).to.equal(true);
+  });
+});

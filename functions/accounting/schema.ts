@@ -31,6 +31,7 @@ const TOPIC_PREFIX = "^[^$/#+\\u0000]([^#+\\u0000]*[^/#+\\u0000])?$";
 export const paramsSchema = {
   type: "object",
   required: ["mqttUrl"],
+  dependencies: { mqttPassword: ["mqttUsername"] },
   ...anyInput,
   properties: {
     ...inputSchema,

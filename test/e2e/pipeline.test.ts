@@ -27,8 +27,8 @@ describe("end to end: storage events run the facility pipeline", function () {
     process.env.SKIP_TYPECHECK = "1"; // the build suite checks types; here deploys are under test
     ({ stack, ow } = await startStack());
     broker = await mqtt.connectAsync(stack.endpoints.MQTT_URL);
-    await broker.subscribeAsync("storage-events/accounting/#", { qos: 1 });
-    await broker.subscribeAsync("storage-events/accounting", { qos: 1 });
+    // the stack's own prefix (derived from its state folder): records of other stacks on the broker stay out
+    await broker.subscribeAsync(`${stack.endpoints.MQTT_TOPIC_PREFIX}/files/#`, { qos: 1 });
     broker.on("message", (_t, m) => {
       try {
         accounting.push(JSON.parse(m.toString()));

@@ -9,7 +9,7 @@ import { main } from "../../functions/accounting/index.ts";
 import { fileTopic, type AccountingRecord } from "../../functions/accounting/records.ts";
 import { watchAccounting } from "../../scripts/accounting/watch.ts";
 import { startService } from "../support/service.ts";
-import { MQTT_URL, requireMosquitto } from "./support/stack.ts";
+import { clearRetained, MQTT_URL, requireMosquitto } from "./support/stack.ts";
 
 const SECRET = "s3cret-pw";
 const prefixes: string[] = [];
@@ -18,17 +18,6 @@ function newPrefix(name: string): string {
   const p = `test/accounting/${process.pid}-${randomBytes(3).toString("hex")}/${name}`;
   prefixes.push(p);
   return p;
-}
-
-/** Removes the retained records under `prefix` (an empty retained message clears one). */
-async function clearRetained(prefix: string): Promise<void> {
-  const c = await mqtt.connectAsync(MQTT_URL);
-  const topics = new Set<string>();
-  c.on("message", (t, m) => m.length && topics.add(t));
-  await c.subscribeAsync(`${prefix}/files/#`, { qos: 1 });
-  await new Promise((r) => setTimeout(r, 200));
-  await Promise.all([...topics].map((t) => c.publishAsync(t, "", { qos: 1, retain: true })));
-  await c.endAsync();
 }
 
 const step = (fn: string) => ({ function: fn, version: "0.1.0", startedAt: new Date().toISOString(), durationMs: 5, files: 1, bytesRead: 0, outcome: "ok" as const });
@@ -217,5 +206,24 @@ describe("accounting: records, running totals and topic prefixes on a real Mosqu
       expect(result.error, JSON.stringify(extra)).to.match(want);
       expect(logs + JSON.stringify(result), JSON.stringify(extra)).to.not.include(SECRET);
     }
+  });
+});
+
+describe("accounting: the local stack's topic prefix", () => {
+  it("each state folder gets its own valid prefix, stable across restarts; --mqtt-prefix / MQTT_TOPIC_PREFIX override it", async () => {
+    const { stackTopicPrefix, watchCommand } = await import("../../scripts/stack/stack.ts");
+    const { parseStackOptions } = await import("../../scripts/stack/options.ts");
+    const a = stackTopicPrefix("/tmp/stack-a/state");
+    expect(a).to.match(/^storage-events\/stack-[0-9a-f]{10}\/accounting$/);
+    expect(stackTopicPrefix("/tmp/stack-a/state/")).to.equal(a);
+    expect(stackTopicPrefix("/tmp/stack-b/state")).to.not.equal(a);
+    const { validator } = await import("../../functions/_shared/schema.ts");
+    const { paramsSchema } = await import("../../functions/accounting/schema.ts");
+    expect(() => validator(paramsSchema, "parameters")({ mqttUrl: MQTT_URL, mqttTopicPrefix: a, files: [] })).to.not.throw();
+    expect(watchCommand("mqtt://127.0.0.1:1883", a)).to.equal(`mosquitto_sub -h 127.0.0.1 -p 1883 -t '${a}/#' -v`);
+    expect(parseStackOptions(["--mqtt-prefix", "site/dev/accounting"], {}).mqttTopicPrefix).to.equal("site/dev/accounting");
+    expect(parseStackOptions([], { MQTT_TOPIC_PREFIX: "x/y" }).mqttTopicPrefix).to.equal("x/y");
+    expect(parseStackOptions([], {}).mqttTopicPrefix).to.equal(undefined);
+    expect(() => parseStackOptions(["--mqtt-prefix", "a/#"], {})).to.throw(/--mqtt-prefix must be an MQTT topic without wildcards/);
   });
 });

@@ -7,6 +7,8 @@ export interface StackOptions {
   ports: { openwhisk: number; frontend: number; webdav: number; provider: number; scicat: number; rucio: number };
   /** a broker to use; unset: 127.0.0.1:1883 if something listens there, else a mosquitto we start */
   mqttUrl?: string;
+  /** accounting topic prefix; unset: one derived from the state folder (see stack.ts) */
+  mqttTopicPrefix?: string;
   /** keep following activations after the stack is up (false: exit once deployed, leaving nothing running) */
   follow: boolean;
   deploy: boolean;
@@ -22,6 +24,8 @@ export const USAGE = `usage: npm start -- [options]
   --scicat-port N       local SciCat (env SCICAT_PORT, default 3000)
   --rucio-port N        local Rucio (env RUCIO_PORT, default 3001)
   --mqtt URL            MQTT broker (env MQTT_URL; default: 127.0.0.1:1883 if one listens, else mosquitto is started)
+  --mqtt-prefix P       accounting topic prefix (env MQTT_TOPIC_PREFIX; default storage-events/<stack id>/accounting,
+                        the stack id derived from the state folder, so stacks sharing a broker do not mix)
   --no-deploy           start the services only
   --no-follow           exit once deployed (stops everything again), without the live log
   Ports may be 0 (any free port).`;
@@ -45,6 +49,7 @@ export function parseStackOptions(argv: string[], env: NodeJS.ProcessEnv): Stack
       "scicat-port": { type: "string" },
       "rucio-port": { type: "string" },
       mqtt: { type: "string" },
+      "mqtt-prefix": { type: "string" },
       "no-follow": { type: "boolean" },
       "no-deploy": { type: "boolean" },
       help: { type: "boolean" },
@@ -54,6 +59,10 @@ export function parseStackOptions(argv: string[], env: NodeJS.ProcessEnv): Stack
   if (values.help) throw Object.assign(new Error(USAGE), { help: true });
   const mqttUrl = values.mqtt ?? env.MQTT_URL;
   if (mqttUrl && !/^(mqtts?|wss?|tcp):\/\/\S+$/.test(mqttUrl)) throw new Error(`--mqtt must be a broker URL such as mqtt://127.0.0.1:1883, got "${mqttUrl}"`);
+  const mqttTopicPrefix = values["mqtt-prefix"] ?? env.MQTT_TOPIC_PREFIX;
+  if (mqttTopicPrefix !== undefined && !/^[^$/#+\u0000]([^#+\u0000]*[^/#+\u0000])?$/.test(mqttTopicPrefix)) {
+    throw new Error(`--mqtt-prefix must be an MQTT topic without wildcards (+, #) and without a leading $ or a leading or trailing /, got "${mqttTopicPrefix}"`);
+  }
   return {
     dataDir: values.data ?? env.STACK_DATA_DIR ?? "data",
     stateDir: values.state ?? env.STACK_STATE_DIR ?? ".local",
@@ -66,6 +75,7 @@ export function parseStackOptions(argv: string[], env: NodeJS.ProcessEnv): Stack
       rucio: port("--rucio-port", values["rucio-port"] ?? env.RUCIO_PORT, 3001),
     },
     mqttUrl,
+    ...(mqttTopicPrefix !== undefined ? { mqttTopicPrefix } : {}),
     follow: !values["no-follow"],
     deploy: !values["no-deploy"],
   };

@@ -3,7 +3,7 @@
 // service deployed into the platform with the real serverless CLI. `npm start` and the end-to-end
 // tests both use it; a service can be killed and restarted on the same port.
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync, type WriteStream } from "node:fs";
 import { join, resolve } from "node:path";
 import { findOrStartBroker, type Broker } from "./broker.ts";
@@ -30,12 +30,37 @@ export interface Endpoints {
   SCICAT_URL: string;
   RUCIO_URL: string;
   MQTT_URL: string;
+  /** where accounting publishes: records retained under <prefix>/files/<path> */
+  MQTT_TOPIC_PREFIX: string;
   PROVIDER_URL: string;
   PROVIDER_AUTH: string;
   DATA_DIR: string;
 }
 
 const portOf = (url: string) => Number(new URL(url).port);
+
+/**
+ * The accounting topic prefix of the stack whose state is in `stateDir`: stacks sharing a broker
+ * (several developers, CI jobs, test runs) each get their own, and a stack restarted on the same
+ * state folder keeps its own (so its retained records, and totals, carry on).
+ */
+export function stackTopicPrefix(stateDir: string): string {
+  return `storage-events/stack-${createHash("sha256").update(resolve(stateDir)).digest("hex").slice(0, 10)}/accounting`;
+}
+
+/** A broker URL fit for a banner or a log: without user:password@. */
+export function withoutCredentials(url: string): string {
+  const u = new URL(url);
+  u.username = "";
+  u.password = "";
+  return u.toString().replace(/\/$/, "");
+}
+
+/** The mosquitto_sub command that shows the stack's accounting records (retained ones first). */
+export function watchCommand(mqttUrl: string, prefix: string): string {
+  const u = new URL(mqttUrl);
+  return `mosquitto_sub -h ${u.hostname} -p ${u.port || 1883} -t '${prefix}/#' -v`;
+}
 
 export class LocalStack {
   readonly services = new Map<ServiceName, RunningService>();
@@ -134,6 +159,7 @@ export class LocalStack {
       SCICAT_URL: scicat.urls.scicat!,
       RUCIO_URL: rucio.urls.rucio!,
       MQTT_URL: this.broker.url,
+      MQTT_TOPIC_PREFIX: this.opts.mqttTopicPrefix ?? stackTopicPrefix(this.state),
       PROVIDER_URL: provider.urls.provider!,
       PROVIDER_AUTH: auth,
       DATA_DIR: this.data,

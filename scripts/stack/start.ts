@@ -6,7 +6,7 @@ import { join } from "node:path";
 import openwhisk from "openwhisk";
 import { followActivations } from "./live-log.ts";
 import { parseStackOptions, USAGE, type StackOptions } from "./options.ts";
-import { GUEST_AUTH, LocalStack } from "./stack.ts";
+import { GUEST_AUTH, LocalStack, watchCommand, withoutCredentials } from "./stack.ts";
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -38,6 +38,8 @@ The pipeline is running (${((Date.now() - t0) / 1000).toFixed(1)} s). Next:
                    AIO_RUNTIME_APIHOST=${ep.OW_APIHOST} AIO_RUNTIME_AUTH=$(sed -n 's/^AUTH=//p' ${wskprops}) AIO_RUNTIME_NAMESPACE=guest aio rt action list
   serverless       OW_APIHOST=${ep.OW_APIHOST} OW_AUTH=$(sed -n 's/^AUTH=//p' ${wskprops}) npx serverless deploy function -f metadata
   SciCat           ${ep.SCICAT_URL}/api/v3/datasets   Rucio ${ep.RUCIO_URL}
+  watch accounting ${watchCommand(ep.MQTT_URL, ep.MQTT_TOPIC_PREFIX)}
+  totals           npm run accounting -- --mqtt ${withoutCredentials(ep.MQTT_URL)} --prefix ${ep.MQTT_TOPIC_PREFIX}   (--serve PORT: /metrics)
 Ctrl-C stops everything.
 `);
   if (opts.follow) follower = followActivations(openwhisk({ apihost: ep.OW_APIHOST, api_key: GUEST_AUTH }), say);

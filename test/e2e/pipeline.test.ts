@@ -21,15 +21,17 @@ describe("end to end: storage events run the facility pipeline", function () {
   let ow: Awaited<ReturnType<typeof startStack>>["ow"];
   let broker: mqtt.MqttClient;
   const accounting: Array<Record<string, unknown>> = [];
+  const accountingTopics = new Set<string>();
   const t0 = Date.now();
 
   before(async () => {
     process.env.SKIP_TYPECHECK = "1"; // the build suite checks types; here deploys are under test
     ({ stack, ow } = await startStack());
     broker = await mqtt.connectAsync(stack.endpoints.MQTT_URL);
-    await broker.subscribeAsync("storage-events/accounting/#", { qos: 1 });
-    await broker.subscribeAsync("storage-events/accounting", { qos: 1 });
-    broker.on("message", (_t, m) => {
+    // the stack's own prefix (derived from its state folder): records of other stacks on the broker stay out
+    await broker.subscribeAsync(`${stack.endpoints.MQTT_TOPIC_PREFIX}/files/#`, { qos: 1 });
+    broker.on("message", (t, m) => {
+      if (m.length) accountingTopics.add(t);
       try {
         accounting.push(JSON.parse(m.toString()));
       } catch {
@@ -38,6 +40,8 @@ describe("end to end: storage events run the facility pipeline", function () {
     });
   });
   after(async () => {
+    // the records are retained on a broker other runs share: clear this stack's
+    await Promise.all([...accountingTopics].map((t) => broker.publishAsync(t, "", { qos: 1, retain: true }))).catch(() => undefined);
     await broker?.endAsync();
     await stack?.stop();
   });

@@ -13,7 +13,7 @@ import { adler32Hex } from "../../lib/checksum/adler32.ts";
 import { buildBundles, runBundle, type BundleRun } from "./support/bundles.ts";
 import { writeExdfWithImage } from "./support/exdf-image.ts";
 import { writeCbf, writeEdf, writeNexus } from "./support/samples.ts";
-import { cloudEvent, DCACHE_AUTH, download, MQTT_URL, requireMosquitto, RUCIO_AUTH, SCICAT_AUTH, startStack, upload, type Stack } from "./support/stack.ts";
+import { clearRetained, cloudEvent, DCACHE_AUTH, download, MQTT_URL, requireMosquitto, RUCIO_AUTH, SCICAT_AUTH, startStack, upload, type Stack } from "./support/stack.ts";
 
 const FUNCTIONS = ["checksum", "metadata", "catalogue", "placement", "accounting", "derive"];
 const SECRETS = ["demo:demo", "ZGVtbzpkZW1v", "ingestor\"", "s3cret-pw"];
@@ -365,30 +365,36 @@ describe("functions: bundles against the local stack", function () {
   });
 
   describe("accounting", () => {
-    it("publishes one record per file to MQTT and returns Prometheus counters", async () => {
-      const topic = `test/accounting/${process.pid}/${Date.now()}`;
+    it("publishes one retained record per file under <prefix>/files/<path> and returns Prometheus counters", async () => {
+      const prefix = `test/accounting/${process.pid}/${Date.now()}`;
       const sub = await mqtt.connectAsync(MQTT_URL);
-      const got: any[] = [];
-      sub.on("message", (_t, m) => got.push(JSON.parse(m.toString())));
-      await sub.subscribeAsync(topic, { qos: 1 });
+      const got: Record<string, any> = {};
+      sub.on("message", (t, m) => m.length && (got[t] = JSON.parse(m.toString())));
+      await sub.subscribeAsync(`${prefix}/files/#`, { qos: 1 });
       try {
         const input = {
           files: [{ path: "/beamtime/raw/run-0042.nxs", size: 100, adler32: "0000abcd", metadata: { format: "nexus", contentType: "application/x-hdf5", size: 100 }, event: { id: "9", time: new Date(Date.now() - 500).toISOString() } }],
+          failed: [{ path: "/beamtime/raw/bad.nxs", step: "checksum", reason: "ADLER32 mismatch", permanent: true, size: 5 }],
           skipped: [{ path: "/beamtime/raw/gone", reason: "not found" }],
           steps: [{ function: "checksum", version: "0.0.3", startedAt: new Date().toISOString(), durationMs: 20, files: 1, bytesRead: 100, outcome: "ok" }],
         };
-        const run = await runBundle(bundles, "accounting", { mqttUrl: MQTT_URL, mqttTopic: topic, facility: "test-facility", ...input });
-        expect(run.result.accounting).to.deep.equal({ topic, published: 2 });
+        const run = await runBundle(bundles, "accounting", { mqttUrl: MQTT_URL, mqttTopicPrefix: prefix, facility: "test-facility", ...input });
+        expect(run.result.accounting).to.deep.equal({ prefix, published: 3, succeeded: 1, failed: 1, skipped: 1 });
         const m = run.result.metrics as { counters: Record<string, number>; prometheus: string };
         expect(m.counters['storage_pipeline_files_total{facility="test-facility",outcome="ok",format="nexus"}']).to.equal(1);
+        expect(m.counters['storage_pipeline_failed_files_total{facility="test-facility",step="checksum",permanent="true"}']).to.equal(1);
         expect(m.prometheus).to.include("# TYPE storage_pipeline_bytes_total counter").and.include('storage_pipeline_bytes_total{facility="test-facility"} 100');
-        for (let i = 0; i < 50 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
-        expect(got).to.have.length(2);
-        expect(got[0]).to.include({ path: "/beamtime/raw/run-0042.nxs", outcome: "ok", bytes: 100, adler32: "0000abcd", format: "nexus", facility: "test-facility" });
-        expect(got[0].latencyMs).to.be.at.least(500);
-        expect(got[0].steps[0]).to.include({ function: "checksum", version: "0.0.3", durationMs: 20 });
-        expect(got[1]).to.include({ path: "/beamtime/raw/gone", outcome: "skipped" });
+        for (let i = 0; i < 50 && Object.keys(got).length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+        expect(Object.keys(got).sort()).to.deep.equal([`${prefix}/files/beamtime/raw/bad.nxs`, `${prefix}/files/beamtime/raw/gone`, `${prefix}/files/beamtime/raw/run-0042.nxs`]);
+        const ok = got[`${prefix}/files/beamtime/raw/run-0042.nxs`];
+        expect(ok).to.include({ path: "/beamtime/raw/run-0042.nxs", outcome: "ok", bytes: 100, adler32: "0000abcd", format: "nexus", facility: "test-facility" });
+        expect(ok.latencyMs).to.be.at.least(500);
+        expect(ok.steps[0]).to.include({ function: "checksum", version: "0.0.3", durationMs: 20 });
+        expect(got[`${prefix}/files/beamtime/raw/bad.nxs`]).to.include({ outcome: "failed", step: "checksum", reason: "ADLER32 mismatch", permanent: true, bytes: 5 });
+        expect(got[`${prefix}/files/beamtime/raw/gone`]).to.include({ path: "/beamtime/raw/gone", outcome: "skipped" });
       } finally {
+        // clear the retained records again
+        await Promise.all(Object.keys(got).map((t) => sub.publishAsync(t, "", { qos: 1, retain: true })));
         await sub.endAsync();
       }
     });
@@ -460,13 +466,13 @@ describe("functions: bundles against the local stack", function () {
   describe("a whole sequence, result passed on from bundle to bundle", () => {
     it("checksum → metadata → catalogue → placement → accounting for one storage event", async () => {
       const path = "/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5";
-      const topic = `test/sequence/${process.pid}/${Date.now()}`;
+      const prefix = `test/sequence/${process.pid}/${Date.now()}`;
       const params: Record<string, Record<string, unknown>> = {
         checksum: storage,
         metadata: storage,
         catalogue: { scicatUrl: stack.scicatUrl, ...SCICAT_AUTH, ownerGroup: "xfel", contactEmail: "doc@xfel.eu", principalInvestigator: "PI", creationLocation: "SPB/SFX" },
         placement: { rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, bufferRse: "DCACHE-BUFFER", archiveRseExpression: "TAPE-ARCHIVE" },
-        accounting: { mqttUrl: MQTT_URL, mqttTopic: topic },
+        accounting: { mqttUrl: MQTT_URL, mqttTopicPrefix: prefix },
       };
       let payload: Record<string, unknown> = { events: [cloudEvent(path, "100")] };
       for (const fn of ["checksum", "metadata", "catalogue", "placement", "accounting"]) {
@@ -482,7 +488,8 @@ describe("functions: bundles against the local stack", function () {
       expect(f.catalogue.action).to.equal("created");
       expect(f.placement.replica).to.equal("registered");
       expect((payload.steps as any[]).map((s) => s.function)).to.deep.equal(["checksum", "metadata", "catalogue", "placement", "accounting"]);
-      expect(payload.accounting).to.deep.equal({ topic, published: 1 });
+      expect(payload.accounting).to.deep.equal({ prefix, published: 1, succeeded: 1, failed: 0, skipped: 0 });
+      await clearRetained(prefix);
     });
   });
 });

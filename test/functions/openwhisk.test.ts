@@ -9,7 +9,7 @@ import { adler32Hex } from "../../lib/checksum/adler32.ts";
 import { startPlatform, removeDir, type Platform } from "../openwhisk/support.ts";
 import { buildBundles } from "./support/bundles.ts";
 import { writeNexus } from "./support/samples.ts";
-import { cloudEvent, DCACHE_AUTH, MQTT_URL, requireMosquitto, RUCIO_AUTH, SCICAT_AUTH, startStack, upload, type Stack } from "./support/stack.ts";
+import { clearRetained, cloudEvent, DCACHE_AUTH, MQTT_URL, requireMosquitto, RUCIO_AUTH, SCICAT_AUTH, startStack, upload, type Stack } from "./support/stack.ts";
 
 const FUNCTIONS = ["checksum", "metadata", "catalogue", "placement", "accounting", "derive"];
 
@@ -28,7 +28,7 @@ describe("functions: deployed on the local OpenWhisk platform", function () {
       webdavUrl: stack.webdavUrl, frontendUrl: stack.frontendUrl, ...DCACHE_AUTH,
       scicatUrl: stack.scicatUrl, ...SCICAT_AUTH, ownerGroup: "p11", contactEmail: "p11@example.org", principalInvestigator: "PI", creationLocation: "P11",
       rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, bufferRse: "DCACHE-BUFFER", archiveRseExpression: "type=archive",
-      mqttUrl: MQTT_URL, mqttTopic: `test/ow/${process.pid}`,
+      mqttUrl: MQTT_URL, mqttTopicPrefix: `test/ow/${process.pid}`,
     };
     await platform.ow.packages.create({ name: "facility", package: { parameters: Object.entries(params).map(([key, value]) => ({ key, value })) } });
     for (const fn of FUNCTIONS) {
@@ -44,6 +44,7 @@ describe("functions: deployed on the local OpenWhisk platform", function () {
   });
 
   after(async () => {
+    await clearRetained(`test/ow/${process.pid}`).catch(() => undefined);
     await platform?.stop();
     if (platform) removeDir(platform.dataDir);
     await stack?.stop();

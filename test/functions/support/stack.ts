@@ -61,6 +61,17 @@ export async function requireMosquitto(): Promise<void> {
   }
 }
 
+/** Removes the retained accounting records under `prefix` (an empty retained message clears one). */
+export async function clearRetained(prefix: string): Promise<void> {
+  const c = await mqtt.connectAsync(MQTT_URL);
+  const topics = new Set<string>();
+  c.on("message", (t, m) => m.length && topics.add(t));
+  await c.subscribeAsync(`${prefix}/files/#`, { qos: 1 });
+  await new Promise((r) => setTimeout(r, 200));
+  await Promise.all([...topics].map((t) => c.publishAsync(t, "", { qos: 1, retain: true })));
+  await c.endAsync();
+}
+
 const basic = "Basic " + Buffer.from("demo:demo").toString("base64");
 
 /** Uploads through the WebDAV door, as an instrument would (dCache records size and ADLER32). */

@@ -82,7 +82,7 @@ describe("functions: deployed on the local OpenWhisk platform", function () {
     expect(direct.files[0].derived[0].path).to.equal("/raw/derived/scan.nxs.preview.png");
   });
 
-  it("a checksum mismatch stops the sequence after checksum, with the error as its result", async () => {
+  it("a checksum mismatch fails that file at checksum; the sequence carries it to the end in `failed`", async () => {
     await upload(stack.webdavUrl, "/raw/rotten.nxs", nexus);
     const fsPath = join(stack.root, "/raw/rotten.nxs");
     // Bit rot behind dCache's back: same size and timestamps, so dCache keeps its old checksum.
@@ -92,9 +92,15 @@ describe("functions: deployed on the local OpenWhisk platform", function () {
     closeSync(fd);
     execFileSync("touch", ["-r", fsPath + ".times", fsPath]);
     const r = await platform.http("POST", "/api/v1/namespaces/guest/actions/facility/ingest?blocking=true", { events: [cloudEvent("/raw/rotten.nxs", "2")] });
-    expect(r.status).to.equal(502);
-    expect(r.body.response.success).to.equal(false);
-    expect(r.body.response.result.error).to.include("/raw/rotten.nxs").and.include(adler32Hex(nexus)).and.include(adler32Hex(readFileSync(fsPath)));
-    expect(r.body.logs).to.have.length(1);
+    expect(r.status).to.equal(200);
+    expect(r.body.response.success).to.equal(true);
+    const result = r.body.response.result;
+    expect(result.files).to.deep.equal([]);
+    expect(result.failed).to.have.length(1);
+    expect(result.failed[0]).to.include({ path: "/raw/rotten.nxs", step: "checksum", permanent: true });
+    expect(result.failed[0].reason).to.include(adler32Hex(nexus)).and.include(adler32Hex(readFileSync(fsPath)));
+    // every step ran (the failed file skipped by the later ones), accounting recorded it
+    expect(result.steps.map((st: { function: string }) => st.function)).to.deep.equal(["checksum", "metadata", "catalogue", "placement", "accounting"]);
+    expect(r.body.logs).to.have.length(5);
   });
 });

@@ -56,6 +56,11 @@ export interface DeliveryParams {
   maxAgeSeconds: number;
   /** false: events past maxAgeSeconds are dropped (counted) instead of dead-lettered */
   deadLetter: boolean;
+  /**
+   * true (default): the file ledger follows every fired file to its outcome, retries transient
+   * failures until maxAgeSeconds, and never fires content it already has (see docs/feed.md)
+   */
+  ledger: boolean;
 }
 
 export interface FeedConfig {
@@ -144,6 +149,7 @@ export const feedConfigSchema = {
       properties: {
         maxAgeSeconds: { type: "integer", minimum: 1, maximum: 30 * 86400, default: 86400 },
         deadLetter: { type: "boolean", default: true },
+        ledger: { type: "boolean", default: true },
       },
     },
   },

@@ -11,14 +11,17 @@
 //   POST   /api/v1/registrations/{ns}/{trigger}/unpause        UNPAUSE
 //   GET    /api/v1/registrations/{ns}/{trigger}/dead-letters   ?limit=&after=
 //   POST   /api/v1/registrations/{ns}/{trigger}/dead-letters/replay   {seqs?: number[]}
+//   GET    /api/v1/registrations/{ns}/{trigger}/files          ?state=&prefix=&limit=&after=  the file ledger
+//   POST   /api/v1/registrations/{ns}/{trigger}/files/retry    {paths?: string[], prefix?: string} (neither: every failed file)
 //
 // /api/v1 needs the provider's credentials (HTTP Basic); calls about one registration also carry the
-// trigger owner's key in `X-Owner-Key` (optional for the dead-letter routes, which operators use).
+// trigger owner's key in `X-Owner-Key` (optional for the dead-letter and file routes, which operators use).
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Ajv } from "ajv";
 import type { Logger } from "./log.ts";
 import type { ProviderMetrics } from "./metrics.ts";
+import { FILE_STATES, type FileEntry, type FileState } from "./ledger/types.ts";
 import { ApiError, type Registrations } from "./registrations.ts";
 import type { Store } from "./store/types.ts";
 
@@ -40,6 +43,34 @@ const replayBody = ajv.compile({
   additionalProperties: false,
   properties: { seqs: { type: "array", items: { type: "integer", minimum: 1 }, maxItems: 100_000 } },
 });
+
+const retryBody = ajv.compile({
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    paths: { type: "array", items: { type: "string", pattern: "^/" }, minItems: 1, maxItems: 100_000 },
+    prefix: { type: "string", pattern: "^/" },
+  },
+});
+
+/** A ledger entry as the API shows it: what a user needs to act, times as ISO strings. */
+function fileView(e: FileEntry): Record<string, unknown> {
+  const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
+  return {
+    path: e.path,
+    state: e.state,
+    ...(e.step ? { step: e.step, reason: e.reason, permanent: e.permanent } : {}),
+    size: e.size,
+    adler32: e.adler32,
+    mtime: iso(e.mtime),
+    arrived: iso(e.arrivedAt),
+    updated: iso(e.updatedAt),
+    nextRetry: iso(e.nextAt),
+    events: e.eventIds,
+    triggerActivationId: e.triggerActivationId,
+    rules: e.rules,
+  };
+}
 
 export interface ApiOptions {
   registrations: Registrations;
@@ -130,7 +161,7 @@ export function createApi(o: ApiOptions): Server {
         return send(res, 201, { status: "success", registration: view });
       }
     }
-    const m = /^\/api\/v1\/registrations\/([^/]+)\/([^/]+)(\/pause|\/unpause|\/dead-letters|\/dead-letters\/replay)?$/.exec(path);
+    const m = /^\/api\/v1\/registrations\/([^/]+)\/([^/]+)(\/pause|\/unpause|\/dead-letters|\/dead-letters\/replay|\/files|\/files\/retry)?$/.exec(path);
     if (!m) throw new ApiError(404, `no route ${method} ${path}`);
     const triggerName = `/${decodeURIComponent(m[1]!)}/${decodeURIComponent(m[2]!)}`;
     const sub = m[3] ?? "";
@@ -159,6 +190,20 @@ export function createApi(o: ApiOptions): Server {
       const body = await readJson(req);
       checkBody(replayBody, body, "replay");
       return send(res, 200, { status: "success", replayed: await regs.replay(triggerName, ownerKey, (body as { seqs?: number[] }).seqs) });
+    }
+    if (sub === "/files" && method === "GET") {
+      const state = url.searchParams.get("state") ?? undefined;
+      if (state !== undefined && !FILE_STATES.includes(state as FileState)) throw new ApiError(400, `state must be one of ${FILE_STATES.join(", ")}`);
+      const prefix = url.searchParams.get("prefix") ?? undefined;
+      const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get("limit") ?? 100) || 100));
+      const after = url.searchParams.get("after") ?? undefined;
+      const list = await regs.files(triggerName, ownerKey, { limit, ...(state ? { state: state as FileState } : {}), ...(prefix ? { prefix } : {}), ...(after ? { after } : {}) });
+      return send(res, 200, { files: list.map(fileView), next: list.length === limit ? list[list.length - 1]!.path : null });
+    }
+    if (sub === "/files/retry" && method === "POST") {
+      const body = await readJson(req);
+      checkBody(retryBody, body, "retry");
+      return send(res, 200, { status: "success", retried: await regs.retryFiles(triggerName, ownerKey, body as { paths?: string[]; prefix?: string }) });
     }
     throw new ApiError(405, `method ${method} is not allowed on ${path}`);
   }

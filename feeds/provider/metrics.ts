@@ -75,6 +75,11 @@ export class ProviderMetrics {
   readonly retried = this.registry.add(new Counter("feed_fire_retries_total", "Fires that failed and will be retried"));
   readonly deadLettered = this.registry.add(new Counter("feed_events_dead_lettered_total", "Events moved to the dead-letter list"));
   readonly dropped = this.registry.add(new Counter("feed_events_dropped_total", "Events past maxAgeSeconds dropped because dead-lettering is off"));
+  readonly filesSucceeded = this.registry.add(new Counter("feed_files_succeeded_total", "Files every rule processed (ledger)"));
+  readonly filesFailed = this.registry.add(new Counter("feed_files_failed_total", "Files that failed with a reason (ledger), by step and permanence"));
+  readonly filesSkipped = this.registry.add(new Counter("feed_files_skipped_total", "Files no rule had anything to do with: gone or a directory (ledger)"));
+  readonly filesRetried = this.registry.add(new Counter("feed_files_retried_total", "Rule invocations the provider made again for files that failed transiently"));
+  readonly filesDuplicate = this.registry.add(new Counter("feed_files_duplicate_total", "Arrivals not fired because the ledger had that content already (replays, rescans)"));
   readonly fireSeconds = this.registry.add(
     new Histogram("feed_fire_duration_seconds", "Latency of a trigger fire until OpenWhisk answered", [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
   );

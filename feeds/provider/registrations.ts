@@ -11,6 +11,8 @@ import {
 import type { Logger } from "./log.ts";
 import type { ProviderMetrics } from "./metrics.ts";
 import { OwnershipError, parseTriggerName, verifyTriggerOwner, type TriggerRef } from "./ownership.ts";
+import { failedFiles, Ledger, retryEntry, type RetrySelector } from "./ledger/ledger.ts";
+import type { FileEntry, FileQuery, FileState } from "./ledger/types.ts";
 import type { BackoffPolicy } from "./pipeline/backoff.ts";
 import { maxEventBytes } from "./pipeline/batcher.ts";
 import { Delivery } from "./pipeline/delivery.ts";
@@ -69,6 +71,8 @@ interface Runtime {
   filter: EventFilter;
   delivery: Delivery;
   intake: Intake;
+  /** the file ledger, unless the feed turned it off */
+  ledger?: Ledger;
   source?: RunningSource;
   sourceState: SourceState;
   sourceDetail?: string;
@@ -90,6 +94,8 @@ export interface ReadView {
     lastFireStatus: number | null;
   };
   source: { kind: string; state: SourceState; detail?: string };
+  /** files by state in the ledger (all zero when the feed's `delivery.ledger` is off) */
+  files: Record<FileState, number>;
 }
 
 function sameKey(a: string, b: string): boolean {
@@ -309,6 +315,7 @@ export class Registrations {
         lastFireStatus: s.lastFireStatus,
       },
       source: { kind: st.sealed.config.source.kind, state: "remote", detail: "run by the replica holding its lease" },
+      files: await this.o.store.countFiles(st.rec.id),
     };
   }
 
@@ -375,6 +382,7 @@ export class Registrations {
       }
       await this.o.store.putRegistration(rt.rec);
       rt.delivery.reconfigure(config.batch, config.delivery, this.target(rt));
+      if (this.setLedger(rt)) await rt.ledger!.start();
       if (rt.rec.state !== "disabled") {
         if (rt.rec.state === "active") rt.delivery.resume();
         await this.startSource(rt);
@@ -451,6 +459,7 @@ export class Registrations {
     const rt = await this.findAdmin(triggerName, ownerKey);
     return this.locked(rt.rec.id, async () => {
       const entries = await this.o.store.replayDeadLetters(rt.rec.id, seqs);
+      await rt.ledger?.replayed(entries);
       rt.delivery.enqueue(entries);
       rt.log.info("dead letters replayed", { events: entries.length });
       return entries.length;
@@ -576,6 +585,7 @@ export class Registrations {
       fire: this.o.fire ?? fireTrigger,
       log,
       metrics: this.o.metrics,
+      ledger: () => rt.ledger,
       onDisable: (reason) => {
         this.setState(rt, "disabled", reason);
         this.o.store.setState(rec.id, "disabled", reason, rt.rec.dateChanged).catch((e) => log.error("cannot store the disabled state", { err: e as Error }));
@@ -594,6 +604,7 @@ export class Registrations {
       maxEventBytes: () => maxEventBytes(rt.sealed.config.batch),
       metrics: this.o.metrics,
       log,
+      ledger: () => rt.ledger,
       onState: (s, detail) => {
         rt.sourceState = s;
         rt.sourceDetail = detail;
@@ -610,11 +621,36 @@ export class Registrations {
         log.warn("registration disabled by its source", { reason: message });
       },
     });
+    this.setLedger(rt);
     this.runtimes.set(rec.id, rt);
     if (rec.state !== "active") rt.delivery.pause();
     rt.delivery.enqueue(await this.o.store.loadOutbox(rec.id));
+    await rt.ledger?.start();
     if (rec.state !== "disabled") await this.startSource(rt);
     return rt;
+  }
+
+  /** Starts or stops the runtime's file ledger as its config says (on unless `delivery.ledger: false`). */
+  private setLedger(rt: Runtime): boolean {
+    const on = rt.sealed.config.delivery.ledger !== false;
+    if (on === !!rt.ledger) return false;
+    if (!on) {
+      rt.ledger!.stop();
+      rt.ledger = undefined;
+      return false;
+    }
+    rt.ledger = new Ledger({
+      regId: rt.rec.id,
+      label: `/${rt.rec.id}`,
+      store: this.o.store,
+      target: () => this.target(rt),
+      maxAgeSeconds: () => rt.sealed.config.delivery.maxAgeSeconds,
+      backoff: this.o.backoff,
+      metrics: this.o.metrics,
+      log: rt.log,
+      refire: (events, files) => rt.intake.refire(events, files),
+    });
+    return true;
   }
 
   private async startSource(rt: Runtime): Promise<void> {
@@ -640,6 +676,7 @@ export class Registrations {
 
   private async deactivate(rt: Runtime, opts: { forget: boolean }): Promise<void> {
     this.runtimes.delete(rt.rec.id);
+    rt.ledger?.stop();
     await rt.source?.stop({ forget: opts.forget }).catch(() => {});
     rt.source = undefined;
     await rt.delivery.stop();
@@ -674,6 +711,36 @@ export class Registrations {
         lastFireStatus: s.lastFireStatus,
       },
       source: { kind: rt.sealed.config.source.kind, state: rt.sourceState, ...(rt.sourceDetail ? { detail: rt.sourceDetail } : {}) },
+      files: await this.o.store.countFiles(rt.rec.id),
     };
+  }
+
+  // ---- the file ledger ------------------------------------------------------------------------
+
+  /** Files of a registration, by state and path prefix, a page at a time (owner's key, or operator). */
+  async files(triggerName: string, ownerKey: string | undefined, q: FileQuery): Promise<FileEntry[]> {
+    const id = this.o.shared ? (await this.findAdminStored(triggerName, ownerKey)).id : (await this.findAdmin(triggerName, ownerKey)).rec.id;
+    return this.o.store.listFiles(id, q);
+  }
+
+  /**
+   * Runs failed files again (given paths, a prefix, or all). Where the registration runs on another
+   * replica, the entries are marked due in the store and its owner's retry scan picks them up.
+   */
+  async retryFiles(triggerName: string, ownerKey: string | undefined, sel: RetrySelector): Promise<number> {
+    if (this.o.shared) {
+      const rec = await this.findAdminStored(triggerName, ownerKey);
+      const rt = this.runtimes.get(rec.id);
+      if (rt?.ledger) return rt.ledger.retry(sel);
+      const now = Date.now();
+      const found = await failedFiles(this.o.store, rec.id, sel);
+      const ruled = found.map((e) => retryEntry(e, now)).filter((e) => Object.keys(e.rules).length);
+      await this.o.store.putFiles(rec.id, ruled, { fenced: false });
+      if (ruled.length < found.length) this.o.log.warn("files that never reached a rule can be retried only where the registration runs", { trigger: triggerName, files: found.length - ruled.length });
+      return ruled.length;
+    }
+    const rt = await this.findAdmin(triggerName, ownerKey);
+    if (!rt.ledger) throw new ApiError(409, `the feed of ${triggerName} keeps no file ledger (delivery.ledger is false); update it with delivery.ledger true`);
+    return rt.ledger.retry(sel);
   }
 }

@@ -70,10 +70,12 @@ export function defineAction<P extends Record<string, unknown>>(name: string, pa
       return s;
     };
     let input: FileRecord[] = [];
+    let carried: { skipped: Skip[]; failed: FailedFile[] } = { skipped: [], failed: [] };
     try {
       const p = checkParams(params ?? {});
       const { files, skipped, failed } = inputFiles(p);
       input = files;
+      carried = { skipped, failed };
       const failedBefore = failed.length;
       const ctx: RunContext = {
         files,
@@ -113,7 +115,11 @@ export function defineAction<P extends Record<string, unknown>>(name: string, pa
       // service or an unexpected fault may pass.
       const transient = e instanceof StepFailure ? e.transient : e instanceof ActionError ? transientStatus(e.status) && e.status !== undefined : !(e instanceof Error && e.message.startsWith("invalid "));
       console.log(`${name}: ${transient ? "(transient) " : ""}${message}`);
-      return { error: message, step: name, transient, paths: input.map((f) => f.path), steps: [...steps, step("error", input.length)] };
+      // the files that left the batch earlier still say why (the feed provider's ledger reads them)
+      const out: Record<string, unknown> = { error: message, step: name, transient, paths: input.map((f) => f.path), steps: [...steps, step("error", input.length)] };
+      if (carried.failed.length) out.failed = carried.failed;
+      if (carried.skipped.length) out.skipped = carried.skipped;
+      return out;
     }
   };
 }

@@ -6,6 +6,7 @@ import pg from "pg";
 import { SecretBox } from "../../feeds/provider/secrets.ts";
 import { PostgresStore } from "../../feeds/provider/store/postgres.ts";
 import { SqliteStore } from "../../feeds/provider/store/sqlite.ts";
+import type { FileEntry } from "../../feeds/provider/ledger/types.ts";
 import { emptyStats, type RegistrationRecord, type Store } from "../../feeds/provider/store/types.ts";
 
 const PG_URL = process.env.FEED_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -15,6 +16,9 @@ function rec(id: string): RegistrationRecord {
   return { id, namespace, trigger, publicConfig: { source: { kind: "mqtt" } }, sealed: "v1:x", state: "active", reason: null, dateChanged: 1, cursor: null, stats: emptyStats(), createdAt: Date.now() };
 }
 const ev = (i: number) => ({ eventId: `e${i}`, body: JSON.stringify({ i }), bytes: 7, receivedAt: 1000 + i });
+const file = (path: string, state: FileEntry["state"], extra: Partial<FileEntry> = {}): FileEntry => ({
+  regId: "guest/t3", path, state, event: JSON.stringify({ id: path }), eventIds: [path], arrivedAt: 1, updatedAt: 1, rules: {}, ...extra,
+});
 
 function storeContract(name: string, make: () => Promise<Store>, cleanup: () => Promise<void>) {
   describe(`feeds/provider store: ${name}`, () => {
@@ -28,8 +32,9 @@ function storeContract(name: string, make: () => Promise<Store>, cleanup: () => 
     });
 
     it("migrates idempotently to a versioned schema", async () => {
-      // PostgreSQL has a second version: the lease and heartbeat tables of replicas sharing the store
-      const latest = store.kind === "postgres" ? 2 : 1;
+      // PostgreSQL has one more version: the lease and heartbeat tables of replicas sharing the store;
+      // both have the file ledger
+      const latest = store.kind === "postgres" ? 3 : 2;
       expect(await store.migrate()).to.equal(latest);
       expect(await store.migrate()).to.equal(latest);
     });
@@ -69,7 +74,31 @@ function storeContract(name: string, make: () => Promise<Store>, cleanup: () => 
       expect(await store.countDeadLetters("guest/t2")).to.equal(1);
     });
 
-    it("deletes a registration with its outbox and dead letters", async () => {
+    it("keeps the file ledger: written with the outbox change, listed by state and prefix, counted, due retries", async () => {
+      await store.putRegistration(rec("guest/t3"));
+      const a = await store.appendIntake("guest/t3", { events: [ev(1)], dead: [], files: [file("/a/1.nxs", "pending")] });
+      expect((await store.getFiles("guest/t3", ["/a/1.nxs"])).get("/a/1.nxs")!.state).to.equal("pending");
+      await store.removeOutbox("guest/t3", [a[0]!.seq], [file("/a/1.nxs", "fired", { triggerActivationId: "t1" })]);
+      expect(await store.loadOutbox("guest/t3")).to.deep.equal([]);
+      expect((await store.firedFiles("guest/t3", 10)).map((f) => [f.path, f.triggerActivationId])).to.deep.equal([["/a/1.nxs", "t1"]]);
+      await store.putFiles("guest/t3", [
+        file("/a/2_%.nxs", "failed", { step: "metadata", reason: "not HDF5", permanent: true }),
+        file("/a/3.nxs", "retrying", { nextAt: 500 }),
+        file("/a/4.nxs", "retrying", { nextAt: 5000 }),
+        file("/b/5.nxs", "succeeded", { size: 5, adler32: "00000001" }),
+        file("/ab/6.nxs", "failed"),
+      ]);
+      expect((await store.listFiles("guest/t3", { prefix: "/a/", limit: 10 })).map((f) => f.path)).to.deep.equal(["/a/1.nxs", "/a/2_%.nxs", "/a/3.nxs", "/a/4.nxs"]);
+      expect((await store.listFiles("guest/t3", { state: "failed", limit: 10 })).map((f) => f.path)).to.deep.equal(["/a/2_%.nxs", "/ab/6.nxs"]);
+      expect((await store.listFiles("guest/t3", { limit: 2, after: "/a/2_%.nxs" })).map((f) => f.path)).to.deep.equal(["/a/3.nxs", "/a/4.nxs"]);
+      expect((await store.getFiles("guest/t3", ["/a/2_%.nxs"])).get("/a/2_%.nxs")).to.deep.include({ step: "metadata", reason: "not HDF5", permanent: true });
+      expect(await store.countFiles("guest/t3")).to.deep.equal({ pending: 0, fired: 1, retrying: 2, succeeded: 1, skipped: 0, failed: 2 });
+      expect((await store.dueFiles("guest/t3", 1000, 10)).map((f) => f.path)).to.deep.equal(["/a/3.nxs"]);
+    });
+
+    it("deletes a registration with its outbox, dead letters and file ledger", async () => {
+      await store.deleteRegistration("guest/t3");
+      expect(await store.countFiles("guest/t3")).to.deep.equal({ pending: 0, fired: 0, retrying: 0, succeeded: 0, skipped: 0, failed: 0 });
       await store.deleteRegistration("guest/t2");
       expect(await store.getRegistration("guest/t2")).to.equal(undefined);
       expect(await store.loadOutbox("guest/t2")).to.deep.equal([]);

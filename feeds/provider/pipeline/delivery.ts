@@ -6,6 +6,7 @@
 import type { BatchParams, DeliveryParams } from "../../common/feed-params.ts";
 import type { Logger } from "../log.ts";
 import type { ProviderMetrics } from "../metrics.ts";
+import type { Ledger } from "../ledger/ledger.ts";
 import type { DeliveryStats, OutboxEntry, StatusReason, Store } from "../store/types.ts";
 import { backoffDelay, type BackoffPolicy } from "./backoff.ts";
 import { batchDueAt, cutBatch } from "./batcher.ts";
@@ -28,6 +29,8 @@ export interface DeliveryOptions {
   onDisable: (reason: StatusReason) => void;
   log: Logger;
   metrics: ProviderMetrics;
+  /** the registration's file ledger: fired and dead-lettered files are recorded with the outbox change */
+  ledger?: () => Ledger | undefined;
 }
 
 export class Delivery {
@@ -184,7 +187,10 @@ export class Delivery {
     const stats = this.opts.stats;
     stats.lastFireStatus = outcome.status;
     if (outcome.kind === "acknowledged") {
-      await store.removeOutbox(regId, cut.entries.map((e) => e.seq));
+      const seqs = cut.entries.map((e) => e.seq);
+      const ledger = this.opts.ledger?.();
+      if (ledger) await ledger.fired(cut.entries, outcome.status, outcome.activationId, (files) => store.removeOutbox(regId, seqs, files));
+      else await store.removeOutbox(regId, seqs);
       this.removeHead(cut.entries);
       this.attempt = 0;
       this.notBefore = 0;
@@ -233,13 +239,17 @@ export class Delivery {
   private async deadLetter(entries: OutboxEntry[], reason: string, status: number | null): Promise<void> {
     const { store, regId, label, metrics, log } = this.opts;
     const stats = this.opts.stats;
+    const ledger = this.opts.ledger?.();
     if (this.opts.delivery.deadLetter) {
-      await store.moveToDeadLetters(regId, entries, reason, status);
+      if (ledger) await ledger.deadLettered(entries, reason, (files) => store.moveToDeadLetters(regId, entries, reason, status, files));
+      else await store.moveToDeadLetters(regId, entries, reason, status);
       stats.deadLettered += entries.length;
       metrics.deadLettered.inc({ trigger: label }, entries.length);
       log.warn("events dead-lettered", { events: entries.length, reason });
     } else {
-      await store.removeOutbox(regId, entries.map((e) => e.seq));
+      const seqs = entries.map((e) => e.seq);
+      if (ledger) await ledger.deadLettered(entries, reason, (files) => store.removeOutbox(regId, seqs, files));
+      else await store.removeOutbox(regId, seqs);
       stats.dropped += entries.length;
       metrics.dropped.inc({ trigger: label }, entries.length);
       log.warn("events dropped (dead-lettering is off)", { events: entries.length, reason });

@@ -4,6 +4,8 @@ import { normaliseStorageEvent } from "../../../lib/events/normalise.ts";
 import { truncate, type Logger } from "../log.ts";
 import type { ProviderMetrics } from "../metrics.ts";
 import type { SourceMessage, SourceSink, SourceState } from "../sources/types.ts";
+import type { Ledger } from "../ledger/ledger.ts";
+import type { FileEntry } from "../ledger/types.ts";
 import type { NewEvent, OutboxEntry, Store } from "../store/types.ts";
 import type { Delivery } from "./delivery.ts";
 import type { EventFilter } from "./filter.ts";
@@ -22,6 +24,8 @@ export interface IntakeOptions {
   log: Logger;
   onState: (s: SourceState, detail?: string) => void;
   onDisable?: (reason: string) => void;
+  /** the registration's file ledger, unless the feed turned it off (`delivery.ledger: false`) */
+  ledger?: () => Ledger | undefined;
 }
 
 export class Intake implements SourceSink {
@@ -79,9 +83,12 @@ export class Intake implements SourceSink {
         for (const g of group) if (g.cursor !== undefined) cursor = g.cursor;
         if (intake.events.length > 0 || intake.dead.length > 0 || cursor !== undefined) {
           const store = this.o.store;
-          const entries = store.appendIntakeSync
-            ? store.appendIntakeSync(this.o.regId, { ...intake, cursor })
-            : await store.appendIntake(this.o.regId, { ...intake, cursor });
+          const commit = async (events: NewEvent[], files?: FileEntry[]) => {
+            const all = { ...intake, events, cursor, ...(files?.length ? { files } : {}) };
+            return store.appendIntakeSync ? store.appendIntakeSync(this.o.regId, all) : await store.appendIntake(this.o.regId, all);
+          };
+          const ledger = this.o.ledger?.();
+          const entries = ledger && intake.events.length > 0 ? await ledger.admitAll(intake.events, commit) : await commit(intake.events);
           this.stored(entries, intake.dead.length);
         }
         for (const g of group) g.resolve();
@@ -119,6 +126,14 @@ export class Intake implements SourceSink {
       else events.push(ev);
     }
     return { events, dead };
+  }
+
+  /** Events the ledger fires again (a file that changed while in flight, a retry with no rule): into the outbox. */
+  async refire(events: NewEvent[], files: FileEntry[]): Promise<void> {
+    const intake = { events, dead: [], files };
+    const store = this.o.store;
+    const entries = store.appendIntakeSync ? store.appendIntakeSync(this.o.regId, intake) : await store.appendIntake(this.o.regId, intake);
+    this.o.delivery().enqueue(entries);
   }
 
   private stored(entries: OutboxEntry[], dead: number): void {

@@ -29,6 +29,16 @@ export const sqliteMigrations: Migration[] = [
       );
       CREATE INDEX dead_letters_reg ON dead_letters (reg_id, seq);`,
   },
+  {
+    version: 2,
+    description: "file ledger",
+    sql: `
+      CREATE TABLE files (
+        reg_id TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL, next_at INTEGER, doc TEXT NOT NULL,
+        PRIMARY KEY (reg_id, path)
+      );
+      CREATE INDEX files_state ON files (reg_id, state, next_at);`,
+  },
 ];
 
 export const postgresMigrations: Migration[] = [
@@ -60,5 +70,15 @@ export const postgresMigrations: Migration[] = [
     sql: `
       CREATE TABLE provider_replicas (id TEXT PRIMARY KEY, heartbeat_at BIGINT NOT NULL, started_at BIGINT NOT NULL);
       CREATE TABLE provider_leases (unit TEXT PRIMARY KEY, owner TEXT NOT NULL, token BIGINT NOT NULL, expires_at BIGINT NOT NULL);`,
+  },
+  {
+    version: 3,
+    description: "file ledger",
+    sql: `
+      CREATE TABLE files (
+        reg_id TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL, next_at BIGINT, doc TEXT NOT NULL,
+        PRIMARY KEY (reg_id, path)
+      );
+      CREATE INDEX files_state ON files (reg_id, state, next_at);`,
   },
 ];

@@ -2,6 +2,7 @@
 // (default `public`), so several providers or test runs can use one database side by side.
 import pg from "pg";
 import { postgresMigrations } from "./migrations.ts";
+import { FILE_STATES, type FileEntry, type FileQuery, type FileState } from "../ledger/types.ts";
 import type { DeadLetter, DeliveryStats, Intake, OutboxEntry, RegistrationRecord, RegistrationState, StatusReason, Store } from "./types.ts";
 
 type Row = Record<string, unknown>;
@@ -166,11 +167,48 @@ export class PostgresStore implements Store {
     await this.tx(async (c) => {
       await c.query("DELETE FROM outbox WHERE reg_id = $1", [id]);
       await c.query("DELETE FROM dead_letters WHERE reg_id = $1", [id]);
+      await c.query("DELETE FROM files WHERE reg_id = $1", [id]);
       await c.query("DELETE FROM registrations WHERE id = $1", [id]);
     });
   }
 
+  /** throws LeaseLostError unless this replica still holds the registration's lease (inside a transaction) */
+  private async checkFence(c: pg.PoolClient, regId: string): Promise<void> {
+    const fence = this.fence(regId);
+    if (fence && (await c.query(fenceSql(`WITH ${FENCE_CTE} SELECT count(*) AS held FROM fence`, 0), fence)).rows[0].held === "0") throw new LeaseLostError(regId);
+  }
+
+  private async writeFiles(c: pg.PoolClient, regId: string, files: FileEntry[] | undefined): Promise<void> {
+    if (!files?.length) return;
+    await c.query(
+      `INSERT INTO files (reg_id, path, state, next_at, doc) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[])
+       ON CONFLICT (reg_id, path) DO UPDATE SET state = excluded.state, next_at = excluded.next_at, doc = excluded.doc`,
+      [regId, files.map((f) => f.path), files.map((f) => f.state), files.map((f) => f.nextAt ?? null), files.map((f) => JSON.stringify(f))],
+    );
+  }
+
   async appendIntake(regId: string, intake: Intake): Promise<OutboxEntry[]> {
+    if (intake.files?.length) {
+      return this.tx(async (c) => {
+        await this.checkFence(c, regId);
+        let out: OutboxEntry[] = [];
+        if (intake.events.length > 0) {
+          const r = await c.query(
+            `INSERT INTO outbox (reg_id, event_id, body, bytes, received_at)
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) RETURNING seq`,
+            [regId, intake.events.map((e) => e.eventId), intake.events.map((e) => e.body), intake.events.map((e) => e.bytes), intake.events.map((e) => e.receivedAt)],
+          );
+          out = intake.events.map((e, i) => ({ ...e, seq: Number(r.rows[i].seq) }));
+        }
+        const now = Date.now();
+        for (const d of intake.dead)
+          await c.query("INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at) VALUES ($1,$2,$3,$4,$5,$6,NULL,$7)",
+            [regId, d.event.eventId, d.event.body, d.event.bytes, d.event.receivedAt, d.reason, now]);
+        if (intake.cursor !== undefined) await c.query("UPDATE registrations SET cursor = $1 WHERE id = $2", [intake.cursor, regId]);
+        await this.writeFiles(c, regId, intake.files);
+        return out;
+      });
+    }
     const fence = this.fence(regId);
     if (fence) {
       // one statement: nothing is written unless the lease is still ours
@@ -239,7 +277,15 @@ export class PostgresStore implements Store {
         [regId, d.eventId, d.body, d.bytes, d.receivedAt, d.reason, now]);
   }
 
-  async removeOutbox(regId: string, seqs: number[]): Promise<void> {
+  async removeOutbox(regId: string, seqs: number[], files?: FileEntry[]): Promise<void> {
+    if (files?.length) {
+      await this.tx(async (c) => {
+        await this.checkFence(c, regId);
+        await c.query("DELETE FROM outbox WHERE reg_id = $1 AND seq = ANY($2::bigint[])", [regId, seqs]);
+        await this.writeFiles(c, regId, files);
+      });
+      return;
+    }
     if (seqs.length === 0) return;
     const fence = this.fence(regId);
     if (fence) {
@@ -254,11 +300,11 @@ export class PostgresStore implements Store {
     await this.pool.query("DELETE FROM outbox WHERE reg_id = $1 AND seq = ANY($2::bigint[])", [regId, seqs]);
   }
 
-  async moveToDeadLetters(regId: string, entries: OutboxEntry[], reason: string, statusCode: number | null): Promise<void> {
+  async moveToDeadLetters(regId: string, entries: OutboxEntry[], reason: string, statusCode: number | null, files?: FileEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const fence = this.fence(regId);
     await this.tx(async (c) => {
-      if (fence && (await c.query(fenceSql(`WITH ${FENCE_CTE} SELECT count(*) AS held FROM fence`, 0), fence)).rows[0].held === "0") throw new LeaseLostError(regId);
+      await this.checkFence(c, regId);
+      await this.writeFiles(c, regId, files);
       await c.query(
         `INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at)
          SELECT reg_id, event_id, body, bytes, received_at, $3, $4, $5 FROM outbox WHERE reg_id = $1 AND seq = ANY($2::bigint[]) ORDER BY seq`,
@@ -295,5 +341,54 @@ export class PostgresStore implements Store {
       }
       return out;
     });
+  }
+
+  async getFiles(regId: string, paths: string[]): Promise<Map<string, FileEntry>> {
+    const out = new Map<string, FileEntry>();
+    if (paths.length === 0) return out;
+    const rows = (await this.pool.query("SELECT path, doc FROM files WHERE reg_id = $1 AND path = ANY($2::text[])", [regId, [...new Set(paths)]])).rows;
+    for (const r of rows) out.set(r.path as string, JSON.parse(r.doc as string) as FileEntry);
+    return out;
+  }
+
+  async putFiles(regId: string, entries: FileEntry[], opts: { fenced: boolean } = { fenced: true }): Promise<void> {
+    if (entries.length === 0) return;
+    await this.tx(async (c) => {
+      if (opts.fenced) await this.checkFence(c, regId);
+      await this.writeFiles(c, regId, entries);
+    });
+  }
+
+  async listFiles(regId: string, q: FileQuery): Promise<FileEntry[]> {
+    const where = ["reg_id = $1", `path COLLATE "C" > $2`];
+    const args: unknown[] = [regId, q.after ?? ""];
+    if (q.state) {
+      args.push(q.state);
+      where.push(`state = $${args.length}`);
+    }
+    if (q.prefix) {
+      // a prefix match that treats % and _ in paths literally
+      args.push(q.prefix);
+      where.push(`starts_with(path, $${args.length})`);
+    }
+    args.push(q.limit);
+    const rows = (await this.pool.query(`SELECT doc FROM files WHERE ${where.join(" AND ")} ORDER BY path COLLATE "C" LIMIT $${args.length}`, args)).rows;
+    return rows.map((r) => JSON.parse(r.doc as string) as FileEntry);
+  }
+
+  async countFiles(regId: string): Promise<Record<FileState, number>> {
+    const out = Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>;
+    for (const r of (await this.pool.query("SELECT state, count(*) AS n FROM files WHERE reg_id = $1 GROUP BY state", [regId])).rows) out[r.state as FileState] = Number(r.n);
+    return out;
+  }
+
+  async firedFiles(regId: string, limit: number, after?: string): Promise<FileEntry[]> {
+    const rows = (await this.pool.query(`SELECT doc FROM files WHERE reg_id = $1 AND state = 'fired' AND path COLLATE "C" > $2 ORDER BY path COLLATE "C" LIMIT $3`, [regId, after ?? "", limit])).rows;
+    return rows.map((r) => JSON.parse(r.doc as string) as FileEntry);
+  }
+
+  async dueFiles(regId: string, dueBy: number, limit: number): Promise<FileEntry[]> {
+    const rows = (await this.pool.query("SELECT doc FROM files WHERE reg_id = $1 AND state = 'retrying' AND next_at <= $2 ORDER BY next_at LIMIT $3", [regId, dueBy, limit])).rows;
+    return rows.map((r) => JSON.parse(r.doc as string) as FileEntry);
   }
 }

@@ -3,6 +3,7 @@
 // the last few hundred milliseconds of commits.
 import Database from "better-sqlite3";
 import { sqliteMigrations } from "./migrations.ts";
+import { FILE_STATES, type FileEntry, type FileQuery, type FileState } from "../ledger/types.ts";
 import type { DeadLetter, DeliveryStats, Intake, OutboxEntry, RegistrationRecord, RegistrationState, StatusReason, Store } from "./types.ts";
 
 type Row = Record<string, unknown>;
@@ -112,6 +113,7 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       this.db.prepare("DELETE FROM outbox WHERE reg_id = ?").run(id);
       this.db.prepare("DELETE FROM dead_letters WHERE reg_id = ?").run(id);
+      this.db.prepare("DELETE FROM files WHERE reg_id = ?").run(id);
       this.db.prepare("DELETE FROM registrations WHERE id = ?").run(id);
     })();
   }
@@ -119,14 +121,19 @@ export class SqliteStore implements Store {
   private readonly insertOutbox = () => this.db.prepare("INSERT INTO outbox (reg_id, event_id, body, bytes, received_at) VALUES (?, ?, ?, ?, ?)");
   private readonly insertDead = () =>
     this.db.prepare("INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-  private stmts?: { outbox: Database.Statement; dead: Database.Statement; cursor: Database.Statement; del: Database.Statement };
+  private stmts?: { outbox: Database.Statement; dead: Database.Statement; cursor: Database.Statement; del: Database.Statement; file: Database.Statement };
   private get s() {
     return (this.stmts ??= {
       outbox: this.insertOutbox(),
       dead: this.insertDead(),
       cursor: this.db.prepare("UPDATE registrations SET cursor = ? WHERE id = ?"),
       del: this.db.prepare("DELETE FROM outbox WHERE reg_id = ? AND seq = ?"),
+      file: this.db.prepare("INSERT OR REPLACE INTO files (reg_id, path, state, next_at, doc) VALUES (?, ?, ?, ?, ?)"),
     });
+  }
+
+  private writeFiles(regId: string, files: FileEntry[] | undefined): void {
+    for (const f of files ?? []) this.s.file.run(regId, f.path, f.state, f.nextAt ?? null, JSON.stringify(f));
   }
 
   async appendIntake(regId: string, intake: Intake): Promise<OutboxEntry[]> {
@@ -147,34 +154,83 @@ export class SqliteStore implements Store {
     const now = Date.now();
     for (const d of intake.dead) this.s.dead.run(regId, d.event.eventId, d.event.body, d.event.bytes, d.event.receivedAt, d.reason, null, now);
     if (intake.cursor !== undefined) this.s.cursor.run(intake.cursor, regId);
+    this.writeFiles(regId, intake.files);
     return out;
   })); }
 
-  private get removeTx() { return (this.txs.remove ??= this.db.transaction((regId: string, seqs: number[]) => {
+  private get removeTx() { return (this.txs.remove ??= this.db.transaction((regId: string, seqs: number[], files?: FileEntry[]) => {
     for (const seq of seqs) this.s.del.run(regId, seq);
+    this.writeFiles(regId, files);
   })); }
 
   private readonly txs: {
     append?: Database.Transaction<(regId: string, intake: Intake) => OutboxEntry[]>;
-    remove?: Database.Transaction<(regId: string, seqs: number[]) => void>;
+    remove?: Database.Transaction<(regId: string, seqs: number[], files?: FileEntry[]) => void>;
   } = {};
 
   async loadOutbox(regId: string): Promise<OutboxEntry[]> {
     return (this.db.prepare("SELECT * FROM outbox WHERE reg_id = ? ORDER BY seq").all(regId) as Row[]).map(toEntry);
   }
 
-  async removeOutbox(regId: string, seqs: number[]): Promise<void> {
-    this.removeTx(regId, seqs);
+  async removeOutbox(regId: string, seqs: number[], files?: FileEntry[]): Promise<void> {
+    this.removeTx(regId, seqs, files);
   }
 
-  async moveToDeadLetters(regId: string, entries: OutboxEntry[], reason: string, statusCode: number | null): Promise<void> {
+  async moveToDeadLetters(regId: string, entries: OutboxEntry[], reason: string, statusCode: number | null, files?: FileEntry[]): Promise<void> {
     const now = Date.now();
     this.db.transaction(() => {
       for (const e of entries) {
         this.s.dead.run(regId, e.eventId, e.body, e.bytes, e.receivedAt, reason, statusCode, now);
         this.s.del.run(regId, e.seq);
       }
+      this.writeFiles(regId, files);
     })();
+  }
+
+  async getFiles(regId: string, paths: string[]): Promise<Map<string, FileEntry>> {
+    const out = new Map<string, FileEntry>();
+    const get = this.db.prepare("SELECT doc FROM files WHERE reg_id = ? AND path = ?");
+    for (const p of new Set(paths)) {
+      const r = get.get(regId, p) as Row | undefined;
+      if (r) out.set(p, JSON.parse(r.doc as string) as FileEntry);
+    }
+    return out;
+  }
+
+  async putFiles(regId: string, entries: FileEntry[], _opts?: { fenced: boolean }): Promise<void> {
+    this.db.transaction(() => this.writeFiles(regId, entries))();
+  }
+
+  async listFiles(regId: string, q: FileQuery): Promise<FileEntry[]> {
+    const where = ["reg_id = ?", "path > ?"];
+    const args: unknown[] = [regId, q.after ?? ""];
+    if (q.state) {
+      where.push("state = ?");
+      args.push(q.state);
+    }
+    if (q.prefix) {
+      // a range instead of LIKE: paths may contain % and _
+      where.push("path >= ? AND path < ?");
+      args.push(q.prefix, q.prefix + "\uffff");
+    }
+    const rows = this.db.prepare(`SELECT doc FROM files WHERE ${where.join(" AND ")} ORDER BY path LIMIT ?`).all(...args, q.limit) as Row[];
+    return rows.map((r) => JSON.parse(r.doc as string) as FileEntry);
+  }
+
+  async countFiles(regId: string): Promise<Record<FileState, number>> {
+    const out = Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>;
+    for (const r of this.db.prepare("SELECT state, count(*) AS n FROM files WHERE reg_id = ? GROUP BY state").all(regId) as Row[]) out[r.state as FileState] = r.n as number;
+    return out;
+  }
+
+  async firedFiles(regId: string, limit: number, after?: string): Promise<FileEntry[]> {
+    const rows = this.db.prepare("SELECT doc FROM files WHERE reg_id = ? AND state = 'fired' AND path > ? ORDER BY path LIMIT ?").all(regId, after ?? "", limit) as Row[];
+    return rows.map((r) => JSON.parse(r.doc as string) as FileEntry);
+  }
+
+  async dueFiles(regId: string, dueBy: number, limit: number): Promise<FileEntry[]> {
+    const rows = this.db.prepare("SELECT doc FROM files WHERE reg_id = ? AND state = 'retrying' AND next_at <= ? ORDER BY next_at LIMIT ?").all(regId, dueBy, limit) as Row[];
+    return rows.map((r) => JSON.parse(r.doc as string) as FileEntry);
   }
 
   async listDeadLetters(regId: string, opts: { limit: number; after?: number }): Promise<DeadLetter[]> {

@@ -1,6 +1,8 @@
 // What the provider keeps durably: registrations (with sealed credentials and the source cursor), the
-// outbox of events waiting to be fired, and dead letters. SQLite and PostgreSQL implement the same
-// interface; every method that moves events between tables does so in one transaction.
+// outbox of events waiting to be fired, dead letters, and the file ledger (ledger/types.ts). SQLite
+// and PostgreSQL implement the same interface; every method that moves events between tables does
+// so in one transaction, together with the ledger entries the move changes.
+import type { FileEntry, LedgerStore } from "../ledger/types.ts";
 
 export type RegistrationState = "active" | "paused" | "disabled";
 
@@ -66,9 +68,11 @@ export interface Intake {
   dead: { event: NewEvent; reason: string }[];
   /** new source position, stored in the same transaction as the events */
   cursor?: string;
+  /** ledger entries the events create or change, stored in the same transaction */
+  files?: FileEntry[];
 }
 
-export interface Store {
+export interface Store extends LedgerStore {
   readonly kind: "sqlite" | "postgres";
   /** applies pending migrations; returns the schema version */
   migrate(): Promise<number>;
@@ -90,8 +94,9 @@ export interface Store {
   /** the same, done before returning, for stores that can (SQLite): lets sources acknowledge without an event-loop turn */
   appendIntakeSync?(regId: string, intake: Intake): OutboxEntry[];
   loadOutbox(regId: string): Promise<OutboxEntry[]>;
-  removeOutbox(regId: string, seqs: number[]): Promise<void>;
-  moveToDeadLetters(regId: string, entries: OutboxEntry[], reason: string, statusCode: number | null): Promise<void>;
+  /** removes fired events; `files` (their ledger entries, now fired) are stored in the same transaction */
+  removeOutbox(regId: string, seqs: number[], files?: FileEntry[]): Promise<void>;
+  moveToDeadLetters(regId: string, entries: OutboxEntry[], reason: string, statusCode: number | null, files?: FileEntry[]): Promise<void>;
   listDeadLetters(regId: string, opts: { limit: number; after?: number }): Promise<DeadLetter[]>;
   countDeadLetters(regId: string): Promise<number>;
   /** moves dead letters (all, or the given seqs) back to the tail of the outbox, oldest first */

@@ -6,7 +6,7 @@
 // is counted.
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROVIDER_AUTH, sharedStack, stopSharedStack, tmp, waitFor, type Stack } from "./support/stack.ts";
 
@@ -39,7 +39,7 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
     if (outside) rmSync(outside, { recursive: true, force: true });
   });
   afterEach(function () {
-    if (this.currentTest?.state === "failed") process.stderr.write(stack.output().slice(-8000));
+    if (this.currentTest?.state === "failed") process.stderr.write(`${stack.output().slice(-8000)}\n--- local dCache:\n${stack.dcache.output().slice(-4000)}\n`);
   });
 
   async function metric(name: string, labels: string): Promise<number> {
@@ -49,7 +49,7 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
   }
 
   /** Fired events per path, once every expected path fired and late duplicates had time to show. */
-  async function firedPerPath(trigger: string, expected: string[]): Promise<Map<string, { n: number; types: string[] }>> {
+  async function firedPerPath(trigger: string, expected: string[]): Promise<Map<string, { n: number; types: string[]; data: Record<string, unknown>[] }>> {
     await waitFor(`${expected.length} arrivals`, async () => {
       const got = new Set((await stack.firedEvents(trigger)).map((e) => e.subject));
       const missing = expected.filter((p) => !got.has(p));
@@ -58,11 +58,12 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
     }, 30_000, 200);
     // a listed file waits up to 2 s for its own event: give repeats that long to show up
     await new Promise((r) => setTimeout(r, 2500));
-    const out = new Map<string, { n: number; types: string[] }>();
+    const out = new Map<string, { n: number; types: string[]; data: Record<string, unknown>[] }>();
     for (const e of await stack.firedEvents(trigger)) {
-      const c = out.get(e.subject) ?? { n: 0, types: [] };
+      const c = out.get(e.subject) ?? { n: 0, types: [], data: [] };
       c.n++;
       c.types.push(e.type.replace("org.dcache.storage.", ""));
+      c.data.push(e.data);
       out.set(e.subject, c);
     }
     return out;
@@ -78,7 +79,7 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
 
   it("with the default filter, every final file fires once however it arrived, temporary names never", async () => {
     await stack.createFeed("arrivals", {
-      source: { kind: "dcache", url: stack.frontend, paths: ["/arrive"], recursive: true, auth: { username: "demo", password: "demo" } },
+      source: { kind: "dcache", url: stack.frontend, paths: ["/arrive"], recursive: true, enrich: true, auth: { username: "demo", password: "demo" } },
       // the latency-tuned batching of serverless.yml; the filter is the feed's default
       batch: { maxEvents: 100, maxWaitMs: 20 },
     });
@@ -100,8 +101,7 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
 
     // mv from another file system: copied under the final name, then closed
     if (existsSync("/dev/shm")) {
-      const shm = tmp("arrive-shm-").replace(/^.*\//, "/dev/shm/");
-      mkdirSync(shm);
+      const shm = mkdtempSync("/dev/shm/arrive-");
       writeFileSync(join(shm, "s0.nxs"), "from shm");
       execFileSync("mv", [join(shm, "s0.nxs"), join(root(), "shm/s0.nxs")]);
       rmSync(shm, { recursive: true, force: true });
@@ -142,6 +142,10 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
     console.log(`      ${expected.length} files, fired ${[...per.values()].reduce((s, c) => s + c.n, 0)}: ${report}`);
     expectOnce(per, expected, "/arrive/");
     for (const p of ["/arrive/final/m0.nxs", "/arrive/in/o0.h5", "/arrive/rsync/r0.nxs", "/arrive/instrument/x0.nxs"]) expect(per.get(p)!.types, p).to.deep.equal(["IN_MOVED_TO"]);
+    // renamed into place: the old (temporary) name, and size and checksum like a closed file
+    expect(per.get("/arrive/instrument/x0.nxs")!.data[0]).to.include({ oldPath: "/arrive/instrument/x0.nxs.part", size: 1003 });
+    expect(per.get("/arrive/rsync/r1.nxs")!.data[0]!.oldPath).to.match(/^\/arrive\/rsync\/\.r1\.nxs\.[A-Za-z0-9]{6}$/);
+    expect(per.get("/arrive/rsync/r1.nxs")!.data[0]!.adler32).to.match(/^[0-9a-f]{8}$/);
     // the temporary names were seen, and passed over (countable)
     expect(await metric("feed_events_not_arrivals_total", 'reason="temporary",trigger="/guest/arrivals"')).to.be.at.least(3 + 3);
   });

@@ -358,7 +358,9 @@ export class DcacheWatcher implements HubListener {
     }
     if (oldPath) n.event.data.oldPath = oldPath;
     if (recovered) n.event.data.recovered = recovered;
-    if (this.o.cfg.enrich && name && evMask.includes("IN_CLOSE_WRITE")) b.enrich.push({ event: n.event, dir, name, receivedAt: item.receivedAt.getTime() });
+    // a file renamed or moved in is as much an arrival as one closed after writing
+    const arrival = evMask.includes("IN_CLOSE_WRITE") || (evMask.includes("IN_MOVED_TO") && !evMask.includes("IN_ISDIR"));
+    if (this.o.cfg.enrich && name && arrival) b.enrich.push({ event: n.event, dir, name, receivedAt: item.receivedAt.getTime() });
     b.out.push({ payload: n.event, receivedAt: item.receivedAt, origin: this.origin });
   }
 

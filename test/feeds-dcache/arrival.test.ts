@@ -30,10 +30,13 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
     }
     stack = await sharedStack();
     outside = tmp("arrive-outside-");
-    // present before the feed starts: the baseline, not arrivals
-    mkdirSync(join(root(), "staging"), { recursive: true });
-    for (const d of ["final", "in", "shm", "rsync", "instrument", "cp", "grow"]) mkdirSync(join(root(), d), { recursive: true });
-    for (let i = 0; i < 3; i++) writeFileSync(join(root(), `staging/m${i}.nxs`), `staged ${i}`);
+    // present before the feed starts: the baseline, not arrivals. Made outside and moved in whole:
+    // `inotifywait -r` (the local dCache's kernel events) misses subdirectories made in quick
+    // succession right after their parent (6 of 40 tries here), and then their files' events.
+    const tree = join(outside, "tree");
+    for (const d of ["staging", "final", "in", "shm", "rsync", "instrument", "cp", "grow"]) mkdirSync(join(tree, d), { recursive: true });
+    for (let i = 0; i < 3; i++) writeFileSync(join(tree, `staging/m${i}.nxs`), `staged ${i}`);
+    renameSync(tree, root());
   });
   after(() => {
     if (outside) rmSync(outside, { recursive: true, force: true });

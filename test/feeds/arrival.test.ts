@@ -166,10 +166,13 @@ describe("feeds/provider batch stage: settle window", () => {
     const q = [entry(1)];
     expect(batchDueAt(q, 2, limits, () => 1000, 20)).to.equal(1100);
     expect(batchDueAt(q, 2, { ...limits, maxWaitMs: 5 }, () => 1000, 20)).to.equal(1020);
-    // a full batch is due at once, but not before its head settled
-    const full = [entry(1), entry(2), entry(3)];
-    expect(batchDueAt(full, 6, limits, () => 1000, 0)).to.equal(0);
-    expect(batchDueAt(full, 6, limits, () => 1000, 20)).to.equal(1020);
+    // a full batch is due at once, but waits for its newest event to settle, so that it goes whole
+    const full = [entry(1), entry(2), entry(3), entry(4)];
+    const at = (e: OutboxEntry) => 1000 + e.seq;
+    expect(batchDueAt(full, 8, limits, at, 0)).to.equal(0);
+    expect(batchDueAt(full, 8, limits, at, 20)).to.equal(1023);
+    const cut = cutBatch(full, limits, (e) => at(e) + 20 <= 1023);
+    expect(cut.kind === "batch" && cut.entries.length).to.equal(3);
   });
 });
 

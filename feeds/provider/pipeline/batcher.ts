@@ -21,11 +21,8 @@ export function maxEventBytes(limits: BatchParams): number {
 
 export type Cut = { kind: "batch"; entries: OutboxEntry[]; body: string; bytes: number } | { kind: "too-large"; entry: OutboxEntry } | { kind: "empty" };
 
-/** `ready`: whether an entry's settle window has passed; the batch is the ready head of the queue. */
-export function cutBatch(queue: readonly OutboxEntry[], limits: BatchParams, ready: (e: OutboxEntry) => boolean = () => true): Cut {
-  if (queue.length === 0) return { kind: "empty" };
-  const first = queue[0]!;
-  if (first.bytes > maxEventBytes(limits)) return { kind: "too-large", entry: first };
+/** How many entries from the head fit one fire (stopping at the first that is not `ready`), and their payload bytes. */
+function fit(queue: readonly OutboxEntry[], limits: BatchParams, ready: (e: OutboxEntry) => boolean): { n: number; bytes: number } {
   let bytes = ENVELOPE;
   let n = 0;
   while (n < queue.length && n < limits.maxEvents && ready(queue[n]!)) {
@@ -34,6 +31,15 @@ export function cutBatch(queue: readonly OutboxEntry[], limits: BatchParams, rea
     bytes += add;
     n++;
   }
+  return { n, bytes };
+}
+
+/** `ready`: whether an entry's settle window has passed; the batch is the ready head of the queue. */
+export function cutBatch(queue: readonly OutboxEntry[], limits: BatchParams, ready: (e: OutboxEntry) => boolean = () => true): Cut {
+  if (queue.length === 0) return { kind: "empty" };
+  const first = queue[0]!;
+  if (first.bytes > maxEventBytes(limits)) return { kind: "too-large", entry: first };
+  const { n, bytes } = fit(queue, limits, ready);
   if (n === 0) return { kind: "empty" };
   const entries = queue.slice(0, n);
   return { kind: "batch", entries, body: `{"events":[${entries.map((e) => e.body).join(",")}]}`, bytes };
@@ -41,11 +47,15 @@ export function cutBatch(queue: readonly OutboxEntry[], limits: BatchParams, rea
 
 /**
  * When the head batch should fire: now if the queue already fills a batch, else maxWaitMs after its
- * oldest event — and never before the oldest event's settle window (settleMs after it arrived) ends.
+ * oldest event. With a settle window, never before the oldest event settled (settleMs after it
+ * arrived); a full batch waits for its newest event to settle, so that it still goes whole.
  */
 export function batchDueAt(queue: readonly OutboxEntry[], queuedBytes: number, limits: BatchParams, arrivedAt: (e: OutboxEntry) => number, settleMs = 0): number {
   if (queue.length === 0) return Infinity;
   const head = arrivedAt(queue[0]!);
   const full = queue.length >= limits.maxEvents || payloadBytes([queuedBytes]) + queue.length - 1 >= limits.maxBytes;
-  return Math.max(full ? 0 : head + limits.maxWaitMs, settleMs > 0 ? head + settleMs : 0);
+  if (settleMs <= 0) return full ? 0 : head + limits.maxWaitMs;
+  if (!full) return Math.max(head + limits.maxWaitMs, head + settleMs);
+  const { n } = fit(queue, limits, () => true);
+  return arrivedAt(queue[Math.max(0, n - 1)]!) + settleMs;
 }

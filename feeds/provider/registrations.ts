@@ -250,6 +250,7 @@ export class Registrations {
       await this.o.store.putRegistration(rec);
       await this.o.shared.changed(id, true);
       this.o.log.child({ trigger: `/${id}` }).info("registration created", { source: config.source.kind });
+      for (const w of arrivalWarnings(config)) this.o.log.child({ trigger: `/${id}` }).warn("the feed passes only some arrivals", { why: w });
       return this.storedView({ rec, sealed: { authKey, apihost, config } });
     }
     return this.locked(id, async () => {
@@ -337,6 +338,7 @@ export class Registrations {
     await this.o.store.putRegistration(rec);
     await this.o.shared!.changed(rec.id, false);
     this.o.log.child({ trigger: `/${rec.id}` }).info("registration updated", { sourceChanged });
+    for (const w of arrivalWarnings(config)) this.o.log.child({ trigger: `/${rec.id}` }).warn("the feed passes only some arrivals", { why: w });
     return this.storedView({ rec, sealed });
   }
 

@@ -153,6 +153,18 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
     expect(await metric("feed_events_not_arrivals_total", 'reason="temporary",trigger="/guest/arrivals"')).to.be.at.least(3 + 3);
   });
 
+  it("says in the provider's log when filter types or source flags leave renames out", async () => {
+    await stack.createFeed("narrow", {
+      source: { kind: "dcache", url: stack.frontend, paths: ["/arrive/final"], flags: ["IN_CLOSE_WRITE"], auth: { username: "demo", password: "demo" } },
+      filter: { types: ["IN_CLOSE_WRITE"] },
+    });
+    const lines = await waitFor("the warnings", () => {
+      const l = stack.output().split("\n").filter((x) => x.includes('"trigger":"/guest/narrow"') && x.includes("the feed passes only some arrivals"));
+      return l.length >= 2 ? l : undefined;
+    }, 10_000);
+    expect(lines!.join("\n")).to.match(/filter.types leaves out IN_MOVED_TO/).and.match(/source.flags leaves out IN_MOVED_TO/);
+  });
+
   it("a growing file closed three times within the settle window fires once", async () => {
     await stack.createFeed("growing", {
       source: { kind: "dcache", url: stack.frontend, paths: ["/arrive/grow"], recursive: true, auth: { username: "demo", password: "demo" } },

@@ -41,9 +41,25 @@ export interface FilterParams {
   paths?: string[];
   /** glob patterns whose matches are dropped even when `paths` matches */
   exclude?: string[];
-  /** inotify flags; an event passes when its mask has one of them; none = every type */
+  /** inotify flags; an event passes when its mask has one of them; none = every type (with
+   *  `arrivals`, it narrows which kinds of arrival pass) */
   types?: string[];
+  /** true (default for new feeds): only file arrivals pass — a regular file closed after writing or
+   *  moved into the tree, under a final name — see docs/feed.md. false: raw inotify events.
+   *  Absent only in registrations stored before arrivals existed, which keep raw events. */
+  arrivals?: boolean;
+  /** glob patterns of writers' temporary names, which are never arrivals (their rename is) */
+  temporary?: string[];
+  /** repeated arrivals of one file within this many ms of its first are one arrival */
+  settleMs?: number;
 }
+
+/** Temporary names of common writers: `cp`/instrument `.part`, editors' `~`, `.tmp`, rsync's `.name.XXXXXX`. */
+export const DEFAULT_TEMPORARY = ["*.part", "*.tmp", "*~", ".*.??????"];
+/** Short enough to hide inside the batch wait of a latency-tuned trigger (serverless.yml: 20 ms). */
+export const DEFAULT_SETTLE_MS = 20;
+/** inotify flags (composites included) that can carry an arrival */
+const ARRIVAL_CAPABLE = ["IN_CLOSE_WRITE", "IN_MOVED_TO", "IN_CLOSE", "IN_MOVE", "IN_ALL_EVENTS"];
 
 export interface BatchParams {
   maxEvents: number;
@@ -130,6 +146,9 @@ export const feedConfigSchema = {
         paths: { type: "array", maxItems: 256, items: glob },
         exclude: { type: "array", maxItems: 256, items: glob },
         types: { type: "array", items: flag },
+        arrivals: { type: "boolean", default: true },
+        temporary: { type: "array", maxItems: 256, items: glob, default: DEFAULT_TEMPORARY },
+        settleMs: { type: "integer", minimum: 0, maximum: 60_000, default: DEFAULT_SETTLE_MS },
       },
     },
     batch: {
@@ -202,7 +221,30 @@ export function checkFeedConfig(input: unknown): Checked<FeedConfig> {
     const uniq = [...new Set(errs.map(explain))];
     return { ok: false, error: `invalid feed parameters: ${uniq.join("; ")}` };
   }
-  return { ok: true, value: copy as FeedConfig };
+  const cfg = copy as FeedConfig;
+  const types = cfg.filter.types;
+  if (cfg.filter.arrivals && types && types.length > 0 && !types.some((t) => ARRIVAL_CAPABLE.includes(t)))
+    return {
+      ok: false,
+      error: `invalid feed parameters: parameter \`filter.types\` (${types.join(", ")}) selects no arrival, and \`filter.arrivals\` is true (the default): arrivals are IN_CLOSE_WRITE and IN_MOVED_TO of files; set \`filter.arrivals\` to false to receive other inotify events`,
+    };
+  return { ok: true, value: cfg };
+}
+
+/**
+ * What narrows arrivals below "closed after writing or moved in": the feed is valid, but files that
+ * arrive the other way never pass. Said in the provider's log when a registration is created or updated.
+ */
+export function arrivalWarnings(cfg: FeedConfig): string[] {
+  if (!cfg.filter.arrivals) return [];
+  const out: string[] = [];
+  const covers = (flags: string[] | undefined, f: string) =>
+    !flags || flags.length === 0 || flags.some((t) => t === f || t === "IN_ALL_EVENTS" || (t === "IN_CLOSE" && f === "IN_CLOSE_WRITE") || (t === "IN_MOVE" && f === "IN_MOVED_TO"));
+  for (const f of ["IN_CLOSE_WRITE", "IN_MOVED_TO"]) {
+    if (!covers(cfg.filter.types, f)) out.push(`filter.types leaves out ${f}: files arriving ${f === "IN_MOVED_TO" ? "by rename or move" : "by writing"} do not pass`);
+    if (cfg.source.kind === "dcache" && !covers(cfg.source.flags, f)) out.push(`source.flags leaves out ${f}: the source does not pass on files arriving ${f === "IN_MOVED_TO" ? "by rename or move" : "by writing"}`);
+  }
+  return out;
 }
 
 /** Pulls the feed configuration out of a lifecycle invocation's flat parameter object. */

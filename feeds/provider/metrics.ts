@@ -69,7 +69,11 @@ export class ProviderMetrics {
   readonly registry = new Registry();
   readonly received = this.registry.add(new Counter("feed_events_received_total", "Messages received from sources"));
   readonly malformed = this.registry.add(new Counter("feed_events_malformed_total", "Messages that were not valid storage events"));
-  readonly filtered = this.registry.add(new Counter("feed_events_filtered_total", "Events dropped by the registration's filter"));
+  readonly filtered = this.registry.add(new Counter("feed_events_filtered_total", "Events dropped by the registration's filter (arrival stage included)"));
+  readonly notArrivals = this.registry.add(
+    new Counter("feed_events_not_arrivals_total", "Events that are no file arrival, by reason: temporary (a writer's temporary name), directory, not-arrival (other event types)"),
+  );
+  readonly coalesced = this.registry.add(new Counter("feed_arrivals_coalesced_total", "Queued arrivals replaced by a newer arrival of the same file before they fired"));
   readonly fired = this.registry.add(new Counter("feed_events_fired_total", "Events delivered in acknowledged fires"));
   readonly fires = this.registry.add(new Counter("feed_fires_total", "Trigger fires by HTTP status (0 = network error)"));
   readonly retried = this.registry.add(new Counter("feed_fire_retries_total", "Fires that failed and will be retried"));

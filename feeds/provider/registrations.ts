@@ -2,6 +2,7 @@
 // with a source, a filter, and a delivery loop over its durable outbox.
 import { createHash, timingSafeEqual } from "node:crypto";
 import {
+  arrivalWarnings,
   checkFeedConfig,
   redactConfig,
   secretsOf,
@@ -14,6 +15,7 @@ import { OwnershipError, parseTriggerName, verifyTriggerOwner, type TriggerRef }
 import { failedFiles, Ledger, retryEntry, type RetrySelector } from "./ledger/ledger.ts";
 import type { FileEntry, FileQuery, FileState } from "./ledger/types.ts";
 import type { BackoffPolicy } from "./pipeline/backoff.ts";
+import { compileArrival, type ArrivalStage } from "./pipeline/arrival.ts";
 import { maxEventBytes } from "./pipeline/batcher.ts";
 import { Delivery } from "./pipeline/delivery.ts";
 import { compileFilter, type EventFilter } from "./pipeline/filter.ts";
@@ -69,6 +71,7 @@ interface Runtime {
   rec: RegistrationRecord;
   sealed: Sealed;
   filter: EventFilter;
+  arrival: ArrivalStage;
   delivery: Delivery;
   intake: Intake;
   /** the file ledger, unless the feed turned it off */
@@ -106,11 +109,16 @@ function sameKey(a: string, b: string): boolean {
 
 function compile(config: FeedConfig): EventFilter {
   try {
+    compileArrival(config.filter);
     return compileFilter(config.filter);
   } catch (e) {
     if (e instanceof GlobError) throw new ApiError(400, `invalid feed parameters: parameter \`filter\` has a bad glob: ${e.message}`);
     throw e;
   }
+}
+
+function arrivalsOf(a: ArrivalStage): { settleMs: number } | undefined {
+  return a.enabled ? { settleMs: a.settleMs } : undefined;
 }
 
 export class Registrations {
@@ -248,6 +256,7 @@ export class Registrations {
       await this.o.store.putRegistration(rec);
       await this.o.shared.changed(id, true);
       this.o.log.child({ trigger: `/${id}` }).info("registration created", { source: config.source.kind });
+      for (const w of arrivalWarnings(config)) this.o.log.child({ trigger: `/${id}` }).warn("the feed passes only some arrivals", { why: w });
       return this.storedView({ rec, sealed: { authKey, apihost, config } });
     }
     return this.locked(id, async () => {
@@ -262,6 +271,7 @@ export class Registrations {
       await this.o.store.putRegistration(rec);
       const rt = await this.activate(rec, sealed);
       rt.log.info("registration created", { source: config.source.kind });
+      for (const w of arrivalWarnings(config)) rt.log.warn("the feed passes only some arrivals", { why: w });
       return this.view(rt);
     });
   }
@@ -335,6 +345,7 @@ export class Registrations {
     await this.o.store.putRegistration(rec);
     await this.o.shared!.changed(rec.id, false);
     this.o.log.child({ trigger: `/${rec.id}` }).info("registration updated", { sourceChanged });
+    for (const w of arrivalWarnings(config)) this.o.log.child({ trigger: `/${rec.id}` }).warn("the feed passes only some arrivals", { why: w });
     return this.storedView({ rec, sealed });
   }
 
@@ -364,12 +375,14 @@ export class Registrations {
       if (!patch || typeof patch !== "object" || Array.isArray(patch)) throw new ApiError(400, "the update must be an object of feed parameters");
       const config = this.checkConfig(updateConfig(rt.sealed.config, patch as Record<string, unknown>));
       const filter = compile(config);
+      const arrival = compileArrival(config.filter);
       const host = this.apihostFor(apihost ?? rt.sealed.apihost);
       await this.verify(host, { namespace: rt.rec.namespace, name: rt.rec.trigger }, ownerKey!);
       const sourceChanged = JSON.stringify(config.source) !== JSON.stringify(rt.sealed.config.source);
       const sealed: Sealed = { authKey: ownerKey!, apihost: host, config };
       rt.sealed = sealed;
       rt.filter = filter;
+      rt.arrival = arrival;
       rt.rec.publicConfig = redactConfig(config);
       rt.rec.sealed = this.o.box.seal(JSON.stringify(sealed), rt.rec.id);
       this.o.log.secretRegistry.add(ownerKey, ...secretsOf(config));
@@ -381,7 +394,8 @@ export class Registrations {
         rt.rec.cursor = null;
       }
       await this.o.store.putRegistration(rt.rec);
-      rt.delivery.reconfigure(config.batch, config.delivery, this.target(rt));
+      rt.delivery.reconfigure(config.batch, config.delivery, this.target(rt), arrivalsOf(arrival));
+      for (const w of arrivalWarnings(config)) rt.log.warn("the feed passes only some arrivals", { why: w });
       if (this.setLedger(rt)) await rt.ledger!.start();
       if (rt.rec.state !== "disabled") {
         if (rt.rec.state === "active") rt.delivery.resume();
@@ -570,7 +584,7 @@ export class Registrations {
     this.o.log.secretRegistry.add(sealed.authKey, ...secretsOf(sealed.config));
     const log = this.o.log.child({ trigger: `/${rec.id}` });
     const label = `/${rec.id}`;
-    const rt = { rec, sealed, filter: compile(sealed.config), sourceState: "stopped" as SourceState, log } as Runtime;
+    const rt = { rec, sealed, filter: compile(sealed.config), arrival: compileArrival(sealed.config.filter), sourceState: "stopped" as SourceState, log } as Runtime;
     rt.delivery = new Delivery({
       regId: rec.id,
       label,
@@ -578,6 +592,7 @@ export class Registrations {
       target: this.target(rt),
       batch: sealed.config.batch,
       delivery: sealed.config.delivery,
+      arrivals: arrivalsOf(rt.arrival),
       stats: rec.stats,
       backoff: this.o.backoff,
       maxPending: this.o.maxPending,
@@ -600,6 +615,7 @@ export class Registrations {
       label,
       store: this.o.store,
       delivery: () => rt.delivery,
+      arrival: () => rt.arrival,
       filter: () => rt.filter,
       maxEventBytes: () => maxEventBytes(rt.sealed.config.batch),
       metrics: this.o.metrics,
@@ -685,7 +701,7 @@ export class Registrations {
 
   private forgetMetrics(rt: Runtime): void {
     const label = `trigger="/${rt.rec.id}"`;
-    for (const c of [this.o.metrics.received, this.o.metrics.malformed, this.o.metrics.filtered, this.o.metrics.fired, this.o.metrics.fires, this.o.metrics.retried, this.o.metrics.deadLettered, this.o.metrics.dropped])
+    for (const c of [this.o.metrics.received, this.o.metrics.malformed, this.o.metrics.filtered, this.o.metrics.notArrivals, this.o.metrics.coalesced, this.o.metrics.fired, this.o.metrics.fires, this.o.metrics.retried, this.o.metrics.deadLettered, this.o.metrics.dropped])
       c.forget((k) => k.includes(label));
   }
 

@@ -323,7 +323,7 @@ describe("feed provider replicas sharing one PostgreSQL store", function () {
     const ownerClient = cluster.live().find((x) => x.id === owner)!.client;
     await waitFor("the owner runs the new filter", async () => {
       const v = (await ownerClient.read("m1")).body;
-      return v.source?.state === "connected" && JSON.stringify(v.config.filter) === JSON.stringify({ paths: ["/nothing/**"] });
+      return v.source?.state === "connected" && JSON.stringify(v.config.filter?.paths) === JSON.stringify(["/nothing/**"]);
     }, 10_000, 50);
     const before = ow.acceptedEvents("m1").length;
     pub.publish(topics[1]!, envelope(8_100_000, `ha-${tag}-m1`), { qos: 1 });

@@ -129,7 +129,8 @@ describe("feeds e2e: local OpenWhisk + feed action + provider + Mosquitto", func
     const res = await ow.feeds.update({ name: FEED, trigger: "files", params: { filter: { paths: ["**/*.h5"] } } });
     expect(res.response.result).to.deep.equal({ status: "success" });
     const r = (await ow.feeds.get({ name: FEED, trigger: "files" })).response.result;
-    expect(r.config.filter).to.deep.equal({ paths: ["**/*.h5"], types: ["IN_CLOSE_WRITE"] });
+    // the defaults of arrivals show in READ too
+    expect(r.config.filter).to.deep.equal({ paths: ["**/*.h5"], types: ["IN_CLOSE_WRITE"], arrivals: true, temporary: ["*.part", "*.tmp", "*~", ".*.??????"], settleMs: 20 });
     expect(r.config.batch.maxEvents).to.equal(10);
     await pub.publishAsync(topic, envelope(200), { qos: 1 });
     await pub.publishAsync(topic, JSON.stringify({ event: { name: "derived.h5", mask: ["IN_CLOSE_WRITE"] }, path: "/data/out" }), { qos: 1 });

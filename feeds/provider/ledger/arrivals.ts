@@ -79,6 +79,8 @@ export function admit(regId: string, existing: FileEntry | undefined, a: Arrival
   const remember = (e: FileEntry): FileEntry => ({ ...e, eventIds: [...e.eventIds, a.eventId].slice(-MAX_EVENT_IDS), updatedAt: now });
   const same = sameContent(existing, a);
   if (same === true) return { fire: false, entry: remember(existing), why: "same-content" };
+  // not fired yet: the newer arrival takes the queued one's place in the outbox (delivery coalesces)
+  if (existing.state === "pending") return { fire: true, entry: { ...remember(existing), event: a.event, ...identityOf(a) } };
   if (isInFlight(existing.state)) {
     // the run in flight may or may not have read this content: decide when it has ended (see reconsider)
     return { fire: false, entry: { ...remember(existing), again: { event: a.event, at: a.at, ...identityOf(a) } }, why: "in-flight" };

@@ -146,6 +146,15 @@ export class Ledger {
     });
   }
 
+  /** Files renamed before they fired (their arrival replaced by the new name's): nothing to do under the old name. */
+  renamed(paths: string[]): Promise<void> {
+    return this.lock(async () => {
+      const files = await this.o.store.getFiles(this.o.regId, paths);
+      const changed = [...files.values()].filter((e) => e.state === "pending").map((e) => ({ ...e, state: "skipped" as FileState, reason: "renamed before it fired; processed under its new name", updatedAt: this.now() }));
+      await this.o.store.putFiles(this.o.regId, changed);
+    });
+  }
+
   /** Dead letters replayed into the outbox: their files are pending again. */
   replayed(entries: OutboxEntry[]): Promise<void> {
     return this.lock(async () => {

@@ -2,12 +2,15 @@
 // at a time in outbox order, removes outbox rows only after OpenWhisk acknowledged the fire, retries
 // with backoff, dead-letters what outlived maxAgeSeconds, and disables the registration when
 // OpenWhisk says the trigger or key is gone. PAUSE stops firing; arrivals keep landing in the outbox
-// (up to maxPending, then the intake holds the source back); UNPAUSE drains in order.
+// (up to maxPending, then the intake holds the source back); UNPAUSE drains in order. With arrivals,
+// an arrival of a file whose earlier arrival is still queued (not fired, not in flight) takes that
+// one's place: the file is processed once, as it is now.
 import type { BatchParams, DeliveryParams } from "../../common/feed-params.ts";
 import type { Logger } from "../log.ts";
 import type { ProviderMetrics } from "../metrics.ts";
 import type { Ledger } from "../ledger/ledger.ts";
 import type { DeliveryStats, OutboxEntry, StatusReason, Store } from "../store/types.ts";
+import { arrivalKeys, PendingArrivals } from "./arrival.ts";
 import { backoffDelay, type BackoffPolicy } from "./backoff.ts";
 import { batchDueAt, cutBatch } from "./batcher.ts";
 import type { FireOutcome, FireTarget } from "./firer.ts";
@@ -20,6 +23,8 @@ export interface DeliveryOptions {
   target: FireTarget;
   batch: BatchParams;
   delivery: DeliveryParams;
+  /** set when the registration passes arrivals: coalesce queued arrivals of a path, settle each */
+  arrivals?: { settleMs: number };
   stats: DeliveryStats;
   backoff: BackoffPolicy;
   /** outbox entries at which the intake stops accepting (backpressure on the source) */
@@ -46,8 +51,14 @@ export class Delivery {
   private notBefore = 0;
   private roomWaiters: (() => void)[] = [];
   private flushing = false;
+  private readonly pendingArrivals = new PendingArrivals<OutboxEntry>();
+  /** the batch being fired: not pending any more, so a new arrival of its files is a new arrival */
+  private flying: OutboxEntry[] = [];
+  private readonly removed = new WeakSet<OutboxEntry>();
 
-  constructor(private opts: DeliveryOptions) {}
+  constructor(private opts: DeliveryOptions) {
+    if (opts.arrivals) this.indexArrivals();
+  }
 
   get pending(): number {
     return this.queue.length;
@@ -60,21 +71,82 @@ export class Delivery {
   }
 
   /** New batch/delivery settings after UPDATE; takes effect at the next fire. */
-  reconfigure(batch: BatchParams, delivery: DeliveryParams, target: FireTarget): void {
-    this.opts = { ...this.opts, batch, delivery, target };
+  reconfigure(batch: BatchParams, delivery: DeliveryParams, target: FireTarget, arrivals?: { settleMs: number }): void {
+    const wasOn = !!this.opts.arrivals;
+    this.opts = { ...this.opts, batch, delivery, target, arrivals };
+    if (!arrivals) this.pendingArrivals.clear();
+    else if (!wasOn) this.indexArrivals();
     this.schedule();
+  }
+
+  private indexArrivals(): void {
+    const flying = new Set(this.flying);
+    for (const e of this.queue) {
+      const k = flying.has(e) ? undefined : arrivalKeys(e.body);
+      if (k) this.pendingArrivals.add(k.path, e);
+    }
   }
 
   /** Entries already durable in the outbox (loaded at start, appended by the intake, or replayed). */
   enqueue(entries: OutboxEntry[]): void {
     const now = performance.now();
+    const replaced: OutboxEntry[] = [];
     for (const e of entries) {
+      // an entry from before a restart counts as waiting since its wall-clock arrival
+      const at = now - Math.max(0, Date.now() - e.receivedAt);
+      if (this.opts.arrivals && this.coalesce(e, at, replaced)) continue;
       this.queue.push(e);
       this.queuedBytes += e.bytes;
-      // an entry from before a restart counts as waiting since its wall-clock arrival
-      this.arrived.set(e, now - Math.max(0, Date.now() - e.receivedAt));
+      this.arrived.set(e, at);
     }
+    if (replaced.length > 0) this.dropReplaced(replaced, entries);
     this.schedule();
+  }
+
+  /**
+   * Puts a new arrival in the place of the queued arrivals it makes obsolete (same path, or its old
+   * name when renamed): the earliest keeps its place and arrival time, so the settle window runs
+   * from the file's first arrival and a file closed over and over still fires. False: not queued yet.
+   */
+  private coalesce(e: OutboxEntry, at: number, replaced: OutboxEntry[]): boolean {
+    const keys = arrivalKeys(e.body);
+    if (!keys) return false;
+    const olds = this.pendingArrivals.replaced(keys.replaces);
+    for (const o of olds) this.pendingArrivals.remove(o);
+    this.pendingArrivals.add(keys.path, e);
+    const idx = olds.map((o) => this.queue.indexOf(o)).filter((i) => i >= 0).sort((a, b) => a - b);
+    if (idx.length === 0) return false;
+    const first = this.queue[idx[0]!]!;
+    for (const i of idx.slice(1).reverse()) {
+      this.queuedBytes -= this.queue[i]!.bytes;
+      this.removed.add(this.queue[i]!);
+      this.queue.splice(i, 1);
+    }
+    this.queuedBytes += e.bytes - first.bytes;
+    this.removed.add(first);
+    this.queue[idx[0]!] = e;
+    this.arrived.set(e, Math.min(at, ...olds.map((o) => this.arrived.get(o) ?? at)));
+    replaced.push(...olds);
+    return true;
+  }
+
+  private dropReplaced(old: OutboxEntry[], by: OutboxEntry[]): void {
+    const { store, regId, label, metrics, log } = this.opts;
+    // a file renamed before it fired: the ledger closes the old name's entry
+    const now = new Set(by.flatMap((e) => arrivalKeys(e.body)?.path ?? []));
+    const gone = old.flatMap((e) => arrivalKeys(e.body)?.path ?? []).filter((p) => !now.has(p));
+    if (gone.length) this.opts.ledger?.()?.renamed(gone).catch((err) => log.warn("cannot record renamed files in the ledger", { err: err as Error }));
+    metrics.coalesced.inc({ trigger: label }, old.length);
+    log.debug("arrivals of files still queued replaced by their newer arrival", { events: old.length, example: arrivalKeys(old[0]!.body)?.path });
+    // the replacing rows are durable already: a crash before this removal fires the old ones as well, never neither
+    store.removeOutbox(regId, old.map((e) => e.seq)).catch((err) => log.warn("cannot remove replaced arrivals from the outbox; they fire again after a restart", { err: err as Error }));
+    this.releaseRoom();
+  }
+
+  /** Whether an entry's settle window has passed (always, without arrivals or when flushing at shutdown). */
+  private ready(e: OutboxEntry): boolean {
+    const settle = this.opts.arrivals?.settleMs ?? 0;
+    return settle === 0 || this.flushing || (this.arrived.get(e) ?? 0) + settle <= performance.now();
   }
 
   hasRoom(): boolean {
@@ -140,7 +212,7 @@ export class Delivery {
     if (this.paused || this.stopped || this.inFlight || this.flushing) return;
     const due = Math.max(
       this.notBefore,
-      batchDueAt(this.queue, this.queuedBytes, this.opts.batch, (e) => this.arrived.get(e) ?? 0),
+      batchDueAt(this.queue, this.queuedBytes, this.opts.batch, (e) => this.arrived.get(e) ?? 0, this.opts.arrivals?.settleMs ?? 0),
     );
     if (due === Infinity) return;
     const wait = due - performance.now();
@@ -167,13 +239,40 @@ export class Delivery {
   private removeHead(entries: OutboxEntry[]): void {
     // entries are always the head of the queue, in order
     this.queue.splice(0, entries.length);
-    for (const e of entries) this.queuedBytes -= e.bytes;
+    for (const e of entries) {
+      this.queuedBytes -= e.bytes;
+      this.removed.add(e);
+      this.pendingArrivals.remove(e);
+    }
     this.releaseRoom();
   }
 
   private async fireHead(): Promise<void> {
+    const cut = cutBatch(this.queue, this.opts.batch, (e) => this.ready(e));
+    if (cut.kind !== "batch") return this.fireCut(cut);
+    this.flying = cut.entries;
+    for (const e of cut.entries) this.pendingArrivals.remove(e);
+    try {
+      await this.fireCut(cut);
+    } finally {
+      this.land();
+    }
+  }
+
+  /** After a fire that did not take its batch out of the queue: its arrivals are pending again. */
+  private land(): void {
+    const flying = this.flying;
+    this.flying = [];
+    if (!this.opts.arrivals) return;
+    for (const e of flying) {
+      if (this.removed.has(e)) continue;
+      const path = this.pendingArrivals.pathOfEntry(e);
+      if (path !== undefined && this.pendingArrivals.free(path)) this.pendingArrivals.add(path, e);
+    }
+  }
+
+  private async fireCut(cut: ReturnType<typeof cutBatch>): Promise<void> {
     const { store, regId, label, metrics, log } = this.opts;
-    const cut = cutBatch(this.queue, this.opts.batch);
     if (cut.kind === "empty") return;
     if (cut.kind === "too-large") {
       // maxBytes was lowered after this event arrived: it can never be fired

@@ -1,4 +1,4 @@
-// The sink sources deliver into: parse → normalise to CloudEvents → filter → size check → one store
+// The sink sources deliver into: parse → normalise to CloudEvents → arrival → filter → size check → one store
 // transaction (outbox rows, dead letters, cursor) → hand the new outbox entries to delivery.
 import { normaliseStorageEvent } from "../../../lib/events/normalise.ts";
 import { truncate, type Logger } from "../log.ts";
@@ -7,6 +7,7 @@ import type { SourceMessage, SourceSink, SourceState } from "../sources/types.ts
 import type { Ledger } from "../ledger/ledger.ts";
 import type { FileEntry } from "../ledger/types.ts";
 import type { NewEvent, OutboxEntry, Store } from "../store/types.ts";
+import type { ArrivalStage } from "./arrival.ts";
 import type { Delivery } from "./delivery.ts";
 import type { EventFilter } from "./filter.ts";
 
@@ -18,6 +19,7 @@ export interface IntakeOptions {
   label: string;
   store: Store;
   delivery: () => Delivery;
+  arrival: () => ArrivalStage;
   filter: () => EventFilter;
   maxEventBytes: () => number;
   metrics: ProviderMetrics;
@@ -100,6 +102,7 @@ export class Intake implements SourceSink {
 
   private prepare(messages: SourceMessage[]): { events: NewEvent[]; dead: { event: NewEvent; reason: string }[] } {
     const { label, metrics, log } = this.o;
+    const arrival = this.o.arrival();
     const filter = this.o.filter();
     const limit = this.o.maxEventBytes();
     const events: NewEvent[] = [];
@@ -114,6 +117,13 @@ export class Intake implements SourceSink {
         metrics.malformed.inc({ trigger: label });
         const sample = Buffer.isBuffer(m.payload) ? m.payload.toString("utf8") : JSON.stringify(m.payload) ?? String(m.payload);
         log.warn("malformed message ignored", { error: truncate(n.error, 300), sample: truncate(sample, 200) });
+        continue;
+      }
+      const verdict = arrival.classify(n.event);
+      if (verdict !== "arrival" && verdict !== "raw") {
+        metrics.filtered.inc({ trigger: label });
+        metrics.notArrivals.inc({ trigger: label, reason: verdict });
+        if (verdict === "temporary") log.debug("a temporary name is not an arrival", { path: n.event.subject, type: n.event.type });
         continue;
       }
       if (!filter(n.event)) {

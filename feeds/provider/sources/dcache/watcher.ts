@@ -25,6 +25,8 @@ const DEFAULT_MAX_DIRECTORIES = 10_000;
 const PENDING_GRACE_MS = 2000;
 /** a listed file modified this recently may still be open: it waits for its event, or to settle */
 const SETTLE_MS = 1000;
+/** a file moved in within this long after a listing emitted it may be that listing's file (see movedInRepeat) */
+const LISTED_REPEAT_MS = 30_000;
 /** an IN_MOVED_FROM waits this long for its IN_MOVED_TO before it counts as moved away */
 const MOVE_PAIR_MS = 250;
 const LIST_CONCURRENCY = 8;
@@ -91,6 +93,8 @@ export class DcacheWatcher implements HubListener {
   private readonly dirs = new Set<string>();
   private readonly moves = new Map<string, Held>();
   private readonly pending = new Map<string, Listed>();
+  /** files a listing emitted, and when: a move event for one of them may be older than the listing */
+  private readonly listedAt = new Map<string, number>();
   private readonly pendingTimer: NodeJS.Timeout;
   private readonly wanted: Set<string> | undefined;
   private readonly subFlags: InotifyFlag[] | undefined;
@@ -247,11 +251,12 @@ export class DcacheWatcher implements HubListener {
     }
     if (mask.includes("IN_MOVED_TO")) {
       const from = cookie ? this.moves.get(cookie) : undefined;
+      const repeat = !isDir && (await this.movedInRepeat(b, dir, name));
       if (from) {
         clearTimeout(from.timer);
         this.moves.delete(cookie!);
         const oldPath = join(from.item.dir, from.item.event.name!);
-        if (this.wants(["IN_MOVED_TO"]) || this.wants(["IN_MOVED_FROM"])) this.emit(b, item, dir, name, mask, { oldPath, cookie });
+        if ((this.wants(["IN_MOVED_TO"]) || this.wants(["IN_MOVED_FROM"])) && !repeat) this.emit(b, item, dir, name, mask, { oldPath, cookie });
         if (isDir) {
           this.dropTree(oldPath, true);
           this.o.seen.renameTree(this.regId, oldPath, path);
@@ -263,7 +268,7 @@ export class DcacheWatcher implements HubListener {
         return;
       }
       // moved in from outside what we watch: new to us
-      if (this.wants(mask)) this.emit(b, item, dir, name, mask);
+      if (this.wants(mask) && !repeat) this.emit(b, item, dir, name, mask);
       if (isDir && this.o.cfg.recursive) await this.scanTrees([path], "emit", b, "directory moved in", item.id - 1);
       else if (!isDir) b.seen.push({ dir, name, entry: { size: -1, mtime: item.receivedAt.getTime() } });
       return;
@@ -295,6 +300,21 @@ export class DcacheWatcher implements HubListener {
     if (!rec || rec.size < 0) return false;
     const st = await stat(this.o.endpoint, join(dir, name)).catch(() => null);
     return !!st && st.size === rec.size && st.mtime === rec.mtime;
+  }
+
+  /**
+   * A file moved in is its own event, so a listing that found it need not wait for one. But when the
+   * directory was listed after the move (rsync renaming into a directory it just made, before the
+   * listing) the listing has emitted the file already: the move repeats it when the file is exactly
+   * as that recent listing saw it.
+   */
+  private async movedInRepeat(b: Batch, dir: string, name: string): Promise<boolean> {
+    const path = join(dir, name);
+    this.pending.delete(path);
+    const at = this.listedAt.get(path);
+    if (at === undefined) return false;
+    this.listedAt.delete(path);
+    return Date.now() - at < LISTED_REPEAT_MS && (await this.alreadyListed(b, dir, name));
   }
 
   /** An IN_MOVED_FROM whose partner did not come: the entry left the watched tree. */
@@ -338,7 +358,9 @@ export class DcacheWatcher implements HubListener {
     }
     if (oldPath) n.event.data.oldPath = oldPath;
     if (recovered) n.event.data.recovered = recovered;
-    if (this.o.cfg.enrich && name && evMask.includes("IN_CLOSE_WRITE")) b.enrich.push({ event: n.event, dir, name, receivedAt: item.receivedAt.getTime() });
+    // a file renamed or moved in is as much an arrival as one closed after writing
+    const arrival = evMask.includes("IN_CLOSE_WRITE") || (evMask.includes("IN_MOVED_TO") && !evMask.includes("IN_ISDIR"));
+    if (this.o.cfg.enrich && name && arrival) b.enrich.push({ event: n.event, dir, name, receivedAt: item.receivedAt.getTime() });
     b.out.push({ payload: n.event, receivedAt: item.receivedAt, origin: this.origin });
   }
 
@@ -439,6 +461,14 @@ export class DcacheWatcher implements HubListener {
 
   private emitListed(b: Batch, f: Listed, recovered: string): void {
     const at = new Date();
+    const path = join(f.dir, f.name);
+    // kept in listing order, so that expired entries are always at the front
+    this.listedAt.delete(path);
+    this.listedAt.set(path, at.getTime());
+    for (const [p, t] of this.listedAt) {
+      if (at.getTime() - t < LISTED_REPEAT_MS) break;
+      this.listedAt.delete(p);
+    }
     this.emit(b, { subscription: f.subscription, receivedAt: at }, f.dir, f.name, ["IN_CLOSE_WRITE"], { recovered, time: new Date(f.mtime).toISOString() });
     const ev = b.out.at(-1)?.payload as StorageCloudEvent | undefined;
     if (ev && ev.subject === join(f.dir, f.name)) {

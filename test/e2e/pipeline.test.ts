@@ -105,7 +105,7 @@ describe("end to end: storage events run the facility pipeline", function () {
     expect(readFileSync(join(stack.data, preview)).subarray(1, 4).toString()).to.equal("PNG");
   });
 
-  it("a checksum mismatch stops the sequence at checksum, visible in the activation and the live log", async () => {
+  it("a checksum mismatch fails that file at checksum: visible in the sequence's result, the live log and the provider's file ledger", async () => {
     const p = `/beamtime/raw/${MX}`;
     const fsPath = join(stack.data, p);
     const good = adler32Hex(readFileSync(fsPath));
@@ -122,17 +122,19 @@ describe("end to end: storage events run the facility pipeline", function () {
     const since = Date.now();
     // the operator replays the file's event (as a provider redelivery would)
     await ow.triggers.invoke({ name: "raw-files", params: { events: [{ specversion: "1.0", id: "replay-1", source: "e2e", type: "org.dcache.storage.IN_CLOSE_WRITE", subject: p, time: new Date().toISOString() }] } });
-    const seq = await until("the ingest sequence to fail", async () => {
+    const seq = await until("the ingest sequence to end with the file failed", async () => {
       const recs = await activationsSince(ow, since);
-      return recs.find((a) => pathOf(a).endsWith("/facility-dev-ingest") && !a.response?.success);
+      return recs.find((a) => pathOf(a).endsWith("/facility-dev-ingest") && JSON.stringify(a.response?.result ?? {}).includes('"failed"'));
     }, 60_000, stack);
-    expect(seq.logs, "stopped after its first component").to.have.length(1);
-    const step = await ow.activations.get({ name: (seq.logs as unknown as string[])[0]! });
-    expect(pathOf(step as Rec)).to.match(/facility\/checksum$/);
-    const error = String((step.response!.result as { error: string }).error);
-    expect(error).to.include(p).and.include(good).and.include(adler32Hex(readFileSync(fsPath)));
-    const line = describeActivation(step as Rec)!;
-    expect(line).to.include("facility/checksum").and.include(p).and.include(good);
+    // the sequence ran to its end; the file left the batch at checksum and no later step touched it
+    expect(seq.response!.success).to.equal(true);
+    const result = seq.response!.result as { files: unknown[]; failed: Array<{ path: string; step: string; reason: string; permanent: boolean }> };
+    expect(result.files).to.deep.equal([]);
+    expect(result.failed).to.have.length(1);
+    expect(result.failed[0]).to.include({ path: p, step: "checksum", permanent: true });
+    expect(result.failed[0]!.reason).to.include(good).and.include(adler32Hex(readFileSync(fsPath)));
+    const line = describeActivation(seq as Rec)!;
+    expect(line).to.include("failed").and.include("checksum").and.include(good);
   });
 });
 

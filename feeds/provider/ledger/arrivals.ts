@@ -85,7 +85,8 @@ export function admit(regId: string, existing: FileEntry | undefined, a: Arrival
     // the run in flight may or may not have read this content: decide when it has ended (see reconsider)
     return { fire: false, entry: { ...remember(existing), again: { event: a.event, at: a.at, ...identityOf(a) } }, why: "in-flight" };
   }
-  return { fire: true, entry: newEntry(regId, a, now) };
+  // new content: a new entry, which still knows the old events (a later replay of them fires nothing)
+  return { fire: true, entry: { ...newEntry(regId, a, now), eventIds: remember(existing).eventIds } };
 }
 
 /**

@@ -13,6 +13,7 @@
 //   POST   /api/v1/registrations/{ns}/{trigger}/dead-letters/replay   {seqs?: number[]}
 //   GET    /api/v1/registrations/{ns}/{trigger}/files          ?state=&prefix=&limit=&after=  the file ledger
 //   POST   /api/v1/registrations/{ns}/{trigger}/files/retry    {paths?: string[], prefix?: string} (neither: every failed file)
+//   POST   /api/v1/registrations/{ns}/{trigger}/files/reconcile {prefix?: string}  run rules that were inactive for files
 //
 // /api/v1 needs the provider's credentials (HTTP Basic); calls about one registration also carry the
 // trigger owner's key in `X-Owner-Key` (optional for the dead-letter and file routes, which operators use).
@@ -52,6 +53,8 @@ const retryBody = ajv.compile({
     prefix: { type: "string", pattern: "^/" },
   },
 });
+
+const reconcileBody = ajv.compile({ type: "object", additionalProperties: false, properties: { prefix: { type: "string", pattern: "^/" } } });
 
 /** A ledger entry as the API shows it: what a user needs to act, times as ISO strings. */
 function fileView(e: FileEntry): Record<string, unknown> {
@@ -161,7 +164,7 @@ export function createApi(o: ApiOptions): Server {
         return send(res, 201, { status: "success", registration: view });
       }
     }
-    const m = /^\/api\/v1\/registrations\/([^/]+)\/([^/]+)(\/pause|\/unpause|\/dead-letters|\/dead-letters\/replay|\/files|\/files\/retry)?$/.exec(path);
+    const m = /^\/api\/v1\/registrations\/([^/]+)\/([^/]+)(\/pause|\/unpause|\/dead-letters|\/dead-letters\/replay|\/files|\/files\/retry|\/files\/reconcile)?$/.exec(path);
     if (!m) throw new ApiError(404, `no route ${method} ${path}`);
     const triggerName = `/${decodeURIComponent(m[1]!)}/${decodeURIComponent(m[2]!)}`;
     const sub = m[3] ?? "";
@@ -204,6 +207,11 @@ export function createApi(o: ApiOptions): Server {
       const body = await readJson(req);
       checkBody(retryBody, body, "retry");
       return send(res, 200, { status: "success", retried: await regs.retryFiles(triggerName, ownerKey, body as { paths?: string[]; prefix?: string }) });
+    }
+    if (sub === "/files/reconcile" && method === "POST") {
+      const body = await readJson(req);
+      checkBody(reconcileBody, body, "reconcile");
+      return send(res, 200, { status: "success", reconciled: await regs.reconcileFiles(triggerName, ownerKey, (body as { prefix?: string }).prefix) });
     }
     throw new ApiError(405, `method ${method} is not allowed on ${path}`);
   }

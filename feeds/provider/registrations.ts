@@ -12,7 +12,7 @@ import {
 import type { Logger } from "./log.ts";
 import type { ProviderMetrics } from "./metrics.ts";
 import { OwnershipError, parseTriggerName, verifyTriggerOwner, type TriggerRef } from "./ownership.ts";
-import { failedFiles, Ledger, retryEntry, type RetrySelector } from "./ledger/ledger.ts";
+import { failedFiles, Ledger, reconcileEntry, retryEntry, unrunFiles, type RetrySelector } from "./ledger/ledger.ts";
 import type { FileEntry, FileQuery, FileState } from "./ledger/types.ts";
 import type { BackoffPolicy } from "./pipeline/backoff.ts";
 import { compileArrival, type ArrivalStage } from "./pipeline/arrival.ts";
@@ -701,7 +701,8 @@ export class Registrations {
 
   private forgetMetrics(rt: Runtime): void {
     const label = `trigger="/${rt.rec.id}"`;
-    for (const c of [this.o.metrics.received, this.o.metrics.malformed, this.o.metrics.filtered, this.o.metrics.notArrivals, this.o.metrics.coalesced, this.o.metrics.fired, this.o.metrics.fires, this.o.metrics.retried, this.o.metrics.deadLettered, this.o.metrics.dropped])
+    for (const c of [this.o.metrics.received, this.o.metrics.malformed, this.o.metrics.filtered, this.o.metrics.notArrivals, this.o.metrics.coalesced, this.o.metrics.fired, this.o.metrics.fires, this.o.metrics.retried, this.o.metrics.deadLettered, this.o.metrics.dropped,
+      this.o.metrics.filesSucceeded, this.o.metrics.filesFailed, this.o.metrics.filesSkipped, this.o.metrics.filesRetried, this.o.metrics.filesDuplicate])
       c.forget((k) => k.includes(label));
   }
 
@@ -758,5 +759,21 @@ export class Registrations {
     const rt = await this.findAdmin(triggerName, ownerKey);
     if (!rt.ledger) throw new ApiError(409, `the feed of ${triggerName} keeps no file ledger (delivery.ledger is false); update it with delivery.ledger true`);
     return rt.ledger.retry(sel);
+  }
+
+  /** Runs the rules that were inactive when files fired, for those files (under a prefix, or all). */
+  async reconcileFiles(triggerName: string, ownerKey: string | undefined, prefix?: string): Promise<number> {
+    if (this.o.shared) {
+      const rec = await this.findAdminStored(triggerName, ownerKey);
+      const rt = this.runtimes.get(rec.id);
+      if (rt?.ledger) return rt.ledger.reconcile(prefix);
+      const now = Date.now();
+      const found = await unrunFiles(this.o.store, rec.id, prefix);
+      await this.o.store.putFiles(rec.id, found.map((e) => reconcileEntry(e, now)), { fenced: false });
+      return found.length;
+    }
+    const rt = await this.findAdmin(triggerName, ownerKey);
+    if (!rt.ledger) throw new ApiError(409, `the feed of ${triggerName} keeps no file ledger (delivery.ledger is false); update it with delivery.ledger true`);
+    return rt.ledger.reconcile(prefix);
   }
 }

@@ -12,7 +12,11 @@ export class ActionError extends Error {
  * batch goes on. `permanent`: retrying the same bytes cannot help (corrupt file, checksum mismatch).
  */
 export class FileFailure extends ActionError {
-  constructor(message: string, readonly permanent: boolean, status?: number) {
+  /**
+   * `known`: what the step learnt of the file before it failed (size, mtime, ADLER32 as the storage
+   * has them), so that a later rescan of the same bytes is recognised and not run again
+   */
+  constructor(message: string, readonly permanent: boolean, status?: number, readonly known?: { size?: number; mtime?: string; adler32?: string }) {
     super(message, status);
   }
 }

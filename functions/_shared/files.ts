@@ -31,6 +31,7 @@ export interface FailedFile {
   /** true: the same bytes will fail again (corrupt, wrong format, checksum mismatch, changed after registration) */
   permanent: boolean;
   size?: number;
+  mtime?: string;
   adler32?: string;
   event?: FileRecord["event"];
 }

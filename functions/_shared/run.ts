@@ -36,8 +36,10 @@ function failure(step: string, file: FileRecord, e: unknown): FailedFile {
   const message = (e as Error)?.message ?? String(e);
   const permanent = e instanceof FileFailure ? e.permanent : e instanceof ActionError ? !transientStatus(e.status) : false;
   const f: FailedFile = { path: file.path, step, reason: message.includes(file.path) ? message : `${file.path}: ${message}`, permanent };
-  if (file.size !== undefined) f.size = file.size;
-  if (file.adler32) f.adler32 = file.adler32;
+  const known = { size: file.size, mtime: file.mtime, adler32: file.adler32, ...(e instanceof FileFailure ? e.known : {}) };
+  if (known.size !== undefined) f.size = known.size;
+  if (known.mtime) f.mtime = known.mtime;
+  if (known.adler32) f.adler32 = known.adler32;
   if (file.event) f.event = file.event;
   return f;
 }

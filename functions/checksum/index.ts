@@ -18,6 +18,8 @@ async function verify(storage: Storage, file: FileRecord, p: Params, count: (byt
   // The namespace has dCache's checksum; without a frontend, HEAD's Digest has it.
   const stat = await storage.stat(file.path, { checksum: true });
   if (stat.fileType && stat.fileType !== "REGULAR") throw new SkipFile(`not a regular file (${stat.fileType})`);
+  // what the storage says of the file: a failure carries it, so that the same bytes are recognised later
+  const known = { size: stat.size, ...(stat.mtime ? { mtime: stat.mtime } : {}), ...(stat.adler32 ? { adler32: stat.adler32 } : {}) };
   const opened = await storage.open(file.path);
   let sum;
   try {
@@ -28,9 +30,9 @@ async function verify(storage: Storage, file: FileRecord, p: Params, count: (byt
   count(sum.bytes);
   if (sum.bytes !== stat.size) throw new FileFailure(`${file.path}: read ${sum.bytes} bytes but storage reports ${stat.size} (truncated or changed while reading)`, false);
   const storageValue = stat.adler32;
-  if (storageValue && storageValue !== sum.hex) throw new FileFailure(`${file.path}: ADLER32 mismatch, computed ${sum.hex} but dCache has ${storageValue}`, true);
+  if (storageValue && storageValue !== sum.hex) throw new FileFailure(`${file.path}: ADLER32 mismatch, computed ${sum.hex} but dCache has ${storageValue}`, true, undefined, known);
   if (!storageValue && p.requireStorageChecksum) {
-    throw new FileFailure(`${file.path}: dCache reports no ADLER32 to compare with (computed ${sum.hex}); unset requireStorageChecksum to accept it`, true);
+    throw new FileFailure(`${file.path}: dCache reports no ADLER32 to compare with (computed ${sum.hex}); unset requireStorageChecksum to accept it`, true, undefined, known);
   }
   const rec: FileRecord = {
     ...file,

@@ -63,14 +63,20 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
     const size = file.size !== undefined && file.metadata ? file.size : (await storage.stat(file.path)).size;
     const reader = storage.rangeReader(file.path, size);
     try {
-      const md = file.metadata ?? (await describe(reader, file.path));
+      // bytes that do not parse fail for good; a broken transfer may pass
+      const failure = (why: string, e: unknown) => (e instanceof HttpError ? new ActionError(why, e.status === 206 ? 0 : e.status) : new FileFailure(why, true));
+      let md: FileDescription;
+      try {
+        md = file.metadata ?? (await describe(reader, file.path));
+      } catch (e) {
+        const msg = (e as Error).message;
+        throw failure(msg.includes(file.path) ? msg : `${file.path}: ${msg}`, e);
+      }
       let frame: Frame | string;
       try {
         frame = await frameOf(reader, file.path, md);
       } catch (e) {
-        const why = `${file.path}: cannot read the detector frame (${(e as Error).message})`;
-        if (e instanceof HttpError) throw new ActionError(why, e.status === 206 ? 0 : e.status);
-        throw new FileFailure(why, true);
+        throw failure(`${file.path}: cannot read the detector frame (${(e as Error).message})`, e);
       }
       if (typeof frame === "string") throw new SkipFile(frame);
       frame = thin(frame);

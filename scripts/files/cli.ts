@@ -12,6 +12,8 @@ commands:
   failed                     failed files with the step and the reason (--prefix, --limit)
   list                       files of one --state (pending|fired|retrying|succeeded|skipped|failed), or all
   retry PATH…                run failed files again; or --prefix P, or --all (every failed file)
+  reconcile                  run the rules that were inactive when files fired, for those files (--prefix);
+                             enable the rules first
 options:
   --trigger /NS/NAME         one trigger (default: every registration the provider has)
   --prefix P                 only paths starting with P
@@ -34,9 +36,9 @@ const readIf = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : undefin
 function connection(v: Record<string, string | boolean | undefined>): Conn {
   const dir = (v["state-dir"] as string | undefined) ?? ".local";
   const endpoints = readIf(join(dir, "endpoints.json"));
-  const url = (v.provider as string | undefined) ?? process.env.PROVIDER_URL ?? (endpoints ? (JSON.parse(endpoints) as { PROVIDER_URL?: string }).PROVIDER_URL : undefined);
-  const auth = (v.auth as string | undefined) ?? process.env.PROVIDER_AUTH ?? readIf(join(dir, "provider-auth"))?.trim();
-  const ownerKey = (v["owner-key"] as string | undefined) ?? process.env.OW_AUTH ?? /^AUTH=(.*)$/m.exec(readIf(join(dir, "openwhisk", "wskprops")) ?? "")?.[1]?.trim();
+  const url = (v.provider as string | undefined) ?? (process.env.PROVIDER_URL || undefined) ?? (endpoints ? (JSON.parse(endpoints) as { PROVIDER_URL?: string }).PROVIDER_URL : undefined);
+  const auth = (v.auth as string | undefined) ?? (process.env.PROVIDER_AUTH || undefined) ?? readIf(join(dir, "provider-auth"))?.trim();
+  const ownerKey = (v["owner-key"] as string | undefined) ?? (process.env.OW_AUTH || undefined) ?? /^AUTH=(.*)$/m.exec(readIf(join(dir, "openwhisk", "wskprops")) ?? "")?.[1]?.trim();
   if (!url) throw new Error(`no feed provider: give --provider URL (or PROVIDER_URL), or run \`npm start\` so that ${join(dir, "endpoints.json")} exists`);
   if (!auth) throw new Error(`no provider credentials: give --auth USER:PASSWORD (or PROVIDER_AUTH); the local stack keeps them in ${join(dir, "provider-auth")}`);
   return { url: url.replace(/\/+$/, ""), auth, ...(ownerKey ? { ownerKey } : {}) };
@@ -138,6 +140,16 @@ async function main(): Promise<void> {
       if (r.retried) console.log(`${t}: ${r.retried} file(s) retried`);
     }
     if (total === 0) console.log("no failed file matched");
+    return;
+  }
+  if (command === "reconcile") {
+    let total = 0;
+    for (const t of await triggers(c, v.trigger)) {
+      const r = await api<{ reconciled: number }>(c, "POST", `/registrations/${seg(t)}/files/reconcile`, v.prefix ? { prefix: v.prefix } : {});
+      total += r.reconciled;
+      if (r.reconciled) console.log(`${t}: ${r.reconciled} file(s) run by the rules they missed`);
+    }
+    if (total === 0) console.log("no file missed a rule");
     return;
   }
   throw new Error(`unknown command "${command}"`);

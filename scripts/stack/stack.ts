@@ -169,11 +169,16 @@ export class LocalStack {
     return this.endpoints;
   }
 
-  /** Stops a service (SIGKILL to simulate a crash) and starts it again on the same ports. */
-  async restart(name: ServiceName, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  /**
+   * Stops a service (SIGKILL to simulate a crash) and starts it again on the same ports, `downMs`
+   * later (an outage); `whileDown` runs while it is stopped (e.g. to lose some of its state).
+   */
+  async restart(name: ServiceName, signal: NodeJS.Signals = "SIGTERM", downMs = 0, whileDown?: () => void): Promise<void> {
     const svc = this.services.get(name)!;
     this.services.delete(name);
     await svc.stop(signal);
+    whileDown?.();
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
     const ports: Record<string, number> = { ...this.opts.ports };
     if (name === "openwhisk") ports.openwhisk = portOf(svc.urls.openwhisk!);
     if (name === "dcache") Object.assign(ports, { frontend: portOf(svc.urls["dcache-frontend"]!), webdav: portOf(svc.urls["dcache-webdav"]!) });

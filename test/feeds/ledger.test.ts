@@ -133,8 +133,10 @@ describe("feeds/provider ledger: a file's state from its rules", () => {
   const entry = (rules: FileEntry["rules"]): FileEntry => ({ regId: "r", path: "/p", state: "fired", event: "{}", eventIds: ["e"], arrivedAt: 0, updatedAt: 0, rules });
   const r = (state: FileEntry["rules"][string]["state"], extra = {}) => ({ action: "guest/a", state, attempt: 1, ...extra });
 
-  it("failed wins, then retrying, then running; all skipped is skipped; inactive rules do not count as run", () => {
+  it("in flight while a rule runs or retries; then failed if one failed; all skipped is skipped; inactive rules do not count as run", () => {
     expect(overallState(entry({ a: r("succeeded"), b: r("failed") }))).to.equal("failed");
+    expect(overallState(entry({ a: r("failed"), b: r("running") }))).to.equal("fired");
+    expect(overallState(entry({ a: r("failed"), b: r("retrying") }))).to.equal("retrying");
     expect(overallState(entry({ a: r("succeeded"), b: r("retrying") }))).to.equal("retrying");
     expect(overallState(entry({ a: r("succeeded"), b: r("running") }))).to.equal("fired");
     expect(overallState(entry({ a: r("skipped"), b: r("skipped") }))).to.equal("skipped");

@@ -13,7 +13,7 @@ import type { NewEvent, OutboxEntry, Store } from "../store/types.ts";
 import { admit, arrivalOf, newEntry, reconsider } from "./arrivals.ts";
 import { getActivation, invokeRuleAction, triggerParameters } from "./openwhisk-api.ts";
 import { isInactiveRule, outcomesOf, ruleLines, type FileOutcome } from "./outcomes.ts";
-import { settle, type FileEntry, type FileState, type RuleOutcome } from "./types.ts";
+import { isInFlight, settle, type FileEntry, type FileState, type RuleOutcome } from "./types.ts";
 
 /** files per retry invocation of a rule's action */
 const RETRY_BATCH = 50;
@@ -240,6 +240,7 @@ export class Ledger {
           const changed: FileEntry[] = [];
           for (const e of files.values()) {
             if (e.triggerActivationId !== taid || e.state !== "fired" || Object.keys(e.rules).length) continue;
+            const was = e.state;
             if (!record) {
               Object.assign(e, { state: "failed", step: "fire", permanent: false, reason: `OpenWhisk kept no record of trigger activation ${taid}; retry the file` });
             } else if (lines.length === 0) {
@@ -249,14 +250,14 @@ export class Ledger {
                 const r: RuleOutcome = { action: l.action, state: "running", attempt: 1 };
                 if (l.success && l.activationId) r.activationId = l.activationId;
                 else if (isInactiveRule(l)) r.state = "inactive";
-                else Object.assign(r, { state: "retrying", nextAt: now + backoffDelay(1, this.o.backoff), step: "fire", reason: `the rule's invocation was refused: ${l.error ?? "no reason given"}`, permanent: false });
+                else Object.assign(r, { state: "retrying", nextAt: Math.round(now + backoffDelay(1, this.o.backoff)), step: "fire", reason: `the rule's invocation was refused: ${l.error ?? "no reason given"}`, permanent: false });
                 e.rules[l.rule] = r;
               }
               settle(e, now);
             }
             e.updatedAt = now;
             changed.push(e);
-            this.count(e);
+            this.count(e, was);
           }
           await this.o.store.putFiles(this.o.regId, changed);
           for (const l of lines) if (l.success && l.activationId) started.push([l.activationId, l.rule, changed.filter((e) => e.rules[l.rule]?.activationId === l.activationId).map((e) => e.path)]);
@@ -289,9 +290,10 @@ export class Ledger {
             const r = e.rules[rule];
             if (!r || r.state !== "running" || r.activationId !== activationId) continue;
             const o: FileOutcome = outcomes?.get(e.path) ?? { state: "failed", step: "action", reason: `activation ${activationId} left no record within maxAgeSeconds`, permanent: false };
+            const was = e.state;
             this.apply(e, r, o, now);
             settle(e, now);
-            this.count(e);
+            this.count(e, was);
             const again = isFinal(e.state) ? reconsider(e) : undefined;
             if (again) {
               const fresh = newEntry(this.o.regId, again, now);
@@ -313,15 +315,17 @@ export class Ledger {
 
   private apply(e: FileEntry, r: RuleOutcome, o: FileOutcome, now: number): void {
     delete r.nextAt;
+    // what was processed (or failed): the identity later arrivals are compared with
+    if (o.state !== "skipped") {
+      if (o.size !== undefined) e.size = o.size;
+      if (o.mtime !== undefined) e.mtime = o.mtime;
+      if (o.adler32 !== undefined) e.adler32 = o.adler32;
+    }
     if (o.state === "succeeded") {
       Object.assign(r, { state: "succeeded" });
       delete r.step;
       delete r.reason;
       delete r.permanent;
-      // what was processed: the identity later arrivals are compared with
-      if (o.size !== undefined) e.size = o.size;
-      if (o.mtime !== undefined) e.mtime = o.mtime;
-      if (o.adler32 !== undefined) e.adler32 = o.adler32;
       return;
     }
     if (o.state === "skipped") {
@@ -339,10 +343,12 @@ export class Ledger {
       return;
     }
     r.state = "retrying";
-    r.nextAt = now + backoffDelay(r.attempt, this.o.backoff);
+    r.nextAt = Math.round(now + backoffDelay(r.attempt, this.o.backoff));
   }
 
-  private count(e: FileEntry): void {
+  /** Counts a file once per change into a final state (a file can fail, then succeed on retry). */
+  private count(e: FileEntry, was: FileState): void {
+    if (e.state === was || !isFinal(e.state)) return;
     const trigger = this.o.label;
     if (e.state === "succeeded") this.o.metrics.filesSucceeded.inc({ trigger });
     else if (e.state === "skipped") this.o.metrics.filesSkipped.inc({ trigger });
@@ -413,6 +419,7 @@ export class Ledger {
       for (const e of files.values()) {
         const r = e.rules[rule];
         if (!r || r.state !== "retrying") continue;
+        const was = e.state;
         r.attempt++;
         if (answer.status === 202 && answer.body?.activationId) {
           Object.assign(r, { state: "running", activationId: answer.body.activationId });
@@ -425,12 +432,26 @@ export class Ledger {
           this.apply(e, r, { state: "failed", step: "retry", reason: `cannot invoke ${action}: ${answer.message ?? answer.status}`, permanent: true }, now);
         }
         settle(e, now);
-        if (isFinal(e.state)) this.count(e);
+        this.count(e, was);
         changed.push(e);
       }
       await this.o.store.putFiles(this.o.regId, changed);
     });
     if (follow) this.followRule(follow, rule, paths);
+  }
+
+  /**
+   * Files that some rule never ran for, because the rule was inactive when they fired: that rule's
+   * action runs for them now (enable the rule first). Returns how many files.
+   */
+  reconcile(prefix?: string): Promise<number> {
+    return this.lock(async () => {
+      const now = this.now();
+      const found = await unrunFiles(this.o.store, this.o.regId, prefix);
+      await this.o.store.putFiles(this.o.regId, found.map((e) => reconcileEntry(e, now)));
+      this.schedule(0);
+      return found.length;
+    });
   }
 
   /**
@@ -454,6 +475,25 @@ export class Ledger {
       return found.length;
     });
   }
+}
+
+/** Entries a reconcile brings up to date: files some rule never ran for because it was inactive. */
+export async function unrunFiles(store: Store, regId: string, prefix?: string): Promise<FileEntry[]> {
+  const out: FileEntry[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.listFiles(regId, { limit: 1000, ...(prefix ? { prefix } : {}), ...(after ? { after } : {}) });
+    out.push(...page.filter((e) => !isInFlight(e.state) && Object.values(e.rules).some((r) => r.state === "inactive")));
+    if (page.length < 1000) return out;
+    after = page[page.length - 1]!.path;
+  }
+}
+
+/** An entry whose inactive rules run now (a fresh maxAgeSeconds); its other rules keep their outcome. */
+export function reconcileEntry(e: FileEntry, now: number): FileEntry {
+  const rules: Record<string, RuleOutcome> = {};
+  for (const [name, r] of Object.entries(e.rules)) rules[name] = r.state === "inactive" ? { ...r, state: "retrying", nextAt: now } : r;
+  return settle({ ...e, rules, arrivedAt: now }, now);
 }
 
 function isFinal(s: FileState): boolean {

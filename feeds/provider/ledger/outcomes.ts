@@ -43,7 +43,16 @@ export function isInactiveRule(line: RuleLine): boolean {
 export type FileOutcome =
   | { state: "succeeded"; size?: number; mtime?: number; adler32?: string }
   | { state: "skipped"; reason: string }
-  | { state: "failed"; step: string; reason: string; permanent: boolean };
+  | { state: "failed"; step: string; reason: string; permanent: boolean; size?: number; mtime?: number; adler32?: string };
+
+/** What a result says of a file's content: the identity the ledger compares later arrivals with. */
+function identity(f: { size?: unknown; mtime?: unknown; adler32?: unknown }): { size?: number; mtime?: number; adler32?: string } {
+  const o: { size?: number; mtime?: number; adler32?: string } = {};
+  if (typeof f.size === "number") o.size = f.size;
+  if (typeof f.mtime === "string" && !Number.isNaN(Date.parse(f.mtime))) o.mtime = Date.parse(f.mtime);
+  if (typeof f.adler32 === "string") o.adler32 = f.adler32;
+  return o;
+}
 
 export interface ActivationRecord {
   response?: { success?: boolean; status?: string; result?: unknown };
@@ -52,7 +61,7 @@ export interface ActivationRecord {
 type Result = {
   files?: Array<{ path?: unknown; size?: unknown; mtime?: unknown; adler32?: unknown }>;
   skipped?: Array<{ path?: unknown; reason?: unknown }>;
-  failed?: Array<{ path?: unknown; step?: unknown; reason?: unknown; permanent?: unknown }>;
+  failed?: Array<{ path?: unknown; step?: unknown; reason?: unknown; permanent?: unknown; size?: unknown; mtime?: unknown; adler32?: unknown }>;
   error?: unknown;
   step?: unknown;
   transient?: unknown;
@@ -70,19 +79,14 @@ export function outcomesOf(record: ActivationRecord, paths: string[]): Map<strin
   const result = (record.response?.result ?? {}) as Result;
   const success = record.response?.success === true;
   for (const f of Array.isArray(result.files) ? result.files : []) {
-    if (typeof f?.path !== "string") continue;
-    const o: FileOutcome = { state: "succeeded" };
-    if (typeof f.size === "number") o.size = f.size;
-    if (typeof f.mtime === "string" && !Number.isNaN(Date.parse(f.mtime))) o.mtime = Date.parse(f.mtime);
-    if (typeof f.adler32 === "string") o.adler32 = f.adler32;
-    out.set(f.path, o);
+    if (typeof f?.path === "string") out.set(f.path, { state: "succeeded", ...identity(f) });
   }
   for (const s of Array.isArray(result.skipped) ? result.skipped : []) {
     if (typeof s?.path === "string") out.set(s.path, { state: "skipped", reason: String(s.reason ?? "skipped") });
   }
   for (const f of Array.isArray(result.failed) ? result.failed : []) {
     if (typeof f?.path !== "string") continue;
-    out.set(f.path, { state: "failed", step: String(f.step ?? "?"), reason: String(f.reason ?? "failed"), permanent: f.permanent === true });
+    out.set(f.path, { state: "failed", step: String(f.step ?? "?"), reason: String(f.reason ?? "failed"), permanent: f.permanent === true, ...identity(f) });
   }
   if (!success || typeof result.error === "string") {
     const named = Array.isArray(result.paths) ? new Set(result.paths.filter((p): p is string => typeof p === "string")) : undefined;

@@ -92,9 +92,10 @@ export interface LedgerStore {
 export function overallState(e: Pick<FileEntry, "rules" | "state">): FileState {
   const rules = Object.values(e.rules);
   if (rules.length === 0) return e.state;
-  if (rules.some((r) => r.state === "failed")) return "failed";
-  if (rules.some((r) => r.state === "retrying")) return "retrying";
+  // in flight until every rule has its outcome; then one failed rule makes the file failed
   if (rules.some((r) => r.state === "running")) return "fired";
+  if (rules.some((r) => r.state === "retrying")) return "retrying";
+  if (rules.some((r) => r.state === "failed")) return "failed";
   const ran = rules.filter((r) => r.state !== "inactive");
   if (ran.length > 0 && ran.every((r) => r.state === "skipped")) return "skipped";
   if (ran.length === 0) return "failed";
@@ -105,7 +106,7 @@ export function overallState(e: Pick<FileEntry, "rules" | "state">): FileState {
 export function settle(e: FileEntry, now: number): FileEntry {
   e.state = overallState(e);
   const rules = Object.entries(e.rules);
-  const failed = rules.find(([, r]) => r.state === "failed") ?? rules.find(([, r]) => r.state === "retrying");
+  const failed = rules.find(([, r]) => r.state === "retrying") ?? rules.find(([, r]) => r.state === "failed");
   if (failed) {
     e.step = failed[1].step;
     e.reason = failed[1].reason;

@@ -12,6 +12,8 @@ export interface StackOptions {
   /** keep following activations after the stack is up (false: exit once deployed, leaving nothing running) */
   follow: boolean;
   deploy: boolean;
+  /** a config file for the local OpenWhisk platform (limits, pool; local/openwhisk/README.md) */
+  openwhiskConfig?: string;
 }
 
 export const USAGE = `usage: npm start -- [options]

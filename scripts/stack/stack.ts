@@ -73,13 +73,14 @@ export class LocalStack {
   readonly state: string;
 
   /** A stack in `root` (data/ and state/) on free ports, deploying: for tests and benchmarks. */
-  static onFreePorts(root: string): LocalStack {
+  static onFreePorts(root: string, more: Partial<StackOptions> = {}): LocalStack {
     return new LocalStack({
       dataDir: join(root, "data"),
       stateDir: join(root, "state"),
       ports: { openwhisk: 0, frontend: 0, webdav: 0, provider: 0, scicat: 0, rucio: 0 },
       follow: false,
       deploy: true,
+      ...more,
     });
   }
 
@@ -129,7 +130,7 @@ export class LocalStack {
     const p = this.opts.ports;
     this.broker = await findOrStartBroker(this.opts.mqttUrl);
     this.say(`  ${"mqtt".padEnd(10)} ${this.broker.url}${this.broker.proc ? " (mosquitto started for the stack)" : ""}`);
-    this.specs.set("openwhisk", { script: "local/openwhisk/main.ts", args: (x) => ["--port", String(x.openwhisk), "--data-dir", join(this.state, "openwhisk")], listeners: ["openwhisk"] });
+    this.specs.set("openwhisk", { script: "local/openwhisk/main.ts", args: (x) => ["--port", String(x.openwhisk), "--data-dir", join(this.state, "openwhisk"), ...(this.opts.openwhiskConfig ? ["--config", this.opts.openwhiskConfig] : [])], listeners: ["openwhisk"] });
     this.specs.set("dcache", {
       script: "local/dcache/main.ts",
       args: (x) => ["--root", this.data, "--frontend-port", String(x.frontend), "--webdav-port", String(x.webdav), "--checksum-db", join(this.state, "dcache-checksums.sqlite")],

@@ -5,7 +5,8 @@
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { GUEST_AUTH, type LocalStack } from "../../scripts/stack/stack.ts";
@@ -150,5 +151,62 @@ describe("end to end: every arriving file ends processed, or failed with its rea
     // reconciling again finds nothing: each file ran once
     expect((await cli("reconcile", "--trigger", "/guest/raw-files")).stdout).to.include("no file missed a rule");
     expect((await datasetsIn("/disabled")).length).to.equal(5);
+  });
+});
+
+describe("end to end: a burst under faults — refused invocations, a SciCat outage, a provider SIGKILL", function () {
+  this.timeout(900_000);
+  const N = Number(process.env.E2E_LEDGER_FILES ?? 60);
+  let stack: LocalStack;
+  let ow: Awaited<ReturnType<typeof startStack>>["ow"];
+
+  before(async () => {
+    process.env.SKIP_TYPECHECK = "1";
+    // a platform that admits 4 invocations at a time: rule invocations past that are refused (429),
+    // recorded only in the trigger activation's logs, as OpenWhisk does
+    const config = join(mkdtempSync(join(tmpdir(), "ow-config-")), "ow.json");
+    writeFileSync(config, JSON.stringify({ limits: { concurrentInvocations: 4 } }));
+    ({ stack, ow } = await startStack({ openwhiskConfig: config }));
+  });
+  after(() => stack?.stop());
+
+  it(`${N} files: every good file catalogued exactly once after the faults clear`, async () => {
+    const t0 = Date.now();
+    const dir = join(stack.data, "burst");
+    mkdirSync(dir, { recursive: true });
+    const sample = readFileSync(join(testdata, "DLS_i03_i04_NXmx_hdf5_Therm_6_2.nxs"));
+    for (let i = 0; i < N; i++) writeFileSync(join(dir, `scan-${String(i).padStart(4, "0")}.nxs`), sample);
+    const outage = stack.restart("scicat", "SIGTERM", 10_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    await stack.restart("provider", "SIGKILL");
+    await outage;
+    const cleared = Date.now();
+
+    const auth = { authorization: `Basic ${Buffer.from(stack.endpoints.PROVIDER_AUTH).toString("base64")}`, "x-owner-key": GUEST_AUTH };
+    const files = await until(`${N} files processed`, async () => {
+      const r = (await (await fetch(`${stack.endpoints.PROVIDER_URL}/api/v1/registrations/guest/raw-files/files?prefix=/burst/&limit=1000`, { headers: auth })).json()) as { files: FileView[] };
+      return r.files.length === N && r.files.every((f) => ["succeeded", "failed", "skipped"].includes(f.state)) ? r.files : undefined;
+    }, 600_000, stack);
+    const done = Date.now();
+    for (const f of files) expect(f.state, `${f.path}: ${f.reason}`).to.equal("succeeded");
+
+    const recs = await activationsSince(ow, t0);
+    const refused = recs.filter((a) => a.name === "raw-files").flatMap((a) => (a.logs as unknown as string[]).map((l) => JSON.parse(l) as { success: boolean; error?: string })).filter((l) => !l.success);
+    expect(refused.length, "rule invocations the platform refused").to.be.above(0);
+    expect(refused[0]!.error).to.match(/Too many concurrent requests/);
+    // exactly once: one successful ingest per file
+    const ingestedTimes = new Map<string, number>();
+    for (const a of recs) {
+      if (!String(a.annotations?.find((x) => x.key === "path")?.value ?? "").endsWith("/facility-dev-ingest") || !a.response?.success) continue;
+      for (const f of ((a.response.result as { files?: Array<{ path: string }> }).files ?? [])) ingestedTimes.set(f.path, (ingestedTimes.get(f.path) ?? 0) + 1);
+    }
+    const twice = [...ingestedTimes].filter(([, n]) => n > 1);
+    expect(twice, "files ingested more than once").to.deep.equal([]);
+    expect(ingestedTimes.size).to.equal(N);
+    const token = await scicatToken(stack.endpoints.SCICAT_URL);
+    const ds = ((await (await fetch(`${stack.endpoints.SCICAT_URL}/api/v3/datasets`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<{ sourceFolder: string }>).filter((d) => d.sourceFolder === "/burst");
+    expect(ds.length).to.equal(N);
+    const retried = files.filter((f) => Object.values(f.rules).some((r) => r.attempt > 1)).length;
+    console.log(`      ${N} files written, ${N} catalogued, 0 failed, 0 duplicates; ${refused.length} rule invocations refused (429), ${retried} files retried; done ${((done - cleared) / 1000).toFixed(1)} s after the faults cleared`);
   });
 });

@@ -4,13 +4,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import openwhisk, { type Activation, type Dict } from "openwhisk";
+import type { StackOptions } from "../../scripts/stack/options.ts";
 import { LocalStack, GUEST_AUTH } from "../../scripts/stack/stack.ts";
 
 export type Rec = Activation<Dict> & { cause?: string };
 
-export async function startStack(): Promise<{ stack: LocalStack; ow: ReturnType<typeof openwhisk> }> {
+export async function startStack(more: Partial<StackOptions> = {}): Promise<{ stack: LocalStack; ow: ReturnType<typeof openwhisk> }> {
   const root = mkdtempSync(join(tmpdir(), "e2e-"));
-  const stack = LocalStack.onFreePorts(root);
+  const stack = LocalStack.onFreePorts(root, more);
   await stack.start();
   await stack.serverless(["deploy"]);
   return { stack, ow: openwhisk({ apihost: stack.endpoints.OW_APIHOST, api_key: GUEST_AUTH }) };

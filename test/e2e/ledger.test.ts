@@ -156,7 +156,7 @@ describe("end to end: every arriving file ends processed, or failed with its rea
 
 describe("end to end: a burst under faults — refused invocations, a SciCat outage, a provider SIGKILL", function () {
   this.timeout(900_000);
-  const N = Number(process.env.E2E_LEDGER_FILES ?? 60);
+  const N = Number(process.env.E2E_LEDGER_FILES ?? 200);
   let stack: LocalStack;
   let ow: Awaited<ReturnType<typeof startStack>>["ow"];
 

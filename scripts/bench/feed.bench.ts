@@ -1,6 +1,7 @@
 // Feed provider benchmarks, all against the real provider process, a private Mosquitto and a loopback
 // OpenWhisk trigger endpoint in this process:
-//  1. sustained events/s from MQTT publish to acknowledged fires, batching on vs one fire per event;
+//  1. sustained events/s from MQTT publish to acknowledged fires, batching on vs one fire per event,
+//     and with the file ledger (admission, fired records, outcomes followed) vs without it;
 //  2. the same under OpenWhisk's stock limit of 60 fires per minute (enforced as 1 fire/s);
 //  3. p50/p99 latency publish → fire acknowledged at 1,000 events/s, next to plain MQTT delivery;
 //  4. provider memory with 1,000 registrations, next to the idle provider.
@@ -47,8 +48,14 @@ async function startBroker(): Promise<string> {
   throw new Error("mosquitto did not start (is it installed?)");
 }
 
-/** Loopback OpenWhisk trigger endpoint: every trigger exists; fires are 202 unless the limiter says 429. */
+/**
+ * Loopback OpenWhisk trigger endpoint: every trigger exists; fires are 202 unless the limiter says
+ * 429. As OpenWhisk does, each accepted fire leaves a trigger activation whose logs name one rule's
+ * activation, which has succeeded: what the provider's file ledger reads to follow a fire.
+ */
 class TriggerEndpoint {
+  private activations = new Map<string, string>();
+  private nextId = 0;
   events = new Map<string, number>();
   fires = new Map<string, number>();
   /** per event: ms from the publisher's timestamp (data.sentAt, performance.now of this process) to this fire */
@@ -66,6 +73,12 @@ class TriggerEndpoint {
       req.on("data", (c) => chunks.push(c));
       req.on("end", () => {
         const trigger = decodeURIComponent((req.url ?? "").split("/").pop() ?? "");
+        const activation = /\/activations\/([0-9a-f]+)$/.exec(req.url ?? "");
+        if (req.method === "GET" && activation) {
+          const doc = this.activations.get(activation[1]!);
+          res.writeHead(doc ? 200 : 404, { "content-type": "application/json" });
+          return res.end(doc ?? '{"error":"The requested resource does not exist."}');
+        }
         if (req.method === "GET") {
           res.writeHead(200, { "content-type": "application/json" });
           return res.end(JSON.stringify({ namespace: "guest", name: trigger }));
@@ -83,8 +96,12 @@ class TriggerEndpoint {
         for (const e of body.events) if (typeof e.data.sentAt === "number") this.latencies.push(now - e.data.sentAt);
         this.events.set(trigger, (this.events.get(trigger) ?? 0) + body.events.length);
         this.fires.set(trigger, (this.fires.get(trigger) ?? 0) + 1);
+        const id = (++this.nextId).toString(16).padStart(32, "0");
+        const rule = (++this.nextId).toString(16).padStart(32, "0");
+        this.activations.set(id, JSON.stringify({ activationId: id, logs: [JSON.stringify({ statusCode: 0, success: true, activationId: rule, rule: `guest/${trigger}-rule`, action: "guest/action" })], response: { success: true, result: {} } }));
+        this.activations.set(rule, JSON.stringify({ activationId: rule, logs: [], response: { success: true, status: "success", result: {} } }));
         res.writeHead(202, { "content-type": "application/json" });
-        res.end('{"activationId":"0123456789abcdef0123456789abcdef"}');
+        res.end(JSON.stringify({ activationId: id }));
       });
     });
     await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
@@ -106,11 +123,11 @@ async function startProvider(apihost: string, name: string, extra: string[] = []
   return p;
 }
 
-async function register(provider: RunningService, trigger: string, broker: string, topic: string, batch: Record<string, number>): Promise<void> {
+async function register(provider: RunningService, trigger: string, broker: string, topic: string, batch: Record<string, number>, delivery: Record<string, unknown> = {}): Promise<void> {
   const res = await fetch(`${provider.urls.provider}/api/v1/registrations`, {
     method: "POST",
     headers: { authorization: `Basic ${Buffer.from(AUTH).toString("base64")}`, "content-type": "application/json" },
-    body: JSON.stringify({ triggerName: `/guest/${trigger}`, authKey: KEY, config: { source: { kind: "mqtt", url: broker, topic }, batch } }),
+    body: JSON.stringify({ triggerName: `/guest/${trigger}`, authKey: KEY, config: { source: { kind: "mqtt", url: broker, topic }, batch, delivery } }),
   });
   if (res.status !== 201) throw new Error(`registration ${trigger} failed: ${res.status} ${await res.text()}`);
 }
@@ -220,6 +237,25 @@ async function main(): Promise<void> {
   await until("plain subscriber received", () => got >= N, 300000);
   const plainRate = N / ((performance.now() - t0) / 1000);
   await sub.endAsync();
+  // the file ledger's cost: the same batched stream without it, and how long until the ledger has
+  // every file's outcome (fires followed through the trigger and rule activations)
+  await register(provider, "no-ledger", broker, "bench/no-ledger", { maxEvents: 5000, maxWaitMs: 20, maxBytes: 900000 }, { ledger: false });
+  await waitConnected(provider, ["no-ledger"]);
+  t0 = performance.now();
+  await flood(pubs, "bench/no-ledger", N);
+  await until("no-ledger events fired", () => (ow.events.get("no-ledger") ?? 0) >= N, 300000);
+  const noLedgerRate = N / ((performance.now() - t0) / 1000);
+  report(`MQTT → acked fires, batching, file ledger on (${N} events)`, batchedRate, "events/s", { name: "file ledger off", value: noLedgerRate });
+  report(`MQTT → acked fires, batching, file ledger off`, noLedgerRate, "events/s");
+  const outcomes = performance.now();
+  for (;;) {
+    const r = await fetch(`${provider.urls.provider}/api/v1/registrations/guest/batched`, { headers: { authorization: `Basic ${Buffer.from(AUTH).toString("base64")}`, "x-owner-key": KEY } });
+    if (((await r.json()) as { files: { succeeded: number } }).files.succeeded >= N) break;
+    if (performance.now() - outcomes > 120000) throw new Error("the ledger did not record every file's outcome within 2 minutes");
+    await sleep(50);
+  }
+  report(`file ledger: every file's outcome recorded, after its fire (${N} files)`, performance.now() - outcomes, "ms");
+  await remove(provider, "no-ledger");
   report(`MQTT → acked fires, batching (${N} events, ${ow.fires.get("batched")} fires)`, batchedRate, "events/s", { name: "one fire per event", value: singleRate });
   report(`MQTT → acked fires, batching`, batchedRate, "events/s", { name: "plain QoS 1 subscriber", value: plainRate });
   report(`MQTT → acked fires, one fire per event (${NB} events)`, singleRate, "events/s");

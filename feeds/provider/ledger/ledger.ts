@@ -220,11 +220,6 @@ export class Ledger {
     }
   }
 
-  private deadline(paths: string[], entries?: Map<string, FileEntry>): number {
-    const arrived = Math.min(...paths.map((p) => entries?.get(p)?.arrivedAt ?? this.now()));
-    return Math.max(arrived + this.o.maxAgeSeconds() * 1000, this.now() + 60_000);
-  }
-
   private followTrigger(taid: string, paths: string[]): void {
     if (this.following.has(taid) || paths.length === 0) return;
     this.following.add(taid);
@@ -277,8 +272,7 @@ export class Ledger {
     this.following.add(activationId);
     void (async () => {
       try {
-        const known = await this.o.store.getFiles(this.o.regId, paths);
-        const record = await this.await(activationId, this.deadline(paths, known));
+        const record = await this.await(activationId, this.now() + Math.max(60_000, this.o.maxAgeSeconds() * 1000));
         if (this.stopped) return;
         const outcomes = record ? outcomesOf(record, paths) : undefined;
         const refire: FileEntry[] = [];

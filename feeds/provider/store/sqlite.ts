@@ -166,6 +166,7 @@ export class SqliteStore implements Store {
   private readonly txs: {
     append?: Database.Transaction<(regId: string, intake: Intake) => OutboxEntry[]>;
     remove?: Database.Transaction<(regId: string, seqs: number[], files?: FileEntry[]) => void>;
+    put?: Database.Transaction<(regId: string, entries: FileEntry[]) => void>;
   } = {};
 
   async loadOutbox(regId: string): Promise<OutboxEntry[]> {
@@ -187,9 +188,11 @@ export class SqliteStore implements Store {
     })();
   }
 
+  private getFile?: Database.Statement;
+
   async getFiles(regId: string, paths: string[]): Promise<Map<string, FileEntry>> {
     const out = new Map<string, FileEntry>();
-    const get = this.db.prepare("SELECT doc FROM files WHERE reg_id = ? AND path = ?");
+    const get = (this.getFile ??= this.db.prepare("SELECT doc FROM files WHERE reg_id = ? AND path = ?"));
     for (const p of new Set(paths)) {
       const r = get.get(regId, p) as Row | undefined;
       if (r) out.set(p, JSON.parse(r.doc as string) as FileEntry);
@@ -198,8 +201,10 @@ export class SqliteStore implements Store {
   }
 
   async putFiles(regId: string, entries: FileEntry[], _opts?: { fenced: boolean }): Promise<void> {
-    this.db.transaction(() => this.writeFiles(regId, entries))();
+    if (entries.length) this.putTx(regId, entries);
   }
+
+  private get putTx() { return (this.txs.put ??= this.db.transaction((regId: string, entries: FileEntry[]) => this.writeFiles(regId, entries))); }
 
   async listFiles(regId: string, q: FileQuery): Promise<FileEntry[]> {
     const where = ["reg_id = ?", "path > ?"];

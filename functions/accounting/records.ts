@@ -1,18 +1,8 @@
 // One accounting record per file the run saw (succeeded, failed or skipped), the MQTT topic each
 // record is retained under, and the Prometheus counters of a run.
-import type { FileRecord, StepRecord } from "../_shared/files.ts";
+import type { FailedFile, FileRecord, StepRecord } from "../_shared/files.ts";
 
-/** A file an earlier step failed on, as sequence results carry it in `failed`. */
-export interface FailedFile {
-  path: string;
-  step: string;
-  reason: string;
-  /** true: retrying the same file will fail again (bad checksum, corrupt file); false: transient. */
-  permanent: boolean;
-  size?: number;
-  adler32?: string;
-  event?: FileRecord["event"];
-}
+export type { FailedFile };
 
 export interface AccountingRecord {
   recordedAt: string;

@@ -11,7 +11,7 @@ import { backoffDelay, type BackoffPolicy } from "../pipeline/backoff.ts";
 import type { FireTarget } from "../pipeline/firer.ts";
 import type { NewEvent, OutboxEntry, Store } from "../store/types.ts";
 import { admit, arrivalOf, newEntry, reconsider } from "./arrivals.ts";
-import { getActivation, invokeRuleAction, triggerParameters } from "./openwhisk-api.ts";
+import { getActivation, invokeRuleAction, triggerParameters, type ActivationDoc } from "./openwhisk-api.ts";
 import { isInactiveRule, outcomesOf, ruleLines, type FileOutcome } from "./outcomes.ts";
 import { isInFlight, settle, type FileEntry, type FileState, type RuleOutcome } from "./types.ts";
 
@@ -205,7 +205,7 @@ export class Ledger {
   }
 
   /** Polls an activation until its record exists (200), the deadline passes, or the ledger stops. */
-  private async await(id: string, deadline: number): Promise<{ logs?: unknown; response?: { success?: boolean; status?: string; result?: unknown } } | undefined> {
+  private async await(id: string, deadline: number): Promise<ActivationDoc | undefined> {
     let wait = POLL_FIRST_MS;
     for (;;) {
       await sleep(wait);
@@ -220,91 +220,92 @@ export class Ledger {
     }
   }
 
-  private followTrigger(taid: string, paths: string[]): void {
-    if (this.following.has(taid) || paths.length === 0) return;
-    this.following.add(taid);
+  /**
+   * Runs `then` with an activation's record once it exists (undefined when none came within
+   * maxAgeSeconds), one follower per activation at a time.
+   */
+  private follow(id: string, what: string, then: (record: ActivationDoc | undefined) => Promise<void>): void {
+    if (this.following.has(id)) return;
+    this.following.add(id);
     void (async () => {
       try {
-        const record = await this.await(taid, this.now() + Math.max(60_000, this.o.maxAgeSeconds() * 1000));
-        if (this.stopped) return;
-        const lines = ruleLines(record?.logs);
-        const started: Array<[string, string, string[]]> = [];
-        await this.lock(async () => {
-          const files = await this.o.store.getFiles(this.o.regId, paths);
-          const now = this.now();
-          const changed: FileEntry[] = [];
-          for (const e of files.values()) {
-            if (e.triggerActivationId !== taid || e.state !== "fired" || Object.keys(e.rules).length) continue;
-            const was = e.state;
-            if (!record) {
-              Object.assign(e, { state: "failed", step: "fire", permanent: false, reason: `OpenWhisk kept no record of trigger activation ${taid}; retry the file` });
-            } else if (lines.length === 0) {
-              Object.assign(e, { state: "failed", step: "fire", permanent: false, reason: `trigger activation ${taid} lists no rule invocation; check the trigger's rules, then retry the file` });
-            } else {
-              for (const l of lines) {
-                const r: RuleOutcome = { action: l.action, state: "running", attempt: 1 };
-                if (l.success && l.activationId) r.activationId = l.activationId;
-                else if (isInactiveRule(l)) r.state = "inactive";
-                else Object.assign(r, { state: "retrying", nextAt: Math.round(now + backoffDelay(1, this.o.backoff)), step: "fire", reason: `the rule's invocation was refused: ${l.error ?? "no reason given"}`, permanent: false });
-                e.rules[l.rule] = r;
-              }
-              settle(e, now);
-            }
-            e.updatedAt = now;
-            changed.push(e);
-            this.count(e, was);
-          }
-          await this.o.store.putFiles(this.o.regId, changed);
-          for (const l of lines) if (l.success && l.activationId) started.push([l.activationId, l.rule, changed.filter((e) => e.rules[l.rule]?.activationId === l.activationId).map((e) => e.path)]);
-        });
-        for (const [id, rule, ps] of started) this.followRule(id, rule, ps);
-        this.schedule(this.o.backoff.baseMs);
+        const record = await this.await(id, this.now() + Math.max(60_000, this.o.maxAgeSeconds() * 1000));
+        if (!this.stopped) await then(record);
       } catch (e) {
-        this.o.log.error("following a trigger activation failed; it resumes at the next start", { activationId: taid, err: e as Error });
+        this.o.log.error(`following ${what} failed; it resumes at the next start`, { activationId: id, err: e as Error });
       } finally {
-        this.following.delete(taid);
+        this.following.delete(id);
       }
     })();
   }
 
-  private followRule(activationId: string, rule: string, paths: string[]): void {
-    if (this.following.has(activationId) || paths.length === 0) return;
-    this.following.add(activationId);
-    void (async () => {
-      try {
-        const record = await this.await(activationId, this.now() + Math.max(60_000, this.o.maxAgeSeconds() * 1000));
-        if (this.stopped) return;
-        const outcomes = record ? outcomesOf(record, paths) : undefined;
-        const refire: FileEntry[] = [];
-        await this.lock(async () => {
-          const files = await this.o.store.getFiles(this.o.regId, paths);
-          const now = this.now();
-          const changed: FileEntry[] = [];
-          for (const e of files.values()) {
-            const r = e.rules[rule];
-            if (!r || r.state !== "running" || r.activationId !== activationId) continue;
-            const o: FileOutcome = outcomes?.get(e.path) ?? { state: "failed", step: "action", reason: `activation ${activationId} left no record within maxAgeSeconds`, permanent: false };
-            const was = e.state;
-            this.apply(e, r, o, now);
+  private followTrigger(taid: string, paths: string[]): void {
+    if (paths.length === 0) return;
+    this.follow(taid, "a trigger activation", async (record) => {
+      const lines = ruleLines(record?.logs);
+      const started: Array<[string, string, string[]]> = [];
+      await this.lock(async () => {
+        const files = await this.o.store.getFiles(this.o.regId, paths);
+        const now = this.now();
+        const changed: FileEntry[] = [];
+        for (const e of files.values()) {
+          if (e.triggerActivationId !== taid || e.state !== "fired" || Object.keys(e.rules).length) continue;
+          const was = e.state;
+          if (!record) {
+            Object.assign(e, { state: "failed", step: "fire", permanent: false, reason: `OpenWhisk kept no record of trigger activation ${taid}; retry the file` });
+          } else if (lines.length === 0) {
+            Object.assign(e, { state: "failed", step: "fire", permanent: false, reason: `trigger activation ${taid} lists no rule invocation; check the trigger's rules, then retry the file` });
+          } else {
+            for (const l of lines) {
+              const r: RuleOutcome = { action: l.action, state: "running", attempt: 1 };
+              if (l.success && l.activationId) r.activationId = l.activationId;
+              else if (isInactiveRule(l)) r.state = "inactive";
+              else Object.assign(r, { state: "retrying", nextAt: Math.round(now + backoffDelay(1, this.o.backoff)), step: "fire", reason: `the rule's invocation was refused: ${l.error ?? "no reason given"}`, permanent: false });
+              e.rules[l.rule] = r;
+            }
             settle(e, now);
-            this.count(e, was);
-            const again = isFinal(e.state) ? reconsider(e) : undefined;
-            if (again) {
-              const fresh = newEntry(this.o.regId, again, now);
-              fresh.eventIds = [...e.eventIds];
-              refire.push(fresh);
-            } else changed.push(e);
           }
-          await this.o.store.putFiles(this.o.regId, changed);
-          if (refire.length) await this.refire(refire);
-        });
-        this.schedule(this.o.backoff.baseMs);
-      } catch (e) {
-        this.o.log.error("following a rule activation failed; it resumes at the next start", { activationId, err: e as Error });
-      } finally {
-        this.following.delete(activationId);
-      }
-    })();
+          e.updatedAt = now;
+          changed.push(e);
+          this.count(e, was);
+        }
+        await this.o.store.putFiles(this.o.regId, changed);
+        for (const l of lines) if (l.success && l.activationId) started.push([l.activationId, l.rule, changed.filter((e) => e.rules[l.rule]?.activationId === l.activationId).map((e) => e.path)]);
+      });
+      for (const [id, rule, ps] of started) this.followRule(id, rule, ps);
+      this.schedule(this.o.backoff.baseMs);
+    });
+  }
+
+  private followRule(activationId: string, rule: string, paths: string[]): void {
+    if (paths.length === 0) return;
+    this.follow(activationId, "a rule activation", async (record) => {
+      const outcomes = record ? outcomesOf(record, paths) : undefined;
+      const refire: FileEntry[] = [];
+      await this.lock(async () => {
+        const files = await this.o.store.getFiles(this.o.regId, paths);
+        const now = this.now();
+        const changed: FileEntry[] = [];
+        for (const e of files.values()) {
+          const r = e.rules[rule];
+          if (!r || r.state !== "running" || r.activationId !== activationId) continue;
+          const o: FileOutcome = outcomes?.get(e.path) ?? { state: "failed", step: "action", reason: `activation ${activationId} left no record within maxAgeSeconds`, permanent: false };
+          const was = e.state;
+          this.apply(e, r, o, now);
+          settle(e, now);
+          this.count(e, was);
+          const again = isFinal(e.state) ? reconsider(e) : undefined;
+          if (again) {
+            const fresh = newEntry(this.o.regId, again, now);
+            fresh.eventIds = [...e.eventIds];
+            refire.push(fresh);
+          } else changed.push(e);
+        }
+        await this.o.store.putFiles(this.o.regId, changed);
+        if (refire.length) await this.refire(refire);
+      });
+      this.schedule(this.o.backoff.baseMs);
+    });
   }
 
   private apply(e: FileEntry, r: RuleOutcome, o: FileOutcome, now: number): void {

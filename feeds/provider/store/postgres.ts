@@ -188,29 +188,9 @@ export class PostgresStore implements Store {
   }
 
   async appendIntake(regId: string, intake: Intake): Promise<OutboxEntry[]> {
-    if (intake.files?.length) {
-      return this.tx(async (c) => {
-        await this.checkFence(c, regId);
-        let out: OutboxEntry[] = [];
-        if (intake.events.length > 0) {
-          const r = await c.query(
-            `INSERT INTO outbox (reg_id, event_id, body, bytes, received_at)
-             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) RETURNING seq`,
-            [regId, intake.events.map((e) => e.eventId), intake.events.map((e) => e.body), intake.events.map((e) => e.bytes), intake.events.map((e) => e.receivedAt)],
-          );
-          out = intake.events.map((e, i) => ({ ...e, seq: Number(r.rows[i].seq) }));
-        }
-        const now = Date.now();
-        for (const d of intake.dead)
-          await c.query("INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at) VALUES ($1,$2,$3,$4,$5,$6,NULL,$7)",
-            [regId, d.event.eventId, d.event.body, d.event.bytes, d.event.receivedAt, d.reason, now]);
-        if (intake.cursor !== undefined) await c.query("UPDATE registrations SET cursor = $1 WHERE id = $2", [intake.cursor, regId]);
-        await this.writeFiles(c, regId, intake.files);
-        return out;
-      });
-    }
     const fence = this.fence(regId);
-    if (fence) {
+    const files = intake.files?.length ? intake.files : undefined;
+    if (fence && !files) {
       // one statement: nothing is written unless the lease is still ours
       const args = [regId, intake.events.map((e) => e.eventId), intake.events.map((e) => e.body), intake.events.map((e) => e.bytes), intake.events.map((e) => e.receivedAt),
         intake.cursor ?? null, intake.cursor !== undefined];
@@ -232,7 +212,7 @@ export class PostgresStore implements Store {
       if (intake.dead.length > 0) await this.deadOnArrival(regId, intake.dead.map((d) => ({ ...d.event, reason: d.reason })));
       return out;
     }
-    if (intake.dead.length === 0) {
+    if (intake.dead.length === 0 && !files) {
       // the common case as one statement (atomic on its own): one round trip instead of four
       const r = await this.pool.query(
         `WITH ins AS (
@@ -245,7 +225,9 @@ export class PostgresStore implements Store {
       );
       return intake.events.map((e, i) => ({ ...e, seq: Number(r.rows[i].seq) }));
     }
+    // with ledger entries (and dead letters): one transaction, under the lease where fenced
     return this.tx(async (c) => {
+      await this.checkFence(c, regId);
       let out: OutboxEntry[] = [];
       if (intake.events.length > 0) {
         // one multi-row insert; RETURNING keeps the order of the VALUES list
@@ -261,6 +243,7 @@ export class PostgresStore implements Store {
         await c.query("INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at) VALUES ($1,$2,$3,$4,$5,$6,NULL,$7)",
           [regId, d.event.eventId, d.event.body, d.event.bytes, d.event.receivedAt, d.reason, now]);
       if (intake.cursor !== undefined) await c.query("UPDATE registrations SET cursor = $1 WHERE id = $2", [intake.cursor, regId]);
+      await this.writeFiles(c, regId, files);
       return out;
     });
   }

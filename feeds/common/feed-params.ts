@@ -32,6 +32,8 @@ export interface DcacheSourceParams {
   enrich?: boolean;
   /** most directories a recursive registration watches (default 10000) */
   maxDirectories?: number;
+  /** true: files already in the tree when the registration is created fire too (once each) */
+  existing?: boolean;
 }
 
 export type SourceParams = MqttSourceParams | DcacheSourceParams;
@@ -77,6 +79,11 @@ export interface DeliveryParams {
    * failures until maxAgeSeconds, and never fires content it already has (see docs/feed.md)
    */
   ledger: boolean;
+  /**
+   * with the ledger, a source over a listable store (dCache) lists the watched tree this often and
+   * fires files the ledger has no outcome for (lost events, files missed while down); 0 = never
+   */
+  reconcileSeconds: number;
 }
 
 export interface FeedConfig {
@@ -122,6 +129,7 @@ const dcacheSource = {
     },
     enrich: { type: "boolean", default: false },
     maxDirectories: { type: "integer", minimum: 1, maximum: 1_000_000 },
+    existing: { type: "boolean", default: false },
   },
 };
 
@@ -169,6 +177,7 @@ export const feedConfigSchema = {
         maxAgeSeconds: { type: "integer", minimum: 1, maximum: 30 * 86400, default: 86400 },
         deadLetter: { type: "boolean", default: true },
         ledger: { type: "boolean", default: true },
+        reconcileSeconds: { type: "integer", minimum: 0, maximum: 30 * 86400, default: 86400 },
       },
     },
   },

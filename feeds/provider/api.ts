@@ -13,7 +13,8 @@
 //   POST   /api/v1/registrations/{ns}/{trigger}/dead-letters/replay   {seqs?: number[]}
 //   GET    /api/v1/registrations/{ns}/{trigger}/files          ?state=&prefix=&limit=&after=  the file ledger
 //   POST   /api/v1/registrations/{ns}/{trigger}/files/retry    {paths?: string[], prefix?: string} (neither: every failed file)
-//   POST   /api/v1/registrations/{ns}/{trigger}/files/reconcile {prefix?: string}  run rules that were inactive for files
+//   POST   /api/v1/registrations/{ns}/{trigger}/files/reconcile {prefix?: string}  run rules that were inactive for files;
+//                                                                without a prefix also list the watched tree (files the ledger lacks fire)
 //
 // /api/v1 needs the provider's credentials (HTTP Basic); calls about one registration also carry the
 // trigger owner's key in `X-Owner-Key` (optional for the dead-letter and file routes, which operators use).
@@ -211,7 +212,8 @@ export function createApi(o: ApiOptions): Server {
     if (sub === "/files/reconcile" && method === "POST") {
       const body = await readJson(req);
       checkBody(reconcileBody, body, "reconcile");
-      return send(res, 200, { status: "success", reconciled: await regs.reconcileFiles(triggerName, ownerKey, (body as { prefix?: string }).prefix) });
+      const r = await regs.reconcileFiles(triggerName, ownerKey, (body as { prefix?: string }).prefix);
+      return send(res, 200, { status: "success", reconciled: r.rules, listed: r.listed });
     }
     throw new ApiError(405, `method ${method} is not allowed on ${path}`);
   }

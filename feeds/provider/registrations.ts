@@ -665,6 +665,8 @@ export class Registrations {
       metrics: this.o.metrics,
       log: rt.log,
       refire: (events, files) => rt.intake.refire(events, files),
+      listTree: () => rt.source?.reconcile?.(),
+      reconcileSeconds: () => rt.sealed.config.delivery.reconcileSeconds ?? 86400,
     });
     return true;
   }
@@ -761,8 +763,11 @@ export class Registrations {
     return rt.ledger.retry(sel);
   }
 
-  /** Runs the rules that were inactive when files fired, for those files (under a prefix, or all). */
-  async reconcileFiles(triggerName: string, ownerKey: string | undefined, prefix?: string): Promise<number> {
+  /**
+   * Runs the rules that were inactive when files fired, for those files (under a prefix, or all),
+   * and (without a prefix) has the source list the watched tree to fire what the ledger lacks.
+   */
+  async reconcileFiles(triggerName: string, ownerKey: string | undefined, prefix?: string): Promise<{ rules: number; listed: number | null }> {
     if (this.o.shared) {
       const rec = await this.findAdminStored(triggerName, ownerKey);
       const rt = this.runtimes.get(rec.id);
@@ -770,7 +775,8 @@ export class Registrations {
       const now = Date.now();
       const found = await unrunFiles(this.o.store, rec.id, prefix);
       await this.o.store.putFiles(rec.id, found.map((e) => reconcileEntry(e, now)), { fenced: false });
-      return found.length;
+      // the tree is listed by the replica running the registration, at its periodic reconcile
+      return { rules: found.length, listed: null };
     }
     const rt = await this.findAdmin(triggerName, ownerKey);
     if (!rt.ledger) throw new ApiError(409, `the feed of ${triggerName} keeps no file ledger (delivery.ledger is false); update it with delivery.ledger true`);

@@ -60,7 +60,9 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
     if (file.path.includes(derivedMark) || (p.derivedRoot && file.path.startsWith(p.derivedRoot.replace(/\/+$/, "") + "/"))) {
       throw new SkipFile("already a derived file");
     }
-    const size = file.size !== undefined && file.metadata ? file.size : (await storage.stat(file.path)).size;
+    // size and mtime as the storage has them: what the feed's file ledger knows the processed bytes by
+    const stat = file.size !== undefined && file.metadata ? { size: file.size, mtime: file.mtime } : await storage.stat(file.path);
+    const size = stat.size;
     const reader = storage.rangeReader(file.path, size);
     try {
       // bytes that do not parse fail for good; a broken transfer may pass
@@ -100,6 +102,7 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
       return {
         ...file,
         size,
+        ...(stat.mtime ? { mtime: stat.mtime } : {}),
         derived: [
           { path: out.preview, kind: "preview", size: png.length, contentType: "image/png" },
           { path: out.summary, kind: "summary", size: summary.length, contentType: "application/json" },

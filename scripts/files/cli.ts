@@ -12,8 +12,9 @@ commands:
   failed                     failed files with the step and the reason (--prefix, --limit)
   list                       files of one --state (pending|fired|retrying|succeeded|skipped|failed), or all
   retry PATH…                run failed files again; or --prefix P, or --all (every failed file)
-  reconcile                  run the rules that were inactive when files fired, for those files (--prefix);
-                             enable the rules first
+  reconcile                  run the rules that were inactive when files fired, for those files (enable the
+                             rules first); without --prefix also list the watched tree and fire the files
+                             the ledger has no outcome for
 options:
   --trigger /NS/NAME         one trigger (default: every registration the provider has)
   --prefix P                 only paths starting with P
@@ -145,9 +146,10 @@ async function main(): Promise<void> {
   if (command === "reconcile") {
     let total = 0;
     for (const t of await triggers(c, v.trigger)) {
-      const r = await api<{ reconciled: number }>(c, "POST", `/registrations/${seg(t)}/files/reconcile`, v.prefix ? { prefix: v.prefix } : {});
+      const r = await api<{ reconciled: number; listed: number | null }>(c, "POST", `/registrations/${seg(t)}/files/reconcile`, v.prefix ? { prefix: v.prefix } : {});
       total += r.reconciled;
       if (r.reconciled) console.log(`${t}: ${r.reconciled} file(s) run by the rules they missed`);
+      if (r.listed !== null) console.log(`${t}: ${r.listed} file(s) listed in the watched tree; those without an outcome fire`);
     }
     if (total === 0) console.log("no file missed a rule");
     return;

@@ -210,7 +210,7 @@ describe("feeds/provider delivery: queued arrivals of one file coalesce", functi
       store,
       target: { apihost: "http://127.0.0.1:9", namespace: "guest", trigger: "arrivals", authKey: "k:k" },
       batch: { maxEvents: 100, maxWaitMs, maxBytes: 900_000 },
-      delivery: { maxAgeSeconds: 60, deadLetter: true, ledger: false },
+      delivery: { maxAgeSeconds: 60, deadLetter: true, ledger: false, reconcileSeconds: 0 },
       arrivals,
       stats: emptyStats(),
       backoff: { baseMs: 10, maxMs: 20 },

@@ -117,7 +117,7 @@ describe("feeds/common: feed parameters", () => {
     expect(c.ok).to.equal(true);
     if (!c.ok) return;
     expect(c.value.batch).to.deep.equal({ maxEvents: 1000, maxWaitMs: 1000, maxBytes: 900000 });
-    expect(c.value.delivery).to.deep.equal({ maxAgeSeconds: 86400, deadLetter: true, ledger: true });
+    expect(c.value.delivery).to.deep.equal({ maxAgeSeconds: 86400, deadLetter: true, ledger: true, reconcileSeconds: 86400 });
     expect(c.value.source).to.include({ qos: 1 });
   });
   it("names the bad parameter", () => {

@@ -35,6 +35,13 @@ export interface LedgerOptions {
   log: Logger;
   /** puts the events of files that arrive again into the outbox (appendIntake + delivery) */
   refire: (events: NewEvent[], files: FileEntry[]) => Promise<void>;
+  /**
+   * has the source list the watched tree and emit every file (undefined: the source cannot list);
+   * resolves with the number of files emitted
+   */
+  listTree: () => Promise<number> | undefined;
+  /** how often the tree is listed on its own (0: only when asked) */
+  reconcileSeconds: () => number;
   now?: () => number;
 }
 
@@ -50,6 +57,7 @@ export class Ledger {
   private stopped = false;
   private readonly following = new Set<string>();
   private scanTimer: NodeJS.Timeout | undefined;
+  private treeTimer: NodeJS.Timeout | undefined;
   private scanning = false;
   private readonly now: () => number;
 
@@ -197,11 +205,32 @@ export class Ledger {
     for (const [taid, paths] of triggers) this.followTrigger(taid, paths);
     for (const [id, f] of rules) this.followRule(id, f.rule, f.paths);
     this.schedule(0);
+    this.scheduleTree();
   }
 
   stop(): void {
     this.stopped = true;
     if (this.scanTimer) clearTimeout(this.scanTimer);
+    if (this.treeTimer) clearTimeout(this.treeTimer);
+  }
+
+  /** The periodic reconcile: the source lists the watched tree every reconcileSeconds. */
+  private scheduleTree(): void {
+    if (this.treeTimer) clearTimeout(this.treeTimer);
+    const s = this.o.reconcileSeconds();
+    if (this.stopped || s <= 0) return;
+    this.treeTimer = setTimeout(() => {
+      void (async () => {
+        try {
+          const n = await this.o.listTree();
+          if (n !== undefined) this.o.log.info("reconciled the watched tree with the file ledger", { listed: n });
+        } catch (e) {
+          this.o.log.warn("the periodic reconcile failed; it runs again at its next time", { err: e as Error });
+        }
+        this.scheduleTree();
+      })();
+    }, s * 1000);
+    this.treeTimer.unref();
   }
 
   /** Polls an activation until its record exists (200), the deadline passes, or the ledger stops. */
@@ -436,17 +465,21 @@ export class Ledger {
   }
 
   /**
-   * Files that some rule never ran for, because the rule was inactive when they fired: that rule's
-   * action runs for them now (enable the rule first). Returns how many files.
+   * Brings the ledger up to date with the storage and the rules: files some rule never ran for,
+   * because it was inactive when they fired, run that rule now (enable it first); and, unless a
+   * prefix narrows it, the source lists the watched tree so that files the ledger has no outcome for
+   * (lost events, files that landed while the provider was down) fire.
    */
-  reconcile(prefix?: string): Promise<number> {
-    return this.lock(async () => {
+  async reconcile(prefix?: string): Promise<{ rules: number; listed: number | null }> {
+    const rules = await this.lock(async () => {
       const now = this.now();
       const found = await unrunFiles(this.o.store, this.o.regId, prefix);
       await this.o.store.putFiles(this.o.regId, found.map((e) => reconcileEntry(e, now)));
       this.schedule(0);
       return found.length;
     });
+    const listed = prefix ? undefined : await this.o.listTree();
+    return { rules, listed: listed ?? null };
   }
 
   /**

@@ -60,6 +60,11 @@ export interface StopOptions {
 
 export interface RunningSource {
   stop(opts?: StopOptions): Promise<void>;
+  /**
+   * Sources over a listable store (dCache): emit every file of the watched tree as an arrival, seen
+   * or not, so that the file ledger fires those it has no outcome for. Resolves with the count.
+   */
+  reconcile?(): Promise<number>;
 }
 
 export interface Source {

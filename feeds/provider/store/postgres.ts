@@ -167,7 +167,6 @@ export class PostgresStore implements Store {
     await this.tx(async (c) => {
       await c.query("DELETE FROM outbox WHERE reg_id = $1", [id]);
       await c.query("DELETE FROM dead_letters WHERE reg_id = $1", [id]);
-      await c.query("DELETE FROM files WHERE reg_id = $1", [id]);
       await c.query("DELETE FROM registrations WHERE id = $1", [id]);
     });
   }

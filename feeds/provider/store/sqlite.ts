@@ -113,7 +113,6 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       this.db.prepare("DELETE FROM outbox WHERE reg_id = ?").run(id);
       this.db.prepare("DELETE FROM dead_letters WHERE reg_id = ?").run(id);
-      this.db.prepare("DELETE FROM files WHERE reg_id = ?").run(id);
       this.db.prepare("DELETE FROM registrations WHERE id = ?").run(id);
     })();
   }

@@ -87,7 +87,11 @@ export interface Store extends LedgerStore {
   setStats(id: string, stats: DeliveryStats): Promise<void>;
   /** replaces the sealed credentials only if they are still `old` (key rotation; cursor and state untouched) */
   replaceSealed(id: string, old: string, sealed: string): Promise<boolean>;
-  /** removes the registration with its outbox and dead letters */
+  /**
+   * removes the registration with its outbox and dead letters; its file ledger stays, because
+   * `serverless deploy` deletes and creates every feed: the trigger created again under the same
+   * name goes on knowing what became of its files
+   */
   deleteRegistration(id: string): Promise<void>;
 
   appendIntake(regId: string, intake: Intake): Promise<OutboxEntry[]>;

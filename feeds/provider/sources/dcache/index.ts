@@ -59,6 +59,7 @@ export class DcacheSource implements Source {
     const hubs = this.hubs;
     const theHub = hub;
     return {
+      reconcile: () => watcher.reconcile(),
       async stop(opts: StopOptions = {}): Promise<void> {
         watcher.stop();
         await theHub.detach(regKey, !!opts.forget);

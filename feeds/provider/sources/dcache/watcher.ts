@@ -32,7 +32,8 @@ const MOVE_PAIR_MS = 250;
 const LIST_CONCURRENCY = 8;
 const ENRICH_CONCURRENCY = 16;
 
-type ScanMode = "baseline" | "emit";
+/** baseline: watch and record; emit: also fire files new or changed since seen; all: fire every file */
+type ScanMode = "baseline" | "emit" | "all";
 
 interface Listed {
   dir: string;
@@ -123,6 +124,20 @@ export class DcacheWatcher implements HubListener {
     this.pendingTimer.unref();
   }
 
+  /**
+   * Lists the watched tree and emits every file in it, seen or not (the file ledger recognises what
+   * it has processed by size and mtime); resolves with the number of files emitted.
+   */
+  reconcile(): Promise<number> {
+    let emitted = 0;
+    return this.enqueue(async () => {
+      const b = this.newBatch();
+      await this.scanTrees(this.o.cfg.paths, "all", b, "reconcile");
+      emitted = b.out.length;
+      await this.commit(b, true);
+    }).then(() => emitted);
+  }
+
   position(channel: string): number | undefined {
     return channel === this.lastChannel ? this.lastId : undefined;
   }
@@ -188,8 +203,9 @@ export class DcacheWatcher implements HubListener {
       this.o.log.warn("no position to resume from on this channel: rescanning the watched tree", { channel, storedChannel: this.lastChannel });
       await this.scanTrees(roots, "emit", batch, this.lastChannel === channel ? "restart without a position" : "channel re-created");
     } else {
-      await this.scanTrees(roots, "baseline", batch);
-      this.o.log.info("watching", { paths: roots, recursive: this.o.cfg.recursive, directories: this.dirs.size });
+      // a new registration: files already there fire only when the feed asks for them (`existing`)
+      await this.scanTrees(roots, this.o.cfg.existing ? "all" : "baseline", batch, "existing");
+      this.o.log.info("watching", { paths: roots, recursive: this.o.cfg.recursive, directories: this.dirs.size, existing: batch.out.length });
     }
     this.scannedChannel = channel;
     this.report();
@@ -435,15 +451,15 @@ export class DcacheWatcher implements HubListener {
             const size = child.size ?? 0;
             const mtime = child.mtime ?? 0;
             const rec = before.get(child.fileName);
-            const changed = !rec || (rec.size < 0 ? mtime > rec.mtime : rec.size !== size || rec.mtime !== mtime);
+            const changed = mode === "all" || !rec || (rec.size < 0 ? mtime > rec.mtime : rec.size !== size || rec.mtime !== mtime);
             if (!changed) continue;
             const path = join(dir, child.fileName);
-            if (mode === "emit" && mtime >= since - SETTLE_MS) {
+            if (mode !== "baseline" && mtime >= since - SETTLE_MS) {
               if (!this.pending.has(path)) this.pending.set(path, { dir, name: child.fileName, size, mtime, since: Date.now(), subscription, holdId });
               continue;
             }
             b.seen.push({ dir, name: child.fileName, entry: { size, mtime } });
-            if (mode === "emit") {
+            if (mode !== "baseline") {
               emitted++;
               this.emitListed(b, { dir, name: child.fileName, size, mtime, since, subscription, holdId }, reason ?? "rescan");
             }
@@ -456,7 +472,7 @@ export class DcacheWatcher implements HubListener {
       });
       queue = next;
     }
-    if (mode === "emit") this.o.log.info("rescanned", { roots, reason: reason ?? null, files, emitted, pending: this.pending.size, ms: Math.round(performance.now() - started) });
+    if (mode !== "baseline") this.o.log.info("rescanned", { roots, reason: reason ?? null, files, emitted, pending: this.pending.size, ms: Math.round(performance.now() - started) });
   }
 
   private emitListed(b: Batch, f: Listed, recovered: string): void {

@@ -59,6 +59,30 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
     for (const e of got) expect(e.type).to.equal("org.dcache.storage.IN_CLOSE_WRITE");
   });
 
+  it("existing: true fires the files already in the tree once; the default leaves them alone", async () => {
+    const before: string[] = [];
+    for (const d of ["existing/a", "existing/b/c"]) {
+      mkdirSync(join(stack.root, d), { recursive: true });
+      for (let f = 0; f < 3; f++) {
+        writeFileSync(join(stack.root, d, `old-${f}.nxs`), Buffer.alloc(50 + f, 1));
+        before.push(`/${d}/old-${f}.nxs`);
+      }
+    }
+    const source = { kind: "dcache", url: stack.frontend, paths: ["/existing"], recursive: true, auth: { username: "demo", password: "demo" } };
+    await stack.createFeed("existing-on", { source: { ...source, existing: true }, batch: { maxEvents: 100, maxWaitMs: 50 } });
+    await stack.createFeed("existing-off", { source, batch: { maxEvents: 100, maxWaitMs: 50 } });
+    const got = await waitFor("the existing files fired", async () => {
+      const ev = await stack.firedEvents("existing-on");
+      return ev.length >= before.length ? ev : undefined;
+    }, 30000, 300);
+    await new Promise((r) => setTimeout(r, 2000));
+    const t = tally(before, (await stack.firedEvents("existing-on")).map((e) => e.subject));
+    expect(t.missing).to.deep.equal([]);
+    expect(t.duplicates).to.equal(0);
+    expect(got!.every((e) => e.data.size !== undefined && e.data.mtime !== undefined), "listed files carry size and mtime").to.equal(true);
+    expect(await stack.firedEvents("existing-off")).to.deep.equal([]);
+  });
+
   it("stops adding watches at maxDirectories and says so in READ", async () => {
     for (const d of ["capped/a", "capped/b", "capped/c"]) mkdirSync(join(stack.root, d), { recursive: true });
     await stack.createFeed("capped", {

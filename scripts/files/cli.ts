@@ -55,7 +55,9 @@ async function api<T>(c: Conn, method: string, path: string, body?: unknown): Pr
       signal: AbortSignal.timeout(30_000),
     });
   } catch (e) {
-    throw new Error(`cannot reach the feed provider at ${c.url} (${(e as Error & { cause?: { code?: string } }).cause?.code ?? (e as Error).message}); is it running?`);
+    const cause = (e as Error & { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }).cause;
+    const why = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (e as Error).message;
+    throw new Error(`cannot reach the feed provider at ${c.url} (${why}); is it running? (--provider, PROVIDER_URL)`);
   }
   const json = (await res.json().catch(() => ({}))) as T & { error?: string };
   if (!res.ok) throw new Error(`the provider answered ${res.status}: ${json.error ?? res.statusText}`);

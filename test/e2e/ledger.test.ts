@@ -173,7 +173,24 @@ describe("end to end: every arriving file ends processed, or failed with its rea
   });
 });
 
-describe("end to end: a stream under faults — SciCat answering 500, refused invocations, a provider SIGKILL", function () {
+// A third rule on raw-files whose action times out (past its 2 s limit) the first time it sees a
+// file and succeeds when run again: OpenWhisk ends the first activation with "The action exceeded
+// its time limits", which the ledger must treat as transient. The marker folder is the action's
+// memory between attempts (actions here run on this machine).
+const SLOW_ONCE = `const fs = require("fs");
+async function main(p) {
+  const files = (p.events || []).map((e) => e.subject);
+  let fresh = false;
+  for (const f of files) {
+    const m = p.markerDir + "/" + Buffer.from(f).toString("hex");
+    if (!fs.existsSync(m)) { fs.writeFileSync(m, ""); fresh = true; }
+  }
+  if (fresh) await new Promise((r) => setTimeout(r, 10000));
+  return { files: files.map((path) => ({ path })) };
+}
+exports.main = main;`;
+
+describe("end to end: a stream under faults — SciCat answering 500, a time-out, refused invocations, a provider SIGKILL", function () {
   this.timeout(900_000);
   const N = Number(process.env.E2E_LEDGER_FILES ?? 200);
   let stack: LocalStack;
@@ -191,13 +208,16 @@ describe("end to end: a stream under faults — SciCat answering 500, refused in
       scicat = await faultyProxy(s.endpoints.SCICAT_URL);
       s.endpoints.SCICAT_URL = scicat.url;
     }));
+    const markerDir = mkdtempSync(join(tmpdir(), "slow-once-"));
+    await ow.actions.create({ name: "slow-once", action: { exec: { kind: "nodejs:20", code: SLOW_ONCE }, limits: { timeout: 2000 }, parameters: [{ key: "markerDir", value: markerDir }] } as never });
+    await ow.rules.create({ name: "raw-files-slow-once", trigger: "raw-files", action: "slow-once" });
   });
   after(async () => {
     scicat?.close();
     await stack?.stop();
   });
 
-  it(`${N} files: after the faults clear every file is catalogued exactly once (datasets, origdatablocks, accounting)`, async () => {
+  it(`${N} files: after the faults clear every file is catalogued exactly once (datasets, origdatablocks, accounting), and a timed-out rule ran again`, async () => {
     const t0 = Date.now();
     const dir = join(stack.data, "stream");
     mkdirSync(dir, { recursive: true });
@@ -226,8 +246,13 @@ describe("end to end: a stream under faults — SciCat answering 500, refused in
     const done = Date.now();
     for (const f of files) expect(f.state, `${f.path}: ${f.reason}`).to.equal("succeeded");
     expect(scicat.failed, "requests SciCat answered with 500").to.be.above(0);
+    // every file's first run of the slow rule timed out; the ledger ran it again
+    for (const f of files) expect(f.rules["guest/raw-files-slow-once"], f.path).to.deep.include({ state: "succeeded" });
+    expect(files.every((f) => f.rules["guest/raw-files-slow-once"]!.attempt >= 2), "the timed-out rule ran again").to.equal(true);
 
     const recs = await activationsSince(ow, t0);
+    const timedOut = recs.filter((a) => a.name === "slow-once" && /exceeded its time limits/.test(JSON.stringify(a.response?.result ?? {})));
+    expect(timedOut.length, "activations that timed out").to.be.above(0);
     const refused = recs.filter((a) => a.name === "raw-files").flatMap((a) => (a.logs as unknown as string[]).map((l) => JSON.parse(l) as { success: boolean; error?: string })).filter((l) => !l.success);
     expect(refused.length, "rule invocations the platform refused").to.be.above(0);
     expect(refused[0]!.error).to.match(/Too many concurrent requests/);
@@ -250,7 +275,7 @@ describe("end to end: a stream under faults — SciCat answering 500, refused in
     expect(accounted.length, "accounting records of the stream's files").to.equal(N);
     expect(new Set(accounted).size).to.equal(N);
     const retried = files.filter((f) => Object.values(f.rules).some((r) => r.attempt > 1)).length;
-    console.log(`      ${N} files written, ${N} catalogued, 0 failed, 0 duplicates; ${scicat.failed} SciCat 500s, ${refused.length} rule invocations refused (429), ${retried} files retried, provider SIGKILLed once; done ${((done - cleared) / 1000).toFixed(1)} s after the faults cleared`);
+    console.log(`      ${N} files written, ${N} catalogued, 0 failed, 0 duplicates; ${scicat.failed} SciCat 500s, ${timedOut.length} activations timed out, ${refused.length} rule invocations refused (429), ${retried} files retried, provider SIGKILLed once; done ${((done - cleared) / 1000).toFixed(1)} s after the faults cleared`);
   });
 });
 

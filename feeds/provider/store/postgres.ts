@@ -87,13 +87,21 @@ export class PostgresStore implements Store {
     this.connectionString = opts.connectionString;
     this.schema = opts.schema ?? "public";
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema)) throw new Error(`PostgreSQL schema name "${this.schema}" is not a plain lower-case identifier`);
-    this.pool = new pg.Pool({ connectionString: opts.connectionString, max: 8, options: `-c search_path=${this.schema}` });
+    // A replica frozen (SIGSTOP, a long GC pause) inside a transaction would hold the lease row's
+    // share lock and so block the takeover: the server ends such a transaction (rolled back, nothing
+    // stale committed) once it sits idle this long.
+    this.pool = new pg.Pool({ connectionString: opts.connectionString, max: 8, options: `-c search_path=${this.schema} -c idle_in_transaction_session_timeout=5000` });
     // an idle client losing its connection must not crash the provider; the next query reconnects
     this.pool.on("error", () => {});
   }
 
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
+    // a connection the server ends mid-transaction (idle_in_transaction_session_timeout) fails the
+    // transaction's queries; its 'error' event must not crash the provider, and it is not reused
+    let broken: Error | undefined;
+    const onError = (e: Error) => (broken = e);
+    c.on("error", onError);
     try {
       await c.query("BEGIN");
       const r = await fn(c);
@@ -103,7 +111,8 @@ export class PostgresStore implements Store {
       await c.query("ROLLBACK").catch(() => {});
       throw e;
     } finally {
-      c.release();
+      c.off("error", onError);
+      c.release(broken);
     }
   }
 

@@ -65,7 +65,7 @@ describe("feeds/provider delivery (real provider process, Mosquitto, OpenWhisk s
 
   it("batches a stream into few fires, in order, each a CloudEvents batch", async () => {
     // maxWaitMs far above the publishing time: batches are cut by count, 50 + 50 + the rest
-    const topic = await register("happy", { batch: { maxEvents: 50, maxWaitMs: 4000 } });
+    const topic = await register("happy", { batch: { maxEvents: 50, maxWaitMs: 8000 } });
     await publish(topic, 0, 120);
     await waitFor("120 events fired", () => ow.acceptedEvents("happy").length >= 120);
     expect(subjects("happy")).to.deep.equal(expected(0, 120));

@@ -1,7 +1,7 @@
 // The feed parameters a user gives `wsk trigger create T --feed /ns/dcache/events -p …` (or serverless
 // `feed_parameters`). Checked by the feed action before it calls the provider and again by the provider.
 import { Ajv, type ErrorObject } from "ajv";
-import { INOTIFY_EVENT_FLAGS } from "../../lib/events/cloudevent.ts";
+import { ARRIVAL_TYPES, selectedTypes, TYPE_FLAGS, type EventType } from "../../lib/events/inotify.ts";
 
 export const MAX_FIRE_BYTES = 900_000;
 
@@ -60,8 +60,8 @@ export interface FilterParams {
 export const DEFAULT_TEMPORARY = ["*.part", "*.tmp", "*~", ".*.??????"];
 /** Short enough to hide inside the batch wait of a latency-tuned trigger (serverless.yml: 20 ms). */
 export const DEFAULT_SETTLE_MS = 20;
-/** inotify flags (composites included) that can carry an arrival */
-const ARRIVAL_CAPABLE = ["IN_CLOSE_WRITE", "IN_MOVED_TO", "IN_CLOSE", "IN_MOVE", "IN_ALL_EVENTS"];
+/** Whether flags (combined ones expanded; none = every type) select the event type `t`. */
+const selects = (flags: string[] | undefined, t: EventType) => !flags || flags.length === 0 || selectedTypes(flags).has(t);
 
 export interface BatchParams {
   maxEvents: number;
@@ -93,7 +93,7 @@ export interface FeedConfig {
   delivery: DeliveryParams;
 }
 
-const flag = { enum: [...INOTIFY_EVENT_FLAGS, "IN_ALL_EVENTS", "IN_CLOSE", "IN_MOVE"] };
+const flag = { enum: TYPE_FLAGS };
 const glob = { type: "string", minLength: 1, maxLength: 1024 };
 
 const mqttSource = {
@@ -232,7 +232,7 @@ export function checkFeedConfig(input: unknown): Checked<FeedConfig> {
   }
   const cfg = copy as FeedConfig;
   const types = cfg.filter.types;
-  if (cfg.filter.arrivals && types && types.length > 0 && !types.some((t) => ARRIVAL_CAPABLE.includes(t)))
+  if (cfg.filter.arrivals && types && types.length > 0 && !ARRIVAL_TYPES.some((t) => selects(types, t)))
     return {
       ok: false,
       error: `invalid feed parameters: parameter \`filter.types\` (${types.join(", ")}) selects no arrival, and \`filter.arrivals\` is true (the default): arrivals are IN_CLOSE_WRITE and IN_MOVED_TO of files; set \`filter.arrivals\` to false to receive other inotify events`,
@@ -247,11 +247,9 @@ export function checkFeedConfig(input: unknown): Checked<FeedConfig> {
 export function arrivalWarnings(cfg: FeedConfig): string[] {
   if (!cfg.filter.arrivals) return [];
   const out: string[] = [];
-  const covers = (flags: string[] | undefined, f: string) =>
-    !flags || flags.length === 0 || flags.some((t) => t === f || t === "IN_ALL_EVENTS" || (t === "IN_CLOSE" && f === "IN_CLOSE_WRITE") || (t === "IN_MOVE" && f === "IN_MOVED_TO"));
-  for (const f of ["IN_CLOSE_WRITE", "IN_MOVED_TO"]) {
-    if (!covers(cfg.filter.types, f)) out.push(`filter.types leaves out ${f}: files arriving ${f === "IN_MOVED_TO" ? "by rename or move" : "by writing"} do not pass`);
-    if (cfg.source.kind === "dcache" && !covers(cfg.source.flags, f)) out.push(`source.flags leaves out ${f}: the source does not pass on files arriving ${f === "IN_MOVED_TO" ? "by rename or move" : "by writing"}`);
+  for (const f of ARRIVAL_TYPES) {
+    if (!selects(cfg.filter.types, f)) out.push(`filter.types leaves out ${f}: files arriving ${f === "IN_MOVED_TO" ? "by rename or move" : "by writing"} do not pass`);
+    if (cfg.source.kind === "dcache" && !selects(cfg.source.flags, f)) out.push(`source.flags leaves out ${f}: the source does not pass on files arriving ${f === "IN_MOVED_TO" ? "by rename or move" : "by writing"}`);
   }
   return out;
 }

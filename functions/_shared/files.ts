@@ -4,6 +4,8 @@
 // `path`), adds its own field to each file record, moves the files it cannot handle into `failed`,
 // appends one `steps` entry, and passes everything else on. Later steps never see a failed file
 // again; the feed provider's ledger reads `failed` to retry or report each file.
+import { STORAGE_EVENT_TYPE_PREFIX, type StorageCloudEvent, type StorageEventData } from "../../lib/events/cloudevent.ts";
+import { isDirectoryMask, isGoneMask } from "../../lib/events/inotify.ts";
 import type { FileDescription } from "../../lib/formats/describe.ts";
 
 export interface FileRecord {
@@ -68,17 +70,12 @@ export interface SequenceResult {
   [extra: string]: unknown;
 }
 
-interface CloudEventLike {
-  id?: unknown;
-  type?: unknown;
-  time?: unknown;
-  source?: unknown;
-  subject?: unknown;
-  data?: { path?: unknown; mask?: unknown; isDir?: unknown } | null;
-}
+/**
+ * A storage event as the feed provider sends it (lib/events/cloudevent.ts); a direct invocation may
+ * give less (the input schema requires only `subject`), so every field is looked at before use.
+ */
+type IncomingEvent = { [K in keyof StorageCloudEvent]?: unknown } & { data?: { [K in keyof StorageEventData]?: unknown } | null };
 
-// Events about something that is gone, or about a directory, name no file to process.
-const GONE = ["IN_DELETE", "IN_DELETE_SELF", "IN_MOVED_FROM"];
 
 /**
  * The files a run is about: `files` from the previous step, else the trigger's `events`, else `path`.
@@ -90,16 +87,18 @@ export function inputFiles(params: Record<string, unknown>): { files: FileRecord
   if (Array.isArray(params.files)) return { files: params.files as FileRecord[], skipped, failed };
   if (Array.isArray(params.events)) {
     const byPath = new Map<string, FileRecord>();
-    for (const raw of params.events as CloudEventLike[]) {
+    for (const raw of params.events as IncomingEvent[]) {
       const path = typeof raw.subject === "string" ? raw.subject : typeof raw.data?.path === "string" ? raw.data.path : undefined;
       if (!path) continue;
       const mask = Array.isArray(raw.data?.mask) ? (raw.data!.mask as string[]) : [];
       const type = typeof raw.type === "string" ? raw.type : "";
-      if (raw.data?.isDir === true || mask.includes("IN_ISDIR")) {
+      // events about a directory, or about something that is gone, name no file to process
+      if (raw.data?.isDir === true || isDirectoryMask(mask)) {
         skipped.push({ path, reason: "a directory, not a file" });
         continue;
       }
-      if (mask.some((m) => GONE.includes(m)) || GONE.some((g) => type.endsWith(`.${g}`))) {
+      const kind = type.startsWith(STORAGE_EVENT_TYPE_PREFIX) ? type.slice(STORAGE_EVENT_TYPE_PREFIX.length) : "";
+      if (isGoneMask([...mask, kind])) {
         skipped.push({ path, reason: `event ${type || mask.join("|")} says the file is gone` });
         continue;
       }

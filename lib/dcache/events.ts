@@ -1,17 +1,13 @@
 // The frontend's storage-events REST API (/api/v1/events): channels and subscriptions. The SSE
 // stream of a channel is in ./event-stream.ts.
+import type { SelectorFlag } from "../events/inotify.ts";
 import { call, DcacheError, errorFrom, redact, urlOf, type DcacheEndpoint } from "./endpoint.ts";
-
-export type InotifyFlag =
-  | "IN_ACCESS" | "IN_ATTRIB" | "IN_CLOSE_WRITE" | "IN_CLOSE_NOWRITE" | "IN_CREATE" | "IN_DELETE" | "IN_DELETE_SELF"
-  | "IN_MODIFY" | "IN_MOVE_SELF" | "IN_MOVED_FROM" | "IN_MOVED_TO" | "IN_OPEN" | "IN_ALL_EVENTS" | "IN_CLOSE" | "IN_MOVE"
-  | "IN_DONT_FOLLOW" | "IN_EXCL_UNLINK" | "IN_MASK_ADD" | "IN_ONESHOT" | "IN_ONLYDIR";
 
 export interface InotifySelector {
   /** absolute dCache path of a directory (its entries' events) or a file */
   path: string;
   /** absent = all events */
-  flags?: InotifyFlag[];
+  flags?: SelectorFlag[];
 }
 
 export interface EventsServiceInfo {

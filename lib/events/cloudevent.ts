@@ -1,14 +1,8 @@
 // The storage event as triggers receive it: a CloudEvents 1.0 JSON event whose subject is the file's
-// path. Shared by the feed provider (which produces these) and functions (which consume them).
+// path. Shared by the feed provider (which produces these) and functions (which consume them); the
+// inotify flags in its mask are lib/events/inotify.ts.
 import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
-
-/** inotify flags dCache may put into an event's mask (IN_ISDIR, IN_IGNORED, IN_Q_OVERFLOW are modifiers). */
-export const INOTIFY_EVENT_FLAGS = [
-  "IN_ACCESS", "IN_ATTRIB", "IN_CLOSE_WRITE", "IN_CLOSE_NOWRITE", "IN_CREATE", "IN_DELETE", "IN_DELETE_SELF",
-  "IN_MODIFY", "IN_MOVE_SELF", "IN_MOVED_FROM", "IN_MOVED_TO", "IN_OPEN",
-] as const;
-export const INOTIFY_MODIFIER_FLAGS = ["IN_ISDIR", "IN_IGNORED", "IN_Q_OVERFLOW", "IN_UNMOUNT"] as const;
 
 /** CloudEvents `type` prefix; the inotify flag follows, e.g. `org.dcache.storage.IN_CLOSE_WRITE`. */
 export const STORAGE_EVENT_TYPE_PREFIX = "org.dcache.storage.";
@@ -98,11 +92,6 @@ export function checkStorageCloudEvent(value: unknown): string | undefined {
 /** For functions: checks a fired trigger payload `{"events":[…]}`. */
 export function checkStorageEventBatch(value: unknown): string | undefined {
   return validateBatch(value) ? undefined : `not a storage event batch {"events":[…]}: ${describe(validateBatch.errors)}`;
-}
-
-/** The event kind of a mask: its first non-modifier flag (e.g. IN_MOVED_TO for ["IN_MOVED_TO","IN_ISDIR"]). */
-export function eventKind(mask: readonly string[]): string {
-  return mask.find((f) => !(INOTIFY_MODIFIER_FLAGS as readonly string[]).includes(f)) ?? mask[0] ?? "UNKNOWN";
 }
 
 /** Size in bytes of the event's JSON, as it will travel inside a fire. */

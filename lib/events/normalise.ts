@@ -6,10 +6,10 @@ import { createHash } from "node:crypto";
 import {
   STORAGE_EVENT_TYPE_PREFIX,
   checkStorageCloudEvent,
-  eventKind,
   type StorageCloudEvent,
   type StorageEventData,
 } from "./cloudevent.ts";
+import { eventKind, isDirectoryMask } from "./inotify.ts";
 
 export type Normalised = { ok: true; event: StorageCloudEvent } | { ok: false; error: string };
 
@@ -87,7 +87,7 @@ export function fromDcacheEvent(envelope: DcacheEnvelope, origin: DcacheEventOri
     origin.eventId !== undefined
       ? stableId(`${source}#${origin.eventId}`)
       : stableId(canonicalJson({ path, mask, cookie, subscription: envelope.subscription, time: origin.time }));
-  const data: StorageEventData = { path, mask: [...mask], isDir: mask.includes("IN_ISDIR") };
+  const data: StorageEventData = { path, mask: [...mask], isDir: isDirectoryMask(mask) };
   if (cookie !== undefined) data.cookie = cookie;
   if (envelope.subscription !== undefined) data.subscription = envelope.subscription;
   if (origin.eventId !== undefined) data.eventId = origin.eventId;
@@ -117,7 +117,7 @@ export function normaliseStorageEvent(input: unknown, ctx: NormaliseContext): No
     if (invalid) return { ok: false, error: invalid };
     const ev = obj as unknown as StorageCloudEvent;
     if (ev.subject !== ev.data.path) return { ok: false, error: "`subject` must equal `data.path` (the file's path)" };
-    return { ok: true, event: { ...ev, datacontenttype: "application/json", data: { ...ev.data, isDir: ev.data.isDir ?? ev.data.mask.includes("IN_ISDIR") } } };
+    return { ok: true, event: { ...ev, datacontenttype: "application/json", data: { ...ev.data, isDir: ev.data.isDir ?? isDirectoryMask(ev.data.mask) } } };
   }
   if ("event" in obj) {
     if (typeof obj.path !== "string") return { ok: false, error: "a dCache envelope needs `path`: the path its subscription watches" };

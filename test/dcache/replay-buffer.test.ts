@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Channel } from "../../local/dcache/events/channel.ts";
-import { selectedEvents } from "../../local/dcache/events/flags.ts";
+import { selectedTypes } from "../../lib/events/inotify.ts";
 import { InotifySubscription } from "../../local/dcache/events/subscription.ts";
 import { WatchTable } from "../../local/dcache/events/watches.ts";
 import { parseOptions } from "../../local/dcache/options.ts";
@@ -39,7 +39,7 @@ describe("local dCache: replay buffer at its default size", function () {
   });
 
   it("replays 16383 events after a Last-Event-ID still held, EVENT_LOSS for one older", async () => {
-    const sub = new InotifySubscription(channel, opts.subscriptionQueue, { path: "/d" }, selectedEvents(undefined), "/fs/d", watches);
+    const sub = new InotifySubscription(channel, opts.subscriptionQueue, { path: "/d" }, selectedTypes(undefined), "/fs/d", watches);
     channel.add(sub);
     const total = 16384 + 10; // ids 0 … 16393
     for (let i = 0; i < total; i++) {

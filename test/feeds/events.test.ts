@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { checkStorageEventBatch, eventKind } from "../../lib/events/cloudevent.ts";
+import { checkStorageEventBatch } from "../../lib/events/cloudevent.ts";
+import { eventKind } from "../../lib/events/inotify.ts";
 import { fromDcacheEvent, normaliseStorageEvent } from "../../lib/events/normalise.ts";
 import { compileFilter } from "../../feeds/provider/pipeline/filter.ts";
 import { compileGlob, GlobError } from "../../feeds/provider/pipeline/glob.ts";

@@ -5,6 +5,7 @@
 // `enrich` is on) is a new close, so the file fires again once the run in flight has ended.
 import type { FileEntry, FileIdentity } from "./types.ts";
 import { isInFlight } from "./types.ts";
+import { isArrivalMask } from "../../../lib/events/inotify.ts";
 
 /** ids of the events a content's entry remembers */
 const MAX_EVENT_IDS = 20;
@@ -24,7 +25,6 @@ interface EventLike {
   data?: { path?: unknown; mask?: unknown; isDir?: unknown; size?: unknown; mtime?: unknown; adler32?: unknown } | null;
 }
 
-const ARRIVAL_FLAGS = ["IN_CLOSE_WRITE", "IN_MOVED_TO"];
 
 /** The file an event announces, or undefined for events that announce no file (deletes, directories, other flags). */
 export function arrivalOf(body: string, receivedAt: number): Arrival | undefined {
@@ -34,9 +34,8 @@ export function arrivalOf(body: string, receivedAt: number): Arrival | undefined
   } catch {
     return undefined;
   }
-  const mask = Array.isArray(ev.data?.mask) ? (ev.data!.mask as unknown[]) : [];
-  if (ev.data?.isDir === true || mask.includes("IN_ISDIR")) return undefined;
-  if (!mask.some((m) => ARRIVAL_FLAGS.includes(m as string))) return undefined;
+  const mask = Array.isArray(ev.data?.mask) ? (ev.data!.mask as string[]) : [];
+  if (ev.data?.isDir === true || !isArrivalMask(mask)) return undefined;
   const path = typeof ev.subject === "string" ? ev.subject : typeof ev.data?.path === "string" ? ev.data.path : undefined;
   if (!path || typeof ev.id !== "string") return undefined;
   const a: Arrival = { path, eventId: ev.id, event: body, at: receivedAt };

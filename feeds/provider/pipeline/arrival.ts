@@ -7,10 +7,9 @@
 // Deciding whether a second arrival of a path is a repeat needs to know whether the first has fired
 // yet, which only the outbox knows; `PendingArrivals` is the index the delivery keeps for that.
 import type { StorageCloudEvent } from "../../../lib/events/cloudevent.ts";
+import { isArrivalMask, isDirectoryMask } from "../../../lib/events/inotify.ts";
 import { DEFAULT_SETTLE_MS, DEFAULT_TEMPORARY, type FilterParams } from "../../common/feed-params.ts";
 import { compileGlob } from "./glob.ts";
-
-export const ARRIVAL_FLAGS = ["IN_CLOSE_WRITE", "IN_MOVED_TO"] as const;
 
 /** "raw": arrivals are off, every event goes on to the filter */
 export type ArrivalVerdict = "arrival" | "temporary" | "directory" | "not-arrival" | "raw";
@@ -34,8 +33,8 @@ export function compileArrival(params: FilterParams): ArrivalStage {
     classify(event) {
       if (!enabled) return "raw";
       const mask = Array.isArray(event.data?.mask) ? event.data.mask : [];
-      if (event.data?.isDir === true || mask.includes("IN_ISDIR")) return "directory";
-      if (!mask.some((f) => f === "IN_CLOSE_WRITE" || f === "IN_MOVED_TO")) return "not-arrival";
+      if (event.data?.isDir === true || isDirectoryMask(mask)) return "directory";
+      if (!isArrivalMask(mask)) return "not-arrival";
       if (temporary.some((re) => re.test(event.subject))) return "temporary";
       return "arrival";
     },

@@ -1,13 +1,8 @@
 // The filter stage: declarative path globs and inotify types decide whether an event goes on.
 import type { StorageCloudEvent } from "../../../lib/events/cloudevent.ts";
 import type { FilterParams } from "../../common/feed-params.ts";
+import { selectedTypes } from "../../../lib/events/inotify.ts";
 import { compileGlob } from "./glob.ts";
-
-// Composite flags as inotify defines them.
-const EXPANSIONS: Record<string, string[]> = {
-  IN_CLOSE: ["IN_CLOSE_WRITE", "IN_CLOSE_NOWRITE"],
-  IN_MOVE: ["IN_MOVED_FROM", "IN_MOVED_TO"],
-};
 
 export type EventFilter = (event: StorageCloudEvent) => boolean;
 
@@ -15,8 +10,8 @@ export type EventFilter = (event: StorageCloudEvent) => boolean;
 export function compileFilter(params: FilterParams): EventFilter {
   const include = (params.paths ?? []).map(compileGlob);
   const exclude = (params.exclude ?? []).map(compileGlob);
-  const types = new Set((params.types ?? []).flatMap((t) => EXPANSIONS[t] ?? [t]));
-  const allTypes = types.size === 0 || types.has("IN_ALL_EVENTS");
+  const types: Set<string> = selectedTypes(params.types);
+  const allTypes = !params.types || params.types.length === 0;
   return (event) => {
     const path = event.subject;
     if (include.length > 0 && !include.some((re) => re.test(path))) return false;

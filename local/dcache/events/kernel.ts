@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { EventType } from "./flags.ts";
+import type { EventType } from "../../../lib/events/inotify.ts";
 import { newCookie } from "./hub.ts";
 import type { Change } from "./watches.ts";
 

@@ -13,8 +13,8 @@ import {
   INOTIFY_SELECTOR_SCHEMA,
   METRONOME_EVENT_SCHEMA,
   METRONOME_SELECTOR_SCHEMA,
-  selectedEvents,
-} from "./flags.ts";
+} from "./schemas.ts";
+import { selectedTypes } from "../../../lib/events/inotify.ts";
 import { LIFETIME, MAX_CLIENT_ID_LENGTH, Registrar, TooManyChannels } from "./registrar.ts";
 import { InotifySubscription, MetronomeSubscription, type InotifySelector, type MetronomeSelector } from "./subscription.ts";
 import type { WatchTable } from "./watches.ts";
@@ -95,12 +95,12 @@ export function createEventsHandler(deps: { registrar: Registrar; watches: Watch
       const merged: InotifySelector = body.flags?.includes("IN_MASK_ADD")
         ? { path: body.path, flags: [...new Set([...(existing.selector().flags ?? []), ...body.flags])].filter((f) => f !== "IN_MASK_ADD") }
         : body;
-      existing.reselect(merged, selectedEvents(merged.flags));
+      existing.reselect(merged, selectedTypes(merged.flags));
       res.writeHead(303, { Location: channel.subscriptionUrl(existing), "Content-Length": "0" });
       res.end();
       return;
     }
-    const sub = new InotifySubscription(channel, cap, body, selectedEvents(body.flags), target.fsPath, watches);
+    const sub = new InotifySubscription(channel, cap, body, selectedTypes(body.flags), target.fsPath, watches);
     watches.watch(sub);
     channel.add(sub);
     created(res, channel.subscriptionUrl(sub));

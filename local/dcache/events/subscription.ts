@@ -2,7 +2,7 @@
 // channel. When the queue is full, events are dropped and the next hand-over ends with
 // IN_Q_OVERFLOW, so the client knows to rescan (dCache: 1000 events per subscription).
 import { randomBytes } from "node:crypto";
-import type { EventType } from "./flags.ts";
+import type { EventType } from "../../../lib/events/inotify.ts";
 
 export interface SubscriptionOwner {
   /** the subscription has events queued; the owner will call `take()` when it can send */

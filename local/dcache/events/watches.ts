@@ -2,7 +2,7 @@
 // watchers of the directory get the event with the entry's name; watchers of the entry itself get
 // the "self" form (no name), IN_DELETE_SELF on deletion and IN_MOVE_SELF on a move, after which
 // the watch follows its target (and everything below it) to the new path.
-import type { EventType } from "./flags.ts";
+import type { EventType } from "../../../lib/events/inotify.ts";
 import type { InotifySubscription, WatchListener } from "./subscription.ts";
 
 export interface Change {

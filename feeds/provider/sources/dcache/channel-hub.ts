@@ -18,8 +18,8 @@ import {
   unsubscribe,
   type DcacheEndpoint,
   type InotifyEvent,
-  type InotifyFlag,
 } from "../../../../lib/dcache/index.ts";
+import type { SelectorFlag } from "../../../../lib/events/inotify.ts";
 import type { Logger } from "../../log.ts";
 
 export type HubItem =
@@ -52,7 +52,7 @@ export interface HubOptions {
 interface Watch {
   url?: string;
   pending?: Promise<string>;
-  owners: Map<string, InotifyFlag[] | undefined>;
+  owners: Map<string, SelectorFlag[] | undefined>;
 }
 
 const MAX_QUEUED = 2000;
@@ -70,8 +70,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Union of flag sets; undefined (all events) wins. */
-function unionFlags(sets: Iterable<InotifyFlag[] | undefined>): InotifyFlag[] | undefined {
-  const out = new Set<InotifyFlag>();
+function unionFlags(sets: Iterable<SelectorFlag[] | undefined>): SelectorFlag[] | undefined {
+  const out = new Set<SelectorFlag>();
   for (const s of sets) {
     if (!s) return undefined;
     for (const f of s) out.add(f);
@@ -162,7 +162,7 @@ export class ChannelHub {
   }
 
   /** Watches `path` for `owner` (flags undefined = all events); returns the subscription URL. */
-  async watch(owner: string, path: string, flags: InotifyFlag[] | undefined): Promise<string> {
+  async watch(owner: string, path: string, flags: SelectorFlag[] | undefined): Promise<string> {
     let w = this.watches.get(path);
     const before = w ? unionFlags(w.owners.values()) : null;
     if (!w) {

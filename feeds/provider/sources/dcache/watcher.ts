@@ -6,7 +6,8 @@
 // the events before it.
 import { fromDcacheEvent } from "../../../../lib/events/normalise.ts";
 import type { StorageCloudEvent } from "../../../../lib/events/cloudevent.ts";
-import { listDirectory, stat, type DcacheEndpoint, type InotifyFlag } from "../../../../lib/dcache/index.ts";
+import { listDirectory, stat, type DcacheEndpoint } from "../../../../lib/dcache/index.ts";
+import { isArrivalMask, isDirectoryMask, selectedTypes, type EventType, type SelectorFlag } from "../../../../lib/events/inotify.ts";
 import type { DcacheSourceParams } from "../../../common/feed-params.ts";
 import type { Logger } from "../../log.ts";
 import type { SourceMessage, SourceSink } from "../types.ts";
@@ -15,11 +16,7 @@ import { decodeCursor, encodeCursor } from "./cursor.ts";
 import type { SeenEntry, SeenStore } from "./seen-store.ts";
 
 /** Flags the watcher itself needs, whatever the registration asks for: directories and seen records. */
-const OWN_FLAGS: InotifyFlag[] = ["IN_CLOSE_WRITE", "IN_CREATE", "IN_DELETE", "IN_MOVED_FROM", "IN_MOVED_TO", "IN_DELETE_SELF"];
-const COMPOSITE: Record<string, string[]> = {
-  IN_CLOSE: ["IN_CLOSE_WRITE", "IN_CLOSE_NOWRITE"],
-  IN_MOVE: ["IN_MOVED_FROM", "IN_MOVED_TO"],
-};
+const OWN_FLAGS: EventType[] = ["IN_CLOSE_WRITE", "IN_CREATE", "IN_DELETE", "IN_MOVED_FROM", "IN_MOVED_TO", "IN_DELETE_SELF"];
 const DEFAULT_MAX_DIRECTORIES = 10_000;
 /** a file listed while it may still be written waits this long for its own IN_CLOSE_WRITE */
 const PENDING_GRACE_MS = 2000;
@@ -97,8 +94,8 @@ export class DcacheWatcher implements HubListener {
   /** files a listing emitted, and when: a move event for one of them may be older than the listing */
   private readonly listedAt = new Map<string, number>();
   private readonly pendingTimer: NodeJS.Timeout;
-  private readonly wanted: Set<string> | undefined;
-  private readonly subFlags: InotifyFlag[] | undefined;
+  private readonly wanted: Set<EventType> | undefined;
+  private readonly subFlags: SelectorFlag[] | undefined;
   private readonly maxDirs: number;
   private limitNote: string | undefined;
   private connState: { state: "connected" | "reconnecting"; detail?: string } | undefined;
@@ -111,10 +108,9 @@ export class DcacheWatcher implements HubListener {
       this.lastChannel = c.channel;
       this.lastId = c.id;
     }
-    const flags = o.cfg.flags?.filter((f) => f !== "IN_ALL_EVENTS");
     const all = !o.cfg.flags || o.cfg.flags.includes("IN_ALL_EVENTS");
-    this.wanted = all ? undefined : new Set(flags!.flatMap((f) => COMPOSITE[f] ?? [f]));
-    this.subFlags = all ? undefined : ([...new Set([...OWN_FLAGS, ...(flags as InotifyFlag[])])] as InotifyFlag[]);
+    this.wanted = all ? undefined : selectedTypes(o.cfg.flags);
+    this.subFlags = all ? undefined : [...new Set<SelectorFlag>([...OWN_FLAGS, ...this.wanted!])];
     this.maxDirs = o.cfg.maxDirectories ?? DEFAULT_MAX_DIRECTORIES;
     this.origin = `${o.endpoint.url}/api/v1/events`;
     this.chain = o.hub.ready().then(() => this.initial()).catch((e) => this.fail(e));
@@ -247,7 +243,7 @@ export class DcacheWatcher implements HubListener {
   private async handle(item: Extract<HubItem, { kind: "event" }>, b: Batch): Promise<void> {
     const { name, mask, cookie } = item.event;
     const dir = item.dir;
-    const isDir = mask.includes("IN_ISDIR");
+    const isDir = isDirectoryMask(mask);
     if (mask.includes("IN_Q_OVERFLOW")) {
       this.o.log.warn("dCache dropped events of a subscription (IN_Q_OVERFLOW): rescanning it", { dir });
       await this.scanTrees([dir], "emit", b, "IN_Q_OVERFLOW", item.id - 1);
@@ -341,13 +337,13 @@ export class DcacheWatcher implements HubListener {
     const b = this.newBatch();
     const { dir, event } = held.item;
     if (this.wants(event.mask)) this.emit(b, held.item, dir, event.name, event.mask);
-    if (event.mask.includes("IN_ISDIR")) this.dropTree(join(dir, event.name!), true);
+    if (isDirectoryMask(event.mask)) this.dropTree(join(dir, event.name!), true);
     else b.seen.push({ dir, name: event.name!, entry: null });
     await this.commit(b, true);
   }
 
   private wants(mask: string[]): boolean {
-    return !this.wanted || mask.some((f) => this.wanted!.has(f));
+    return !this.wanted || mask.some((f) => this.wanted!.has(f as EventType));
   }
 
   private newBatch(): Batch {
@@ -375,7 +371,7 @@ export class DcacheWatcher implements HubListener {
     if (oldPath) n.event.data.oldPath = oldPath;
     if (recovered) n.event.data.recovered = recovered;
     // a file renamed or moved in is as much an arrival as one closed after writing
-    const arrival = evMask.includes("IN_CLOSE_WRITE") || (evMask.includes("IN_MOVED_TO") && !evMask.includes("IN_ISDIR"));
+    const arrival = isArrivalMask(evMask);
     if (this.o.cfg.enrich && name && arrival) b.enrich.push({ event: n.event, dir, name, receivedAt: item.receivedAt.getTime() });
     b.out.push({ payload: n.event, receivedAt: item.receivedAt, origin: this.origin });
   }

@@ -1,39 +1,6 @@
-// The inotify event stream's vocabulary: event types, the selector's flags, and the JSON Schemas
-// dCache publishes for the selector and the event.
-export const EVENT_TYPES = [
-  "IN_ACCESS",
-  "IN_ATTRIB",
-  "IN_CLOSE_WRITE",
-  "IN_CLOSE_NOWRITE",
-  "IN_CREATE",
-  "IN_DELETE",
-  "IN_DELETE_SELF",
-  "IN_MODIFY",
-  "IN_MOVE_SELF",
-  "IN_MOVED_FROM",
-  "IN_MOVED_TO",
-  "IN_OPEN",
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
-
-const COMBINED: Record<string, EventType[]> = {
-  IN_ALL_EVENTS: [...EVENT_TYPES],
-  IN_CLOSE: ["IN_CLOSE_WRITE", "IN_CLOSE_NOWRITE"],
-  IN_MOVE: ["IN_MOVED_FROM", "IN_MOVED_TO"],
-};
-export const MODIFIER_FLAGS = ["IN_DONT_FOLLOW", "IN_EXCL_UNLINK", "IN_MASK_ADD", "IN_ONESHOT", "IN_ONLYDIR"] as const;
-export const SELECTOR_FLAGS = [...EVENT_TYPES, ...Object.keys(COMBINED), ...MODIFIER_FLAGS];
-
-/** Event types a list of selector flags selects; no flags at all selects every event. */
-export function selectedEvents(flags: string[] | undefined): Set<EventType> {
-  if (flags === undefined) return new Set(EVENT_TYPES);
-  const out = new Set<EventType>();
-  for (const f of flags) {
-    if ((EVENT_TYPES as readonly string[]).includes(f)) out.add(f as EventType);
-    for (const e of COMBINED[f] ?? []) out.add(e);
-  }
-  return out;
-}
+// The JSON Schemas dCache publishes for its event types' selectors and events. The flags themselves
+// are lib/events/inotify.ts.
+import { EVENT_TYPES, MASK_MODIFIER_FLAGS, SELECTOR_FLAGS } from "../../../lib/events/inotify.ts";
 
 export const INOTIFY_SELECTOR_SCHEMA = {
   $schema: "http://json-schema.org/draft-07/schema#",
@@ -57,7 +24,7 @@ export const INOTIFY_EVENT_SCHEMA = {
   properties: {
     name: { type: "string", description: "name of the entry, relative to the watched directory; absent for events about the watched target itself" },
     cookie: { type: "string", description: "pairs IN_MOVED_FROM with IN_MOVED_TO" },
-    mask: { type: "array", items: { enum: [...EVENT_TYPES, "IN_IGNORED", "IN_ISDIR", "IN_Q_OVERFLOW", "IN_UNMOUNT"] }, minItems: 1 },
+    mask: { type: "array", items: { enum: [...EVENT_TYPES, ...MASK_MODIFIER_FLAGS] }, minItems: 1 },
   },
 } as const;
 

@@ -24,7 +24,9 @@ import { Ajv } from "ajv";
 import type { Logger } from "./log.ts";
 import type { ProviderMetrics } from "./metrics.ts";
 import { FILE_STATES, type FileEntry, type FileState } from "./ledger/types.ts";
-import { ApiError, type Registrations } from "./registrations.ts";
+import type { Registrations } from "./registrations/registrations.ts";
+import type { Runner } from "./registrations/runner.ts";
+import { ApiError } from "./registrations/types.ts";
 import type { Store } from "./store/types.ts";
 
 const MAX_BODY = 1_000_000;
@@ -78,6 +80,8 @@ function fileView(e: FileEntry): Record<string, unknown> {
 
 export interface ApiOptions {
   registrations: Registrations;
+  /** what runs on this replica, for /health */
+  runner: Runner;
   store: Store;
   metrics: ProviderMetrics;
   log: Logger;
@@ -139,8 +143,8 @@ export function createApi(o: ApiOptions): Server {
         live: true,
         ready,
         store: { kind: o.store.kind, ok: storeOk, ...(storeError ? { error: storeError } : {}) },
-        registrations: regs.size,
-        sources: regs.sourceStates(),
+        registrations: o.runner.size,
+        sources: o.runner.sourceStates(),
         ...(o.ha ? { ha: o.ha() } : {}),
       });
     }

@@ -6,7 +6,11 @@ import { createApi } from "./api.ts";
 import { loadConfig } from "./config.ts";
 import { Logger, SecretRegistry } from "./log.ts";
 import { ProviderMetrics } from "./metrics.ts";
-import { Registrations } from "./registrations.ts";
+import { Access } from "./registrations/access.ts";
+import { Registrations } from "./registrations/registrations.ts";
+import { Runner } from "./registrations/runner.ts";
+import { SingleReplica } from "./ha/single.ts";
+import { Units } from "./ha/units.ts";
 import { resealAll } from "./reseal.ts";
 import { SecretBox } from "./secrets.ts";
 import { defaultSources } from "./sources/index.ts";
@@ -35,45 +39,44 @@ async function main(): Promise<void> {
     log.info("credentials sealed again under the current provider key", { registrations: n, keyFingerprint: box.fingerprint() });
   }
   const metrics = new ProviderMetrics();
-  // on PostgreSQL, replicas share the registrations through leases (one replica is a special case)
-  let coordinator: Coordinator | undefined;
-  const shared =
-    store.kind === "postgres"
-      ? { changed: (id: string, reload: boolean) => coordinator!.changed(id, reload), sourceIdentity: "shared" }
-      : undefined;
-  const registrations = new Registrations({
+  // on PostgreSQL, replicas share the registrations through leases; on SQLite one replica runs them all
+  const access = new Access(store, box);
+  const sources = defaultSources({ mqttReconnectMs: cfg.mqttReconnectMs, dataDir: cfg.dataDir });
+  const runner = new Runner({
     store,
-    box,
-    sources: defaultSources({ mqttReconnectMs: cfg.mqttReconnectMs, dataDir: cfg.dataDir }),
+    access,
+    sources,
     metrics,
     log,
-    apihost: cfg.apihost,
-    replicaId: cfg.replicaId,
+    // replicas sharing a store resume the same upstream sessions, whichever runs a unit
+    sourceIdentity: store.kind === "postgres" ? "shared" : cfg.replicaId,
     backoff: { baseMs: cfg.retryBaseMs, maxMs: cfg.retryMaxMs },
     maxPending: cfg.maxPending,
     fireTimeoutMs: cfg.fireTimeoutMs,
-    shared,
   });
-  if (shared) {
-    coordinator = new Coordinator({
-      leases: new LeaseTable(store as PostgresStore),
-      store: store as PostgresStore,
-      registrations,
-      replicaId: cfg.replicaId,
-      leaseMs: cfg.leaseMs,
-      handoverGraceMs: cfg.shutdownGraceMs,
-      log: log.child({ component: "leases" }),
-      metrics,
-    });
-  }
+  const coordinator =
+    store.kind === "postgres"
+      ? new Coordinator({
+          leases: new LeaseTable(store as PostgresStore),
+          store: store as PostgresStore,
+          runner,
+          units: new Units((rec) => access.unseal(rec)),
+          replicaId: cfg.replicaId,
+          leaseMs: cfg.leaseMs,
+          handoverGraceMs: cfg.shutdownGraceMs,
+          log: log.child({ component: "leases" }),
+          metrics,
+        })
+      : undefined;
+  const owner = coordinator ?? new SingleReplica({ store, runner, log });
+  const registrations = new Registrations({ store, box, access, runner, owner, sourceKinds: [...sources.keys()], log, apihost: cfg.apihost });
   let ready = false;
-  const server = createApi({ registrations, store, metrics, log, providerAuth: cfg.providerAuth, isReady: () => ready, ha: coordinator && (() => coordinator!.status()) });
-  await registrations.startAll();
-  await coordinator?.start();
+  const server = createApi({ registrations, runner, store, metrics, log, providerAuth: cfg.providerAuth, isReady: () => ready, ha: coordinator && (() => coordinator.status()) });
+  await owner.start();
   await new Promise<void>((res) => server.listen(cfg.port, cfg.host, res));
   ready = true;
   const port = (server.address() as AddressInfo).port;
-  log.info("feed provider started", { store: store.kind, registrations: registrations.size, keyFingerprint: box.fingerprint(), apihost: cfg.apihost ?? null });
+  log.info("feed provider started", { store: store.kind, registrations: runner.size, keyFingerprint: box.fingerprint(), apihost: cfg.apihost ?? null });
   process.stdout.write(`listening provider http://127.0.0.1:${port}\n`);
 
   let stopping = false;
@@ -84,8 +87,8 @@ async function main(): Promise<void> {
     log.info("shutting down: stopping sources, flushing batches", { signal });
     server.close();
     server.closeAllConnections();
-    if (coordinator) await coordinator.stop(cfg.shutdownGraceMs);
-    await registrations.shutdown(cfg.shutdownGraceMs);
+    await owner.stop(cfg.shutdownGraceMs);
+    await runner.shutdown(cfg.shutdownGraceMs);
     await store.close();
     log.info("feed provider stopped");
     process.exit(0);

@@ -8,14 +8,17 @@
 // release), one below takes free or expired units. API changes reach the owner through NOTIFY.
 import type { Logger } from "../log.ts";
 import type { ProviderMetrics } from "../metrics.ts";
-import type { Registrations } from "../registrations.ts";
+import type { Runner } from "../registrations/runner.ts";
+import type { Owner } from "../registrations/types.ts";
 import type { PostgresStore } from "../store/postgres.ts";
 import type { LeaseTable } from "./leases.ts";
+import type { Units } from "./units.ts";
 
 export interface CoordinatorOptions {
   leases: LeaseTable;
   store: PostgresStore;
-  registrations: Registrations;
+  runner: Runner;
+  units: Units;
   replicaId: string;
   leaseMs: number;
   /** time to flush a unit's queued batches when handing it to another replica */
@@ -43,7 +46,7 @@ export interface HaStatus {
   units: { unit: string; token: number; registrations: string[]; releasing: boolean; since: number }[];
 }
 
-export class Coordinator {
+export class Coordinator implements Owner {
   private readonly held = new Map<string, Held>();
   private unitOfReg = new Map<string, string>();
   private live: string[] = [];
@@ -160,19 +163,19 @@ export class Coordinator {
   private lose(unit: string, why: string): void {
     if (!this.held.delete(unit)) return;
     this.o.log.warn("lease lost; stopping its registrations", { unit, why });
-    for (const [reg, u] of this.unitOfReg) if (u === unit) void this.o.registrations.drop(reg, "lost");
+    for (const [reg, u] of this.unitOfReg) if (u === unit) void this.o.runner.drop(reg, "lost");
   }
 
   private async reconcile(): Promise<void> {
     if (this.stopped) return;
-    const regs = this.o.registrations;
+    const regs = this.o.runner;
     const recs = await this.o.store.listRegistrations();
     const members = new Map<string, string[]>();
     const unitOfReg = new Map<string, string>();
     for (const rec of recs) {
       let unit: string;
       try {
-        unit = regs.unitOf(rec);
+        unit = this.o.units.of(rec);
       } catch (e) {
         this.o.log.error("cannot open a stored registration (provider key?)", { registration: rec.id, err: e as Error });
         continue;
@@ -248,7 +251,7 @@ export class Coordinator {
     h.releasing = true;
     const ids = [...this.unitOfReg].filter(([, u]) => u === unit).map(([id]) => id);
     this.o.log.info("handing a unit over to a replica below its share", { unit, registrations: ids.length });
-    void Promise.all(ids.map((id) => this.o.registrations.drop(id, "release", this.o.handoverGraceMs)))
+    void Promise.all(ids.map((id) => this.o.runner.drop(id, "release", this.o.handoverGraceMs)))
       .then(async () => {
         if (this.held.get(unit) !== h) return;
         this.held.delete(unit);
@@ -264,9 +267,9 @@ export class Coordinator {
     this.stopped = true;
     clearInterval(this.reconcileTimer);
     await this.reconciling;
-    const ids = [...this.o.registrations.running().keys()];
+    const ids = [...this.o.runner.running().keys()];
     const deadline = performance.now() + graceMs;
-    await Promise.all(ids.map((id) => this.o.registrations.drop(id, "release", Math.max(0, deadline - performance.now()))));
+    await Promise.all(ids.map((id) => this.o.runner.drop(id, "release", Math.max(0, deadline - performance.now()))));
     clearInterval(this.renewTimer);
     clearInterval(this.watchdog);
     await this.renewing;

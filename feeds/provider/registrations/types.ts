@@ -1,0 +1,51 @@
+// What the lifecycle API and the runner share: the sealed part of a registration, READ's answer, and
+// the error the HTTP API turns into a status code.
+import type { FeedConfig } from "../../common/feed-params.ts";
+import type { FileState } from "../ledger/types.ts";
+import type { SourceState } from "../sources/types.ts";
+import type { StatusReason } from "../store/types.ts";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The secret part of a registration, sealed in the store: the owner's key and the full config. */
+export interface Sealed {
+  authKey: string;
+  apihost: string;
+  config: FeedConfig;
+}
+
+export interface ReadView {
+  config: FeedConfig;
+  status: { active: boolean; dateChanged: number; dateChangedISO: string; reason: StatusReason | null };
+  delivery: {
+    pending: number;
+    fires: number;
+    firedEvents: number;
+    retries: number;
+    deadLettered: number;
+    dropped: number;
+    lastFire: number | null;
+    lastFireISO: string | null;
+    lastFireStatus: number | null;
+  };
+  /** `remote`: another replica runs it */
+  source: { kind: string; state: SourceState | "remote"; detail?: string };
+  /** files by state in the ledger (all zero when the feed's `delivery.ledger` is off) */
+  files: Record<FileState, number>;
+}
+
+/**
+ * Who runs each registration. The API changes a registration in the store, then tells the owner,
+ * which makes what runs match the store: the lease coordinator (ha/coordinator.ts) among replicas
+ * on PostgreSQL, or ha/single.ts for the one replica on SQLite. `reload`: the outbox changed too.
+ */
+export interface Owner {
+  changed(id: string, reload: boolean): Promise<void>;
+}

@@ -1,11 +1,13 @@
 // Nothing missed when things break: the provider SIGKILLed mid-burst and restarted (resume with
-// Last-Event-ID from the committed cursor), the storage restarted (channel gone → 404 → new channel,
+// Last-Event-ID from the committed cursor), the connection to the frontend cut (reconnect from
+// Last-Event-ID), the storage restarted (channel gone → 404 → new channel,
 // re-subscribe, rescan), the per-subscription queue overflowing (IN_Q_OVERFLOW → rescan), and wrong
 // credentials (disabled with a reason, no retry storm). Each test counts files written vs delivered
 // and reports duplicates.
 import { expect } from "chai";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { cuttableProxy } from "../support/cuttable-proxy.ts";
 import { sharedStack, Stack, stopSharedStack, tally, waitFor } from "./support/stack.ts";
 
 // a root hook: the shared stack outlives every file that uses it
@@ -81,6 +83,30 @@ describe("dCache source: recovery (local dCache, local OpenWhisk, provider as pr
       burst(stack, "facility/raw/kill-c", 2, 40, written);
       await waitFor("the restarted provider finds its channel", () => /found the event channel again by client-id/.test(stack.provider.output()));
       await allDelivered(stack, "crash", written);
+    });
+
+    it("connection to the frontend cut twice mid-burst: reconnects from Last-Event-ID — no file missed", async () => {
+      const proxy = await cuttableProxy(stack.frontend);
+      try {
+        mkdirSync(join(stack.root, "facility/cut"), { recursive: true });
+        await stack.createFeed("cut", {
+          source: { kind: "dcache", url: proxy.url, paths: ["/facility/cut"], recursive: true, flags: ["IN_CLOSE_WRITE"], auth: AUTH },
+          batch: { maxEvents: 200, maxWaitMs: 50 },
+        });
+        await waitFor("source connected", async () => (await stack.readFeed("cut"))?.source?.state === "connected");
+        const before = stack.provider.output().split("reconnecting with Last-Event-ID").length;
+        const written: string[] = [];
+        burst(stack, "facility/cut/a", 2, 40, written);
+        proxy.cut();
+        burst(stack, "facility/cut/b", 2, 40, written);
+        await sleep(100);
+        proxy.cut();
+        burst(stack, "facility/cut/c", 2, 40, written);
+        await allDelivered(stack, "cut", written);
+        expect(stack.provider.output().split("reconnecting with Last-Event-ID").length - before, "each cut is seen and said").to.be.greaterThan(0);
+      } finally {
+        proxy.close();
+      }
     });
 
     it("storage restart (channel gone → 404): new channel, re-subscribed, rescan — no file missed", async () => {

@@ -5,6 +5,7 @@
 // maxAgeSeconds. Every change of an entry goes through one lock, so intake, delivery, followers and
 // the API never overwrite each other's news; the store is the truth, so a restart (or another
 // replica taking over) resumes what was being followed.
+import { sleep } from "../../../lib/retry.ts";
 import type { Logger } from "../log.ts";
 import type { ProviderMetrics } from "../metrics.ts";
 import { backoffDelay, type BackoffPolicy } from "../pipeline/backoff.ts";
@@ -50,7 +51,6 @@ export interface RetrySelector {
   prefix?: string;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 export class Ledger {
   private chain: Promise<unknown> = Promise.resolve();

@@ -20,6 +20,7 @@ import {
   type InotifyEvent,
 } from "../../../../lib/dcache/index.ts";
 import type { SelectorFlag } from "../../../../lib/events/inotify.ts";
+import { Backoff, sleep } from "../../../../lib/retry.ts";
 import type { Logger } from "../../log.ts";
 
 export type HubItem =
@@ -57,18 +58,6 @@ interface Watch {
 
 const MAX_QUEUED = 2000;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((res) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      res();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 /** Union of flag sets; undefined (all events) wins. */
 function unionFlags(sets: Iterable<SelectorFlag[] | undefined>): SelectorFlag[] | undefined {
   const out = new Set<SelectorFlag>();
@@ -94,7 +83,10 @@ export class ChannelHub {
   private streamCtl?: AbortController;
   private lastQueued: number | undefined;
   private failed: string | undefined;
-  private lossPending: string | undefined;
+  /** a rescan owed before the next events: a new channel, or a reconnect that cannot resume */
+  private lossPending: { reason: string; newChannel: boolean } | undefined;
+  /** the channel a connection was last opened on */
+  private streamed: string | undefined;
   private current: { state: "connected" | "reconnecting"; detail?: string } | undefined;
 
   constructor(private readonly o: HubOptions) {
@@ -239,90 +231,43 @@ export class ChannelHub {
     for (const l of this.listeners.values()) l.onState(state, detail);
   }
 
+  /**
+   * The one loop that keeps the channel's stream open: (re)creates the channel, connects from the
+   * oldest position a listener still needs (Last-Event-ID), and after a broken or closed connection,
+   * an unreachable frontend or COMPETING_CLIENT connects again after a backoff.
+   */
   private async run(): Promise<void> {
     const stop = this.stopCtl.signal;
-    const backoff = this.o.backoff ?? { initialMs: 250, maxMs: 30_000 };
-    const competing = this.o.competingBackoffMs ?? { initialMs: 10_000, maxMs: 300_000 };
-    let delay = backoff.initialMs;
-    let competingDelay = competing.initialMs;
+    const backoff = new Backoff(this.o.backoff ?? { initialMs: 250, maxMs: 30_000 });
+    const competing = new Backoff(this.o.competingBackoffMs ?? { initialMs: 10_000, maxMs: 300_000 });
     while (!stop.aborted) {
+      let why: string;
+      let connected = false;
       try {
         const created = await this.ensureChannel();
         if (created) {
           this.lastQueued = undefined;
           // a new channel: subscriptions of the old one are gone and events in between are lost
           await this.resubscribeAll();
-          this.lossPending ??= "a new event channel (first start, or the old one expired or the frontend restarted)";
+          this.lossPending ??= { reason: "a new event channel (first start, or the old one expired or the frontend restarted)", newChannel: true };
         }
-        this.streamCtl = new AbortController();
-        const signal = AbortSignal.any([stop, this.streamCtl.signal]);
-        const from = this.resumeId();
-        const channel = this.channel!;
-        let tookOver = false;
-        const queue: HubItem[] = [];
-        let flushing: Promise<void> | undefined;
-        const flush = async () => {
-          while (queue.length > 0) {
-            const items = queue.splice(0, queue.length);
-            for (const l of [...this.listeners.values()]) await l.onItems(channel, items);
-          }
-        };
-        const push = async (item: HubItem) => {
-          queue.push(item);
-          flushing ??= flush().finally(() => (flushing = undefined));
-          while (queue.length >= MAX_QUEUED && flushing) await flushing;
-        };
-        if (this.lossPending) {
-          await push({ kind: "loss", reason: this.lossPending, newChannel: true });
-          this.lossPending = undefined;
-        }
-        const stream = streamChannel(this.o.endpoint, channel, {
-          lastEventId: from === undefined ? undefined : String(from),
-          signal,
-          backoff,
-          onConnect: ({ attempt, lastEventId }) => {
-            delay = backoff.initialMs;
-            this.o.log.info("event stream connected", { channel, lastEventId: lastEventId ?? null, attempt });
-            this.broadcastState("connected");
-            this.markConnected();
-          },
-          onDisconnect: ({ reason, retryInMs }) => {
-            this.o.log.warn("event stream broke; reconnecting with Last-Event-ID", { channel, reason, retryInMs });
-            this.broadcastState("reconnecting", `event stream broke (${reason}); reconnecting`);
-          },
+        const outcome = await this.readStream(stop, () => {
+          connected = true;
+          backoff.reset();
         });
-        for await (const m of stream) {
-          if (m.kind === "system") {
-            if (m.type === "COMPETING_CLIENT") tookOver = true;
-            else if (m.type === "EVENT_LOSS" || m.type === "SHUTDOWN") {
-              this.o.log.warn(`dCache sent ${m.type}: the watched trees will be rescanned`, { channel });
-              await push({ kind: "loss", reason: m.type, newChannel: false });
-            } else if (m.type === "SUBSCRIPTION_CLOSED" && m.subscription) {
-              const path = this.pathOfSub.get(m.subscription);
-              this.pathOfSub.delete(m.subscription);
-              if (path) this.watches.delete(path);
-            }
-            continue;
-          }
-          if (m.kind !== "inotify") continue;
-          const id = Number(m.id);
-          this.lastQueued = id;
-          const dir = await this.pathOf(m.subscription);
-          if (dir === undefined) continue;
-          await push({ kind: "event", id, dir, subscription: m.subscription, event: m.event, receivedAt: new Date() });
-        }
-        await flushing;
-        if (tookOver && !stop.aborted) {
+        if (stop.aborted) break;
+        if (outcome.tookOver) {
           // another client with our client-id (a second replica configured with the same id, or a
           // bridge) took the channel; taking it straight back would start a reconnect war
-          this.o.log.error("another client took over the event channel (COMPETING_CLIENT); is a second provider running with the same --replica-id? backing off before taking it back", { channel, retryInMs: competingDelay });
-          this.broadcastState("reconnecting", `another client took over the event channel (COMPETING_CLIENT); retrying in ${Math.round(competingDelay / 1000)} s — check that no two providers share a replica id`);
+          const wait = competing.next();
+          this.o.log.error("another client took over the event channel (COMPETING_CLIENT); is a second provider running with the same --replica-id? backing off before taking it back", { channel: this.channel, retryInMs: wait });
+          this.broadcastState("reconnecting", `another client took over the event channel (COMPETING_CLIENT); retrying in ${Math.round(wait / 1000)} s — check that no two providers share a replica id`);
           this.resetConnected();
-          await sleep(competingDelay + Math.random() * competingDelay * 0.2, stop);
-          competingDelay = Math.min(competing.maxMs, competingDelay * 2);
-        } else if (!stop.aborted) {
-          competingDelay = competing.initialMs;
+          await sleep(wait + Math.random() * wait * 0.2, stop);
+          continue;
         }
+        competing.reset();
+        why = "the frontend closed the stream";
       } catch (e) {
         if (stop.aborted) break;
         if (e instanceof ChannelGoneError) {
@@ -337,13 +282,80 @@ export class ChannelHub {
           for (const l of this.listeners.values()) l.onFatal(this.failed);
           return;
         }
-        const why = (e as Error).message;
-        this.o.log.warn("cannot reach the dCache events API; retrying", { err: e as Error, retryInMs: delay });
-        this.broadcastState("reconnecting", `dCache events API unreachable: ${why}`);
-        await sleep(delay, stop);
-        delay = Math.min(backoff.maxMs, delay * 2);
+        why = (e as Error).message;
       }
+      const wait = backoff.next();
+      if (connected) this.o.log.warn("event stream broke; reconnecting with Last-Event-ID", { channel: this.channel, reason: why, retryInMs: wait });
+      else this.o.log.warn("cannot reach the dCache events API; retrying", { reason: why, retryInMs: wait });
+      this.broadcastState("reconnecting", connected ? `event stream broke (${why}); reconnecting` : `dCache events API unreachable: ${why}`);
+      await sleep(wait, stop);
     }
+  }
+
+  /** One connection: passes its events to the listeners, in order, until it ends; says whether another client took the channel. */
+  private async readStream(stop: AbortSignal, onConnect: () => void): Promise<{ tookOver: boolean }> {
+    this.streamCtl = new AbortController();
+    const signal = AbortSignal.any([stop, this.streamCtl.signal]);
+    const from = this.resumeId();
+    const channel = this.channel!;
+    // dCache replays nothing to a connection without Last-Event-ID: what happened since the last
+    // connection of this channel is found by a rescan
+    if (from === undefined && this.streamed === channel) this.lossPending ??= { reason: "reconnected before any event had a position to resume from", newChannel: false };
+    let tookOver = false;
+    const queue: HubItem[] = [];
+    let flushing: Promise<void> | undefined;
+    const flush = async () => {
+      while (queue.length > 0) {
+        const items = queue.splice(0, queue.length);
+        for (const l of [...this.listeners.values()]) await l.onItems(channel, items);
+      }
+    };
+    const push = async (item: HubItem) => {
+      queue.push(item);
+      flushing ??= flush().finally(() => (flushing = undefined));
+      while (queue.length >= MAX_QUEUED && flushing) await flushing;
+    };
+    try {
+      if (this.lossPending) {
+        await push({ kind: "loss", ...this.lossPending });
+        this.lossPending = undefined;
+      }
+      const stream = streamChannel(this.o.endpoint, channel, {
+        lastEventId: from === undefined ? undefined : String(from),
+        signal,
+        onConnect: ({ lastEventId }) => {
+          this.streamed = channel;
+          onConnect();
+          this.o.log.info("event stream connected", { channel, lastEventId: lastEventId ?? null });
+          this.broadcastState("connected");
+          this.markConnected();
+        },
+      });
+      for await (const m of stream) {
+        if (m.kind === "system") {
+          if (m.type === "COMPETING_CLIENT") tookOver = true;
+          else if (m.type === "EVENT_LOSS" || m.type === "SHUTDOWN") {
+            this.o.log.warn(`dCache sent ${m.type}: the watched trees will be rescanned`, { channel });
+            await push({ kind: "loss", reason: m.type, newChannel: false });
+          } else if (m.type === "SUBSCRIPTION_CLOSED" && m.subscription) {
+            const path = this.pathOfSub.get(m.subscription);
+            this.pathOfSub.delete(m.subscription);
+            if (path) this.watches.delete(path);
+          }
+          continue;
+        }
+        if (m.kind !== "inotify") continue;
+        const id = Number(m.id);
+        this.lastQueued = id;
+        const dir = await this.pathOf(m.subscription);
+        if (dir === undefined) continue;
+        await push({ kind: "event", id, dir, subscription: m.subscription, event: m.event, receivedAt: new Date() });
+      }
+    } finally {
+      // what this connection delivered is handed on before the next one starts
+      await flushing;
+    }
+    return { tookOver };
   }
 
   private async pathOf(subscription: string): Promise<string | undefined> {

@@ -107,7 +107,7 @@ async function main(): Promise<void> {
   const sink: SourceSink = {
     async deliver(messages: SourceMessage[], next?: string): Promise<void> {
       // QoS 1: each publish resolves on PUBACK; only then does the position move
-      await Promise.all(messages.map((m) => client.publishAsync(o.topic, JSON.stringify(m.payload), { qos: 1 })));
+      await Promise.all(messages.map((m) => client.publishAsync(o.topic, JSON.stringify("event" in m ? m.event : m.payload), { qos: 1 })));
       published += messages.length;
       if (next !== undefined && next !== cursor) {
         cursor = next;

@@ -1,6 +1,6 @@
 // The sink sources deliver into: parse → normalise to CloudEvents → arrival → filter → size check → one store
 // transaction (outbox rows, dead letters, cursor) → hand the new outbox entries to delivery.
-import { normaliseStorageEvent } from "../../../lib/events/normalise.ts";
+import { normaliseStorageEvent, type Normalised } from "../../../lib/events/normalise.ts";
 import { truncate, type Logger } from "../log.ts";
 import type { ProviderMetrics } from "../metrics.ts";
 import type { SourceMessage, SourceSink, SourceState } from "../sources/types.ts";
@@ -41,7 +41,7 @@ export class Intake implements SourceSink {
     this.o.onDisable?.(reason);
   }
 
-  private parse(m: SourceMessage): unknown {
+  private parse(m: Extract<SourceMessage, { payload: unknown }>): unknown {
     if (!Buffer.isBuffer(m.payload)) return m.payload;
     try {
       return JSON.parse(m.payload.toString("utf8"));
@@ -100,6 +100,13 @@ export class Intake implements SourceSink {
     });
   }
 
+  private normalise(m: Extract<SourceMessage, { payload: unknown }>): Extract<Normalised, { ok: true }> | { ok: false; error: string; sample: string } {
+    const parsed = this.parse(m);
+    const n = parsed === undefined ? { ok: false as const, error: "the message is not JSON" } : normaliseStorageEvent(parsed, { receivedAt: m.receivedAt, fallbackSource: m.origin });
+    if (n.ok) return n;
+    return { ...n, sample: Buffer.isBuffer(m.payload) ? m.payload.toString("utf8") : (JSON.stringify(m.payload) ?? String(m.payload)) };
+  }
+
   private prepare(messages: SourceMessage[]): { events: NewEvent[]; dead: { event: NewEvent; reason: string }[] } {
     const { label, metrics, log } = this.o;
     const arrival = this.o.arrival();
@@ -109,14 +116,10 @@ export class Intake implements SourceSink {
     const dead: { event: NewEvent; reason: string }[] = [];
     for (const m of messages) {
       metrics.received.inc({ trigger: label });
-      const parsed = this.parse(m);
-      const n = parsed === undefined
-        ? { ok: false as const, error: "the message is not JSON" }
-        : normaliseStorageEvent(parsed, { receivedAt: m.receivedAt, fallbackSource: m.origin });
+      const n = "event" in m ? { ok: true as const, event: m.event } : this.normalise(m);
       if (!n.ok) {
         metrics.malformed.inc({ trigger: label });
-        const sample = Buffer.isBuffer(m.payload) ? m.payload.toString("utf8") : JSON.stringify(m.payload) ?? String(m.payload);
-        log.warn("malformed message ignored", { error: truncate(n.error, 300), sample: truncate(sample, 200) });
+        log.warn("malformed message ignored", { error: truncate(n.error, 300), sample: truncate(n.sample, 200) });
         continue;
       }
       const verdict = arrival.classify(n.event);

@@ -35,8 +35,7 @@ export interface ReadView {
     lastFireISO: string | null;
     lastFireStatus: number | null;
   };
-  /** `remote`: another replica runs it */
-  source: { kind: string; state: SourceState | "remote"; detail?: string };
+  source: { kind: string; state: SourceState; detail?: string };
   /** files by state in the ledger (all zero when the feed's `delivery.ledger` is off) */
   files: Record<FileState, number>;
 }

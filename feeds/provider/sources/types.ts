@@ -9,16 +9,24 @@
 // backpressure: while the registration's outbox is full (paused, throttled, OpenWhisk down) it
 // resolves only once there is room, so the source stops pulling and upstream keeps the rest.
 import type { SourceParams } from "../../common/feed-params.ts";
+import type { StorageCloudEvent } from "../../../lib/events/cloudevent.ts";
 import type { Logger } from "../log.ts";
 
-export interface SourceMessage {
-  /** the message body: raw bytes (parsed as JSON by the core) or an already-parsed JSON value —
-   *  our CloudEvent, or a dCache envelope `{"event":{…},"subscription":…,"path":…,"id"?:…}` */
-  payload: Buffer | unknown;
-  receivedAt: Date;
-  /** CloudEvent `source` for messages that name none, e.g. "mqtt://broker:1883/dcache/events" */
-  origin: string;
-}
+/**
+ * What a source delivers: a message as a broker carries it, which the intake parses and normalises
+ * (lib/events/normalise.ts), or a CloudEvent the source built itself (the dCache source normalises
+ * as it pairs moves and enriches closes), which the intake takes as it is — each event is normalised once.
+ */
+export type SourceMessage =
+  | {
+      /** raw bytes (parsed as JSON by the core) or an already-parsed JSON value — our CloudEvent, or
+       *  a dCache envelope `{"event":{…},"subscription":…,"path":…,"id"?:…}` */
+      payload: Buffer | unknown;
+      receivedAt: Date;
+      /** CloudEvent `source` for messages that name none, e.g. "mqtt://broker:1883/dcache/events" */
+      origin: string;
+    }
+  | { event: StorageCloudEvent; receivedAt: Date };
 
 /** "remote": shown by a replica that does not run the registration (another holds its lease) */
 export type SourceState = "starting" | "connected" | "reconnecting" | "stopped" | "failed" | "remote";

@@ -373,7 +373,7 @@ export class DcacheWatcher implements HubListener {
     // a file renamed or moved in is as much an arrival as one closed after writing
     const arrival = isArrivalMask(evMask);
     if (this.o.cfg.enrich && name && arrival) b.enrich.push({ event: n.event, dir, name, receivedAt: item.receivedAt.getTime() });
-    b.out.push({ payload: n.event, receivedAt: item.receivedAt, origin: this.origin });
+    b.out.push({ event: n.event, receivedAt: item.receivedAt });
   }
 
   // ---- directories ---------------------------------------------------------------------------
@@ -482,7 +482,8 @@ export class DcacheWatcher implements HubListener {
       this.listedAt.delete(p);
     }
     this.emit(b, { subscription: f.subscription, receivedAt: at }, f.dir, f.name, ["IN_CLOSE_WRITE"], { recovered, time: new Date(f.mtime).toISOString() });
-    const ev = b.out.at(-1)?.payload as StorageCloudEvent | undefined;
+    const last = b.out.at(-1);
+    const ev = last && "event" in last ? last.event : undefined;
     if (ev && ev.subject === join(f.dir, f.name)) {
       ev.data.size = f.size;
       ev.data.mtime = f.mtime;

@@ -27,6 +27,7 @@ import { FILE_STATES, type FileEntry, type FileState } from "./ledger/types.ts";
 import type { Registrations } from "./registrations/registrations.ts";
 import type { Runner } from "./registrations/runner.ts";
 import { ApiError } from "./registrations/types.ts";
+import { HttpError, readJson, sendJson } from "../../lib/http/server.ts";
 import type { Store } from "./store/types.ts";
 
 const MAX_BODY = 1_000_000;
@@ -92,26 +93,13 @@ export interface ApiOptions {
   ha?: () => unknown;
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  sendJson(res, status, body, headers);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new ApiError(413, `request body larger than ${MAX_BODY} bytes`);
-    chunks.push(c as Buffer);
-  }
-  if (size === 0) return {};
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    throw new ApiError(400, "the request body is not valid JSON");
-  }
+/** A request body as JSON; an empty one is `{}`. */
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  return (await readJson(req, { limit: MAX_BODY })) ?? {};
 }
 
 function checkBody(v: ReturnType<typeof ajv.compile>, body: unknown, what: string): void {
@@ -163,7 +151,7 @@ export function createApi(o: ApiOptions): Server {
     if (path === "/api/v1/registrations") {
       if (method === "GET") return send(res, 200, { registrations: await regs.list() });
       if (method === "POST") {
-        const body = (await readJson(req)) as Record<string, unknown>;
+        const body = (await readBody(req)) as Record<string, unknown>;
         checkBody(createBody, body, "CREATE");
         const view = await regs.create({ triggerName: body.triggerName, authKey: body.authKey, config: body.config, apihost: body.apihost as string | undefined });
         return send(res, 201, { status: "success", registration: view });
@@ -175,7 +163,7 @@ export function createApi(o: ApiOptions): Server {
     const sub = m[3] ?? "";
     if (sub === "" && method === "GET") return send(res, 200, await regs.read(triggerName, ownerKey));
     if (sub === "" && method === "PATCH") {
-      const body = (await readJson(req)) as Record<string, unknown>;
+      const body = (await readBody(req)) as Record<string, unknown>;
       checkBody(updateBody, body, "UPDATE");
       return send(res, 200, { status: "success", registration: await regs.update(triggerName, ownerKey, body.config, body.apihost as string | undefined) });
     }
@@ -195,7 +183,7 @@ export function createApi(o: ApiOptions): Server {
       });
     }
     if (sub === "/dead-letters/replay" && method === "POST") {
-      const body = await readJson(req);
+      const body = await readBody(req);
       checkBody(replayBody, body, "replay");
       return send(res, 200, { status: "success", replayed: await regs.replay(triggerName, ownerKey, (body as { seqs?: number[] }).seqs) });
     }
@@ -209,12 +197,12 @@ export function createApi(o: ApiOptions): Server {
       return send(res, 200, { files: list.map(fileView), next: list.length === limit ? list[list.length - 1]!.path : null });
     }
     if (sub === "/files/retry" && method === "POST") {
-      const body = await readJson(req);
+      const body = await readBody(req);
       checkBody(retryBody, body, "retry");
       return send(res, 200, { status: "success", retried: await regs.retryFiles(triggerName, ownerKey, body as { paths?: string[]; prefix?: string }) });
     }
     if (sub === "/files/reconcile" && method === "POST") {
-      const body = await readJson(req);
+      const body = await readBody(req);
       checkBody(reconcileBody, body, "reconcile");
       const r = await regs.reconcileFiles(triggerName, ownerKey, (body as { prefix?: string }).prefix);
       return send(res, 200, { status: "success", reconciled: r.rules, listed: r.listed });
@@ -224,9 +212,9 @@ export function createApi(o: ApiOptions): Server {
 
   return createServer((req, res) => {
     route(req, res).catch((e) => {
-      if (e instanceof ApiError) return send(res, e.status, { error: e.message });
+      if (e instanceof HttpError) return send(res, e.status, { error: e.message, code: e.code }, e.headers);
       o.log.error("request failed", { method: req.method, path: (req.url ?? "").split("?")[0], err: e as Error });
-      send(res, 500, { error: "internal error in the feed provider; see its logs" });
+      send(res, 500, { error: "internal error in the feed provider; see its logs", code: "INTERNAL" });
     });
   });
 }

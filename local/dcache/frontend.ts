@@ -1,8 +1,8 @@
 // The frontend's HTTP routing: /api/v1/namespace/… and /api/v1/events/…, both behind authentication.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Account, Authenticator } from "./accounts.ts";
-import { BodyError, sendJsonError } from "./http.ts";
-import { PathError } from "./paths.ts";
+import { HttpError } from "../../lib/http/server.ts";
+import { sendJsonError } from "./http.ts";
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL, rest: string, account: Account) => Promise<void>;
 
@@ -32,7 +32,7 @@ export function createFrontendHandler(deps: {
         res.destroy();
         return;
       }
-      if (e instanceof PathError || e instanceof BodyError) return sendJsonError(res, e.status, e.message);
+      if (e instanceof HttpError) return sendJsonError(res, e.status, e.message, e.headers);
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT" || code === "ENOTDIR") return sendJsonError(res, 404, "File not found");
       if (code === "EACCES" || code === "EPERM") return sendJsonError(res, 403, "Permission denied by the local file system");

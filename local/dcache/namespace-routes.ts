@@ -3,7 +3,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { lstat } from "node:fs/promises";
 import type { Account } from "./accounts.ts";
 import type { ChecksumStore } from "./checksum-store.ts";
-import { sendJson, sendJsonError } from "./http.ts";
+import { sendJson } from "../../lib/http/server.ts";
+import { sendJsonError } from "./http.ts";
 import { attributesOf, listChildren, type FileAttributes } from "./namespace.ts";
 import { decodeSegments, type StorageRoot } from "./paths.ts";
 

@@ -3,10 +3,11 @@
 // outside the root, and paths outside the user's home.
 import { lstat, realpath } from "node:fs/promises";
 import { join, sep, dirname } from "node:path";
+import { HttpError } from "../../lib/http/server.ts";
 
-export class PathError extends Error {
-  constructor(readonly status: 400 | 403, message: string) {
-    super(message);
+export class PathError extends HttpError {
+  constructor(status: 400 | 403, message: string) {
+    super(status, message);
   }
 }
 

@@ -1,12 +1,10 @@
 // API errors carry the HTTP status; the server turns them into OpenWhisk's error body
 // `{"error": message, "code": transaction id}`. Messages are OpenWhisk's own wording where it has one.
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
+import { HttpError } from "../../lib/http/server.ts";
+
+export class ApiError extends HttpError {
+  constructor(status: number, message: string, headers: Record<string, string> = {}) {
+    super(status, message, { headers });
   }
 }
 

@@ -1,7 +1,7 @@
 // Local Rucio peer: `npm run local:rucio -- --port 0 --db rucio.sqlite`. Prints
 // `listening rucio http://127.0.0.1:<port>` when ready. Defaults: account/user/password
 // demo/demo/demo, RSEs DCACHE-BUFFER (type=buffer) and TAPE-ARCHIVE (type=archive), scope "raw".
-import { announce, option } from "../scicat/http.ts";
+import { announce, option } from "../../lib/http/server.ts";
 import { createRucioServer } from "./server.ts";
 import { RucioStore } from "./store.ts";
 import type { Rse } from "./expression.ts";

@@ -3,7 +3,7 @@
 // headers ExceptionClass/ExceptionMessage and a JSON body with the same two keys.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { HttpError, readJson, sendJson } from "../scicat/http.ts";
+import { HttpError, readJson, sendJson } from "../../lib/http/server.ts";
 import { InvalidExpression, resolveExpression, type Rse } from "./expression.ts";
 import type { RucioStore, RuleRow } from "./store.ts";
 
@@ -220,7 +220,7 @@ export function createRucioServer(store: RucioStore, opts: RucioOptions): Server
     handle(req, res).catch((e: unknown) => {
       if (e instanceof RucioError || e instanceof HttpError) {
         const cls = e instanceof RucioError ? e.exceptionClass : e.status === 400 ? "InvalidObject" : "RucioException";
-        sendJson(res, e.status, { ExceptionClass: cls, ExceptionMessage: e.message }, { ExceptionClass: cls, ExceptionMessage: e.message.replace(/[^\x20-\x7e]/g, "?") });
+        sendJson(res, e.status, { ExceptionClass: cls, ExceptionMessage: e.message }, { ...e.headers, ExceptionClass: cls, ExceptionMessage: e.message.replace(/[^\x20-\x7e]/g, "?") });
       } else {
         console.error(`rucio: ${(e as Error).stack ?? e}`);
         sendJson(res, 500, { ExceptionClass: "RucioException", ExceptionMessage: "An unknown exception occurred." });

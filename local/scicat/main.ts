@@ -2,7 +2,7 @@
 // `listening scicat http://127.0.0.1:<port>` when ready. Users come from --users (a JSON file
 // `[{"username","password","email"?}]`) or default to the documented demo user ingestor/ingestor.
 import { readFileSync } from "node:fs";
-import { announce, option } from "./http.ts";
+import { announce, option } from "../../lib/http/server.ts";
 import { createScicatServer, type ScicatUser } from "./server.ts";
 import { ScicatStore } from "./store.ts";
 

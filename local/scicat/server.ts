@@ -3,7 +3,7 @@
 // `message` list on validation errors, 401 without a valid token, 404 unknown, 409 duplicate pid.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { HttpError, readJson, sendJson } from "./http.ts";
+import { HttpError, readJson, sendJson } from "../../lib/http/server.ts";
 import type { ScicatStore } from "./store.ts";
 
 export interface ScicatUser {
@@ -33,7 +33,7 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 function validateDataset(body: unknown, partial: boolean): Record<string, unknown> {
-  if (!body || typeof body !== "object" || Array.isArray(body)) throw new HttpError(400, "Bad Request", { statusCode: 400, message: ["body must be a JSON object"], error: "Bad Request" });
+  if (!body || typeof body !== "object" || Array.isArray(body)) throw new HttpError(400, "Bad Request", { body: { statusCode: 400, message: ["body must be a JSON object"], error: "Bad Request" } });
   const doc = body as Record<string, unknown>;
   const problems: string[] = [];
   if (!partial) {
@@ -45,7 +45,7 @@ function validateDataset(body: unknown, partial: boolean): Record<string, unknow
   for (const k of ["size", "packedSize", "numberOfFiles"]) if (doc[k] !== undefined && typeof doc[k] !== "number") problems.push(`${k} must be a number`);
   if (doc.scientificMetadata !== undefined && (typeof doc.scientificMetadata !== "object" || Array.isArray(doc.scientificMetadata))) problems.push("scientificMetadata must be an object");
   for (const k of ["accessGroups", "keywords", "techniques", "inputDatasets", "usedSoftware"]) if (doc[k] !== undefined && !Array.isArray(doc[k])) problems.push(`${k} must be an array`);
-  if (problems.length) throw new HttpError(400, "Bad Request", { statusCode: 400, message: problems, error: "Bad Request" });
+  if (problems.length) throw new HttpError(400, "Bad Request", { body: { statusCode: 400, message: problems, error: "Bad Request" } });
   return doc;
 }
 
@@ -60,7 +60,7 @@ function validateOrigDatablock(body: unknown): Record<string, unknown> {
       if (!f || typeof f.size !== "number") problems.push(`dataFileList.${i}.size must be a number`);
       if (!f || typeof f.time !== "string" || Number.isNaN(Date.parse(f.time))) problems.push(`dataFileList.${i}.time must be a valid ISO 8601 date string`);
     });
-  if (problems.length) throw new HttpError(400, "Bad Request", { statusCode: 400, message: problems, error: "Bad Request" });
+  if (problems.length) throw new HttpError(400, "Bad Request", { body: { statusCode: 400, message: problems, error: "Bad Request" } });
   return doc;
 }
 
@@ -68,14 +68,14 @@ export function createScicatServer(store: ScicatStore, opts: ScicatOptions): Ser
   const authenticate = (req: IncomingMessage): { username: string } => {
     const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
     const t = m ? store.token(m[1]!.trim()) : undefined;
-    if (!t || Date.parse(t.created) + t.ttl * 1000 <= Date.now()) throw new HttpError(401, "Unauthorized", { statusCode: 401, message: "Unauthorized" });
+    if (!t || Date.parse(t.created) + t.ttl * 1000 <= Date.now()) throw new HttpError(401, "Unauthorized", { body: { statusCode: 401, message: "Unauthorized" } });
     return { username: t.username };
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://scicat");
     const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
-    if (parts[0] !== "api" || parts[1] !== "v3") throw new HttpError(404, "Not Found", { statusCode: 404, message: `Cannot ${req.method} ${url.pathname}`, error: "Not Found" });
+    if (parts[0] !== "api" || parts[1] !== "v3") throw new HttpError(404, "Not Found", { body: { statusCode: 404, message: `Cannot ${req.method} ${url.pathname}`, error: "Not Found" } });
     const route = parts.slice(2);
     const method = req.method ?? "GET";
 
@@ -83,7 +83,7 @@ export function createScicatServer(store: ScicatStore, opts: ScicatOptions): Ser
       const body = (await readJson(req)) as { username?: unknown; password?: unknown } | undefined;
       const user = opts.users.find((u) => u.username === body?.username);
       if (!user || typeof body?.password !== "string" || !sameSecret(body.password, user.password)) {
-        throw new HttpError(401, "Unauthorized", { statusCode: 401, message: "Unauthorized" });
+        throw new HttpError(401, "Unauthorized", { body: { statusCode: 401, message: "Unauthorized" } });
       }
       const token = { id: randomBytes(32).toString("base64url"), userId: `user-${user.username}`, username: user.username, created: new Date().toISOString(), ttl: opts.tokenTtl };
       store.addToken(token);
@@ -104,7 +104,7 @@ export function createScicatServer(store: ScicatStore, opts: ScicatOptions): Ser
         const now = new Date().toISOString();
         const pidNew = typeof doc.pid === "string" && doc.pid ? doc.pid : `${opts.pidPrefix}/${randomUUID()}`;
         const stored = { ...doc, pid: pidNew, createdBy: who.username, updatedBy: who.username, createdAt: now, updatedAt: now };
-        if (!store.insertDataset(stored)) throw new HttpError(409, "Conflict", { statusCode: 409, message: `Dataset with pid ${pidNew} already exists`, error: "Conflict" });
+        if (!store.insertDataset(stored)) throw new HttpError(409, "Conflict", { body: { statusCode: 409, message: `Dataset with pid ${pidNew} already exists`, error: "Conflict" } });
         sendJson(res, 201, stored);
         return;
       }
@@ -113,12 +113,12 @@ export function createScicatServer(store: ScicatStore, opts: ScicatOptions): Ser
         return;
       }
       const existing = pid ? store.dataset(pid) : undefined;
-      if (!existing) throw new HttpError(404, "Not Found", { statusCode: 404, message: `Dataset with pid ${pid} not found`, error: "Not Found" });
+      if (!existing) throw new HttpError(404, "Not Found", { body: { statusCode: 404, message: `Dataset with pid ${pid} not found`, error: "Not Found" } });
       if (obIndex < 0) {
         if (method === "GET") return sendJson(res, 200, existing);
         if (method === "PATCH") {
           const patch = validateDataset(await readJson(req), true);
-          if (patch.pid !== undefined && patch.pid !== pid) throw new HttpError(400, "Bad Request", { statusCode: 400, message: ["pid cannot be changed"], error: "Bad Request" });
+          if (patch.pid !== undefined && patch.pid !== pid) throw new HttpError(400, "Bad Request", { body: { statusCode: 400, message: ["pid cannot be changed"], error: "Bad Request" } });
           const merged = { ...existing, ...patch, pid, updatedBy: who.username, updatedAt: new Date().toISOString() };
           store.updateDataset(merged);
           return sendJson(res, 200, merged);
@@ -138,18 +138,18 @@ export function createScicatServer(store: ScicatStore, opts: ScicatOptions): Ser
     if (route[0] === "origdatablocks" && route.length === 2 && method === "PATCH") {
       const who = authenticate(req);
       const existing = store.origDatablock(route[1]!);
-      if (!existing) throw new HttpError(404, "Not Found", { statusCode: 404, message: `OrigDatablock ${route[1]} not found`, error: "Not Found" });
+      if (!existing) throw new HttpError(404, "Not Found", { body: { statusCode: 404, message: `OrigDatablock ${route[1]} not found`, error: "Not Found" } });
       const patch = (await readJson(req)) as Record<string, unknown>;
       const merged = { ...existing, ...validateOrigDatablock({ ...existing, ...patch }), id: route[1]!, updatedBy: who.username, updatedAt: new Date().toISOString() };
       store.updateOrigDatablock(merged);
       return sendJson(res, 200, merged);
     }
-    throw new HttpError(404, "Not Found", { statusCode: 404, message: `Cannot ${method} ${url.pathname}`, error: "Not Found" });
+    throw new HttpError(404, "Not Found", { body: { statusCode: 404, message: `Cannot ${method} ${url.pathname}`, error: "Not Found" } });
   };
 
   return createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      if (e instanceof HttpError) sendJson(res, e.status, e.body ?? { statusCode: e.status, message: e.message });
+      if (e instanceof HttpError) sendJson(res, e.status, e.body ?? { statusCode: e.status, message: e.message }, e.headers);
       else {
         console.error(`scicat: ${(e as Error).stack ?? e}`);
         sendJson(res, 500, { statusCode: 500, message: "Internal server error" });

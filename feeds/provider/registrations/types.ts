@@ -1,18 +1,13 @@
 // What the lifecycle API and the runner share: the sealed part of a registration, READ's answer, and
 // the error the HTTP API turns into a status code.
+import { HttpError } from "../../../lib/http/server.ts";
 import type { FeedConfig } from "../../common/feed-params.ts";
 import type { FileState } from "../ledger/types.ts";
 import type { SourceState } from "../sources/types.ts";
 import type { StatusReason } from "../store/types.ts";
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** A lifecycle call that cannot be done: its status and what to do (lib/http/server.ts, docs/errors.md). */
+export class ApiError extends HttpError {}
 
 /** The secret part of a registration, sealed in the store: the owner's key and the full config. */
 export interface Sealed {

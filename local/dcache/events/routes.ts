@@ -5,7 +5,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { lstat } from "node:fs/promises";
 import { Ajv, type ValidateFunction } from "ajv";
 import type { Account } from "../accounts.ts";
-import { baseUrlOf, readJsonBody, sendJson, sendJsonError } from "../http.ts";
+import { HttpError, readJson, sendJson } from "../../../lib/http/server.ts";
+import { baseUrlOf, sendJsonError } from "../http.ts";
 import { PathError, segmentsOfPlainPath, type StorageRoot } from "../paths.ts";
 import type { Channel } from "./channel.ts";
 import {
@@ -44,11 +45,8 @@ function why(v: ValidateFunction): string {
   return (v.errors ?? []).map((e) => `${e.instancePath || "selector"} ${e.message}${e.params && "allowedValues" in e.params ? ` (${(e.params.allowedValues as string[]).join(", ")})` : ""}`).join("; ");
 }
 
-class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
-    super(message);
-  }
-}
+/** selectors and channel settings are small */
+const BODY = { limit: 64 * 1024 };
 
 export function createEventsHandler(deps: { registrar: Registrar; watches: WatchTable; root: StorageRoot; fallbackBase: string }) {
   const { registrar, watches, root } = deps;
@@ -59,34 +57,34 @@ export function createEventsHandler(deps: { registrar: Registrar; watches: Watch
 
   function channelFor(id: string, account: Account): Channel {
     const c = registrar.get(id);
-    if (!c || c.isClosed) throw new ApiError(404, "No such channel: it was deleted, expired after its timeout without a client, or the frontend restarted; create a new channel");
-    if (c.uid !== account.uid) throw new ApiError(403, "Access denied: the channel belongs to another user");
+    if (!c || c.isClosed) throw new HttpError(404, "No such channel: it was deleted, expired after its timeout without a client, or the frontend restarted; create a new channel");
+    if (c.uid !== account.uid) throw new HttpError(403, "Access denied: the channel belongs to another user");
     return c;
   }
 
   async function subscribe(req: IncomingMessage, res: ServerResponse, channel: Channel, type: string, account: Account): Promise<void> {
-    if (!(type in EVENT_TYPES)) throw new ApiError(400, `Unknown event type: ${type}; known types are ${Object.keys(EVENT_TYPES).join(", ")}`);
-    const body = await readJsonBody(req);
-    if (body === undefined) throw new ApiError(400, "Missing JSON entity in POST request: send the selector as the body");
+    if (!(type in EVENT_TYPES)) throw new HttpError(400, `Unknown event type: ${type}; known types are ${Object.keys(EVENT_TYPES).join(", ")}`);
+    const body = await readJson(req, BODY);
+    if (body === undefined) throw new HttpError(400, "Missing JSON entity in POST request: send the selector as the body");
     const cap = registrar.settings.subscriptionQueue;
     if (type === "metronome") {
-      if (!validMetronome(body)) throw new ApiError(400, `Bad selector: ${why(validMetronome)}`);
-      if ((body.frequency === undefined) === (body.delay === undefined)) throw new ApiError(400, 'Bad selector: give exactly one of "frequency" and "delay"');
+      if (!validMetronome(body)) throw new HttpError(400, `Bad selector: ${why(validMetronome)}`);
+      if ((body.frequency === undefined) === (body.delay === undefined)) throw new HttpError(400, 'Bad selector: give exactly one of "frequency" and "delay"');
       const sub = new MetronomeSubscription(channel, cap, body, account.username);
       channel.add(sub);
       return created(res, channel.subscriptionUrl(sub));
     }
-    if (!validInotify(body)) throw new ApiError(400, `Bad selector: ${why(validInotify)}`);
+    if (!validInotify(body)) throw new HttpError(400, `Bad selector: ${why(validInotify)}`);
     let target;
     try {
       target = await root.resolve(segmentsOfPlainPath(body.path), account.home);
     } catch (e) {
-      if (e instanceof PathError) throw new ApiError(400, e.status === 403 ? `Permission denied: ${e.message}` : `Bad selector: ${e.message}`);
+      if (e instanceof PathError) throw new HttpError(400, e.status === 403 ? `Permission denied: ${e.message}` : `Bad selector: ${e.message}`);
       throw e;
     }
     const st = await lstat(target.fsPath).catch(() => undefined);
-    if (!st) throw new ApiError(400, `Not found: ${body.path} does not exist`);
-    if (body.flags?.includes("IN_ONLYDIR") && !st.isDirectory()) throw new ApiError(400, `Failed condition: ${body.path} is not a directory (IN_ONLYDIR)`);
+    if (!st) throw new HttpError(400, `Not found: ${body.path} does not exist`);
+    if (body.flags?.includes("IN_ONLYDIR") && !st.isDirectory()) throw new HttpError(400, `Failed condition: ${body.path} is not a directory (IN_ONLYDIR)`);
 
     const existing = channel
       .subscriptions()
@@ -120,7 +118,7 @@ export function createEventsHandler(deps: { registrar: Registrar; watches: Watch
     const parts = rest.split("/").filter((p) => p !== "").map((p) => decodeURIComponent(p));
     const method = req.method ?? "GET";
     const only = (...allowed: string[]) => {
-      if (!allowed.includes(method)) throw new ApiError(405, `method ${method} is not allowed here; allowed: ${allowed.join(", ")}`, { Allow: allowed.join(", ") });
+      if (!allowed.includes(method)) throw new HttpError(405, `method ${method} is not allowed here; allowed: ${allowed.join(", ")}`, { headers: { Allow: allowed.join(", ") } });
     };
 
     if (parts.length === 0) {
@@ -131,13 +129,13 @@ export function createEventsHandler(deps: { registrar: Registrar; watches: Watch
       only("GET");
       if (parts.length === 1) return sendJson(res, 200, Object.keys(EVENT_TYPES));
       const t = EVENT_TYPES[parts[1] as EventTypeName];
-      if (!t || parts.length > 3) throw new ApiError(404, `No such event type: ${parts[1]}`);
+      if (!t || parts.length > 3) throw new HttpError(404, `No such event type: ${parts[1]}`);
       if (parts.length === 2) return sendJson(res, 200, { description: t.description });
       if (parts[2] === "selector") return sendJson(res, 200, t.selector);
       if (parts[2] === "event") return sendJson(res, 200, t.event);
-      throw new ApiError(404, `no such resource: ${rest}`);
+      throw new HttpError(404, `no such resource: ${rest}`);
     }
-    if (parts[0] !== "channels") throw new ApiError(404, `no such resource: /api/v1/events${rest}`);
+    if (parts[0] !== "channels") throw new HttpError(404, `no such resource: /api/v1/events${rest}`);
 
     if (parts.length === 1) {
       only("GET", "POST");
@@ -147,8 +145,8 @@ export function createEventsHandler(deps: { registrar: Registrar; watches: Watch
         const base = channelsBase(req);
         return sendJson(res, 200, registrar.list(account.uid, clientId).map((c) => `${base}/${c.id}`));
       }
-      const body = await readJsonBody(req);
-      if (body !== undefined && !validChannelRequest(body)) throw new ApiError(400, `Bad request: ${why(validChannelRequest)}; the body is optional, {"client-id":"…"}`);
+      const body = await readJson(req, BODY);
+      if (body !== undefined && !validChannelRequest(body)) throw new HttpError(400, `Bad request: ${why(validChannelRequest)}; the body is optional, {"client-id":"…"}`);
       const raw = (body as { "client-id"?: string } | undefined)?.["client-id"];
       const clientId = raw ? raw.slice(0, MAX_CLIENT_ID_LENGTH) : undefined;
       const base = channelsBase(req);
@@ -156,7 +154,7 @@ export function createEventsHandler(deps: { registrar: Registrar; watches: Watch
         const channel = registrar.create(account.uid, account.username, clientId, (id) => `${base}/${id}`);
         return created(res, channel.url);
       } catch (e) {
-        if (e instanceof TooManyChannels) throw new ApiError(429, `Too many channels: ${e.message}`);
+        if (e instanceof TooManyChannels) throw new HttpError(429, `Too many channels: ${e.message}`);
         throw e;
       }
     }
@@ -175,14 +173,14 @@ export function createEventsHandler(deps: { registrar: Registrar; watches: Watch
         channel.close();
         return noContent(res);
       }
-      const body = await readJsonBody(req);
-      if (!validModification(body)) throw new ApiError(400, `Bad request: ${body === undefined ? "missing body" : why(validModification)}; send {"timeout": seconds}`);
-      if (body.timeout < LIFETIME.minimum) throw new ApiError(400, `Timeout shorter than minimum allowed (${LIFETIME.minimum} s)`);
-      if (body.timeout > LIFETIME.maximum) throw new ApiError(400, `Timeout longer than maximum allowed (${LIFETIME.maximum} s)`);
+      const body = await readJson(req, BODY);
+      if (!validModification(body)) throw new HttpError(400, `Bad request: ${body === undefined ? "missing body" : why(validModification)}; send {"timeout": seconds}`);
+      if (body.timeout < LIFETIME.minimum) throw new HttpError(400, `Timeout shorter than minimum allowed (${LIFETIME.minimum} s)`);
+      if (body.timeout > LIFETIME.maximum) throw new HttpError(400, `Timeout longer than maximum allowed (${LIFETIME.maximum} s)`);
       channel.setTimeout(body.timeout);
       return noContent(res);
     }
-    if (parts[2] !== "subscriptions") throw new ApiError(404, `no such resource: ${rest}`);
+    if (parts[2] !== "subscriptions") throw new HttpError(404, `no such resource: ${rest}`);
     if (parts.length === 3) {
       only("GET");
       return sendJson(res, 200, channel.subscriptions().filter((s) => !s.isClosed).map((s) => channel.subscriptionUrl(s)));
@@ -194,19 +192,19 @@ export function createEventsHandler(deps: { registrar: Registrar; watches: Watch
     if (parts.length === 5) {
       only("GET", "DELETE");
       const sub = channel.subscription(parts[3]!, parts[4]!);
-      if (!sub) throw new ApiError(404, "No such subscription");
+      if (!sub) throw new HttpError(404, "No such subscription");
       if (method === "GET") return sendJson(res, 200, sub.selector());
       sub.close(sub instanceof InotifySubscription ? { mask: ["IN_IGNORED"] } : undefined);
       return noContent(res);
     }
-    throw new ApiError(404, `no such resource: ${rest}`);
+    throw new HttpError(404, `no such resource: ${rest}`);
   }
 
   return async function handle(req: IncomingMessage, res: ServerResponse, url: URL, rest: string, account: Account): Promise<void> {
     try {
       await route(req, res, url, rest, account);
     } catch (e) {
-      if (e instanceof ApiError) {
+      if (e instanceof HttpError) {
         if (!req.readableEnded) req.resume();
         return sendJsonError(res, e.status, e.message, e.headers);
       }

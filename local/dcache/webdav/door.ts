@@ -10,9 +10,9 @@ import { Adler32 } from "../../../lib/checksum/adler32.ts";
 import type { Account, Authenticator } from "../accounts.ts";
 import type { ChecksumStore } from "../checksum-store.ts";
 import type { ChangeNotifier } from "../changes.ts";
-import { BodyError, readTextBody, sendText } from "../http.ts";
+import { HttpError, readText, sendText } from "../../../lib/http/server.ts";
 import { mimeTypeOf, fileTypeOf } from "../namespace.ts";
-import { decodeSegments, PathError, type ResolvedPath, type StorageRoot } from "../paths.ts";
+import { decodeSegments, type ResolvedPath, type StorageRoot } from "../paths.ts";
 import { chooseDigest, digestHeader, suppliedAdler32 } from "./digest.ts";
 import { FINITE_DEPTH_ERROR, etagOf, multistatus, parsePropfind, PropfindBodyError, type PropfindEntry } from "./propfind.ts";
 import { parseRange } from "./range.ts";
@@ -25,12 +25,6 @@ export interface DoorDeps {
   checksums: ChecksumStore;
   notifier: () => ChangeNotifier;
   log: (line: string) => void;
-}
-
-class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
-    super(message);
-  }
 }
 
 async function statOrUndefined(fsPath: string): Promise<Stats | undefined> {
@@ -76,7 +70,7 @@ export function createWebdavHandler(deps: DoorDeps) {
     const algo = chooseDigest(req.headers["want-digest"] as string | undefined);
     if (algo) headers["Digest"] = await digestHeader(algo, target.fsPath, () => checksums.adler32(target.fsPath));
     const range = parseRange(req.headers.range, st.size);
-    if (range.kind === "unsatisfiable") throw new HttpError(416, `range ${req.headers.range} is outside the file (size ${st.size})`, { "Content-Range": `bytes */${st.size}` });
+    if (range.kind === "unsatisfiable") throw new HttpError(416, `range ${req.headers.range} is outside the file (size ${st.size})`, { headers: { "Content-Range": `bytes */${st.size}` } });
     const [start, end] = range.kind === "partial" ? [range.start, range.end] : [0, st.size - 1];
     const length = st.size === 0 ? 0 : end - start + 1;
     headers["Content-Length"] = String(length);
@@ -99,9 +93,9 @@ export function createWebdavHandler(deps: DoorDeps) {
   }
 
   async function put(req: IncomingMessage, res: ServerResponse, target: ResolvedPath): Promise<void> {
-    if (target.path === "/") throw new HttpError(405, "cannot PUT onto the root directory", { Allow: ALLOW });
+    if (target.path === "/") throw new HttpError(405, "cannot PUT onto the root directory", { headers: { Allow: ALLOW } });
     const existing = await statOrUndefined(target.fsPath);
-    if (existing?.isDirectory()) throw new HttpError(405, `${target.path} is a directory; PUT needs a file path`, { Allow: ALLOW });
+    if (existing?.isDirectory()) throw new HttpError(405, `${target.path} is a directory; PUT needs a file path`, { headers: { Allow: ALLOW } });
     const parent = await statOrUndefined(dirname(target.fsPath));
     if (!parent?.isDirectory()) throw new HttpError(409, `the parent directory of ${target.path} does not exist; create it first with MKCOL`);
     const expected = req.headers["content-length"] === undefined ? undefined : Number(req.headers["content-length"]);
@@ -174,9 +168,9 @@ export function createWebdavHandler(deps: DoorDeps) {
   }
 
   async function mkcol(req: IncomingMessage, target: ResolvedPath): Promise<number> {
-    const body = await readTextBody(req, 1024).catch(() => "x");
+    const body = await readText(req, { limit: 1024 }).catch(() => "x");
     if (body.length > 0) throw new HttpError(415, "MKCOL with a request body is not supported; send it without a body");
-    if (await lstat(target.fsPath).then(() => true, () => false)) throw new HttpError(405, `${target.path} already exists`, { Allow: ALLOW });
+    if (await lstat(target.fsPath).then(() => true, () => false)) throw new HttpError(405, `${target.path} already exists`, { headers: { Allow: ALLOW } });
     const parent = await statOrUndefined(dirname(target.fsPath));
     if (!parent?.isDirectory()) throw new HttpError(409, `the parent directory of ${target.path} does not exist; create the parents first`);
     await mkdir(target.fsPath);
@@ -230,7 +224,7 @@ export function createWebdavHandler(deps: DoorDeps) {
     }
     let request;
     try {
-      request = parsePropfind(await readTextBody(req));
+      request = parsePropfind(await readText(req, { limit: 256 * 1024 }));
     } catch (e) {
       if (e instanceof PropfindBodyError) throw new HttpError(400, e.message);
       throw e;
@@ -258,7 +252,7 @@ export function createWebdavHandler(deps: DoorDeps) {
       const who = auth.authenticate(req, url);
       if (!("account" in who)) {
         throw new HttpError(401, "anonymous" in who ? "authentication required: use HTTP Basic or a bearer token" : who.rejected, {
-          "WWW-Authenticate": 'Basic realm="dCache"',
+          headers: { "WWW-Authenticate": 'Basic realm="dCache"' },
         });
       }
       // The raw path, not URL.pathname: the URL parser would silently resolve "..".
@@ -282,7 +276,7 @@ export function createWebdavHandler(deps: DoorDeps) {
         case "MOVE":
           return end(res, await move(req, target, who.account));
         default:
-          throw new HttpError(405, `method ${req.method} is not supported by this WebDAV door; allowed: ${ALLOW}`, { Allow: ALLOW });
+          throw new HttpError(405, `method ${req.method} is not supported by this WebDAV door; allowed: ${ALLOW}`, { headers: { Allow: ALLOW } });
       }
     } catch (e) {
       if (res.headersSent) {
@@ -291,8 +285,6 @@ export function createWebdavHandler(deps: DoorDeps) {
       }
       if (req.method !== "PUT" && !req.readableEnded) req.resume();
       if (e instanceof HttpError) return sendText(res, e.status, e.message, e.headers);
-      if (e instanceof PathError) return sendText(res, e.status, e.message);
-      if (e instanceof BodyError) return sendText(res, e.status, e.message);
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return sendText(res, 404, "no such file or directory");
       if (code === "EACCES" || code === "EPERM") return sendText(res, 403, "permission denied by the local file system");

@@ -2,6 +2,7 @@
 // writes its reply as JSON; any error becomes OpenWhisk's `{"error", "code"}` body. No routing here.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
+import { HttpError, parseJsonBody, readBody } from "../../../lib/http/server.ts";
 import { ApiError, Messages } from "../errors.ts";
 
 // Action code may be up to 48 MB, and base64 grows it by a third.
@@ -62,11 +63,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
     const web = segments[0] === "api" && segments[1] === "v1" && segments[2] === "web";
     const method = req.method ?? "GET";
     const limit = bodyLimit({ method, segments, headers: req.headers }) ?? MAX_BODY_BYTES;
-    // A declared length past the limit is refused before a byte is buffered; Node discards the
-    // rest of the body after the answer, so the client still reads the 413.
-    const declared = Number(req.headers["content-length"]);
-    if (Number.isFinite(declared) && declared > limit) throw new ApiError(413, Messages.requestTooLarge(declared, limit));
-    const rawBody = await readBody(req, limit);
+    const rawBody = await readBody(req, { limit, tooLarge: Messages.requestTooLarge });
     const body = web ? undefined : parseJson(rawBody);
     const reply = await router({
       method,
@@ -81,7 +78,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
     if (reply.raw) sendRaw(res, reply.status, reply.body as Buffer | string, reply.headers);
     else send(res, reply.status, reply.body, reply.headers);
   } catch (e) {
-    if (e instanceof ApiError) {
+    if (e instanceof HttpError) {
       send(res, e.status, { error: e.message, code: tid }, e.headers);
     } else {
       log(`internal error ${tid}: ${(e as Error)?.stack ?? e}`);
@@ -90,32 +87,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
   }
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      // A body without a declared length (chunked) past the limit: keep draining without keeping
-      // it, so the client reads our 413 instead of a reset connection.
-      if (size <= limit) chunks.push(c);
-    });
-    req.on("error", reject);
-    req.on("end", () => {
-      if (size > limit) return reject(new ApiError(413, Messages.requestTooLarge(size, limit)));
-      resolve(Buffer.concat(chunks));
-    });
-  });
-}
-
 function parseJson(raw: Buffer): unknown {
-  const text = raw.toString("utf8");
-  if (text.trim() === "") return undefined;
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ApiError(400, `The request content was malformed:\n${(e as Error).message}`);
-  }
+  return parseJsonBody(raw, (why) => `The request content was malformed:\n${why}`);
 }
 
 function sendRaw(res: ServerResponse, status: number, body: Buffer | string | undefined, headers: Record<string, string> = {}): void {

@@ -80,6 +80,8 @@ describe("feeds/provider delivery: outbox to OpenWhisk", function () {
       fire: async (_target, body) => {
         const n = fires.length;
         fires.push({ ids: (JSON.parse(body) as { events: { id: string }[] }).events.map((e) => e.id), at: performance.now() });
+        // an answer comes back over the network: never within the same event-loop turn
+        await new Promise((r) => setImmediate(r));
         return answer(n);
       },
       onDisable: (reason) => disabled.push(reason),

@@ -3,7 +3,15 @@
 // what READ shows and known to the log scrubber, UPDATE merged over the stored config.
 // (MQTT defaults, single bad parameters and MQTT redaction are in test/feeds/events.test.ts.)
 import { expect } from "chai";
-import { checkFeedConfig, MAX_FIRE_BYTES, mergeConfig, pickFeedConfig, redactConfig, secretsOf, type FeedConfig } from "../../../../feeds/common/feed-params.ts";
+import {
+  checkFeedConfig,
+  MAX_FIRE_BYTES,
+  mergeConfig,
+  pickFeedConfig,
+  redactConfig,
+  secretsOf,
+  type FeedConfig,
+} from "../../../../feeds/common/feed-params.ts";
 
 const dcache = { kind: "dcache", url: "https://dcache.example.org:3880", paths: ["/data/beamline"] };
 
@@ -42,16 +50,27 @@ describe("feeds/common feed parameters: errors name the parameter", () => {
   it("lists every bad parameter at once", () => {
     const e = error({ source: dcache, batch: { maxEvents: 0, maxWaitMs: -1 }, delivery: { deadLetter: "yes" } });
     expect(e).to.match(/^invalid feed parameters: /);
-    expect(e).to.match(/`batch.maxEvents` must be >= 1/).and.match(/`batch.maxWaitMs` must be >= 0/).and.match(/`delivery.deadLetter` must be boolean/);
+    expect(e)
+      .to.match(/`batch.maxEvents` must be >= 1/)
+      .and.match(/`batch.maxWaitMs` must be >= 0/)
+      .and.match(/`delivery.deadLetter` must be boolean/);
   });
 
   it("names bad dCache parameters and says what is expected", () => {
-    expect(error({ source: { ...dcache, url: "dcache:3880" } })).to.match(/`source.url` is malformed \(.*dCache frontend URL such as https:\/\/dcache:3880\)/);
-    expect(error({ source: { ...dcache, paths: ["/data/"] } })).to.match(/`source.paths.0` is malformed \(an absolute path .* without a trailing \/\)/);
+    expect(error({ source: { ...dcache, url: "dcache:3880" } })).to.match(
+      /`source.url` is malformed \(.*dCache frontend URL such as https:\/\/dcache:3880\)/,
+    );
+    expect(error({ source: { ...dcache, paths: ["/data/"] } })).to.match(
+      /`source.paths.0` is malformed \(an absolute path .* without a trailing \/\)/,
+    );
     expect(error({ source: { ...dcache, paths: [] } })).to.match(/`source.paths` must NOT have fewer than 1 items/);
     expect(error({ source: { ...dcache, flags: ["IN_WRITE"] } })).to.match(/`source.flags.0` must be one of .*"IN_CLOSE_WRITE"/);
-    expect(error({ source: { ...dcache, auth: { token: "t", via: "cookie" } } })).to.match(/`source.auth.via` must be one of "header", "query"/);
-    expect(error({ source: { kind: "mqtt", url: "mqtt://b:1883", topic: "t/#", group: "a/b" } })).to.match(/`source.group` is malformed \(a shared-subscription group name without \/, \+, # or spaces\)/);
+    expect(error({ source: { ...dcache, auth: { token: "t", via: "cookie" } } })).to.match(
+      /`source.auth.via` must be one of "header", "query"/,
+    );
+    expect(error({ source: { kind: "mqtt", url: "mqtt://b:1883", topic: "t/#", group: "a/b" } })).to.match(
+      /`source.group` is malformed \(a shared-subscription group name without \/, \+, # or spaces\)/,
+    );
     expect(error({ source: { kind: "mqtt", url: "mqtt://b:1883", topic: "$SYS/#" } })).to.match(/`source.topic` is malformed/);
     expect(error({ source: dcache, batch: { maxBytes: 100 } })).to.match(/`batch.maxBytes` must be >= 1024/);
     expect(error({ source: dcache, delivery: { maxAgeSeconds: 0 } })).to.match(/`delivery.maxAgeSeconds` must be >= 1/);
@@ -83,11 +102,18 @@ describe("feeds/common feed parameters: secrets", () => {
   });
 
   it("secretsOf lists exactly the secret strings, for the log scrubber", () => {
-    expect(secretsOf(valid({ source: { ...dcache, auth: { username: "beamline", password: "Pa55-s3cret" } } }))).to.deep.equal(["Pa55-s3cret"]);
+    expect(secretsOf(valid({ source: { ...dcache, auth: { username: "beamline", password: "Pa55-s3cret" } } }))).to.deep.equal([
+      "Pa55-s3cret",
+    ]);
     expect(secretsOf(valid({ source: { ...dcache, auth: { token: "macaroon-xyz" } } }))).to.deep.equal(["macaroon-xyz"]);
-    expect(secretsOf(valid({ source: { kind: "mqtt", url: "mqtt://b:1883", topic: "t/#", username: "u", password: "mq-pass" } }))).to.deep.equal(["mq-pass"]);
+    expect(
+      secretsOf(valid({ source: { kind: "mqtt", url: "mqtt://b:1883", topic: "t/#", username: "u", password: "mq-pass" } })),
+    ).to.deep.equal(["mq-pass"]);
     expect(secretsOf(valid({ source: dcache }))).to.deep.equal([]);
-    for (const cfg of [valid({ source: { ...dcache, auth: { token: "macaroon-xyz" } } }), valid({ source: { kind: "mqtt", url: "mqtt://b:1883", topic: "t/#", password: "mq-pass" } })])
+    for (const cfg of [
+      valid({ source: { ...dcache, auth: { token: "macaroon-xyz" } } }),
+      valid({ source: { kind: "mqtt", url: "mqtt://b:1883", topic: "t/#", password: "mq-pass" } }),
+    ])
       for (const s of secretsOf(cfg)) expect(JSON.stringify(redactConfig(cfg))).to.not.include(s);
   });
 });
@@ -109,7 +135,10 @@ describe("feeds/common feed parameters: lifecycle parameters and UPDATE", () => 
 
   it("mergeConfig merges objects key by key and replaces arrays and scalars whole", () => {
     const base = { source: { ...dcache, paths: ["/a", "/b"] }, batch: { maxEvents: 10, maxWaitMs: 5 } };
-    expect(mergeConfig(base, { source: { paths: ["/c"] }, batch: { maxWaitMs: 50 } })).to.deep.equal({ source: { ...dcache, paths: ["/c"] }, batch: { maxEvents: 10, maxWaitMs: 50 } });
+    expect(mergeConfig(base, { source: { paths: ["/c"] }, batch: { maxWaitMs: 50 } })).to.deep.equal({
+      source: { ...dcache, paths: ["/c"] },
+      batch: { maxEvents: 10, maxWaitMs: 50 },
+    });
     expect(mergeConfig(base, undefined)).to.deep.equal(base);
     expect(mergeConfig({ a: 1 }, { a: null })).to.deep.equal({ a: null });
   });

@@ -49,7 +49,13 @@ class ManualSource implements Source {
     const sink = this.sinks.get(id);
     if (!sink) throw new Error(`no running source for ${id}`);
     const i = path.lastIndexOf("/");
-    await sink.deliver([{ payload: { event: { name: path.slice(i + 1), mask: ["IN_CLOSE_WRITE"] }, path: path.slice(0, i) }, receivedAt: new Date(), origin: "mqtt://broker.example.org:1883/dcache/events" }]);
+    await sink.deliver([
+      {
+        payload: { event: { name: path.slice(i + 1), mask: ["IN_CLOSE_WRITE"] }, path: path.slice(0, i) },
+        receivedAt: new Date(),
+        origin: "mqtt://broker.example.org:1883/dcache/events",
+      },
+    ]);
   }
 }
 
@@ -116,7 +122,8 @@ describe("feeds/provider registrations: the feed lifecycle in-process", function
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const create = (extra: Record<string, unknown> = {}, key = GUEST_KEY, triggerName = "/guest/closed") => regs.create({ triggerName, authKey: key, config: config(extra) });
+  const create = (extra: Record<string, unknown> = {}, key = GUEST_KEY, triggerName = "/guest/closed") =>
+    regs.create({ triggerName, authKey: key, config: config(extra) });
 
   it("CREATE with the owner's key: active, the source started with its credentials, nothing secret in READ, the store or the log", async () => {
     const view = await create();
@@ -147,7 +154,15 @@ describe("feeds/provider registrations: the feed lifecycle in-process", function
     await rejects(create({}, "no-colon"), 400, /`authKey` must be the trigger owner's OpenWhisk key/);
     await rejects(create({ batch: { maxEvents: 0 } }), 400, /`batch.maxEvents` must be >= 1/);
     await rejects(create({ filter: { paths: ["/d/{a,b"] } }), 400, /bad glob/);
-    await rejects(regs.create({ triggerName: "/guest/closed", authKey: GUEST_KEY, config: { source: { kind: "dcache", url: "https://d:3880", paths: ["/d"] } } }), 400, /`source.kind` "dcache" is not served by this provider \(available: mqtt\)/);
+    await rejects(
+      regs.create({
+        triggerName: "/guest/closed",
+        authKey: GUEST_KEY,
+        config: { source: { kind: "dcache", url: "https://d:3880", paths: ["/d"] } },
+      }),
+      400,
+      /`source.kind` "dcache" is not served by this provider \(available: mqtt\)/,
+    );
     expect(await store.listRegistrations()).to.deep.equal([]);
   });
 

@@ -7,16 +7,30 @@
 // Whether a status is worth retrying follows RFC 9110: 408, 429 and 5xx may succeed later.
 import { expect } from "chai";
 import { ActionError, FileFailure, safeUrl, StepFailure, transientStatus, unreachable } from "../../../../functions/_shared/errors.ts";
-import type { FileRecord } from "../../../../functions/_shared/files.ts";
+import type { FailedFile, FileRecord, Skip, StepRecord } from "../../../../functions/_shared/files.ts";
 import { defineAction, SkipFile, type Handler } from "../../../../functions/_shared/run.ts";
 import { NotFound } from "../../../../functions/_shared/storage.ts";
 
-const paramsSchema = { type: "object", properties: { webdavUrl: { type: "string", pattern: "^https?://" }, limit: { type: "integer", minimum: 1 } } };
+const paramsSchema = {
+  type: "object",
+  properties: { webdavUrl: { type: "string", pattern: "^https?://" }, limit: { type: "integer", minimum: 1 } },
+};
 
 /** An action whose per-file step is `perFile` (the stand-in for storage calls), run over ctx.each. */
 function action(perFile: (f: FileRecord) => Promise<FileRecord>, limit = 4) {
   const handler: Handler<Record<string, unknown>> = async (_p, ctx) => ({ files: await ctx.each(ctx.files, limit, perFile) });
   return defineAction("checksum", paramsSchema, handler);
+}
+/** What an action returns: a sequence result, or a whole-step error. */
+interface Out {
+  files?: FileRecord[];
+  skipped?: Skip[];
+  failed?: FailedFile[];
+  steps: StepRecord[];
+  error?: string;
+  step?: string;
+  transient?: boolean;
+  paths?: string[];
 }
 const files = (...paths: string[]) => paths.map((path) => ({ path }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,13 +55,25 @@ describe("functions/_shared errors: which failures are worth retrying", () => {
   });
 
   it("unreachable: names the service, the URL without credentials, the reason and the parameter to check", () => {
-    const refused = unreachable("SciCat", "https://ingestor:s3cret@scicat.example.org/api/v3?access_token=t0k3n", "scicatUrl", Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } }));
+    const refused = unreachable(
+      "SciCat",
+      "https://ingestor:s3cret@scicat.example.org/api/v3?access_token=t0k3n",
+      "scicatUrl",
+      Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } }),
+    );
     expect(refused).to.be.instanceOf(StepFailure);
     expect(refused.transient).to.equal(true);
-    expect(refused.message).to.equal("cannot reach SciCat at https://scicat.example.org/api/v3 (connection refused); check that it runs and that parameter scicatUrl is right");
+    expect(refused.message).to.equal(
+      "cannot reach SciCat at https://scicat.example.org/api/v3 (connection refused); check that it runs and that parameter scicatUrl is right",
+    );
     const timeout = unreachable("Rucio", "http://rucio:80", "rucioUrl", Object.assign(new Error("t"), { name: "TimeoutError" }));
     expect(timeout.message).to.match(/no answer before the timeout/);
-    const dns = unreachable("Rucio", "http://rucio:80", "rucioUrl", Object.assign(new TypeError("fetch failed"), { cause: { code: "ENOTFOUND" } }));
+    const dns = unreachable(
+      "Rucio",
+      "http://rucio:80",
+      "rucioUrl",
+      Object.assign(new TypeError("fetch failed"), { cause: { code: "ENOTFOUND" } }),
+    );
     expect(dns.message).to.match(/host not found/);
     expect(safeUrl("not a url")).to.equal("<invalid URL>");
   });
@@ -61,8 +87,11 @@ describe("functions/_shared run: per-file results", () => {
       await sleep(f.path === "/d/1.nxs" ? 20 : 1);
       return { ...f, size: 7 };
     });
-    const r = (await main({ files: files("/d/1.nxs", "/d/2.nxs", "/d/3.nxs"), steps: [{ function: "earlier", durationMs: 1, outcome: "ok" }] })) as any;
-    expect(r.files.map((f: FileRecord) => f.path)).to.deep.equal(["/d/1.nxs", "/d/2.nxs", "/d/3.nxs"]);
+    const r = (await main({
+      files: files("/d/1.nxs", "/d/2.nxs", "/d/3.nxs"),
+      steps: [{ function: "earlier", durationMs: 1, outcome: "ok" }],
+    })) as unknown as Out;
+    expect(r.files!.map((f: FileRecord) => f.path)).to.deep.equal(["/d/1.nxs", "/d/2.nxs", "/d/3.nxs"]);
     expect(r.error).to.equal(undefined);
     expect(r.failed).to.equal(undefined);
     expect(r.skipped).to.deep.equal([]);
@@ -72,9 +101,15 @@ describe("functions/_shared run: per-file results", () => {
 
   it("one failing file leaves the batch into `failed`: permanent for FileFailure(permanent) and 4xx, transient otherwise", async () => {
     const throwFor: Record<string, Error> = {
-      "/d/corrupt.nxs": new FileFailure("ADLER32 mismatch: storage says 0a0b0c0d, the bytes give 01020304", true, undefined, { size: 42, adler32: "0a0b0c0d" }),
+      "/d/corrupt.nxs": new FileFailure("ADLER32 mismatch: storage says 0a0b0c0d, the bytes give 01020304", true, undefined, {
+        size: 42,
+        adler32: "0a0b0c0d",
+      }),
       "/d/flaky.nxs": new FileFailure("transfer reset by peer", false),
-      "/d/forbidden.nxs": new ActionError("WebDAV GET for /d/forbidden.nxs refused (403); check the file's permissions for this account", 403),
+      "/d/forbidden.nxs": new ActionError(
+        "WebDAV GET for /d/forbidden.nxs refused (403); check the file's permissions for this account",
+        403,
+      ),
       "/d/busy.nxs": new ActionError("SciCat answered 503", 503),
       "/d/bug.nxs": new TypeError("Cannot read properties of undefined (reading 'x')"),
     };
@@ -84,10 +119,10 @@ describe("functions/_shared run: per-file results", () => {
       return f;
     });
     const input = files("/d/ok-1.nxs", ...Object.keys(throwFor), "/d/ok-2.nxs");
-    const r = (await main({ files: input })) as any;
+    const r = (await main({ files: input })) as unknown as Out;
     expect(r.error).to.equal(undefined);
-    expect(r.files.map((f: FileRecord) => f.path)).to.deep.equal(["/d/ok-1.nxs", "/d/ok-2.nxs"]);
-    const byPath = Object.fromEntries((r.failed as any[]).map((f) => [f.path, f]));
+    expect(r.files!.map((f: FileRecord) => f.path)).to.deep.equal(["/d/ok-1.nxs", "/d/ok-2.nxs"]);
+    const byPath = Object.fromEntries(r.failed!.map((f) => [f.path, f]));
     expect(Object.keys(byPath).sort()).to.deep.equal(Object.keys(throwFor).sort());
     expect(byPath["/d/corrupt.nxs"]).to.deep.include({ step: "checksum", permanent: true, size: 42, adler32: "0a0b0c0d" });
     expect(byPath["/d/flaky.nxs"].permanent).to.equal(false);
@@ -105,8 +140,8 @@ describe("functions/_shared run: per-file results", () => {
       if (f.path === "/d/derived/x.png") throw new SkipFile("a derived file");
       return f;
     });
-    const r = (await main({ files: files("/d/gone.nxs", "/d/a.nxs", "/d/derived/x.png") })) as any;
-    expect(r.files.map((f: FileRecord) => f.path)).to.deep.equal(["/d/a.nxs"]);
+    const r = (await main({ files: files("/d/gone.nxs", "/d/a.nxs", "/d/derived/x.png") })) as unknown as Out;
+    expect(r.files!.map((f: FileRecord) => f.path)).to.deep.equal(["/d/a.nxs"]);
     expect(r.skipped).to.deep.equal([
       { path: "/d/gone.nxs", reason: "not found in storage (deleted after the event?)" },
       { path: "/d/derived/x.png", reason: "a derived file" },
@@ -121,20 +156,26 @@ describe("functions/_shared run: per-file results", () => {
       throw new FileFailure("not HDF5", true);
     });
     const earlierFailed = { path: "/d/old.nxs", step: "checksum", reason: "/d/old.nxs: mismatch", permanent: true };
-    const r = (await main({ files: files("/d/new.nxs"), failed: [earlierFailed], skipped: [{ path: "/d/dir", reason: "a directory" }] })) as any;
+    const r = (await main({
+      files: files("/d/new.nxs"),
+      failed: [earlierFailed],
+      skipped: [{ path: "/d/dir", reason: "a directory" }],
+    })) as unknown as Out;
     expect(seen).to.deep.equal(["/d/new.nxs"]);
-    expect(r.failed.map((f: { path: string }) => f.path)).to.deep.equal(["/d/old.nxs", "/d/new.nxs"]);
+    expect(r.failed!.map((f: { path: string }) => f.path)).to.deep.equal(["/d/old.nxs", "/d/new.nxs"]);
     expect(r.skipped).to.deep.equal([{ path: "/d/dir", reason: "a directory" }]);
-    expect(r.steps.at(-1).failed).to.equal(1);
+    expect(r.steps.at(-1)!.failed).to.equal(1);
   });
 
   it("takes the trigger's CloudEvent batch as input, carrying each event into `failed`", async () => {
     const main = action(async () => {
       throw new FileFailure("truncated", true);
     });
-    const r = (await main({ events: [{ id: "ev-1", type: "org.dcache.storage.IN_CLOSE_WRITE", subject: "/d/a.nxs", data: { mask: ["IN_CLOSE_WRITE"] } }] })) as any;
-    expect(r.failed[0]).to.deep.include({ path: "/d/a.nxs", permanent: true });
-    expect(r.failed[0].event).to.deep.include({ id: "ev-1", type: "org.dcache.storage.IN_CLOSE_WRITE" });
+    const r = (await main({
+      events: [{ id: "ev-1", type: "org.dcache.storage.IN_CLOSE_WRITE", subject: "/d/a.nxs", data: { mask: ["IN_CLOSE_WRITE"] } }],
+    })) as unknown as Out;
+    expect(r.failed![0]).to.deep.include({ path: "/d/a.nxs", permanent: true });
+    expect(r.failed![0]!.event).to.deep.include({ id: "ev-1", type: "org.dcache.storage.IN_CLOSE_WRITE" });
   });
 });
 
@@ -142,11 +183,21 @@ describe("functions/_shared run: the whole step fails", () => {
   captureConsole();
   it("a StepFailure from any file stops the step: {error, step, transient, paths} naming every file", async () => {
     const main = action(async (f) => {
-      if (f.path === "/d/2.nxs") throw new StepFailure("cannot reach dCache WebDAV at http://dcache:2880/ (connection refused); check that it runs and that parameter webdavUrl is right", true);
+      if (f.path === "/d/2.nxs")
+        throw new StepFailure(
+          "cannot reach dCache WebDAV at http://dcache:2880/ (connection refused); check that it runs and that parameter webdavUrl is right",
+          true,
+        );
       return f;
     }, 1);
-    const r = (await main({ files: files("/d/1.nxs", "/d/2.nxs", "/d/3.nxs") })) as any;
-    expect(r).to.deep.include({ error: "cannot reach dCache WebDAV at http://dcache:2880/ (connection refused); check that it runs and that parameter webdavUrl is right", step: "checksum", transient: true, paths: ["/d/1.nxs", "/d/2.nxs", "/d/3.nxs"] });
+    const r = (await main({ files: files("/d/1.nxs", "/d/2.nxs", "/d/3.nxs") })) as unknown as Out;
+    expect(r).to.deep.include({
+      error:
+        "cannot reach dCache WebDAV at http://dcache:2880/ (connection refused); check that it runs and that parameter webdavUrl is right",
+      step: "checksum",
+      transient: true,
+      paths: ["/d/1.nxs", "/d/2.nxs", "/d/3.nxs"],
+    });
     expect(r.files).to.equal(undefined);
     expect(r.steps.at(-1)).to.include({ function: "checksum", outcome: "error", files: 3 });
   });
@@ -160,7 +211,7 @@ describe("functions/_shared run: the whole step fails", () => {
 
   it("bad parameters fail the step as not transient, naming the parameter and never its value", async () => {
     const main = action(async (f) => f);
-    const r = (await main({ files: files("/d/a"), webdavUrl: "ftp://user:hunter2@dcache" })) as any;
+    const r = (await main({ files: files("/d/a"), webdavUrl: "ftp://user:hunter2@dcache" })) as unknown as Out;
     expect(r.transient).to.equal(false);
     expect(r.step).to.equal("checksum");
     expect(r.error).to.match(/^invalid parameters for checksum: webdavUrl must match pattern/);
@@ -173,9 +224,14 @@ describe("functions/_shared run: the whole step fails", () => {
       defineAction("catalogue", paramsSchema, async () => {
         throw e;
       });
-    expect(await throwing(new ActionError("SciCat answered 503", 503))({ files: files("/d/a") })).to.deep.include({ error: "SciCat answered 503", transient: true });
-    expect(await throwing(new ActionError("SciCat refused the login (401); check scicatPassword", 401))({ files: files("/d/a") })).to.deep.include({ transient: false });
-    const fault = (await throwing(new RangeError("Maximum call stack size exceeded"))({ files: files("/d/a") })) as any;
+    expect(await throwing(new ActionError("SciCat answered 503", 503))({ files: files("/d/a") })).to.deep.include({
+      error: "SciCat answered 503",
+      transient: true,
+    });
+    expect(
+      await throwing(new ActionError("SciCat refused the login (401); check scicatPassword", 401))({ files: files("/d/a") }),
+    ).to.deep.include({ transient: false });
+    const fault = (await throwing(new RangeError("Maximum call stack size exceeded"))({ files: files("/d/a") })) as unknown as Out;
     expect(fault).to.deep.include({ error: "catalogue failed: Maximum call stack size exceeded", transient: true, paths: ["/d/a"] });
   });
 
@@ -184,9 +240,12 @@ describe("functions/_shared run: the whole step fails", () => {
       if (f.path === "/d/bad.nxs") throw new FileFailure("not HDF5", true);
       throw new StepFailure("cannot reach SciCat", true);
     }, 1);
-    const r = (await main({ files: files("/d/bad.nxs", "/d/ok.nxs"), skipped: [{ path: "/d/dir", reason: "a directory" }] })) as any;
+    const r = (await main({
+      files: files("/d/bad.nxs", "/d/ok.nxs"),
+      skipped: [{ path: "/d/dir", reason: "a directory" }],
+    })) as unknown as Out;
     expect(r.error).to.equal("cannot reach SciCat");
-    expect(r.failed.map((f: { path: string }) => f.path)).to.deep.equal(["/d/bad.nxs"]);
+    expect(r.failed!.map((f: { path: string }) => f.path)).to.deep.equal(["/d/bad.nxs"]);
     expect(r.skipped).to.deep.equal([{ path: "/d/dir", reason: "a directory" }]);
   });
 });

@@ -23,13 +23,16 @@ describe("feeds/provider backoff: retry delays", () => {
       expect(backoffDelay(n, policy, undefined, () => 0.5)).to.equal((3 * ceiling) / 4);
     }
     // the slowest draw of one attempt is no sooner than the fastest of the previous one
-    for (let n = 2; n <= 6; n++) expect(backoffDelay(n, policy, undefined, low)).to.be.at.least(backoffDelay(n - 1, policy, undefined, high) / 2);
+    for (let n = 2; n <= 6; n++)
+      expect(backoffDelay(n, policy, undefined, low)).to.be.at.least(backoffDelay(n - 1, policy, undefined, high) / 2);
   });
 
   it("never exceeds maxMs, even after very many attempts", () => {
     for (const n of [7, 10, 31, 100, 10_000]) {
       const d = backoffDelay(n, policy, undefined, high);
-      expect(d, `attempt ${n}`).to.be.at.most(policy.maxMs).and.at.least(policy.maxMs / 2);
+      expect(d, `attempt ${n}`)
+        .to.be.at.most(policy.maxMs)
+        .and.at.least(policy.maxMs / 2);
       expect(Number.isFinite(d)).to.equal(true);
     }
   });
@@ -79,6 +82,7 @@ describe("feeds/provider backoff: Retry-After (RFC 9110 §10.2.3)", () => {
   });
 
   it("is undefined when absent or unreadable", () => {
-    for (const v of [undefined, null, "", "   ", "soon", "-5", "1.5", "12 s", "Sun, 99 Nov 1994 08:49:37 GMT"]) expect(parseRetryAfter(v, now), String(v)).to.equal(undefined);
+    for (const v of [undefined, null, "", "   ", "soon", "-5", "1.5", "12 s", "Sun, 99 Nov 1994 08:49:37 GMT"])
+      expect(parseRetryAfter(v, now), String(v)).to.equal(undefined);
   });
 });

@@ -16,7 +16,7 @@ const queueOf = (n: number, pad = 10) => Array.from({ length: n }, (_, i) => ent
 const sent = (entries: OutboxEntry[]) => `{"events":[${entries.map((e) => e.body).join(",")}]}`;
 
 describe("feeds/provider batch stage: cutting fires from the outbox", () => {
-  it("payloadBytes is the UTF-8 size of the {\"events\":[…]} body holding the events", () => {
+  it('payloadBytes is the UTF-8 size of the {"events":[…]} body holding the events', () => {
     expect(payloadBytes([])).to.equal(Buffer.byteLength('{"events":[]}'));
     for (const q of [[entry(1)], queueOf(3), [entry(1, 5, "ü"), entry(2, 7, "字")]])
       expect(payloadBytes(q.map((e) => e.bytes))).to.equal(Buffer.byteLength(sent(q)));
@@ -90,7 +90,9 @@ describe("feeds/provider batch stage: when a batch is due", () => {
   it("at once when the queue holds maxEvents", () => {
     const q = queueOf(3);
     expect(batchDueAt(q, bytesOf(q), { maxEvents: 3, maxWaitMs: 60_000, maxBytes: 900_000 }, at)).to.equal(0);
-    expect(batchDueAt(q.slice(0, 2), bytesOf(q.slice(0, 2)), { maxEvents: 3, maxWaitMs: 60_000, maxBytes: 900_000 }, at)).to.equal(5001 + 60_000);
+    expect(batchDueAt(q.slice(0, 2), bytesOf(q.slice(0, 2)), { maxEvents: 3, maxWaitMs: 60_000, maxBytes: 900_000 }, at)).to.equal(
+      5001 + 60_000,
+    );
   });
 
   it("at once when the queued events fill maxBytes, and not one byte earlier", () => {

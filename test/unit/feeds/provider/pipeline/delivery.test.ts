@@ -51,7 +51,19 @@ describe("feeds/provider delivery: outbox to OpenWhisk", function () {
     dir = mkdtempSync(join(tmpdir(), "unit-delivery-"));
     store = new SqliteStore(join(dir, "provider.sqlite"));
     await store.migrate();
-    await store.putRegistration({ id: REG, namespace: "guest", trigger: "closed", publicConfig: {}, sealed: "v1:x", state: "active", reason: null, dateChanged: 0, cursor: null, stats: emptyStats(), createdAt: 0 });
+    await store.putRegistration({
+      id: REG,
+      namespace: "guest",
+      trigger: "closed",
+      publicConfig: {},
+      sealed: "v1:x",
+      state: "active",
+      reason: null,
+      dateChanged: 0,
+      cursor: null,
+      stats: emptyStats(),
+      createdAt: 0,
+    });
     fires = [];
     answer = () => ({ kind: "acknowledged", status: 202, activationId: "a" });
     disabled = [];
@@ -165,7 +177,8 @@ describe("feeds/provider delivery: outbox to OpenWhisk", function () {
   });
 
   it("throttled: waits for Retry-After, and what arrived meanwhile goes in the same, larger fire", async () => {
-    answer = (n) => (n === 0 ? { kind: "throttled", status: 429, retryAfterMs: 150, message: "Too many requests" } : { kind: "acknowledged", status: 202 });
+    answer = (n) =>
+      n === 0 ? { kind: "throttled", status: 429, retryAfterMs: 150, message: "Too many requests" } : { kind: "acknowledged", status: 202 };
     const d = delivery();
     const first = await add(d, 1);
     await until("the throttled fire", () => fires.length === 1);
@@ -190,7 +203,9 @@ describe("feeds/provider delivery: outbox to OpenWhisk", function () {
     expect(fires[1]!.ids).to.deep.equal(fresh);
     const dead = await store.listDeadLetters(REG, { limit: 10 });
     expect(dead.map((e) => e.eventId)).to.deep.equal(old);
-    expect(dead[0]!.reason).to.match(/maxAgeSeconds=60/).and.match(/Service unavailable/);
+    expect(dead[0]!.reason)
+      .to.match(/maxAgeSeconds=60/)
+      .and.match(/Service unavailable/);
     expect(dead[0]!.statusCode).to.equal(503);
     await until("the outbox is empty", async () => (await outboxIds()).length === 0);
     expect(d.stats).to.include({ deadLettered: 2, firedEvents: 1 });
@@ -207,7 +222,10 @@ describe("feeds/provider delivery: outbox to OpenWhisk", function () {
   });
 
   it("a batch OpenWhisk rejects (413) is dead-lettered at once with the reason; the next goes on", async () => {
-    answer = (n) => (n === 0 ? { kind: "reject", status: 413, message: "Request larger than allowed: 1048577 > 1048576 bytes." } : { kind: "acknowledged", status: 202 });
+    answer = (n) =>
+      n === 0
+        ? { kind: "reject", status: 413, message: "Request larger than allowed: 1048577 > 1048576 bytes." }
+        : { kind: "acknowledged", status: 202 };
     const d = delivery({ batch: { maxEvents: 2 } });
     const ids = await add(d, 3);
     await until("both fires", () => fires.length === 2);
@@ -224,7 +242,11 @@ describe("feeds/provider delivery: outbox to OpenWhisk", function () {
     d.pause();
     const ids = await add(d, 2);
     const t = { apihost: "http://127.0.0.1:9", namespace: "guest", trigger: "closed", authKey: "k:k" };
-    d.reconfigure({ maxEvents: 100, maxWaitMs: 0, maxBytes: 20 }, { maxAgeSeconds: 3600, deadLetter: true, ledger: false, reconcileSeconds: 0 }, t);
+    d.reconfigure(
+      { maxEvents: 100, maxWaitMs: 0, maxBytes: 20 },
+      { maxAgeSeconds: 3600, deadLetter: true, ledger: false, reconcileSeconds: 0 },
+      t,
+    );
     d.resume();
     await until("both dead-lettered", async () => (await deadIds()).length === 2);
     expect(await deadIds()).to.deep.equal(ids);

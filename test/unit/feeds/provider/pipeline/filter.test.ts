@@ -11,7 +11,10 @@ import { normaliseStorageEvent } from "../../../../../lib/events/normalise.ts";
 
 function ev(path: string, mask: string[]): StorageCloudEvent {
   const i = path.lastIndexOf("/");
-  const n = normaliseStorageEvent({ event: { name: path.slice(i + 1), mask }, path: path.slice(0, i) || "/" }, { receivedAt: new Date(), fallbackSource: "test:filter" });
+  const n = normaliseStorageEvent(
+    { event: { name: path.slice(i + 1), mask }, path: path.slice(0, i) || "/" },
+    { receivedAt: new Date(), fallbackSource: "test:filter" },
+  );
   if (!n.ok) throw new Error(n.error);
   return n.event;
 }

@@ -26,17 +26,25 @@ describe("feeds/provider fire stage: one POST to the trigger, OpenWhisk's answer
   /** the controller's answer to the next fire */
   let answer: (req: IncomingMessage, res: ServerResponse) => void;
   const target = (): FireTarget => ({ apihost, namespace: "guest", trigger: "files-closed", authKey: KEY });
-  const owError = (status: number, error: string, headers: Record<string, string> = {}) => (_req: IncomingMessage, res: ServerResponse) => {
-    res.writeHead(status, { "content-type": "application/json", ...headers });
-    res.end(JSON.stringify({ error, code: "4b1a2c3d" }));
-  };
+  const owError =
+    (status: number, error: string, headers: Record<string, string> = {}) =>
+    (_req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(status, { "content-type": "application/json", ...headers });
+      res.end(JSON.stringify({ error, code: "4b1a2c3d" }));
+    };
 
   before(async () => {
     server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
-        seen.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization, contentType: req.headers["content-type"], body: Buffer.concat(chunks).toString() });
+        seen.push({
+          method: req.method!,
+          url: req.url!,
+          authorization: req.headers.authorization,
+          contentType: req.headers["content-type"],
+          body: Buffer.concat(chunks).toString(),
+        });
         answer(req, res);
       });
     });
@@ -62,7 +70,9 @@ describe("feeds/provider fire stage: one POST to the trigger, OpenWhisk's answer
     const s = seen[0]!;
     expect(s.method).to.equal("POST");
     expect(s.url).to.equal("/api/v1/namespaces/guest/triggers/files-closed");
-    const [user, pass] = Buffer.from(s.authorization!.replace(/^Basic /, ""), "base64").toString().split(":");
+    const [user, pass] = Buffer.from(s.authorization!.replace(/^Basic /, ""), "base64")
+      .toString()
+      .split(":");
     expect(`${user}:${pass}`).to.equal(KEY);
     expect(s.contentType).to.match(/^application\/json/);
     expect(s.body).to.equal(body);
@@ -73,7 +83,11 @@ describe("feeds/provider fire stage: one POST to the trigger, OpenWhisk's answer
       res.writeHead(202, { "content-type": "application/json" });
       res.end(JSON.stringify({ activationId: "0f4e2a1b9c8d7e6f5a4b3c2d1e0f9a8b" }));
     };
-    expect(await fireTrigger(target(), '{"events":[]}', 5_000)).to.deep.equal({ kind: "acknowledged", status: 202, activationId: "0f4e2a1b9c8d7e6f5a4b3c2d1e0f9a8b" });
+    expect(await fireTrigger(target(), '{"events":[]}', 5_000)).to.deep.equal({
+      kind: "acknowledged",
+      status: 202,
+      activationId: "0f4e2a1b9c8d7e6f5a4b3c2d1e0f9a8b",
+    });
   });
 
   it("204 (no active rule, no body) is acknowledged too: the events are OpenWhisk's now", async () => {
@@ -89,7 +103,12 @@ describe("feeds/provider fire stage: one POST to the trigger, OpenWhisk's answer
 
   it("429 is throttling, with Retry-After in seconds or as an HTTP-date", async () => {
     answer = owError(429, "Too many requests in the last minute (count: 61, allowed: 60).", { "retry-after": "7" });
-    expect(await fireTrigger(target(), "{}", 5_000)).to.deep.equal({ kind: "throttled", status: 429, retryAfterMs: 7_000, message: "Too many requests in the last minute (count: 61, allowed: 60)." });
+    expect(await fireTrigger(target(), "{}", 5_000)).to.deep.equal({
+      kind: "throttled",
+      status: 429,
+      retryAfterMs: 7_000,
+      message: "Too many requests in the last minute (count: 61, allowed: 60).",
+    });
     const when = new Date(Date.now() + 30_000); // an HTTP-date drops the milliseconds
     answer = owError(429, "Too many requests", { "retry-after": when.toUTCString() });
     const dated = await fireTrigger(target(), "{}", 5_000);
@@ -125,7 +144,11 @@ describe("feeds/provider fire stage: one POST to the trigger, OpenWhisk's answer
 
   it("other 4xx (400, 413) reject the batch: this payload can never be accepted", async () => {
     answer = owError(413, "Request larger than allowed: 1048577 > 1048576 bytes.");
-    expect(await fireTrigger(target(), "{}", 5_000)).to.deep.equal({ kind: "reject", status: 413, message: "Request larger than allowed: 1048577 > 1048576 bytes." });
+    expect(await fireTrigger(target(), "{}", 5_000)).to.deep.equal({
+      kind: "reject",
+      status: 413,
+      message: "Request larger than allowed: 1048577 > 1048576 bytes.",
+    });
     answer = owError(400, "The request content was malformed.");
     expect((await fireTrigger(target(), "{}", 5_000)).kind).to.equal("reject");
   });

@@ -63,6 +63,13 @@ describe("feeds/provider backoff: Retry-After (RFC 9110 §10.2.3)", () => {
     expect(parseRetryAfter("Sun Nov  6 08:49:37 1994", now)).to.equal(37_000); // obsolete asctime
   });
 
+  it("reads a two-digit RFC 850 year as the nearest one not more than 50 years ahead", () => {
+    const in2026 = Date.UTC(2026, 11, 1, 0, 0, 0);
+    expect(parseRetryAfter("Tuesday, 01-Dec-26 00:00:10 GMT", in2026)).to.equal(10_000);
+    expect(parseRetryAfter("Sunday, 01-Dec-30 00:00:00 GMT", in2026)).to.equal(Date.UTC(2030, 11, 1) - in2026);
+    expect(parseRetryAfter("Wednesday, 01-Dec-99 00:00:00 GMT", in2026), "1999: past").to.equal(0);
+  });
+
   it("reads an asctime date as GMT whatever the provider's local time zone", () => {
     const tz = process.env.TZ;
     try {
@@ -82,7 +89,20 @@ describe("feeds/provider backoff: Retry-After (RFC 9110 §10.2.3)", () => {
   });
 
   it("is undefined when absent or unreadable", () => {
-    for (const v of [undefined, null, "", "   ", "soon", "-5", "1.5", "12 s", "Sun, 99 Nov 1994 08:49:37 GMT"])
+    for (const v of [
+      undefined,
+      null,
+      "",
+      "   ",
+      "soon",
+      "-5",
+      "1.5",
+      "12 s",
+      "Sun, 99 Nov 1994 08:49:37 GMT",
+      "Sat, 31 Feb 1994 08:49:37 GMT",
+      "Sun, 06 Nov 1994 25:00:00 GMT",
+      "Sun, 06 Nov 1994 08:49:37 CET",
+    ])
       expect(parseRetryAfter(v, now), String(v)).to.equal(undefined);
   });
 });

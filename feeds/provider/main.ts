@@ -6,18 +6,11 @@ import { createApi } from "./api.ts";
 import { loadConfig } from "./config.ts";
 import { Logger, SecretRegistry } from "./log.ts";
 import { ProviderMetrics } from "./metrics.ts";
-import { Access } from "./registrations/access.ts";
-import { Registrations } from "./registrations/registrations.ts";
-import { Runner } from "./registrations/runner.ts";
-import { SingleReplica } from "./ha/single.ts";
-import { Units } from "./ha/units.ts";
 import { resealAll } from "./reseal.ts";
 import { SecretBox } from "./secrets.ts";
 import { defaultSources } from "./sources/index.ts";
-import { Coordinator } from "./ha/coordinator.ts";
-import { LeaseTable } from "./ha/leases.ts";
+import { assembleRegistrations } from "./registrations/assemble.ts";
 import { openStore } from "./store/open.ts";
-import type { PostgresStore } from "./store/postgres.ts";
 
 async function main(): Promise<void> {
   let cfg;
@@ -40,36 +33,20 @@ async function main(): Promise<void> {
   }
   const metrics = new ProviderMetrics();
   // on PostgreSQL, replicas share the registrations through leases; on SQLite one replica runs them all
-  const access = new Access(store, box);
-  const sources = defaultSources({ mqttReconnectMs: cfg.mqttReconnectMs, dataDir: cfg.dataDir });
-  const runner = new Runner({
+  const { registrations, runner, owner, coordinator } = assembleRegistrations({
     store,
-    access,
-    sources,
+    box,
+    sources: defaultSources({ mqttReconnectMs: cfg.mqttReconnectMs, dataDir: cfg.dataDir }),
     metrics,
     log,
-    // replicas sharing a store resume the same upstream sessions, whichever runs a unit
-    sourceIdentity: store.kind === "postgres" ? "shared" : cfg.replicaId,
+    apihost: cfg.apihost,
+    replicaId: cfg.replicaId,
     backoff: { baseMs: cfg.retryBaseMs, maxMs: cfg.retryMaxMs },
     maxPending: cfg.maxPending,
     fireTimeoutMs: cfg.fireTimeoutMs,
+    leaseMs: cfg.leaseMs,
+    handoverGraceMs: cfg.shutdownGraceMs,
   });
-  const coordinator =
-    store.kind === "postgres"
-      ? new Coordinator({
-          leases: new LeaseTable(store as PostgresStore),
-          store: store as PostgresStore,
-          runner,
-          units: new Units((rec) => access.unseal(rec)),
-          replicaId: cfg.replicaId,
-          leaseMs: cfg.leaseMs,
-          handoverGraceMs: cfg.shutdownGraceMs,
-          log: log.child({ component: "leases" }),
-          metrics,
-        })
-      : undefined;
-  const owner = coordinator ?? new SingleReplica({ store, runner, log });
-  const registrations = new Registrations({ store, box, access, runner, owner, sourceKinds: [...sources.keys()], log, apihost: cfg.apihost });
   let ready = false;
   const server = createApi({ registrations, runner, store, metrics, log, providerAuth: cfg.providerAuth, isReady: () => ready, ha: coordinator && (() => coordinator.status()) });
   await owner.start();

@@ -9,7 +9,7 @@
 import type { Logger } from "../log.ts";
 import type { ProviderMetrics } from "../metrics.ts";
 import type { Runner } from "../registrations/runner.ts";
-import type { Owner } from "../registrations/types.ts";
+import type { ChangeKind, Owner } from "../registrations/types.ts";
 import type { PostgresStore } from "../store/postgres.ts";
 import type { LeaseTable } from "./leases.ts";
 import type { Units } from "./units.ts";
@@ -56,7 +56,10 @@ export class Coordinator implements Owner {
   private renewing: Promise<void> = Promise.resolve();
   private reconciling: Promise<void> | undefined;
   private again = false;
+  /** registrations whose outbox an API call changed (replay, re-create) */
   private readonly reloads = new Set<string>();
+  /** registrations whose source an UPDATE changed: their upstream state goes */
+  private readonly forgets = new Set<string>();
   private stopped = false;
   /** the first round may take back what this replica id held before a restart, without waiting for expiry */
   private firstRound = true;
@@ -85,7 +88,9 @@ export class Coordinator implements Owner {
       return this.fenceValid(h) ? { unit: unit!, owner: this.o.replicaId, token: h.token } : undefined;
     });
     await this.o.leases.listen((payload) => {
-      if (payload.startsWith("reload:")) this.reloads.add(payload.slice("reload:".length));
+      const [kind, id] = [payload.slice(0, payload.indexOf(":")), payload.slice(payload.indexOf(":") + 1)];
+      if (kind === "outbox") this.reloads.add(id);
+      if (kind === "source") this.forgets.add(id);
       this.kick();
     });
     await this.renew();
@@ -111,8 +116,8 @@ export class Coordinator implements Owner {
   }
 
   /** API changes: tell the owner (NOTIFY reaches every replica, this one included). */
-  async changed(id: string, reload: boolean): Promise<void> {
-    await this.o.leases.notify(reload ? `reload:${id}` : id).catch((e) => this.o.log.warn("cannot notify the other replicas; they see the change within a lease/3", { err: e as Error }));
+  async changed(id: string, kind: ChangeKind): Promise<void> {
+    await this.o.leases.notify(`${kind}:${id}`).catch((e) => this.o.log.warn("cannot notify the other replicas; they see the change within a lease/3", { err: e as Error }));
   }
 
   /** Runs a reconciliation soon (coalescing requests that arrive meanwhile). */
@@ -195,10 +200,11 @@ export class Coordinator implements Owner {
       const h = unit === undefined ? undefined : this.held.get(unit);
       if (h?.releasing) continue;
       // a different createdAt: the trigger's feed was created again, the old upstream state goes
-      if (run.createdAt !== rec.createdAt) await regs.drop(id, "deleted");
+      if (run.createdAt !== rec.createdAt || this.forgets.has(id)) await regs.drop(id, "deleted");
       else if (!h || this.reloads.has(id) || run.sealed !== rec.sealed || run.state !== rec.state) await regs.drop(id, "reload");
     }
     this.reloads.clear();
+    this.forgets.clear();
     this.unitOfReg = unitOfReg;
 
     // units nobody needs any more

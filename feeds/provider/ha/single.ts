@@ -3,7 +3,7 @@
 // API answers, so READ right after UPDATE or PAUSE shows what runs.
 import type { Logger } from "../log.ts";
 import type { Runner } from "../registrations/runner.ts";
-import type { Owner } from "../registrations/types.ts";
+import type { ChangeKind, Owner } from "../registrations/types.ts";
 import type { Store } from "../store/types.ts";
 
 export class SingleReplica implements Owner {
@@ -15,11 +15,12 @@ export class SingleReplica implements Owner {
   }
 
   /** Makes what runs of registration `id` match the store: start, restart with the new record, or stop. */
-  async changed(id: string, reload: boolean): Promise<void> {
+  async changed(id: string, kind: ChangeKind): Promise<void> {
     const rec = await this.o.store.getRegistration(id);
     const run = this.o.runner.running().get(id);
-    if (run && (!rec || run.createdAt !== rec.createdAt)) await this.o.runner.drop(id, "deleted");
-    else if (run && (reload || run.sealed !== rec!.sealed || run.state !== rec!.state)) await this.o.runner.drop(id, "reload");
+    // deleted, created again, or another source: the old upstream state goes with it
+    if (run && (!rec || run.createdAt !== rec.createdAt || kind === "source")) await this.o.runner.drop(id, "deleted");
+    else if (run && (kind === "outbox" || run.sealed !== rec!.sealed || run.state !== rec!.state)) await this.o.runner.drop(id, "reload");
     if (rec) await this.o.runner.adopt(id);
   }
 

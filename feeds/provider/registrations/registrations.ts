@@ -72,7 +72,7 @@ export class Registrations {
     // a re-created trigger: the old registration is stale (its owner notices the new createdAt)
     if (await this.o.store.getRegistration(id)) await this.o.store.deleteRegistration(id);
     await this.o.store.putRegistration(rec);
-    await this.o.owner.changed(id, true);
+    await this.o.owner.changed(id, "outbox");
     this.logFor(id).info("registration created", { source: config.source.kind });
     this.warnArrivals(id, config);
     return this.view({ rec, sealed });
@@ -111,7 +111,7 @@ export class Registrations {
     applyChange(rec, { kind: "update" });
     if (sourceChanged) rec.cursor = null;
     await this.o.store.putRegistration(rec);
-    await this.o.owner.changed(rec.id, false);
+    await this.o.owner.changed(rec.id, sourceChanged ? "source" : "config");
     this.logFor(rec.id).info("registration updated", { sourceChanged });
     this.warnArrivals(rec.id, config);
     return this.view({ rec, sealed });
@@ -120,7 +120,7 @@ export class Registrations {
   async remove(triggerName: string, ownerKey: string | undefined): Promise<void> {
     const found = await this.o.access.find(triggerName, ownerKey);
     await this.o.store.deleteRegistration(found.rec.id);
-    await this.o.owner.changed(found.rec.id, false);
+    await this.o.owner.changed(found.rec.id, "config");
     this.logFor(found.rec.id).info("registration deleted");
   }
 
@@ -139,7 +139,7 @@ export class Registrations {
     const rec = found.rec;
     if (applyChange(rec, change)) {
       await this.o.store.setState(rec.id, rec.state, rec.reason, rec.dateChanged);
-      await this.o.owner.changed(rec.id, false);
+      await this.o.owner.changed(rec.id, "config");
       this.logFor(rec.id).info(message);
     }
     return this.view(found);
@@ -153,7 +153,7 @@ export class Registrations {
     const rec = await this.o.access.findAdmin(triggerName, ownerKey);
     const entries = await this.o.store.replayDeadLetters(rec.id, seqs);
     // the owner reloads the outbox, replayed rows included
-    await this.o.owner.changed(rec.id, true);
+    await this.o.owner.changed(rec.id, "outbox");
     this.logFor(rec.id).info("dead letters replayed", { events: entries.length });
     return entries.length;
   }

@@ -36,10 +36,17 @@ export interface ReadView {
 }
 
 /**
+ * What an API call changed in the store, so the owner knows how to restart what runs: `config` (state,
+ * batch, filter …: restart from the stored record), `outbox` (rows added: reload them too), `source`
+ * (another source: its old upstream state — channel subscriptions, broker session — is dropped).
+ */
+export type ChangeKind = "config" | "outbox" | "source";
+
+/**
  * Who runs each registration. The API changes a registration in the store, then tells the owner,
  * which makes what runs match the store: the lease coordinator (ha/coordinator.ts) among replicas
- * on PostgreSQL, or ha/single.ts for the one replica on SQLite. `reload`: the outbox changed too.
+ * on PostgreSQL, or ha/single.ts for the one replica on SQLite.
  */
 export interface Owner {
-  changed(id: string, reload: boolean): Promise<void>;
+  changed(id: string, kind: ChangeKind): Promise<void>;
 }

@@ -1,4 +1,4 @@
-// The feed lifecycle on the provider side (registrations.ts), in-process: the real SQLite store in a
+// The feed lifecycle on the provider side (registrations/), in-process: the real SQLite store in a
 // temporary file, the OpenWhisk trigger API answered by the loopback stand-in (test/feeds/support,
 // an in-process HTTP handler that speaks the contract), and a source that the test drives by hand.
 // What is checked is OpenWhisk's feed contract (contracts: "Feeds") and the reference providers'
@@ -13,7 +13,9 @@ import { join } from "node:path";
 import type { SourceParams } from "../../../../feeds/common/feed-params.ts";
 import { Logger } from "../../../../feeds/provider/log.ts";
 import { ProviderMetrics } from "../../../../feeds/provider/metrics.ts";
-import { ApiError, Registrations } from "../../../../feeds/provider/registrations.ts";
+import { assembleRegistrations, type Assembled } from "../../../../feeds/provider/registrations/assemble.ts";
+import type { Registrations } from "../../../../feeds/provider/registrations/registrations.ts";
+import { ApiError } from "../../../../feeds/provider/registrations/types.ts";
 import { SecretBox } from "../../../../feeds/provider/secrets.ts";
 import type { Source, SourceRegistration, SourceSink, StopOptions } from "../../../../feeds/provider/sources/types.ts";
 import { SqliteStore } from "../../../../feeds/provider/store/sqlite.ts";
@@ -83,6 +85,7 @@ describe("feeds/provider registrations: the feed lifecycle in-process", function
   let store: SqliteStore;
   let ow: OpenWhiskStandIn;
   let source: ManualSource;
+  let sys: Assembled;
   let regs: Registrations;
   let logLines: string[];
 
@@ -103,7 +106,7 @@ describe("feeds/provider registrations: the feed lifecycle in-process", function
     ow.answer = () => ({ status: 202 });
     source = new ManualSource();
     logLines = [];
-    regs = new Registrations({
+    sys = assembleRegistrations({
       store,
       box: SecretBox.fromString("8f".repeat(32)),
       sources: new Map([["mqtt", source]]),
@@ -115,9 +118,10 @@ describe("feeds/provider registrations: the feed lifecycle in-process", function
       maxPending: 1000,
       fireTimeoutMs: 2_000,
     });
+    regs = sys.registrations;
   });
   afterEach(async () => {
-    await regs.shutdown(0);
+    await sys.runner.shutdown(0);
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -209,14 +213,15 @@ describe("feeds/provider registrations: the feed lifecycle in-process", function
     const v = await regs.update("/guest/closed", GUEST_KEY, { batch: { maxEvents: 5 } });
     expect(v.config.batch).to.include({ maxEvents: 5, maxWaitMs: 0 });
     expect(v.config.source).to.include({ topic: "dcache/events/#", password: "[redacted]" });
-    expect(source.stopped, "same source: not restarted").to.deep.equal([]);
+    // every change restarts what runs from the stored record; the same source keeps its upstream state
+    expect(source.stopped, "same source: upstream state kept").to.deep.equal([{ id: "guest/closed", forget: false }]);
     await rejects(regs.update("/guest/closed", GUEST_KEY, { batch: { maxBytes: 10 } }), 400, /`batch.maxBytes` must be >= 1024/);
     await rejects(regs.update("/guest/closed", GUEST_KEY, [1]), 400, /the update must be an object/);
     const moved = await regs.update("/guest/closed", GUEST_KEY, { source: { topic: "facility/other/#" } });
     expect(moved.config.source).to.include({ topic: "facility/other/#" });
-    expect(source.stopped).to.deep.equal([{ id: "guest/closed", forget: true }]);
-    expect(source.started.map((s) => (s.config as { topic: string }).topic)).to.deep.equal(["dcache/events/#", "facility/other/#"]);
-    expect(source.started[1]!.cursor).to.equal(null);
+    expect(source.stopped.at(-1), "another source: the old one's upstream state goes").to.deep.equal({ id: "guest/closed", forget: true });
+    expect(source.started.map((s) => (s.config as { topic: string }).topic)).to.deep.equal(["dcache/events/#", "dcache/events/#", "facility/other/#"]);
+    expect(source.started.at(-1)!.cursor).to.equal(null);
     expect(((await store.getRegistration("guest/closed"))!.publicConfig as { batch: { maxEvents: number } }).batch.maxEvents).to.equal(5);
   });
 
@@ -265,7 +270,7 @@ describe("feeds/provider registrations: the feed lifecycle in-process", function
     expect(await store.getRegistration("guest/closed")).to.equal(undefined);
     expect(source.stopped).to.deep.equal([{ id: "guest/closed", forget: true }]);
     await rejects(regs.read("/guest/closed", GUEST_KEY), 404, /no feed registration/);
-    expect(regs.size).to.equal(0);
+    expect(sys.runner.size).to.equal(0);
   });
 
   it("CREATE again on the same trigger replaces the old registration", async () => {
@@ -275,14 +280,14 @@ describe("feeds/provider registrations: the feed lifecycle in-process", function
     expect(again.status.active).to.equal(true);
     expect(again.config.batch.maxEvents).to.equal(7);
     expect(await store.listRegistrations()).to.have.length(1);
-    expect(source.stopped).to.deep.equal([{ id: "guest/closed", forget: true }]);
+    expect(source.stopped.at(-1), "the old registration's upstream state goes").to.deep.equal({ id: "guest/closed", forget: true });
   });
 
-  it("a provider restart (startAll) resumes stored registrations in their state, with their sealed credentials", async () => {
+  it("a provider restart (the owner starts what the store holds) resumes stored registrations in their state, with their sealed credentials", async () => {
     await create();
     await regs.pause("/guest/closed", GUEST_KEY);
-    await regs.shutdown(0);
-    const again = new Registrations({
+    await sys.runner.shutdown(0);
+    const again = assembleRegistrations({
       store,
       box: SecretBox.fromString("8f".repeat(32)),
       sources: new Map([["mqtt", source]]),
@@ -294,14 +299,14 @@ describe("feeds/provider registrations: the feed lifecycle in-process", function
       maxPending: 1000,
       fireTimeoutMs: 2_000,
     });
-    await again.startAll();
+    await again.owner.start();
     try {
-      const view = await again.read("/guest/closed", GUEST_KEY);
+      const view = await again.registrations.read("/guest/closed", GUEST_KEY);
       expect(view.status.active).to.equal(false);
       expect(view.status.reason).to.include({ kind: "USER" });
       expect(source.started.at(-1)!.config).to.include({ password: MQTT_PASSWORD });
     } finally {
-      await again.shutdown(0);
+      await again.runner.shutdown(0);
     }
   });
 });

@@ -1,10 +1,10 @@
 import { expect } from "chai";
-import { checkStorageEventBatch } from "../../lib/events/cloudevent.ts";
-import { eventKind } from "../../lib/events/inotify.ts";
-import { fromDcacheEvent, normaliseStorageEvent } from "../../lib/events/normalise.ts";
-import { compileFilter } from "../../feeds/provider/pipeline/filter.ts";
-import { compileGlob, GlobError } from "../../feeds/provider/pipeline/glob.ts";
-import { checkFeedConfig, redactConfig, updateConfig, type FeedConfig } from "../../feeds/common/feed-params.ts";
+import { checkStorageEventBatch } from "../../../../lib/events/cloudevent.ts";
+import { eventKind } from "../../../../lib/events/inotify.ts";
+import { fromDcacheEvent, normaliseStorageEvent } from "../../../../lib/events/normalise.ts";
+import { compileFilter } from "../../../../feeds/provider/pipeline/filter.ts";
+import { compileGlob, GlobError } from "../../../../feeds/provider/pipeline/glob.ts";
+import { checkFeedConfig, redactConfig, updateConfig, type FeedConfig } from "../../../../feeds/common/feed-params.ts";
 
 const ctx = { receivedAt: new Date("2026-11-28T10:00:00.000Z"), fallbackSource: "mqtt://broker:1883/dcache/events" };
 const envelope = {

@@ -2,10 +2,10 @@
 // each file, and how rule outcomes settle into a file's state. The records are shaped as OpenWhisk
 // writes them (trigger activation logs, per-file results of the functions).
 import { expect } from "chai";
-import { admit, arrivalOf, reconsider, sameContent } from "../../feeds/provider/ledger/arrivals.ts";
-import { retryEntry } from "../../feeds/provider/ledger/ledger.ts";
-import { isInactiveRule, outcomesOf, ruleLines } from "../../feeds/provider/ledger/outcomes.ts";
-import { overallState, settle, type FileEntry } from "../../feeds/provider/ledger/types.ts";
+import { admit, arrivalOf, reconsider, sameContent } from "../../../../../feeds/provider/ledger/arrivals.ts";
+import { retryEntry } from "../../../../../feeds/provider/ledger/ledger.ts";
+import { isInactiveRule, outcomesOf, ruleLines } from "../../../../../feeds/provider/ledger/outcomes.ts";
+import { overallState, settle, type FileEntry } from "../../../../../feeds/provider/ledger/types.ts";
 
 function event(id: string, path: string, mask = ["IN_CLOSE_WRITE"], data: Record<string, unknown> = {}): string {
   return JSON.stringify({ specversion: "1.0", id, source: "/dcache", type: `org.dcache.storage.${mask[0]}`, time: "2026-12-01T10:00:00Z", subject: path, data: { path, mask, isDir: false, ...data } });

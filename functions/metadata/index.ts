@@ -21,7 +21,7 @@ export const main = defineAction<StorageParams & Record<string, unknown>>("metad
   const files = await ctx.each(ctx.files, 1, async (file) => {
     const stat = await storage.stat(file.path);
     if (stat.fileType && stat.fileType !== "REGULAR") throw new SkipFile(`not a regular file (${stat.fileType})`);
-    const reader = storage.rangeReader(file.path, stat.size);
+    const reader = await storage.bytes(file.path, stat.size);
     try {
       let metadata;
       try {

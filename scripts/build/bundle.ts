@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import type { ActionEntry } from "./entries.ts";
+import { precompiledValidators } from "./validators.ts";
 import { wasmSibling, WASM_FILE } from "./wasm-sibling.ts";
 import { bundledDependencies, gitState, repositoryOf, RUNTIME_KIND, type GitState, type Provenance } from "./provenance.ts";
 
@@ -56,7 +57,7 @@ export async function bundleAction(action: ActionEntry, outDir: string, opts: Bu
     keepNames: true,
     legalComments: "none",
     logLevel: "silent",
-    plugins: [sibling.plugin],
+    plugins: [sibling.plugin, precompiledValidators(action.entry, opts.projectDir)],
     // ESM dependencies that locate files through import.meta.url keep working in CommonJS.
     define: { "import.meta.url": "__import_meta_url" },
     banner: { js: '"use strict";var __import_meta_url=require("url").pathToFileURL(__filename).href;' },

@@ -225,7 +225,10 @@ async function smallFigures(): Promise<void> {
 
 // The runtime's part of a cold start, timed from inside the fresh process: require the bundle
 // (OpenWhisk's /init), then main(params) twice (the first /run, and a warm one for comparison).
+// CPU time (all of the process's threads) is reported beside wall time: it varies less with the
+// machine's load.
 const coldRunner = `
+const c0 = process.cpuUsage();
 const t0 = performance.now();
 const mod = require(process.argv[1]);
 const t1 = performance.now();
@@ -234,10 +237,11 @@ console.log = () => {};
   const params = JSON.parse(process.argv[2]);
   const r1 = await mod.main(params);
   const t2 = performance.now();
+  const c = process.cpuUsage(c0);
   await mod.main(params);
   const t3 = performance.now();
   if (!r1.files || r1.files.length !== 1) { process.stderr.write(JSON.stringify(r1)); process.exit(1); }
-  process.stdout.write(JSON.stringify({ init: t1 - t0, first: t2 - t1, warm: t3 - t2 }));
+  process.stdout.write(JSON.stringify({ init: t1 - t0, first: t2 - t1, warm: t3 - t2, cpu: (c.user + c.system) / 1000 }));
 })();`;
 
 async function coldFigures(): Promise<void> {
@@ -245,7 +249,7 @@ async function coldFigures(): Promise<void> {
   const { dcache, params } = await smallStorage();
   try {
     const cold = Object.keys(COLD);
-    const samples: Record<string, Array<{ init: number; first: number; warm: number; wall: number }>> = {};
+    const samples: Record<string, Array<{ init: number; first: number; warm: number; cpu: number; wall: number }>> = {};
     const empty: number[] = [];
     for (let i = 0; i < 7; i++) {
       let t = performance.now();
@@ -267,6 +271,7 @@ async function coldFigures(): Promise<void> {
       report(`${fn}: cold start, require bundle (init) p50`, p("init"), "ms");
       report(`${fn}: cold start, first run p50`, p("first"), "ms", { name: "warm run", value: warm });
       report(`${fn}: cold start, init + first run p50`, summarise(s.map((x) => x.init + x.first)).p50, "ms", { name: "warm run", value: warm });
+      report(`${fn}: cold start, init + first run CPU p50`, summarise(s.map((x) => x.cpu)).p50, "ms");
       report(`${fn}: fresh process → first result p50`, summarise(s.map((x) => x.wall - x.warm)).p50, "ms", { name: "empty node", value: e });
     }
   } finally {

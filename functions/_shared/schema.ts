@@ -15,6 +15,10 @@ function explain(errors: ErrorObject[] | null | undefined): string {
     .join("; ");
 }
 
+/**
+ * A check that throws `invalid <what>: …` naming what is wrong. Make validators when the module
+ * loads (at top level): the build precompiles exactly the schemas made then.
+ */
 export function validator<T>(schema: Schema, what: string): (value: unknown) => T {
   const check = compileSchema(schema);
   return (value: unknown) => {

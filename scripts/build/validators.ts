@@ -62,7 +62,7 @@ export function precompiledValidators(entry: string, projectDir: string): Plugin
           `import { schemaKey } from "./schema-key.ts";`,
           `export function compileSchema(schema) {`,
           `  const check = precompiled[schemaKey(schema)];`,
-          `  if (!check) throw new Error("a schema was not precompiled into this bundle; rebuild the action (npm run build) from the code it runs");`,
+          `  if (!check) throw new Error("this schema was not precompiled into the bundle: make its validator() when the module loads (at top level), where the build finds it, and build again");`,
           `  return check;`,
           `}`,
         ].join("\n");

@@ -1,11 +1,8 @@
 // ajv validation at the action boundary: parameters in, result out. Error messages name the
-// offending parameter and what it must be, never its value (values may be secrets).
-import { Ajv, type ErrorObject, type Schema } from "ajv";
-import addFormatsModule from "ajv-formats";
-
-const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
-const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
-(addFormats as unknown as (a: Ajv) => void)(ajv);
+// offending parameter and what it must be, never its value (values may be secrets). The check
+// functions come from schema-compile.ts: compiled by ajv at run time, or precompiled in bundles.
+import type { ErrorObject, Schema } from "ajv";
+import { compileSchema } from "./schema-compile.ts";
 
 function explain(errors: ErrorObject[] | null | undefined): string {
   return (errors ?? [])
@@ -18,8 +15,12 @@ function explain(errors: ErrorObject[] | null | undefined): string {
     .join("; ");
 }
 
+/**
+ * A check that throws `invalid <what>: …` naming what is wrong. Make validators when the module
+ * loads (at top level): the build precompiles exactly the schemas made then.
+ */
 export function validator<T>(schema: Schema, what: string): (value: unknown) => T {
-  const check = ajv.compile(schema);
+  const check = compileSchema(schema);
   return (value: unknown) => {
     if (!check(value)) throw new Error(`invalid ${what}: ${explain(check.errors)}`);
     return value as T;

@@ -4,8 +4,9 @@
 // clients' failures into messages that name the parameter to check, and a 404 into NotFound.
 import { DcacheError, type Credentials, type DcacheEndpoint } from "../../lib/dcache/endpoint.ts";
 import { stat as namespaceStat } from "../../lib/dcache/namespace.ts";
-import { getStream, headFile, makeDirectories, putFile } from "../../lib/dcache/webdav.ts";
-import { SyncRangeReader } from "../../lib/http/sync-range-reader.ts";
+import { getRange, getStream, headFile, makeDirectories, putFile } from "../../lib/dcache/webdav.ts";
+import { MemoryByteSource, type ByteSource } from "../../lib/formats/byte-source.ts";
+import { SyncRangeReader, type TransferStats } from "../../lib/http/sync-range-reader.ts";
 import { ActionError, safeUrl, StepFailure } from "./errors.ts";
 
 export interface StorageParams {
@@ -26,6 +27,16 @@ export interface FileStat {
 }
 
 export class NotFound extends ActionError {}
+
+/** A file's bytes as the format readers take them, with what reading them cost. */
+export type StoredBytes = ByteSource & { readonly stats: TransferStats; close(): void };
+
+/**
+ * Files up to this size are fetched whole with one GET and read from memory: one request costs less
+ * than the HDF5 library's many small Range reads (each a round trip through the reader's worker),
+ * and small detector files are most of a beamline's stream. Larger files are read in ranges.
+ */
+export const WHOLE_FILE_BYTES = 1024 * 1024;
 
 /** Milliseconds left before the OpenWhisk deadline (minus a margin), capped by `timeoutMs`. */
 export function requestTimeout(timeoutMs = 30_000): number {
@@ -116,6 +127,27 @@ export class Storage {
     const ep = this.endpoint("webdavUrl");
     const r = await this.run("dCache WebDAV", "webdavUrl", "WebDAV GET", path, () => getStream(ep, path));
     return r.size === undefined ? { body: r.body } : { body: r.body, size: r.size };
+  }
+
+  /**
+   * Random access to a file of known `size` for the format readers: a small file (≤ WHOLE_FILE_BYTES)
+   * fetched whole with one GET, a larger one through synchronous Range reads.
+   */
+  async bytes(path: string, size: number): Promise<StoredBytes> {
+    if (size > WHOLE_FILE_BYTES) return this.rangeReader(path, size);
+    if (size === 0) return new MemoryByteSource(new Uint8Array(0));
+    const ep = this.endpoint("webdavUrl");
+    const changed = (got: string) => new ActionError(`${path}: the storage announced ${size} bytes but ${got}; the file changed while it was read (try again once it is complete)`, 0);
+    let body: Buffer;
+    try {
+      body = await this.run("dCache WebDAV", "webdavUrl", "WebDAV GET", path, () => getRange(ep, path, 0, size - 1));
+    } catch (e) {
+      // 416: the file is shorter now than the size it had a moment ago
+      if (e instanceof ActionError && e.status === 416) throw changed("a read of them was refused as past its end (416)");
+      throw e;
+    }
+    if (body.length !== size) throw changed(`a read of them returned ${body.length}`);
+    return new MemoryByteSource(body, { requests: 1, bytes: body.length });
   }
 
   /** Synchronous Range access for the HDF5 library (see lib/http/sync-range-reader.ts). */

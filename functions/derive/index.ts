@@ -5,15 +5,17 @@
 // again (no loops). Files without a frame are listed in `skipped` with the reason; a frame that
 // cannot be decoded fails that file only.
 import { functionVersion } from "../../lib/provenance.ts";
-import { describe, type FileDescription } from "../../lib/formats/describe.ts";
-import { cbfFrame, edfFrame, frameStats, hdf5Frame, MAX_SIDE, nexusFrameSignal, PREVIEW_SCALE, previewPixels, type Frame } from "../../lib/formats/frame.ts";
+import { describeOpen, type FileDescription } from "../../lib/formats/describe.ts";
+import type { ByteSource } from "../../lib/formats/byte-source.ts";
+import type { OpenedHdf5 } from "../../lib/formats/hdf5-open.ts";
+import { cbfFrame, edfFrame, frameOfOpenHdf5, frameStats, hdf5Frame, MAX_SIDE, nexusFrameSignal, PREVIEW_SCALE, previewPixels, type Frame } from "../../lib/formats/frame.ts";
 import { encodeGreyPng } from "../../lib/formats/png.ts";
 import { ActionError, FileFailure } from "../_shared/errors.ts";
 import { baseName, dirName } from "../_shared/files.ts";
 import { defineAction, SkipFile } from "../_shared/run.ts";
 import { validator } from "../_shared/schema.ts";
 import { Storage, type StorageParams } from "../_shared/storage.ts";
-import { HttpError, type SyncRangeReader } from "../../lib/http/sync-range-reader.ts";
+import { HttpError } from "../../lib/http/sync-range-reader.ts";
 import { deriveResultSchema, paramsSchema } from "./schema.ts";
 
 type Params = StorageParams & { derivedDir?: string; derivedRoot?: string } & Record<string, unknown>;
@@ -31,17 +33,19 @@ function thin(f: Frame): Frame {
   return { ...f, width, height, values, stride: f.stride * s };
 }
 
-async function frameOf(reader: SyncRangeReader, path: string, md: FileDescription): Promise<Frame | string> {
+/** The frame, read from `h5` when the file is open already (describeOpen), else opened here. */
+async function frameOf(reader: ByteSource, path: string, md: FileDescription, h5?: OpenedHdf5): Promise<Frame | string> {
   if (md.format === "cbf" && md.cbf) return cbfFrame(reader, md.cbf);
   if (md.format === "edf" && md.edf) return edfFrame(reader, md.edf);
+  const hdf5At = (dataset: string) => (h5 ? frameOfOpenHdf5(h5, dataset) : hdf5Frame(reader, path, dataset));
   if (md.format === "nexus" || md.format === "hdf5") {
     const signal = nexusFrameSignal(md.nexus?.entries ?? []);
-    return typeof signal === "string" ? signal : hdf5Frame(reader, path, signal.path);
+    return typeof signal === "string" ? signal : hdf5At(signal.path);
   }
   if (md.format === "exdf") {
     const image = md.exdf?.images.find((d) => /^[<>][iuf]/.test(d.dtype));
     if (!image) return "no INSTRUMENT/…/image/data detector frames in this EXDF file";
-    return hdf5Frame(reader, path, image.path);
+    return hdf5At(image.path);
   }
   return `format ${md.format} holds no detector frame this function can read`;
 }
@@ -63,20 +67,23 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
     // size and mtime as the storage has them: what the feed's file ledger knows the processed bytes by
     const stat = file.size !== undefined && file.metadata ? { size: file.size, mtime: file.mtime } : await storage.stat(file.path);
     const size = stat.size;
-    const reader = storage.rangeReader(file.path, size);
+    const reader = await storage.bytes(file.path, size);
+    // an HDF5 file described here stays open for its frame: opened and walked once
+    let h5: OpenedHdf5 | undefined;
     try {
       // bytes that do not parse fail for good; a broken transfer may pass
       const failure = (why: string, e: unknown) => (e instanceof HttpError ? new ActionError(why, e.status === 206 ? 0 : e.status) : new FileFailure(why, true));
       let md: FileDescription;
       try {
-        md = file.metadata ?? (await describe(reader, file.path));
+        if (file.metadata) md = file.metadata;
+        else ({ description: md, hdf5: h5 } = await describeOpen(reader, file.path));
       } catch (e) {
         const msg = (e as Error).message;
         throw failure(msg.includes(file.path) ? msg : `${file.path}: ${msg}`, e);
       }
       let frame: Frame | string;
       try {
-        frame = await frameOf(reader, file.path, md);
+        frame = await frameOf(reader, file.path, md, h5);
       } catch (e) {
         throw failure(`${file.path}: cannot read the detector frame (${(e as Error).message})`, e);
       }
@@ -109,6 +116,7 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
         ],
       };
     } finally {
+      h5?.close();
       ctx.count(reader.stats.bytes);
       reader.close();
     }

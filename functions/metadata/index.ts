@@ -9,7 +9,7 @@ import { ActionError, FileFailure } from "../_shared/errors.ts";
 import type { FileRecord } from "../_shared/files.ts";
 import { defineAction, SkipFile } from "../_shared/run.ts";
 import { validator } from "../_shared/schema.ts";
-import { Storage, type StorageParams } from "../_shared/storage.ts";
+import { Storage, WHOLE_FILE_BYTES, type StorageParams } from "../_shared/storage.ts";
 import { metadataResultSchema, paramsSchema } from "./schema.ts";
 import { formatProblem } from "./strict.ts";
 
@@ -19,9 +19,13 @@ export const main = defineAction<StorageParams & Record<string, unknown>>("metad
   const storage = new Storage(params);
   // one file at a time: the HDF5 library reads synchronously, so files in parallel gain nothing
   const files = await ctx.each(ctx.files, 1, async (file) => {
+    // The size an earlier step found (checksum, in the ingest sequence) lets a small file's one GET
+    // run beside the namespace lookup; it is used only if the lookup finds the same size.
+    const early = file.size !== undefined && file.size <= WHOLE_FILE_BYTES ? storage.bytes(file.path, file.size) : undefined;
+    early?.catch(() => {}); // a failed early read matters only if it was to be used: then it is awaited below
     const stat = await storage.stat(file.path);
     if (stat.fileType && stat.fileType !== "REGULAR") throw new SkipFile(`not a regular file (${stat.fileType})`);
-    const reader = storage.rangeReader(file.path, stat.size);
+    const reader = early && stat.size === file.size ? await early : await storage.bytes(file.path, stat.size);
     try {
       let metadata;
       try {

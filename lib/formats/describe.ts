@@ -5,7 +5,7 @@ import { CBF_HEADER_BYTES, parseCbfHeader, type CbfHeader } from "./cbf.ts";
 import { contentTypeFor, HDF5_SIGNATURE, SNIFF_BYTES, sniffFormat } from "./detect.ts";
 import { EDF_HEADER_BYTES, parseEdfHeader, type EdfHeader } from "./edf.ts";
 import { exdfMetadata, type ExdfMetadata } from "./exdf.ts";
-import { openHdf5 } from "./hdf5-open.ts";
+import { openHdf5, type OpenedHdf5 } from "./hdf5-open.ts";
 import { nexusEntries, type NexusEntry } from "./nexus.ts";
 
 export type FileFormat = "nexus" | "exdf" | "hdf5" | "cbf" | "edf" | "unknown";
@@ -44,27 +44,42 @@ function hasLateHdf5Signature(source: ByteSource): boolean {
 }
 
 export async function describe(source: ByteSource, path: string, info: { mtime?: string } = {}): Promise<FileDescription> {
+  const { description, hdf5 } = await describeOpen(source, path, info);
+  hdf5?.close();
+  return description;
+}
+
+/**
+ * As describe, but an HDF5 file stays open for more reads (derive reads its frame from it, so the
+ * file is opened and its tree walked once); the caller closes `hdf5`.
+ */
+export async function describeOpen(source: ByteSource, path: string, info: { mtime?: string } = {}): Promise<{ description: FileDescription; hdf5?: OpenedHdf5 }> {
   const base: FileDescription = { format: "unknown", contentType: contentTypeFor(path), size: source.size };
   if (info.mtime) base.mtime = info.mtime;
-  if (source.size === 0) return base;
+  if (source.size === 0) return { description: base };
   const head = readHead(source, SNIFF_BYTES);
   const first = sniffFormat(head);
   const sniffed = first === "unknown" && hasLateHdf5Signature(source) ? "hdf5" : first;
   if (sniffed === "cbf") {
-    return { ...base, format: "cbf", contentType: "application/x-cbf", cbf: parseCbfHeader(readHead(source, CBF_HEADER_BYTES)) };
+    return { description: { ...base, format: "cbf", contentType: "application/x-cbf", cbf: parseCbfHeader(readHead(source, CBF_HEADER_BYTES)) } };
   }
   if (sniffed === "edf") {
-    return { ...base, format: "edf", contentType: "application/x-edf", edf: parseEdfHeader(readHead(source, EDF_HEADER_BYTES)) };
+    return { description: { ...base, format: "edf", contentType: "application/x-edf", edf: parseEdfHeader(readHead(source, EDF_HEADER_BYTES)) } };
   }
-  if (sniffed !== "hdf5") return base;
-  const h5 = await openHdf5(source, path);
+  if (sniffed !== "hdf5") return { description: base };
+  const hdf5 = await openHdf5(source, path);
   try {
-    const entries = nexusEntries(h5.file);
-    if (entries.length) return { ...base, format: "nexus", contentType: "application/x-hdf5", nexus: { entries } };
-    const exdf = exdfMetadata(h5.file);
-    if (exdf) return { ...base, format: "exdf", contentType: "application/x-hdf5", exdf };
-    return { ...base, format: "hdf5", contentType: "application/x-hdf5", hdf5: { groups: h5.file.keys() } };
-  } finally {
-    h5.close();
+    return { description: hdf5Description(hdf5, base), hdf5 };
+  } catch (e) {
+    hdf5.close();
+    throw e;
   }
+}
+
+function hdf5Description(h5: OpenedHdf5, base: FileDescription): FileDescription {
+  const entries = nexusEntries(h5.file);
+  if (entries.length) return { ...base, format: "nexus", contentType: "application/x-hdf5", nexus: { entries } };
+  const exdf = exdfMetadata(h5.file);
+  if (exdf) return { ...base, format: "exdf", contentType: "application/x-hdf5", exdf };
+  return { ...base, format: "hdf5", contentType: "application/x-hdf5", hdf5: { groups: h5.file.keys() } };
 }

@@ -3,7 +3,7 @@
 import type { ByteSource } from "./byte-source.ts";
 import { decodeByteOffset, type CbfHeader } from "./cbf.ts";
 import { edfPixelType, type EdfHeader } from "./edf.ts";
-import { openHdf5, withQuietHdf5 } from "./hdf5-open.ts";
+import { openHdf5, withQuietHdf5, type OpenedHdf5 } from "./hdf5-open.ts";
 import { describeDataset, isDataset } from "./hdf5-values.ts";
 import type { NexusEntry } from "./nexus.ts";
 
@@ -35,30 +35,35 @@ function readExactly(src: ByteSource, offset: number, length: number): Uint8Arra
 export async function hdf5Frame(src: ByteSource, label: string, datasetPath: string): Promise<Frame> {
   const h5 = await openHdf5(src, label);
   try {
-    const got = withQuietHdf5(() => {
-      const ds = h5.file.get(datasetPath);
-      if (!isDataset(ds)) throw new Error(`${datasetPath} is not a dataset`);
-      const { shape, dtype } = describeDataset(ds);
-      if (shape.length < 2) throw new Error(`${datasetPath} has ${shape.length} dimension(s); a frame needs 2`);
-      if (!/^[<>][iuf]/.test(dtype)) throw new Error(`${datasetPath} holds ${dtype}, not numbers`);
-      const h = shape[shape.length - 2]!;
-      const w = shape[shape.length - 1]!;
-      const stride = Math.max(1, Math.ceil(Math.max(h, w) / MAX_SIDE));
-      // The first frame of any leading (scan/time) dimensions.
-      const ranges: Array<[number, number] | [number, number, number]> = shape.slice(0, -2).map(() => [0, 1] as [number, number]);
-      ranges.push([0, h, stride], [0, w, stride]);
-      const data = ds.slice(ranges as never) as ArrayLike<number | bigint>;
-      const height = Math.ceil(h / stride);
-      const width = Math.ceil(w / stride);
-      const values = new Float64Array(width * height);
-      for (let i = 0; i < values.length; i++) values[i] = Number(data[i]);
-      return { width, height, values, origin: `${datasetPath}[${shape.slice(0, -2).map(() => "0").concat(":", ":").join(",")}]`, stride };
-    });
-    if (got.error !== undefined) throw got.error instanceof Error ? got.error : new Error(`cannot read ${datasetPath}: ${got.diagnostics.slice(-1)[0] ?? "HDF5 error"}`);
-    return got.value!;
+    return frameOfOpenHdf5(h5, datasetPath);
   } finally {
     h5.close();
   }
+}
+
+/** The first frame of `datasetPath` in an HDF5 file already open (the caller closes it). */
+export function frameOfOpenHdf5(h5: OpenedHdf5, datasetPath: string): Frame {
+  const got = withQuietHdf5(() => {
+    const ds = h5.file.get(datasetPath);
+    if (!isDataset(ds)) throw new Error(`${datasetPath} is not a dataset`);
+    const { shape, dtype } = describeDataset(ds);
+    if (shape.length < 2) throw new Error(`${datasetPath} has ${shape.length} dimension(s); a frame needs 2`);
+    if (!/^[<>][iuf]/.test(dtype)) throw new Error(`${datasetPath} holds ${dtype}, not numbers`);
+    const h = shape[shape.length - 2]!;
+    const w = shape[shape.length - 1]!;
+    const stride = Math.max(1, Math.ceil(Math.max(h, w) / MAX_SIDE));
+    // The first frame of any leading (scan/time) dimensions.
+    const ranges: Array<[number, number] | [number, number, number]> = shape.slice(0, -2).map(() => [0, 1] as [number, number]);
+    ranges.push([0, h, stride], [0, w, stride]);
+    const data = ds.slice(ranges as never) as ArrayLike<number | bigint>;
+    const height = Math.ceil(h / stride);
+    const width = Math.ceil(w / stride);
+    const values = new Float64Array(width * height);
+    for (let i = 0; i < values.length; i++) values[i] = Number(data[i]);
+    return { width, height, values, origin: `${datasetPath}[${shape.slice(0, -2).map(() => "0").concat(":", ":").join(",")}]`, stride };
+  });
+  if (got.error !== undefined) throw got.error instanceof Error ? got.error : new Error(`cannot read ${datasetPath}: ${got.diagnostics.slice(-1)[0] ?? "HDF5 error"}`);
+  return got.value!;
 }
 
 export function cbfFrame(src: ByteSource, header: CbfHeader): Frame {
@@ -98,21 +103,54 @@ export interface FrameStats {
   p995: number;
 }
 
+/**
+ * The k-th smallest value of `a` (0-based: what a sorted copy holds at k), in linear expected time
+ * (quickselect, median-of-three pivot, three-way partition so that runs of equal pixels stay cheap).
+ * Reorders `a`.
+ */
+export function kthSmallest(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const x = a[lo]!, y = a[(lo + hi) >>> 1]!, z = a[hi]!;
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    // [lo, lt) < pivot, [lt, i) = pivot, (gt, hi] > pivot
+    let lt = lo, i = lo, gt = hi;
+    while (i <= gt) {
+      const v = a[i]!;
+      if (v < pivot) {
+        a[i++] = a[lt]!;
+        a[lt++] = v;
+      } else if (v > pivot) {
+        a[i] = a[gt]!;
+        a[gt--] = v;
+      } else i++;
+    }
+    if (k < lt) hi = lt - 1;
+    else if (k > gt) lo = gt + 1;
+    else return pivot;
+  }
+  return a[k]!;
+}
+
 export function frameStats(f: Frame): FrameStats {
   let min = Infinity, max = -Infinity, sum = 0, nonZero = 0, masked = 0, n = 0;
-  const valid: number[] = [];
+  // Two percentiles need no sorted copy: selecting them is linear (sorting the pixels with a
+  // comparator took most of a derive run, ~45 ms for a 487 × 195 frame).
+  const unmasked = new Float64Array(f.values.length);
+  let count = 0;
   for (const v of f.values) {
     if (!Number.isFinite(v)) continue;
     if (v < 0) masked++;
-    else valid.push(v);
+    else unmasked[count++] = v;
     if (v < min) min = v;
     if (v > max) max = v;
     if (v !== 0) nonZero++;
     sum += v;
     n++;
   }
-  valid.sort((a, b) => a - b);
-  const pct = (q: number) => (valid.length ? valid[Math.min(valid.length - 1, Math.floor(valid.length * q))]! : 0);
+  const valid = unmasked.subarray(0, count);
+  const pct = (q: number) => (valid.length ? kthSmallest(valid, Math.min(valid.length - 1, Math.floor(valid.length * q))) : 0);
   return { min: n ? min : 0, max: n ? max : 0, mean: n ? sum / n : 0, sum, nonZero, masked, p005: pct(0.005), p995: pct(0.995) };
 }
 

@@ -1,6 +1,7 @@
 // Synchronous random access to a remote file over HTTP Range requests. The HDF5 library (h5wasm)
 // reads through synchronous file callbacks, so the requests run in a worker thread while the
 // caller blocks in Atomics.wait; a block cache keeps the many small, repeated metadata reads cheap.
+// Starting a worker thread costs tens of milliseconds, so all readers of a process share one.
 import { Worker } from "node:worker_threads";
 
 export interface RangeReaderOptions {
@@ -70,6 +71,39 @@ parentPort.on("message", async (m) => {
 });
 `;
 
+/**
+ * A worker and the shared memory it answers in. Readers block their thread while a request runs,
+ * so one thread never has two requests in flight and readers can take turns on one channel.
+ */
+interface Channel {
+  worker: Worker;
+  control: Int32Array;
+  data: Uint8Array;
+}
+
+// One per answer-buffer size (readers with the default block size share one).
+const channels = new Map<number, Channel>();
+
+function channelFor(dataBytes: number): Channel {
+  let c = channels.get(dataBytes);
+  if (!c) {
+    const control = new Int32Array(new SharedArrayBuffer(12));
+    const data = new Uint8Array(new SharedArrayBuffer(dataBytes));
+    const worker = new Worker(workerSource, { eval: true, workerData: { control: control.buffer, data: data.buffer } });
+    // an idle worker must not keep the process (the action's container) alive
+    worker.unref();
+    c = { worker, control, data };
+    channels.set(dataBytes, c);
+  }
+  return c;
+}
+
+/** Ends a channel whose worker may still answer a request given up on, so that answer cannot reach a later request. */
+function dropChannel(c: Channel): void {
+  for (const [k, v] of channels) if (v === c) channels.delete(k);
+  void c.worker.terminate();
+}
+
 export class SyncRangeReader {
   readonly url: string;
   readonly stats: TransferStats = { requests: 0, bytes: 0 };
@@ -77,10 +111,9 @@ export class SyncRangeReader {
   private readonly blockSize: number;
   private readonly maxBlocks: number;
   private readonly timeoutMs: number;
-  private readonly control: Int32Array;
-  private readonly data: Uint8Array;
+  /** Bytes of the largest request: 128 blocks (see fetchBlocks). */
+  private readonly maxRequest: number;
   private readonly blocks = new Map<number, Uint8Array>();
-  private worker: Worker | undefined;
   /** Set when the size is known already (e.g. from the namespace API) to save the HEAD request. */
   knownSize: number | undefined;
 
@@ -95,9 +128,7 @@ export class SyncRangeReader {
     this.blockSize = opts.blockSize ?? 16 * 1024;
     this.maxBlocks = opts.maxBlocks ?? 1024;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.control = new Int32Array(new SharedArrayBuffer(12));
-    // Big enough for the largest coalesced request (see fetchBlocks).
-    this.data = new Uint8Array(new SharedArrayBuffer(this.blockSize * 128));
+    this.maxRequest = this.blockSize * 128;
   }
 
   /** The file's size in bytes (one HEAD request, remembered). */
@@ -135,14 +166,13 @@ export class SyncRangeReader {
     return written;
   }
 
+  /** Drops the block cache; the worker stays for the next reader. */
   close(): void {
-    void this.worker?.terminate();
-    this.worker = undefined;
     this.blocks.clear();
   }
 
   private fetchBlocks(first: number, last: number): void {
-    const maxRun = this.data.length / this.blockSize;
+    const maxRun = this.maxRequest / this.blockSize;
     let b = first;
     while (b <= last) {
       if (this.blocks.has(b)) { b++; continue; }
@@ -165,18 +195,19 @@ export class SyncRangeReader {
   }
 
   private request(m: { method: "GET" | "HEAD"; start?: number; end?: number }): { status: number; body: Uint8Array } {
-    if (!this.worker) {
-      this.worker = new Worker(workerSource, { eval: true, workerData: { control: this.control.buffer, data: this.data.buffer } });
-      this.worker.unref();
-    }
-    Atomics.store(this.control, 0, 0);
-    this.worker.postMessage({ ...m, url: this.url, headers: this.headers, timeoutMs: this.timeoutMs });
+    const channel = channelFor(this.maxRequest);
+    const { control, data } = channel;
+    Atomics.store(control, 0, 0);
+    channel.worker.postMessage({ ...m, url: this.url, headers: this.headers, timeoutMs: this.timeoutMs });
     // The worker's own fetch timeout fires first; this margin only guards against a stuck worker.
-    const waited = Atomics.wait(this.control, 0, 0, this.timeoutMs + 5000);
-    if (waited === "timed-out") throw new HttpError(`${m.method} ${this.label} timed out after ${this.timeoutMs} ms`, 0);
-    const state = this.control[0]!;
-    const status = this.control[2]!;
-    const body = this.data.slice(0, this.control[1]!);
+    const waited = Atomics.wait(control, 0, 0, this.timeoutMs + 5000);
+    if (waited === "timed-out") {
+      dropChannel(channel);
+      throw new HttpError(`${m.method} ${this.label} timed out after ${this.timeoutMs} ms`, 0);
+    }
+    const state = control[0]!;
+    const status = control[2]!;
+    const body = data.slice(0, control[1]!);
     this.stats.requests++;
     if (state === 1) {
       if (m.method === "GET") this.stats.bytes += body.length;

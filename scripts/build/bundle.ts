@@ -1,11 +1,14 @@
 // Bundles one action with esbuild into a single CommonJS file for the OpenWhisk Node.js 20 runtime,
-// and zips it with a package.json whose main points at it: the only two files the action ships.
+// and zips it with a package.json whose main points at it: the only files the action ships, besides
+// hdf5.wasm for actions that read HDF5 (loaded from beside the bundle, see wasm-sibling.ts).
 import { build } from "esbuild";
 import { zipSync } from "fflate";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import type { ActionEntry } from "./entries.ts";
+import { precompiledValidators } from "./validators.ts";
+import { wasmSibling, WASM_FILE } from "./wasm-sibling.ts";
 import { bundledDependencies, gitState, repositoryOf, RUNTIME_KIND, type GitState, type Provenance } from "./provenance.ts";
 
 export interface BuiltAction {
@@ -38,6 +41,7 @@ export async function bundleAction(action: ActionEntry, outDir: string, opts: Bu
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const bundlePath = join(dir, "index.js");
+  const sibling = wasmSibling();
   const result = await build({
     absWorkingDir: opts.projectDir,
     metafile: true,
@@ -53,6 +57,7 @@ export async function bundleAction(action: ActionEntry, outDir: string, opts: Bu
     keepNames: true,
     legalComments: "none",
     logLevel: "silent",
+    plugins: [sibling.plugin, precompiledValidators(action.entry, opts.projectDir)],
     // ESM dependencies that locate files through import.meta.url keep working in CommonJS.
     define: { "import.meta.url": "__import_meta_url" },
     banner: { js: '"use strict";var __import_meta_url=require("url").pathToFileURL(__filename).href;' },
@@ -61,8 +66,14 @@ export async function bundleAction(action: ActionEntry, outDir: string, opts: Bu
   // The same package.json beside the bundle makes dist/actions/<name>/ a CommonJS package of its own.
   writeFileSync(join(dir, "package.json"), manifest);
   const bundle = readFileSync(bundlePath);
+  const wasm = sibling.wasm();
+  if (wasm) writeFileSync(join(dir, WASM_FILE), wasm);
   const zip = zipSync(
-    { "package.json": [Buffer.from(manifest), { mtime: ZIP_MTIME }], "index.js": [bundle, { mtime: ZIP_MTIME }] },
+    {
+      "package.json": [Buffer.from(manifest), { mtime: ZIP_MTIME }],
+      "index.js": [bundle, { mtime: ZIP_MTIME }],
+      ...(wasm ? { [WASM_FILE]: [wasm, { mtime: ZIP_MTIME }] as [Uint8Array, { mtime: Date }] } : {}),
+    },
     { level: 9 },
   );
   const zipPath = join(outDir, `${action.name}.zip`);

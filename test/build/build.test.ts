@@ -12,6 +12,8 @@ import { projectRoot } from "../support/service.ts";
 import { runActionZip, unzipAction } from "../../scripts/runtime/run-action.ts";
 
 const run = promisify(execFile);
+// Node's WebAssembly global (the project's TypeScript lib has no DOM types for it)
+const Wasm = (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean; Module: { new (b: Uint8Array): object; exports(m: object): Array<{ name: string }> } } }).WebAssembly;
 
 describe("npm run build", function () {
   this.timeout(180000);
@@ -31,14 +33,43 @@ describe("npm run build", function () {
     for (const n of names) expect(table).to.match(new RegExp(`^${n}\\s+[\\d.]+ (B|KiB|MiB)\\s+[\\d.]+ (B|KiB|MiB)$`, "m"));
   });
 
-  it("zips each action as its bundle and a package.json whose main points at it, nothing else", () => {
+  it("zips each action as its bundle and a package.json whose main points at it, and hdf5.wasm where h5wasm is bundled; nothing else", () => {
     for (const { name } of projectEntries(projectRoot)) {
       const { dir, files } = unzipAction(join(out, `${name}.zip`));
-      expect(files, name).to.deep.equal(["index.js", "package.json"]);
+      const usesH5wasm = "h5wasm" in JSON.parse(readFileSync(join(out, name, "provenance.json"), "utf8")).dependencies;
+      expect(files, name).to.deep.equal(usesH5wasm ? ["hdf5.wasm", "index.js", "package.json"] : ["index.js", "package.json"]);
       expect(JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).main).to.equal("index.js");
       const bundle = readFileSync(join(dir, "index.js"), "utf8");
       expect(bundle, `${name} must be self-contained CommonJS`).not.to.match(/^\s*(import|export)\s/m);
     }
+  });
+
+  it("ships h5wasm's WebAssembly as a file beside the bundle, not inlined into it", () => {
+    for (const name of ["metadata", "derive"]) {
+      const { dir, files } = unzipAction(join(out, `${name}.zip`));
+      expect(files, name).to.include("hdf5.wasm");
+      const wasm = readFileSync(join(dir, "hdf5.wasm"));
+      expect(Wasm.validate(wasm), `${name}: hdf5.wasm is WebAssembly`).to.equal(true);
+      expect(Wasm.Module.exports(new Wasm.Module(wasm)).map((e) => e.name), `${name}: hdf5.wasm is the HDF5 library`).to.include("H5_libinit_g");
+      expect(readFileSync(join(dir, "index.js")).length, `${name}: bundle without the inlined wasm`).to.be.below(1024 * 1024);
+    }
+  });
+
+  it("bundles precompiled validators, not ajv's schema compiler", () => {
+    for (const name of ["checksum", "metadata", "catalogue", "placement", "derive", "accounting"]) {
+      const sources: string[] = JSON.parse(readFileSync(join(out, name, "index.js.map"), "utf8")).sources;
+      expect(sources.some((s) => s.includes("functions/_shared/schema.ts")), `${name} validates`).to.equal(true);
+      expect(sources.filter((s) => /ajv\/(dist|lib)\/(compile|core|vocabularies)\//.test(s)), name).to.deep.equal([]);
+    }
+  });
+
+  it("a bundle's precompiled validators judge as ajv does at run time", async () => {
+    const params = { webdavUrl: "ftp://nope", path: "relative/path", timeoutMs: 5 };
+    const { main } = await import("../../functions/checksum/index.ts");
+    const expected = ((await main(params)) as { error: string }).error;
+    const r = await runActionZip(join(out, "checksum.zip"), params);
+    expect(expected).to.match(/^invalid parameters for checksum: /);
+    expect((r.result as { error: string }).error).to.equal(expected);
   });
 
   it("writes a source map beside each bundle, not into the zip", () => {

@@ -9,7 +9,7 @@ import { inflateSync } from "node:zlib";
 import { FileByteSource } from "../../lib/formats/byte-source.ts";
 import { loadH5wasm } from "../../lib/formats/hdf5-open.ts";
 import { describe as describeFile } from "../../lib/formats/describe.ts";
-import { cbfFrame, frameStats, hdf5Frame, nexusFrameSignal, previewPixels } from "../../lib/formats/frame.ts";
+import { cbfFrame, frameStats, hdf5Frame, kthSmallest, nexusFrameSignal, previewPixels } from "../../lib/formats/frame.ts";
 import { encodeGreyPng } from "../../lib/formats/png.ts";
 import { lib as loadWriter, writeNexusTree } from "./support/nexus-tree.ts";
 import { cbfPixels, writeCbf } from "./support/samples.ts";
@@ -37,6 +37,25 @@ describe("previews: contrast from the frame's percentiles", function () {
     await Promise.all([loadWriter(), loadH5wasm()]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("the percentiles are what a sorted copy holds there, also for runs of equal, sorted and reversed pixels", () => {
+    const n = 5003;
+    const frames: Record<string, (i: number) => number> = {
+      spread: (i) => (i * 7919) % 10007,
+      "mostly zero": (i) => (i % 17 === 0 ? i : 0),
+      "three levels": (i) => (i * 31) % 3,
+      sorted: (i) => i,
+      reversed: (i) => n - i,
+      constant: () => 42,
+    };
+    for (const [name, value] of Object.entries(frames)) {
+      const values = Float64Array.from({ length: n }, (_, i) => value(i));
+      const sorted = Array.from(values).sort((a, b) => a - b);
+      for (const k of [0, Math.floor(n * 0.005), Math.floor(n / 2), Math.floor(n * 0.995), n - 1]) {
+        expect(kthSmallest(Float64Array.from(values), k), `${name}, k = ${k}`).to.equal(sorted[k]);
+      }
+    }
+  });
 
   it("a frame with a large offset (892 … 1141) spans the grey scale", async () => {
     const [h, w] = [80, 100];

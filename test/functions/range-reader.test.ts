@@ -5,6 +5,9 @@ import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
 import { SyncRangeReader } from "../../lib/http/sync-range-reader.ts";
+import { MemoryByteSource } from "../../lib/formats/byte-source.ts";
+import { ActionError } from "../../functions/_shared/errors.ts";
+import { Storage, WHOLE_FILE_BYTES } from "../../functions/_shared/storage.ts";
 import { startStack, upload, type Stack } from "./support/stack.ts";
 
 const auth = { Authorization: "Basic " + Buffer.from("demo:demo").toString("base64") };
@@ -79,6 +82,29 @@ describe("lib/http: synchronous Range reads", function () {
     }
   });
 
+  it("readers take turns on one worker; a request that times out leaves the next reader unharmed", async () => {
+    // A server that accepts and never answers, in its own process (this thread blocks while reading).
+    const server = spawn(process.execPath, ["-e", `
+      const s = require("node:http").createServer(() => {});
+      s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));`], { stdio: ["ignore", "pipe", "inherit"] });
+    const port = await new Promise<number>((resolve) => server.stdout.on("data", (d) => resolve(Number(/port (\d+)/.exec(String(d))![1]))));
+    try {
+      const stuck = new SyncRangeReader(`http://127.0.0.1:${port}/x`, { timeoutMs: 300 });
+      stuck.knownSize = 1000;
+      expect(() => stuck.read(new Uint8Array(10), 0, 10, 0)).to.throw(/timed out after 300 ms/);
+      stuck.close();
+      for (const at of [0, 150_000]) {
+        const r = new SyncRangeReader(`${stack.webdavUrl}/r/data.bin`, { headers: auth, blockSize: 4096 });
+        const buf = new Uint8Array(100);
+        expect(r.read(buf, 0, 100, at)).to.equal(100);
+        expect(Buffer.from(buf)).to.deep.equal(data.subarray(at, at + 100));
+        r.close();
+      }
+    } finally {
+      server.kill();
+    }
+  });
+
   it("a file shorter than announced is reported as truncated", () => {
     const r = new SyncRangeReader(`${stack.webdavUrl}/r/data.bin`, { headers: auth, blockSize: 4096 });
     r.knownSize = data.length + 10_000;
@@ -87,5 +113,43 @@ describe("lib/http: synchronous Range reads", function () {
     } finally {
       r.close();
     }
+  });
+
+  describe("Storage.bytes: small files whole, large ones in ranges", () => {
+    const params = () => ({ webdavUrl: stack.webdavUrl, dcacheUser: "demo", dcachePassword: "demo" });
+
+    it("fetches a file up to WHOLE_FILE_BYTES with one GET and serves it from memory", async () => {
+      const src = await new Storage(params()).bytes("/r/data.bin", data.length);
+      expect(src).to.be.instanceOf(MemoryByteSource);
+      const buf = new Uint8Array(data.length);
+      expect(src.read(buf, 0, data.length, 0)).to.equal(data.length);
+      expect(Buffer.from(buf)).to.deep.equal(data);
+      expect(src.read(buf, 0, 10, data.length)).to.equal(0);
+      expect(src.stats).to.deep.equal({ requests: 1, bytes: data.length });
+    });
+
+    it("reads a larger file in ranges", async () => {
+      const big = randomBytes(WHOLE_FILE_BYTES + 1);
+      await upload(stack.webdavUrl, "/r/big.bin", big);
+      const src = await new Storage(params()).bytes("/r/big.bin", big.length);
+      try {
+        expect(src).to.be.instanceOf(SyncRangeReader);
+        const buf = new Uint8Array(100);
+        src.read(buf, 0, 100, big.length - 100);
+        expect(Buffer.from(buf)).to.deep.equal(big.subarray(big.length - 100));
+        expect(src.stats.bytes).to.be.below(big.length / 10);
+      } finally {
+        src.close();
+      }
+    });
+
+    it("a file shorter than the size announced fails transiently, saying it changed", async () => {
+      for (const size of [data.length + 10, 2 * data.length]) {
+        const err = await new Storage(params()).bytes("/r/data.bin", size).then(() => undefined, (e: unknown) => e);
+        expect(err, `announced ${size}`).to.be.instanceOf(ActionError);
+        expect((err as ActionError).message).to.match(/announced \d+ bytes but .*changed while it was read/);
+        expect((err as ActionError).status).to.equal(0);
+      }
+    });
   });
 });

@@ -7,15 +7,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { projectRoot } from "../../support/service.ts";
 
-let outDir: string | undefined;
+/** Directories built in this run, with the actions each holds. */
+const built: { dir: string; names: Set<string> }[] = [];
 
-/** Builds the named actions (once) and returns the directory holding dist-style bundles. */
+/** Builds the named actions (once per run) and returns a directory holding their dist-style bundles. */
 export function buildBundles(names: string[]): string {
-  if (outDir) return outDir;
+  const have = built.find((b) => names.every((n) => b.names.has(n)));
+  if (have) return have.dir;
   const dir = mkdtempSync(join(tmpdir(), "fn-bundles-"));
   const r = spawnSync(process.execPath, ["--import", "tsx", join(projectRoot, "scripts/build/cli.ts"), "--out", dir, "--skip-typecheck", ...names], { cwd: projectRoot, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`build of ${names.join(", ")} failed:\n${r.stdout}\n${r.stderr}`);
-  outDir = dir;
+  built.push({ dir, names: new Set(names) });
   process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }

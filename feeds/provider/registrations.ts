@@ -667,6 +667,7 @@ export class Registrations {
       refire: (events, files) => rt.intake.refire(events, files),
       listTree: () => rt.source?.reconcile?.(),
       reconcileSeconds: () => rt.sealed.config.delivery.reconcileSeconds ?? 86400,
+      finallyAction: () => rt.sealed.config.delivery.finally,
     });
     return true;
   }

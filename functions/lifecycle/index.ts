@@ -32,7 +32,7 @@ const DAY = 86400;
 /** The plan's pipelines must each have succeeded for this file (when the ledger says what ran). */
 function checkPipelines(path: string, plan: AppliedDmp, ran: Array<{ action: string; state: string }> | undefined): void {
   if (!plan.dmp.pipelines?.length || !ran) return;
-  const missing = plan.dmp.pipelines.filter((name) => !ran.some((r) => isPipeline(r.action, name) && r.state === "succeeded"));
+  const missing = plan.dmp.pipelines.filter((name) => !ran.some((r) => isPipeline(r.action, name) && (r.state === "succeeded" || r.state === "skipped")));
   if (!missing.length) return;
   const seen = ran.map((r) => `${r.action} (${r.state})`).join(", ") || "none";
   throw new FileFailure(

@@ -312,6 +312,8 @@ describe("end to end: three restarts of the whole stack (as `npm start` does) wi
     const dir = join(stack.data, "kept");
     mkdirSync(dir, { recursive: true });
     const sample = readFileSync(join(testdata, "IPNS_LRMECS_hdf5_lrcs3701.nx5"));
+    // the files stay in storage over the restarts: their plan keeps the buffer copy after archiving
+    writeFileSync(join(dir, "dmp.json"), JSON.stringify({ version: 1, id: "kept", owner: { ownerGroup: "p00000" }, archive: { rseExpression: "type=archive" }, buffer: { keepDaysAfterArchive: 30 } }));
     for (let i = 0; i < N; i++) writeFileSync(join(dir, `run-${String(i).padStart(4, "0")}.nx5`), sample);
     await until(`${N} files processed`, async () => {
       const f = await ledger(stack, "/kept/");

@@ -118,7 +118,7 @@ describe("end to end: buffer → pipelines → archive, as each file's data mana
       expect(await view(f.path), `${f.path}: not in Rucio`).to.equal(undefined);
       expect(existsSync(join(stack.data, f.path)), `${f.path}: buffer copy kept`).to.equal(true);
     }
-    write("/life/fixme/dmp.json", JSON.stringify({ version: 1, id: "beamtime 42", owner: { ownerGroup: "p42", principalInvestigator: "Ada" }, archive: { rseExpression: "type=archive", copies: 2 } }));
+    write("/life/fixme/dmp.json", JSON.stringify({ version: 1, id: "beamtime 42", owner: { ownerGroup: "p42", principalInvestigator: "Ada" }, pipelines: ["ingest", "derive"], archive: { rseExpression: "type=archive", copies: 2 } }));
     const retry = await provider("/files/retry", { method: "POST", body: JSON.stringify({ prefix: "/life/fixme/" }) });
     expect(retry.status).to.equal(200);
     const done = await until("retried files succeeded", async () => {
@@ -142,5 +142,18 @@ describe("end to end: buffer → pipelines → archive, as each file's data mana
     expect(v.rules.map((r) => [r.rse_expression, r.state, r.expires_at])).to.deep.equal([["DCACHE-BUFFER", "OK", null]]);
     expect(v.replicas.map((r) => r.rse)).to.deep.equal(["DCACHE-BUFFER"]);
     expect(adler32(readFileSync(join(stack.data, "life/nowhere", n)))).to.equal(adler32(readFileSync(join(testdata, n))));
+  });
+
+  it("a plan requiring a pipeline the trigger does not run: the file fails at lifecycle naming it and what ran (the ledger passes each rule's outcome)", async () => {
+    write("/life/reduce/dmp.json", JSON.stringify({ version: 1, id: "needs reduce", owner: { ownerGroup: "p8" }, pipelines: ["ingest", "reduce"], archive: { rseExpression: "TAPE-ARCHIVE" } }));
+    const n = GOOD[3]!;
+    copyFileSync(join(testdata, n), join(stack.data, "life/reduce", n));
+    const [f] = await settled("/life/reduce/", 1);
+    expect(f).to.include({ state: "failed", step: "lifecycle", permanent: true });
+    expect(f!.reason).to.match(/requires pipeline\(s\) reduce to succeed, but the trigger's rules that ran for it are: .*guest\/facility-dev-ingest \(succeeded\)/);
+    expect(f!.reason).to.match(/guest\/facility\/derive \((succeeded|skipped)\)/);
+    const v = (await view(`/life/reduce/${n}`))!;
+    expect(archiveRules(v)).to.deep.equal([]);
+    expect(existsSync(join(stack.data, "life/reduce", n))).to.equal(true);
   });
 });

@@ -41,7 +41,7 @@ export const lifecycleResultSchema = {
             type: "object",
             required: ["dmp", "archive", "buffer"],
             properties: {
-              archive: { type: "object", required: ["rule", "state", "rses"], properties: { state: { const: "OK" }, rses: { type: "array", minItems: 1 } } },
+              archive: { type: "object", required: ["rule", "state", "rses"], properties: { state: { const: "OK" }, rses: { type: "array", items: { type: "string" } } } },
               buffer: { type: "object", required: ["rules", "released"] },
             },
           },

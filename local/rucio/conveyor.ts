@@ -35,8 +35,7 @@ export class Conveyor {
     if (this.busy) return;
     this.busy = true;
     try {
-      for (const rule of this.o.store.allRules()) {
-        if (rule.state !== "REPLICATING") continue;
+      for (const rule of this.o.store.rulesIn("REPLICATING")) {
         await this.work(rule).catch((e: Error) => this.o.log?.(`rucio conveyor: rule ${rule.id}: ${e.stack ?? e.message}`));
       }
     } finally {

@@ -33,7 +33,7 @@ export function lockReplicas(store: RucioStore, rses: Rse[], rule: Pick<RuleRow,
 
 /** Rules whose lifetime is over are removed (Rucio's judge-cleaner). */
 export function expireRules(store: RucioStore, rses: Rse[], now = Date.now()): void {
-  for (const rule of store.allRules()) if (rule.expires_at && Date.parse(rule.expires_at) <= now) removeRule(store, rses, rule, false, now);
+  for (const rule of store.expiredRules(new Date(now).toISOString())) removeRule(store, rses, rule, false, now);
 }
 
 /** Deletes the replicas whose tombstone has passed, bytes first. */

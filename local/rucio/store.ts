@@ -122,8 +122,14 @@ export class RucioStore {
     return this.db.prepare("SELECT * FROM rules WHERE scope = ? AND name = ? ORDER BY created_at").all(scope, name) as RuleRow[];
   }
 
-  allRules(): RuleRow[] {
-    return this.db.prepare("SELECT * FROM rules").all() as RuleRow[];
+  /** rules in `state`, oldest first (the conveyor's work list) */
+  rulesIn(state: RuleRow["state"]): RuleRow[] {
+    return this.db.prepare("SELECT * FROM rules WHERE state = ? ORDER BY created_at").all(state) as RuleRow[];
+  }
+
+  /** rules whose lifetime ended by `now` (ISO 8601 strings compare in time order) */
+  expiredRules(now: string): RuleRow[] {
+    return this.db.prepare("SELECT * FROM rules WHERE expires_at IS NOT NULL AND expires_at <= ?").all(now) as RuleRow[];
   }
 
   setRuleState(id: string, state: RuleRow["state"], error: string | null = null): void {

@@ -14,7 +14,7 @@ import { RucioClient, type RucioAnswer, type RucioParams } from "../_shared/ruci
 import { addRule, didName, failed, rulesOf, type Did, type RucioRule } from "../_shared/rucio-rules.ts";
 import { defineAction } from "../_shared/run.ts";
 import { validator } from "../_shared/schema.ts";
-import { Storage, type StorageParams } from "../_shared/storage.ts";
+import { requestTimeout, Storage, type StorageParams } from "../_shared/storage.ts";
 import { lifecycleResultSchema, paramsSchema } from "./schema.ts";
 
 type Params = RucioParams & StorageParams & {
@@ -24,6 +24,7 @@ type Params = RucioParams & StorageParams & {
   dmp?: unknown;
   pipelines?: Record<string, Array<{ action: string; state: string }>>;
   concurrency?: number;
+  waitMs?: number;
 } & Record<string, unknown>;
 
 const checkResult = validator(lifecycleResultSchema, "lifecycle result");
@@ -55,6 +56,19 @@ async function getRule(client: RucioClient, file: string, id: string): Promise<R
   const a = await client.call("GET", `/rules/${encodeURIComponent(id)}`);
   if (a.status !== 200) throw failed(`rule ${id} lookup`, file, a);
   return a.json as RucioRule;
+}
+
+/**
+ * The rule once it is no longer REPLICATING, or as it is after `waitMs` (within the action's
+ * deadline): a copy that takes a moment is then seen in this run, not in the ledger's next one.
+ */
+async function settledRule(client: RucioClient, file: string, id: string, waitMs: number): Promise<RucioRule> {
+  const end = Date.now() + Math.min(waitMs, requestTimeout(waitMs + 1000) - 1000);
+  for (let pause = 100; ; pause = Math.min(pause * 2, 500)) {
+    const rule = await getRule(client, file, id);
+    if (rule.state !== "REPLICATING" || Date.now() + pause > end) return rule;
+    await new Promise((r) => setTimeout(r, pause));
+  }
 }
 
 /** The RSEs holding an AVAILABLE replica of the DID. */
@@ -96,7 +110,7 @@ async function archive(client: RucioClient, dmps: DmpFinder, file: FileRecord, p
     ...(a.lifetimeDays ? { lifetime: Math.round(a.lifetimeDays * DAY) } : {}),
     ...(a.activity ? { activity: a.activity } : {}),
   }, planRefused(plan));
-  const rule = await getRule(client, file.path, ruleId);
+  const rule = await settledRule(client, file.path, ruleId, p.waitMs ?? 2000);
   if (rule.state !== "OK") {
     const why = rule.state === "STUCK" ? `STUCK: ${rule.error ?? "no reason given"}; Rucio retries stuck rules, or fix the cause` : `${rule.state}, its copies are being made`;
     // transient: the ledger asks again with backoff; the buffer copy stays protected meanwhile

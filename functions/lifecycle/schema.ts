@@ -23,6 +23,7 @@ export const paramsSchema = {
       additionalProperties: { type: "array", items: { type: "object", required: ["action", "state"], properties: { action: { type: "string" }, state: { type: "string" } } } },
     },
     concurrency: { type: "integer", minimum: 1, maximum: 64, description: "files of a batch handled at the same time (default 8)" },
+    waitMs: { type: "integer", minimum: 0, maximum: 60000, description: "how long one run waits for a REPLICATING archive rule before it reports it (default 2000); the ledger asks again later" },
     timeoutMs: { type: "integer", minimum: 100, maximum: 600000 },
   },
 } as const;

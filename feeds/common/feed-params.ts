@@ -84,6 +84,11 @@ export interface DeliveryParams {
    * fires files the ledger has no outcome for (lost events, files missed while down); 0 = never
    */
   reconcileSeconds: number;
+  /**
+   * with the ledger, an action invoked for a file once every rule succeeded for it, followed and
+   * retried like a rule (e.g. "facility/lifecycle": archive, then free the buffer copy)
+   */
+  finally?: string;
 }
 
 export interface FeedConfig {
@@ -178,6 +183,7 @@ export const feedConfigSchema = {
         deadLetter: { type: "boolean", default: true },
         ledger: { type: "boolean", default: true },
         reconcileSeconds: { type: "integer", minimum: 0, maximum: 30 * 86400, default: 86400 },
+        finally: { type: "string", pattern: "^/?[A-Za-z0-9_@.-]+(/[A-Za-z0-9_@.-]+){0,2}$", description: "action run once every rule succeeded for a file, e.g. facility/lifecycle" },
       },
     },
   },

@@ -19,8 +19,14 @@ export interface FileRecord {
   event?: { id: string; type?: string; time?: string; source?: string };
   checksum?: { algorithm: "ADLER32"; value: string; storage?: string; verified: boolean; bytes: number };
   metadata?: FileDescription;
-  catalogue?: { pid: string; datasetName: string; action: "created" | "updated"; origDatablocks: number; type: "raw" | "derived" };
-  placement?: { scope: string; name: string; rse: string; replica: "registered" | "existed"; rules: Record<string, string> };
+  catalogue?: { pid: string; datasetName: string; action: "created" | "updated"; origDatablocks: number; type: "raw" | "derived"; dmp?: string };
+  placement?: { scope: string; name: string; rse: string; replica: "registered" | "existed"; rules: Record<string, string>; dmp: string };
+  /** what the lifecycle function did once every pipeline of the file succeeded */
+  lifecycle?: {
+    dmp: string;
+    archive: { rule: string; state: "OK"; rseExpression: string; copies: number; rses: string[] };
+    buffer: { rules: string[]; released: "now" | string };
+  };
   derived?: Array<{ path: string; kind: "preview" | "summary"; size: number; contentType: string }>;
   [extra: string]: unknown;
 }

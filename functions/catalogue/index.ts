@@ -3,7 +3,10 @@
 // replayed event updates the dataset instead of creating a duplicate. dCache files are
 // write-once: a file whose size or ADLER32 differs from what its origdatablock says fails as
 // "changed after registration" unless `reprocessChanged` is set, so catalogue and replica
-// catalogue never silently disagree.
+// catalogue never silently disagree. The data management plan covering the file (docs/lifecycle.md)
+// gives the owner fields and the embargo, and the dataset records which plan applied
+// (scientificMetadata.dataManagementPlan); a bad plan fails the file.
+import { DmpFinder, parameterDmp, type AppliedDmp } from "../_shared/dmp.ts";
 import { ActionError, FileFailure } from "../_shared/errors.ts";
 import type { FileRecord, StepRecord } from "../_shared/files.ts";
 import { uuidV5 } from "../_shared/pid.ts";
@@ -12,8 +15,9 @@ import { validator } from "../_shared/schema.ts";
 import { datasetFor, derivedSource, origDatablockFor, type DatasetDefaults } from "./mapping.ts";
 import { catalogueResultSchema, paramsSchema } from "./schema.ts";
 import { ScicatClient, type ScicatParams } from "./scicat-client.ts";
+import { Storage, type StorageParams } from "../_shared/storage.ts";
 
-type Params = ScicatParams & DatasetDefaults & { pidPrefix?: string; derivedDir?: string; concurrency?: number; reprocessChanged?: boolean } & Record<string, unknown>;
+type Params = ScicatParams & DatasetDefaults & StorageParams & { dmp?: unknown } & { pidPrefix?: string; derivedDir?: string; concurrency?: number; reprocessChanged?: boolean } & Record<string, unknown>;
 
 type Block = { id?: string; _id?: string; size?: number; dataFileList?: Array<{ path: string; chk?: string; size?: number }> };
 
@@ -27,13 +31,27 @@ function failed(what: string, file: string, status: number, json: unknown): Acti
   return new ActionError(`SciCat ${what} for ${file} failed: HTTP ${status} ${detail.slice(0, 400)}${hint}`, status);
 }
 
-async function register(client: ScicatClient, file: FileRecord, p: Params): Promise<NonNullable<FileRecord["catalogue"]>> {
+/** What the plan says of the dataset: owner fields win over parameters and file; the plan is recorded. */
+function applyPlan(dataset: Record<string, unknown>, plan: AppliedDmp): void {
+  const { ownerGroup, owner, contactEmail, principalInvestigator, accessGroups } = plan.dmp.owner;
+  Object.assign(dataset, { ownerGroup }, owner ? { owner } : {}, contactEmail ? { contactEmail } : {}, accessGroups ? { accessGroups } : {});
+  if (principalInvestigator) dataset[dataset.type === "derived" ? "investigator" : "principalInvestigator"] = principalInvestigator;
+  const embargoed = plan.dmp.embargoUntil !== undefined && Date.parse(plan.dmp.embargoUntil) > Date.now();
+  if (embargoed) dataset.isPublished = false;
+  const sci = (dataset.scientificMetadata ?? {}) as Record<string, unknown>;
+  sci.dataManagementPlan = { id: plan.dmp.id, source: plan.source, sha256: plan.sha256, ...(plan.dmp.embargoUntil ? { embargoUntil: plan.dmp.embargoUntil } : {}) };
+  dataset.scientificMetadata = sci;
+}
+
+async function register(client: ScicatClient, dmps: DmpFinder, file: FileRecord, p: Params): Promise<NonNullable<FileRecord["catalogue"]>> {
+  const plan = await dmps.find(file.path);
   const pidOf = (path: string) => `${p.pidPrefix ?? "dcache"}/${uuidV5(path)}`;
   const pid = pidOf(file.path);
   // A file derive wrote is catalogued as a derived dataset whose input is its source file's dataset.
   const source = derivedSource(file.path, p.derivedDir);
   const steps = Array.isArray((p as { steps?: unknown }).steps) ? ((p as unknown as { steps: StepRecord[] }).steps) : [];
   const dataset = datasetFor(file, pid, { ...p, owner: p.owner ?? p.scicatUsername ?? p.ownerGroup }, source ? pidOf(source) : undefined, steps);
+  if (plan) applyPlan(dataset, plan);
   const missing = (source ? REQUIRED_DERIVED : REQUIRED_FIELDS).filter((k) => dataset[k] === undefined);
   if (missing.length) {
     throw new FileFailure(`${file.path}: SciCat needs ${missing.map((k) => (k === "investigator" ? "principalInvestigator" : k)).join(", ")} and neither the parameters nor the file's metadata give them; set them as parameters of the catalogue action`, true);
@@ -83,12 +101,13 @@ async function register(client: ScicatClient, file: FileRecord, p: Params): Prom
       if (r.status !== 200) throw failed("origdatablock update", file.path, r.status, r.json);
     }
   }
-  return { pid, datasetName: String(dataset.datasetName), action, origDatablocks: 1, type: dataset.type as "raw" | "derived" };
+  return { pid, datasetName: String(dataset.datasetName), action, origDatablocks: 1, type: dataset.type as "raw" | "derived", ...(plan ? { dmp: plan.source } : {}) };
 }
 
 export const main = defineAction<Params>("catalogue", paramsSchema, async (p, ctx) => {
   const client = new ScicatClient(p);
-  const register1 = async (file: FileRecord): Promise<FileRecord> => ({ ...file, catalogue: await register(client, file, p) });
+  const dmps = new DmpFinder(p.webdavUrl ? new Storage(p) : undefined, parameterDmp(p.dmp));
+  const register1 = async (file: FileRecord): Promise<FileRecord> => ({ ...file, catalogue: await register(client, dmps, file, p) });
   // The first call logs in; the rest of the batch then shares the token.
   const [head, ...rest] = ctx.files;
   const files = head ? await ctx.each([head], 1, register1) : [];

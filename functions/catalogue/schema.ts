@@ -1,5 +1,5 @@
 // Parameters and result of the catalogue action.
-import { anyInput, inputSchema, resultSchema } from "../_shared/schema.ts";
+import { anyInput, inputSchema, resultSchema, storageParamsSchema } from "../_shared/schema.ts";
 
 export const paramsSchema = {
   type: "object",
@@ -7,6 +7,8 @@ export const paramsSchema = {
   ...anyInput,
   properties: {
     ...inputSchema,
+    ...storageParamsSchema,
+    dmp: { type: "object", description: "the facility's data management plan, for files no dmp.json covers (docs/lifecycle.md)" },
     scicatUrl: { type: "string", format: "uri", pattern: "^https?://", description: "SciCat backend, e.g. https://scicat.example.org (…/api/v3 appended unless given)" },
     scicatUsername: { type: "string", minLength: 1 },
     scicatPassword: { type: "string" },

@@ -1,12 +1,14 @@
 // Parameters and result of the placement action.
-import { anyInput, inputSchema, resultSchema } from "../_shared/schema.ts";
+import { anyInput, inputSchema, resultSchema, storageParamsSchema } from "../_shared/schema.ts";
 
 export const paramsSchema = {
   type: "object",
-  required: ["rucioUrl", "rucioAccount", "bufferRse", "archiveRseExpression"],
+  required: ["rucioUrl", "rucioAccount", "bufferRse", "webdavUrl"],
   ...anyInput,
   properties: {
     ...inputSchema,
+    ...storageParamsSchema,
+    dmp: { type: "object", description: "the facility's data management plan, for files no dmp.json covers (docs/lifecycle.md)" },
     rucioUrl: { type: "string", format: "uri", pattern: "^https?://" },
     rucioAccount: { type: "string", minLength: 1 },
     rucioUsername: { type: "string", minLength: 1 },
@@ -14,10 +16,6 @@ export const paramsSchema = {
     rucioToken: { type: "string", minLength: 1 },
     scope: { type: "string", minLength: 1, maxLength: 25, description: "Rucio scope of the new files (default: raw)" },
     bufferRse: { type: "string", pattern: "^[A-Za-z0-9_-]+$", description: "RSE of the dCache instance the file landed on" },
-    archiveRseExpression: { type: "string", minLength: 1, description: "where the archive copy goes, e.g. type=archive or TAPE-ARCHIVE" },
-    archiveCopies: { type: "integer", minimum: 1, maximum: 10 },
-    archiveLifetime: { type: "integer", minimum: 1, description: "seconds; absent = the archive copy is kept forever" },
-    bufferLifetime: { type: "integer", minimum: 1, description: "seconds the buffer copy stays locked; after that it is released (default 86400)" },
     activity: { type: "string" },
     pfnBase: { type: "string", format: "uri", description: "prefix of the physical file name, e.g. the WebDAV URL: pfn = pfnBase + path" },
     namePrefix: { type: "string", description: "strip this prefix from the storage path to form the DID name" },
@@ -39,8 +37,8 @@ export const placementResultSchema = {
         properties: {
           placement: {
             type: "object",
-            required: ["scope", "name", "rse", "replica", "rules"],
-            properties: { replica: { enum: ["registered", "existed"] }, rules: { type: "object", required: ["archive", "buffer"] } },
+            required: ["scope", "name", "rse", "replica", "rules", "dmp"],
+            properties: { replica: { enum: ["registered", "existed"] }, rules: { type: "object", required: ["buffer"] }, dmp: { type: "string" } },
           },
         },
       },

@@ -1,10 +1,15 @@
-// The subset of Rucio's REST API the placement function uses: userpass auth, replica registration,
-// replication rules (with lifetimes), and the read calls to inspect them. Errors are Rucio-shaped:
-// headers ExceptionClass/ExceptionMessage and a JSON body with the same two keys.
+// The subset of Rucio's REST API the placement and lifecycle functions use: userpass auth, replica
+// registration (PFNs per RSE), replication rules (lifetimes, update, delete), and the read calls to
+// inspect them. Behind it, RSEs are folders: a transfer daemon copies replicas with an ADLER32 check
+// (conveyor.ts) and a reaper deletes replicas no rule protects any more (reaper.ts). Errors are
+// Rucio-shaped: headers ExceptionClass/ExceptionMessage and a JSON body with the same two keys.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { HttpError, readJson, sendJson } from "../../lib/http/server.ts";
 import { InvalidExpression, resolveExpression, type Rse } from "./expression.ts";
+import { Conveyor } from "./conveyor.ts";
+import { expireRules, lockReplicas, reap, removeRule } from "./reaper.ts";
+import { RseStorages } from "./storage.ts";
 import type { RucioStore, RuleRow } from "./store.ts";
 
 export interface RucioAccount {
@@ -18,8 +23,9 @@ export interface RucioOptions {
   rses: Rse[];
   scopes: string[];
   tokenLifetimeS: number;
-  /** How long a simulated transfer takes before a REPLICATING rule becomes OK. */
-  transferDelayMs: number;
+  /** every RSE's folder and PFN prefix */
+  storages: RseStorages;
+  log?: (line: string) => void;
 }
 
 class RucioError extends HttpError {
@@ -37,38 +43,22 @@ function sameSecret(a: string, b: string): boolean {
 function ruleJson(r: RuleRow): Record<string, unknown> {
   return {
     id: r.id, scope: r.scope, name: r.name, did_type: "FILE", account: r.account, rse_expression: r.rse_expression, copies: r.copies,
-    state: r.state, expires_at: r.expires_at, created_at: r.created_at, activity: r.activity ?? "User Subscriptions", comments: r.comment, grouping: r.grouping,
+    state: r.state, error: r.error ?? null, expires_at: r.expires_at, created_at: r.created_at, activity: r.activity ?? "User Subscriptions", comments: r.comment, grouping: r.grouping,
   };
 }
 
-export function createRucioServer(store: RucioStore, opts: RucioOptions): Server & { sweep(): void } {
+export function createRucioServer(store: RucioStore, opts: RucioOptions): Server & { daemons(): Promise<void> } {
   const rseNames = new Set(opts.rses.map((r) => r.name));
 
-  /** Simulated conveyor and reaper: finish transfers that are due, expire rules, drop unlocked replicas. */
-  const sweep = () => {
-    const now = Date.now();
-    for (const rule of store.allRules()) {
-      if (rule.expires_at && Date.parse(rule.expires_at) <= now) {
-        store.deleteRule(rule.id);
-        let targets: string[] = [];
-        try { targets = resolveExpression(rule.rse_expression, opts.rses); } catch { /* RSEs changed */ }
-        const stillLocked = new Set(store.rulesOf(rule.scope, rule.name).flatMap((r) => { try { return resolveExpression(r.rse_expression, opts.rses); } catch { return []; } }));
-        for (const rse of targets) if (!stillLocked.has(rse)) store.deleteReplica(rse, rule.scope, rule.name);
-        continue;
-      }
-      if (rule.state === "REPLICATING" && Date.parse(rule.created_at) + opts.transferDelayMs <= now) {
-        const targets = resolveExpression(rule.rse_expression, opts.rses);
-        const have = targets.filter((t) => store.replica(t, rule.scope, rule.name));
-        for (const t of targets) {
-          if (have.length >= rule.copies) break;
-          if (!store.replica(t, rule.scope, rule.name)) {
-            store.addReplica(t, rule.scope, rule.name, undefined);
-            have.push(t);
-          }
-        }
-        store.setRuleState(rule.id, "OK");
-      }
-    }
+  const defaultScope = opts.scopes[0] ?? "raw";
+  const conveyor = new Conveyor({ store, rses: opts.rses, storages: opts.storages, defaultScope, log: opts.log });
+  /** Rule lifetimes end on every request (Rucio's judge-cleaner, so that reads are never stale). */
+  const sweep = () => expireRules(store, opts.rses);
+  /** The daemons' round: expire rules, copy what REPLICATING rules need, delete unprotected replicas. */
+  const daemons = async () => {
+    sweep();
+    await conveyor.pass();
+    reap(store, opts.storages, defaultScope, opts.log);
   };
 
   const authenticate = (req: IncomingMessage): string => {
@@ -107,6 +97,9 @@ export function createRucioServer(store: RucioStore, opts: RucioOptions): Server
       if (!rseNames.has(body.rse)) throw new RucioError(404, "RSENotFound", `RSE '${body.rse}' cannot be found`);
       const files = body.files as Array<{ scope?: unknown; name?: unknown; bytes?: unknown; adler32?: unknown; pfn?: unknown }>;
       for (const f of files) {
+        if (f.pfn !== undefined && (typeof f.pfn !== "string" || !opts.storages.pathOf(body.rse, f.pfn))) {
+          throw new RucioError(400, "InvalidPath", `PFN ${String(f.pfn)} is not a path of RSE ${body.rse} (its PFNs start with ${opts.storages.of(body.rse)?.pfn ?? "?"}/)`);
+        }
         if (typeof f.scope !== "string" || typeof f.name !== "string" || typeof f.bytes !== "number") throw new RucioError(400, "InvalidObject", "Provided object does not match schema: each file needs scope, name, bytes");
         if (f.adler32 !== undefined && (typeof f.adler32 !== "string" || !/^[0-9a-fA-F]{1,8}$/.test(f.adler32))) throw new RucioError(400, "InvalidObject", `Invalid adler32 for ${f.scope}:${f.name}`);
         if (!opts.scopes.includes(f.scope)) throw new RucioError(404, "ScopeNotFound", `Scope '${f.scope}' does not exist`);
@@ -120,7 +113,7 @@ export function createRucioServer(store: RucioStore, opts: RucioOptions): Server
           }
           if (store.replica(body.rse as string, f.scope, f.name)) throw new RucioError(409, "Duplicate", `File replica already exists: ${f.scope}:${f.name} at ${body.rse as string}`);
           store.addDid(f.scope, f.name, f.bytes, f.adler32?.toLowerCase());
-          store.addReplica(body.rse as string, f.scope, f.name, f.pfn);
+          store.addReplica(body.rse as string, f.scope, f.name, f.pfn ?? opts.storages.pfnFor(body.rse as string, f.scope, f.name, defaultScope));
         }
       });
       tx();
@@ -133,8 +126,15 @@ export function createRucioServer(store: RucioStore, opts: RucioOptions): Server
       const [, scope, name] = parts as [string, string, string];
       const did = store.did(scope, name);
       if (!did) throw new RucioError(404, "DataIdentifierNotFound", `Data identifier '${scope}:${name}' not found`);
-      const reps = store.replicas(scope, name);
-      const line = { scope, name, bytes: did.bytes, adler32: did.adler32, rses: Object.fromEntries(reps.map((r) => [r.rse, r.pfn ? [r.pfn] : []])), states: Object.fromEntries(reps.map((r) => [r.rse, r.state])) };
+      // as Rucio's list_replicas: AVAILABLE replicas, every state with all_states=True
+      const all = /^(true|1)$/i.test(url.searchParams.get("all_states") ?? "");
+      const reps = store.replicas(scope, name).filter((r) => all || r.state === "AVAILABLE");
+      const line = {
+        scope, name, bytes: did.bytes, adler32: did.adler32,
+        rses: Object.fromEntries(reps.map((r) => [r.rse, r.pfn ? [r.pfn] : []])),
+        pfns: Object.fromEntries(reps.filter((r) => r.pfn).map((r) => [r.pfn!, { rse: r.rse, type: "DISK", volatile: false }])),
+        states: Object.fromEntries(reps.map((r) => [r.rse, r.state])),
+      };
       res.writeHead(200, { "Content-Type": "application/x-json-stream" });
       res.end(JSON.stringify(line) + "\n");
       return;
@@ -162,7 +162,7 @@ export function createRucioServer(store: RucioStore, opts: RucioOptions): Server
           if (typeof d.scope !== "string" || typeof d.name !== "string" || !store.did(d.scope, d.name)) throw new RucioError(404, "DataIdentifierNotFound", `Data identifier '${String(d.scope)}:${String(d.name)}' not found`);
           const dup = store.rulesOf(d.scope, d.name).find((r) => r.account === body.account && r.rse_expression === body.rse_expression && r.copies === body.copies);
           if (dup) throw new RucioError(409, "DuplicateRule", `A duplicate rule for this account, did, rse_expression, copies already exists (${dup.id})`);
-          const have = targets.filter((t) => store.replica(t, d.scope as string, d.name as string)).length;
+          const have = targets.filter((t) => store.replica(t, d.scope as string, d.name as string)?.state === "AVAILABLE").length;
           const now = Date.now();
           const rule: RuleRow = {
             id: randomUUID().replace(/-/g, ""), scope: d.scope, name: d.name, account, rse_expression: body.rse_expression as string, copies: body.copies as number,
@@ -172,6 +172,7 @@ export function createRucioServer(store: RucioStore, opts: RucioOptions): Server
             grouping: typeof body.grouping === "string" ? body.grouping : "DATASET",
           };
           store.addRule(rule);
+          lockReplicas(store, opts.rses, rule);
           ids.push(rule.id);
         }
       });
@@ -179,10 +180,31 @@ export function createRucioServer(store: RucioStore, opts: RucioOptions): Server
       return sendJson(res, 201, ids);
     }
 
-    if (method === "GET" && parts[0] === "rules" && parts.length === 2) {
+    if (parts[0] === "rules" && parts.length === 2 && (method === "GET" || method === "PUT" || method === "DELETE")) {
       const r = store.rule(parts[1]!);
       if (!r) throw new RucioError(404, "RuleNotFound", `No replication rule found with id ${parts[1]}`);
-      return sendJson(res, 200, ruleJson(r));
+      if (method === "GET") return sendJson(res, 200, ruleJson(r));
+      if (r.account !== account) throw new RucioError(401, "AccessDenied", `Account ${account} can not ${method === "PUT" ? "update" : "remove"} rule ${r.id} of account ${r.account}`);
+      const body = ((await readJson(req)) ?? {}) as { options?: unknown; purge_replicas?: unknown };
+      if (method === "DELETE") {
+        // Rucio: delete_replication_rule(rule_id, purge_replicas) → 200
+        removeRule(store, opts.rses, r, body.purge_replicas === true);
+        res.writeHead(200, { "Content-Length": 0 });
+        res.end();
+        return;
+      }
+      // Rucio: update_replication_rule(rule_id, options) → 200; of the options, the lifetime here
+      const options = body.options;
+      if (!options || typeof options !== "object" || Array.isArray(options)) throw new RucioError(400, "InvalidObject", "Provided object does not match schema: options is required");
+      for (const [k, v] of Object.entries(options)) {
+        if (k !== "lifetime") throw new RucioError(409, "UnsupportedOperation", `The option ${k} cannot be updated in this Rucio subset (only lifetime)`);
+        if (v !== null && (typeof v !== "number" || !(v > 0))) throw new RucioError(400, "InvalidValueForKey", `lifetime must be a positive number of seconds or null, got ${String(v)}`);
+      }
+      const lifetime = (options as { lifetime?: number | null }).lifetime;
+      if (lifetime !== undefined) store.setRuleExpiry(r.id, lifetime === null ? null : new Date(Date.now() + lifetime * 1000).toISOString());
+      res.writeHead(200, { "Content-Length": 0 });
+      res.end();
+      return;
     }
 
     // DID metadata (Rucio's DID column plugin): bytes and adler32 of a file DID may be set, and
@@ -226,7 +248,7 @@ export function createRucioServer(store: RucioStore, opts: RucioOptions): Server
         sendJson(res, 500, { ExceptionClass: "RucioException", ExceptionMessage: "An unknown exception occurred." });
       }
     });
-  }) as Server & { sweep(): void };
-  server.sweep = sweep;
+  }) as Server & { daemons(): Promise<void> };
+  server.daemons = daemons;
   return server;
 }

@@ -1,4 +1,5 @@
-// SQLite persistence of the local Rucio: auth tokens, file DIDs, replicas, replication rules.
+// SQLite persistence of the local Rucio: auth tokens, file DIDs, replicas (with their state and
+// tombstone), replication rules (with their state and, when STUCK, the reason).
 import Database from "better-sqlite3";
 
 export interface RuleRow {
@@ -14,6 +15,21 @@ export interface RuleRow {
   activity: string | null;
   comment: string | null;
   grouping: string;
+  /** why the rule is STUCK (Rucio's rule `error`) */
+  error?: string | null;
+}
+
+/** AVAILABLE: the bytes are there · COPYING: a transfer is writing them (Rucio's replica states). */
+export type ReplicaState = "AVAILABLE" | "COPYING";
+
+export interface ReplicaRow {
+  rse: string;
+  scope: string;
+  name: string;
+  state: ReplicaState;
+  pfn: string | null;
+  /** when set and past, the reaper deletes the replica (Rucio: no rule locks it any more) */
+  tombstone: string | null;
 }
 
 export class RucioStore {
@@ -29,6 +45,10 @@ export class RucioStore {
       CREATE TABLE IF NOT EXISTS rules (id TEXT PRIMARY KEY, scope TEXT NOT NULL, name TEXT NOT NULL, account TEXT NOT NULL, rse_expression TEXT NOT NULL,
         copies INTEGER NOT NULL, state TEXT NOT NULL, expires_at TEXT, created_at TEXT NOT NULL, activity TEXT, comment TEXT, grouping TEXT NOT NULL);
     `);
+    // databases made before replicas had tombstones and rules had errors
+    const has = (table: string, col: string) => (this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).some((c) => c.name === col);
+    if (!has("replicas", "tombstone")) this.db.exec("ALTER TABLE replicas ADD COLUMN tombstone TEXT");
+    if (!has("rules", "error")) this.db.exec("ALTER TABLE rules ADD COLUMN error TEXT");
   }
 
   addToken(token: string, account: string, expiresAt: number): void {
@@ -53,16 +73,35 @@ export class RucioStore {
     this.db.prepare("UPDATE dids SET bytes = ?, adler32 = ? WHERE scope = ? AND name = ?").run(bytes, adler32, scope, name);
   }
 
-  replica(rse: string, scope: string, name: string): { state: string; pfn: string | null } | undefined {
-    return this.db.prepare("SELECT state, pfn FROM replicas WHERE rse = ? AND scope = ? AND name = ?").get(rse, scope, name) as { state: string; pfn: string | null } | undefined;
+  replica(rse: string, scope: string, name: string): ReplicaRow | undefined {
+    return this.db.prepare("SELECT rse, scope, name, state, pfn, tombstone FROM replicas WHERE rse = ? AND scope = ? AND name = ?").get(rse, scope, name) as ReplicaRow | undefined;
   }
 
-  replicas(scope: string, name: string): Array<{ rse: string; state: string; pfn: string | null }> {
-    return this.db.prepare("SELECT rse, state, pfn FROM replicas WHERE scope = ? AND name = ? ORDER BY rse").all(scope, name) as Array<{ rse: string; state: string; pfn: string | null }>;
+  replicas(scope: string, name: string): ReplicaRow[] {
+    return this.db.prepare("SELECT rse, scope, name, state, pfn, tombstone FROM replicas WHERE scope = ? AND name = ? ORDER BY rse").all(scope, name) as ReplicaRow[];
   }
 
-  addReplica(rse: string, scope: string, name: string, pfn: string | undefined): void {
-    this.db.prepare("INSERT INTO replicas VALUES (?, ?, ?, ?, 'AVAILABLE', ?)").run(rse, scope, name, pfn ?? null, new Date().toISOString());
+  addReplica(rse: string, scope: string, name: string, pfn: string | undefined, state: ReplicaState = "AVAILABLE"): void {
+    this.db.prepare("INSERT INTO replicas (rse, scope, name, pfn, state, created_at, tombstone) VALUES (?, ?, ?, ?, ?, ?, NULL)").run(rse, scope, name, pfn ?? null, state, new Date().toISOString());
+  }
+
+  /** Transfers cut short by a stop leave COPYING replicas: they go, and their rules copy again. */
+  dropUnfinishedCopies(): void {
+    this.db.exec("DELETE FROM replicas WHERE state = 'COPYING'");
+  }
+
+  setReplicaState(rse: string, scope: string, name: string, state: ReplicaState): void {
+    this.db.prepare("UPDATE replicas SET state = ? WHERE rse = ? AND scope = ? AND name = ?").run(state, rse, scope, name);
+  }
+
+  /** Rucio sets a tombstone when the last lock on a replica goes; a new lock clears it. */
+  setTombstone(rse: string, scope: string, name: string, at: string | null): void {
+    this.db.prepare("UPDATE replicas SET tombstone = ? WHERE rse = ? AND scope = ? AND name = ?").run(at, rse, scope, name);
+  }
+
+  /** replicas whose tombstone has passed: the reaper's work */
+  reapable(now: string): ReplicaRow[] {
+    return this.db.prepare("SELECT rse, scope, name, state, pfn, tombstone FROM replicas WHERE tombstone IS NOT NULL AND tombstone <= ? AND state = 'AVAILABLE'").all(now) as ReplicaRow[];
   }
 
   deleteReplica(rse: string, scope: string, name: string): void {
@@ -71,8 +110,8 @@ export class RucioStore {
 
   addRule(r: RuleRow): void {
     this.db.prepare(
-      "INSERT INTO rules (id, scope, name, account, rse_expression, copies, state, expires_at, created_at, activity, comment, grouping) VALUES (@id, @scope, @name, @account, @rse_expression, @copies, @state, @expires_at, @created_at, @activity, @comment, @grouping)",
-    ).run(r);
+      "INSERT INTO rules (id, scope, name, account, rse_expression, copies, state, expires_at, created_at, activity, comment, grouping, error) VALUES (@id, @scope, @name, @account, @rse_expression, @copies, @state, @expires_at, @created_at, @activity, @comment, @grouping, @error)",
+    ).run({ error: null, ...r });
   }
 
   rule(id: string): RuleRow | undefined {
@@ -83,12 +122,22 @@ export class RucioStore {
     return this.db.prepare("SELECT * FROM rules WHERE scope = ? AND name = ? ORDER BY created_at").all(scope, name) as RuleRow[];
   }
 
-  allRules(): RuleRow[] {
-    return this.db.prepare("SELECT * FROM rules").all() as RuleRow[];
+  /** rules in `state`, oldest first (the conveyor's work list) */
+  rulesIn(state: RuleRow["state"]): RuleRow[] {
+    return this.db.prepare("SELECT * FROM rules WHERE state = ? ORDER BY created_at").all(state) as RuleRow[];
   }
 
-  setRuleState(id: string, state: RuleRow["state"]): void {
-    this.db.prepare("UPDATE rules SET state = ? WHERE id = ?").run(state, id);
+  /** rules whose lifetime ended by `now` (ISO 8601 strings compare in time order) */
+  expiredRules(now: string): RuleRow[] {
+    return this.db.prepare("SELECT * FROM rules WHERE expires_at IS NOT NULL AND expires_at <= ?").all(now) as RuleRow[];
+  }
+
+  setRuleState(id: string, state: RuleRow["state"], error: string | null = null): void {
+    this.db.prepare("UPDATE rules SET state = ?, error = ? WHERE id = ?").run(state, error, id);
+  }
+
+  setRuleExpiry(id: string, expiresAt: string | null): void {
+    this.db.prepare("UPDATE rules SET expires_at = ? WHERE id = ?").run(expiresAt, id);
   }
 
   deleteRule(id: string): void {

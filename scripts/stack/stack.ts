@@ -92,6 +92,11 @@ export class LocalStack {
     this.state = resolve(opts.stateDir);
   }
 
+  /** where the local Rucio keeps its archive RSEs: <state>/rucio-rses/<RSE> */
+  get rseRoot(): string {
+    return join(this.state, "rucio-rses");
+  }
+
   logFile(name: string): string {
     return join(this.state, "logs", `${name}.log`);
   }
@@ -137,13 +142,16 @@ export class LocalStack {
       listeners: ["dcache-frontend", "dcache-webdav"],
     });
     this.specs.set("scicat", { script: "local/scicat/main.ts", args: (x) => ["--port", String(x.scicat), "--db", join(this.state, "scicat.sqlite")], listeners: ["scicat"] });
-    this.specs.set("rucio", { script: "local/rucio/main.ts", args: (x) => ["--port", String(x.rucio), "--db", join(this.state, "rucio.sqlite")], listeners: ["rucio"] });
-    const [ow, dcache, scicat, rucio] = await Promise.all([
-      this.launch("openwhisk", p),
-      this.launch("dcache", p),
-      this.launch("scicat", p),
-      this.launch("rucio", p),
-    ]);
+    const [ow, dcache, scicat] = await Promise.all([this.launch("openwhisk", p), this.launch("dcache", p), this.launch("scicat", p)]);
+    // Rucio's RSEs are folders: the buffer is the folder dCache serves (PFNs: its WebDAV door), the
+    // archives are folders of their own under the state folder
+    const storage = { "DCACHE-BUFFER": { dir: this.data, pfn: dcache.urls["dcache-webdav"]! } };
+    this.specs.set("rucio", {
+      script: "local/rucio/main.ts",
+      args: (x) => ["--port", String(x.rucio), "--db", join(this.state, "rucio.sqlite"), "--storage", JSON.stringify(storage), "--storage-root", this.rseRoot],
+      listeners: ["rucio"],
+    });
+    const rucio = await this.launch("rucio", p);
     const auth = this.providerAuth();
     this.specs.set("provider", {
       script: "feeds/provider/main.ts",

@@ -50,6 +50,10 @@ describe("end to end: storage events run the facility pipeline", function () {
     const auth = `Basic ${Buffer.from("demo:demo").toString("base64")}`;
     const dav = stack.endpoints.DCACHE_WEBDAV_URL;
     for (const d of ["/beamtime/", "/beamtime/raw/"]) await fetch(`${dav}${d}`, { method: "MKCOL", headers: { authorization: auth } });
+    // the beamtime's data management plan: archived copies, and the buffer copy kept a day after
+    // (the next test corrupts a buffer copy behind the storage's back)
+    const plan = { version: 1, id: "e2e beamtime", owner: { ownerGroup: "p-e2e" }, archive: { rseExpression: "type=archive" }, buffer: { keepDaysAfterArchive: 1 } };
+    expect((await fetch(`${dav}/beamtime/dmp.json`, { method: "PUT", headers: { authorization: auth }, body: JSON.stringify(plan) })).status).to.equal(201);
     const put = await fetch(`${dav}/beamtime/raw/${FRAME}`, { method: "PUT", headers: { authorization: auth }, body: readFileSync(join(testdata, FRAME)) });
     expect(put.status).to.equal(201);
     mkdirSync(join(stack.data, "beamtime/raw"), { recursive: true });
@@ -82,12 +86,15 @@ describe("end to end: storage events run the facility pipeline", function () {
         expect(step.activationId).to.match(/^[0-9a-f]{32}$/);
       }
       expect(prov["prov:used"]).to.deep.equal([{ path: p, adler32: f.adler32 }]);
+      expect(f.catalogue).to.include({ dmp: "/beamtime/dmp.json" });
+      // once ingest and derive succeeded, lifecycle archives the file as the plan says
       const placement = f.placement as { scope: string; name: string };
-      const rules = await fetch(`${stack.endpoints.RUCIO_URL}/dids/${placement.scope}/${encodeURIComponent(placement.name)}/rules`, {
-        headers: { "X-Rucio-Auth-Token": await rucioToken(stack.endpoints.RUCIO_URL) },
-      });
-      expect(rules.status).to.equal(200);
-      expect(await rules.text(), `Rucio rules of ${p}`).to.include("type=archive");
+      const rucioToken1 = await rucioToken(stack.endpoints.RUCIO_URL);
+      await until(`the archive rule of ${p} OK`, async () => {
+        const rules = await fetch(`${stack.endpoints.RUCIO_URL}/dids/${placement.scope}/${encodeURIComponent(placement.name)}/rules`, { headers: { "X-Rucio-Auth-Token": rucioToken1 } });
+        expect(rules.status).to.equal(200);
+        return (await rules.text()).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { rse_expression: string; state: string }).some((r) => r.rse_expression === "type=archive" && r.state === "OK") ? true : undefined;
+      }, 60_000, stack);
     }
     await until("an accounting record per file", async () => (paths.every((p) => JSON.stringify(accounting).includes(p)) ? true : undefined), 30_000);
 

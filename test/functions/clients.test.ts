@@ -3,7 +3,7 @@
 // service no longer accepts it.
 import { expect } from "chai";
 import { ScicatClient, forgetScicatTokens } from "../../functions/catalogue/scicat-client.ts";
-import { RucioClient, forgetRucioTokens } from "../../functions/placement/rucio-client.ts";
+import { RucioClient, forgetRucioTokens } from "../../functions/_shared/rucio-client.ts";
 import { startService, type RunningService } from "../support/service.ts";
 
 describe("functions: SciCat and Rucio login handling", function () {

@@ -4,7 +4,8 @@
 // replayed events, and that no secret reaches the logs.
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -13,9 +14,9 @@ import { adler32Hex } from "../../lib/checksum/adler32.ts";
 import { buildBundles, runBundle, type BundleRun } from "./support/bundles.ts";
 import { writeExdfWithImage } from "./support/exdf-image.ts";
 import { writeCbf, writeEdf, writeNexus } from "./support/samples.ts";
-import { clearRetained, cloudEvent, DCACHE_AUTH, download, MQTT_URL, requireMosquitto, RUCIO_AUTH, SCICAT_AUTH, startStack, upload, type Stack } from "./support/stack.ts";
+import { clearRetained, cloudEvent, DCACHE_AUTH, download, MQTT_URL, requireMosquitto, RUCIO_AUTH, SCICAT_AUTH, FACILITY_DMP, startStack, upload, type Stack } from "./support/stack.ts";
 
-const FUNCTIONS = ["checksum", "metadata", "catalogue", "placement", "accounting", "derive"];
+const FUNCTIONS = ["checksum", "metadata", "catalogue", "placement", "lifecycle", "accounting", "derive"];
 const SECRETS = ["demo:demo", "ZGVtbzpkZW1v", "ingestor\"", "s3cret-pw"];
 
 function noSecrets(run: BundleRun): void {
@@ -219,6 +220,25 @@ describe("functions: bundles against the local stack", function () {
       return (await (await fetch(`${stack.scicatUrl}/api/v3/datasets`, { headers: { Authorization: `Bearer ${login.access_token}` } })).json()) as any[];
     }
 
+    it("the beamtime's dmp.json gives owner fields and embargo, and the dataset records which plan applied", async () => {
+      const plan = Buffer.from(JSON.stringify({ version: 1, id: "beamtime 20261234", owner: { ownerGroup: "p20261234", owner: "Ada", contactEmail: "ada@example.org", principalInvestigator: "Ada Lovelace", accessGroups: ["p20261234", "p11-staff"] }, archive: { rseExpression: "type=archive" }, embargoUntil: "2099-01-01" }, null, 2));
+      await upload(stack.webdavUrl, "/beamtime/planned/dmp.json", plan);
+      const bytes = sample["/beamtime/raw/lyso_00001.cbf"]!;
+      await upload(stack.webdavUrl, "/beamtime/planned/raw/frame.cbf", bytes);
+      const run = await runBundle(bundles, "catalogue", { ...defaults(), ...storage, contactEmail: "x@y", principalInvestigator: "someone", creationLocation: "P11", files: [{ path: "/beamtime/planned/raw/frame.cbf", size: bytes.length, adler32: adler32Hex(bytes) }] });
+      const c = (run.result.files as any[])[0].catalogue;
+      expect(c.dmp).to.equal("/beamtime/planned/dmp.json");
+      const ds = (await datasets()).find((d) => d.pid === c.pid);
+      expect(ds).to.include({ ownerGroup: "p20261234", owner: "Ada", contactEmail: "ada@example.org", principalInvestigator: "Ada Lovelace", isPublished: false });
+      expect(ds.accessGroups).to.deep.equal(["p20261234", "p11-staff"]);
+      expect(ds.scientificMetadata.dataManagementPlan).to.deep.equal({ id: "beamtime 20261234", source: "/beamtime/planned/dmp.json", sha256: createHash("sha256").update(plan).digest("hex"), embargoUntil: "2099-01-01" });
+      // not JSON: the file fails, permanently, saying which plan and what to do
+      await upload(stack.webdavUrl, "/beamtime/planned/dmp.json", Buffer.from("{ version: 1"));
+      const bad = await runBundle(bundles, "catalogue", { ...defaults(), ...storage, contactEmail: "x@y", principalInvestigator: "someone", creationLocation: "P11", files: [{ path: "/beamtime/planned/raw/frame.cbf", size: bytes.length, adler32: adler32Hex(bytes) }] });
+      expect((bad.result.failed as any[])[0]).to.deep.include({ step: "catalogue", permanent: true });
+      expect((bad.result.failed as any[])[0].reason).to.match(/its data management plan \/beamtime\/planned\/dmp\.json is not valid JSON \(.*\); fix \/beamtime\/planned\/dmp\.json, then retry its files \(npm run files -- retry --prefix \/beamtime\/planned\/\)/);
+    });
+
     it("registers a dataset with the NeXus mapping and an origdatablock; a replay updates it", async () => {
       const path = "/beamtime/raw/run-0042.nxs";
       const ck = await runBundle(bundles, "checksum", { ...storage, path });
@@ -295,7 +315,7 @@ describe("functions: bundles against the local stack", function () {
   });
 
   describe("placement", () => {
-    const defaults = () => ({ rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, scope: "raw", bufferRse: "DCACHE-BUFFER", archiveRseExpression: "type=archive", pfnBase: stack.webdavUrl });
+    const defaults = () => ({ rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, scope: "raw", bufferRse: "DCACHE-BUFFER", ...storage, pfnBase: stack.webdavUrl, dmp: FACILITY_DMP });
     const file = { path: "/beamtime/raw/lyso_00001.cbf", size: 0, adler32: "" };
 
     async function rucio(path: string): Promise<string> {
@@ -308,30 +328,111 @@ describe("functions: bundles against the local stack", function () {
       file.adler32 = adler32Hex(sample[file.path]!);
     });
 
-    it("registers the buffer replica, the archive rule and the buffer lifetime; a replay changes nothing", async () => {
-      const first = await runBundle(bundles, "placement", { ...defaults(), bufferLifetime: 6, files: [file] });
+    it("registers the buffer replica with its PFN and protects it with a rule without lifetime, no archive rule; a replay changes nothing", async () => {
+      const first = await runBundle(bundles, "placement", { ...defaults(), files: [file] });
       noSecrets(first);
       const p = (first.result.files as any[])[0].placement;
-      expect(p).to.include({ scope: "raw", name: file.path, rse: "DCACHE-BUFFER", replica: "registered" });
+      expect(p).to.include({ scope: "raw", name: file.path, rse: "DCACHE-BUFFER", replica: "registered", dmp: "parameter dmp" });
       const rules = (await rucio(`/dids/raw/${encodeURIComponent(file.path)}/rules`)).trim().split("\n").map((l) => JSON.parse(l));
-      expect(rules.map((r) => r.id).sort()).to.deep.equal([p.rules.archive, p.rules.buffer].sort());
-      const buffer = rules.find((r) => r.id === p.rules.buffer);
-      expect(buffer.rse_expression).to.equal("DCACHE-BUFFER");
-      expect(Date.parse(buffer.expires_at) - Date.parse(buffer.created_at)).to.equal(6000);
-      expect(rules.find((r) => r.id === p.rules.archive)).to.include({ rse_expression: "type=archive", expires_at: null });
-      const again = await runBundle(bundles, "placement", { ...defaults(), bufferLifetime: 6, files: [file] });
+      expect(rules.map((r) => [r.id, r.rse_expression, r.expires_at, r.state])).to.deep.equal([[p.rules.buffer, "DCACHE-BUFFER", null, "OK"]]);
+      const replicas = JSON.parse(await rucio(`/replicas/raw/${encodeURIComponent(file.path)}`));
+      expect(replicas).to.deep.include({ adler32: file.adler32, rses: { "DCACHE-BUFFER": [stack.webdavUrl + file.path] } });
+      const again = await runBundle(bundles, "placement", { ...defaults(), files: [file] });
       const p2 = (again.result.files as any[])[0].placement;
       expect(p2.replica).to.equal("existed");
       expect(p2.rules).to.deep.equal(p.rules);
-      // Once the archive copy exists and the buffer lifetime ends, only the archive replica remains.
-      let rses: string[] = [];
-      for (const until = Date.now() + 15_000; Date.now() < until; await new Promise((r) => setTimeout(r, 250))) {
-        const replicas = JSON.parse(await rucio(`/replicas/raw/${encodeURIComponent(file.path)}`));
-        expect(replicas.adler32).to.equal(file.adler32);
-        rses = Object.keys(replicas.rses);
-        if (rses.join() === "TAPE-ARCHIVE") break;
+    });
+
+    it("lifecycle: archive rule as the plan says; once it is OK the buffer protection goes and Rucio frees the buffer copy", async () => {
+      const path = "/beamtime/life/frame.cbf";
+      const bytes = sample["/beamtime/raw/lyso_00001.cbf"]!;
+      await upload(stack.webdavUrl, path, bytes);
+      const f = { path, size: bytes.length, adler32: adler32Hex(bytes) };
+      await runBundle(bundles, "placement", { ...defaults(), files: [f] });
+      const life = { ...defaults(), files: [f], pipelines: { [path]: [{ action: "guest/facility-dev-ingest", state: "succeeded" }] } };
+      let done: any;
+      for (const end = Date.now() + 20_000; !done && Date.now() < end; ) {
+        const run = await runBundle(bundles, "lifecycle", life);
+        noSecrets(run);
+        done = (run.result.files as any[])[0];
+        const failed = (run.result.failed as any[] | undefined)?.[0];
+        if (failed) {
+          // a copy still being made: transient, naming the rule and its state
+          expect(failed).to.deep.include({ step: "lifecycle", permanent: false });
+          expect(failed.reason).to.match(/archive not yet OK: rule [0-9a-f]{32} \(1 on type=archive\) is REPLICATING/);
+        }
       }
-      expect(rses).to.deep.equal(["TAPE-ARCHIVE"]);
+      expect(done?.lifecycle, "lifecycle done").to.include({ dmp: "parameter dmp" });
+      expect(done.lifecycle.archive).to.include({ state: "OK", rseExpression: "type=archive", copies: 1 });
+      expect(done.lifecycle.buffer.released).to.equal("now");
+      // Rucio's reaper frees the buffer copy; the archive copy has the original bytes
+      let replicas: any;
+      for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+        replicas = JSON.parse(await rucio(`/replicas/raw/${encodeURIComponent(path)}?all_states=True`));
+        if (!replicas.rses["DCACHE-BUFFER"]) break;
+      }
+      expect(Object.keys(replicas.rses)).to.deep.equal(done.lifecycle.archive.rses);
+      const archived = readFileSync(new URL(replicas.rses[done.lifecycle.archive.rses[0]][0]));
+      expect(archived.equals(bytes)).to.equal(true);
+      expect((await download(stack.webdavUrl, path)).status).to.equal(404);
+      // a replay finds the same archive rule and releases nothing twice
+      const again = await runBundle(bundles, "lifecycle", life);
+      expect((again.result.files as any[])[0].lifecycle.archive.rule).to.equal(done.lifecycle.archive.rule);
+    });
+
+    it("lifecycle: an archive copy Rucio cannot make (STUCK: the buffer bytes rotted) is a transient failure with Rucio's reason; the buffer copy stays protected", async () => {
+      const path = "/beamtime/life/rotten.cbf";
+      const bytes = sample["/beamtime/raw/lyso_00001.cbf"]!;
+      await upload(stack.webdavUrl, path, bytes);
+      const f = { path, size: bytes.length, adler32: adler32Hex(bytes) };
+      await runBundle(bundles, "placement", { ...defaults(), files: [f] });
+      // behind the storage's back: same size, other bytes
+      const rotten = Buffer.from(bytes);
+      rotten[100] = rotten[100]! ^ 0xff;
+      writeFileSync(join(stack.root, path), rotten);
+      const run = await runBundle(bundles, "lifecycle", { ...defaults(), waitMs: 5000, files: [f] });
+      const failed = (run.result.failed as any[])[0];
+      expect(failed).to.deep.include({ step: "lifecycle", permanent: false });
+      expect(failed.reason).to.match(/archive not yet OK: rule [0-9a-f]{32} \(1 on type=archive\) is STUCK: checksum mismatch/);
+      expect(failed.reason).to.include(adler32Hex(rotten)).and.include(f.adler32);
+      const rules = (await rucio(`/dids/raw/${encodeURIComponent(path)}/rules`)).trim().split("\n").map((l) => JSON.parse(l));
+      expect(rules.map((r) => [r.rse_expression, r.state, r.expires_at])).to.deep.equal([["DCACHE-BUFFER", "OK", null], ["type=archive", "STUCK", null]]);
+      expect(Object.keys(JSON.parse(await rucio(`/replicas/raw/${encodeURIComponent(path)}?all_states=True`)).rses)).to.deep.equal(["DCACHE-BUFFER"]);
+    });
+
+    it("lifecycle: a pipeline the plan requires did not succeed → permanent failure naming it; nothing archived", async () => {
+      const path = "/beamtime/life/needs-derive.cbf";
+      const bytes = sample["/beamtime/raw/lyso_00001.cbf"]!;
+      await upload(stack.webdavUrl, path, bytes);
+      const f = { path, size: bytes.length, adler32: adler32Hex(bytes) };
+      const dmp = { ...FACILITY_DMP, pipelines: ["ingest", "derive"] };
+      await runBundle(bundles, "placement", { ...defaults(), dmp, files: [f] });
+      const run = await runBundle(bundles, "lifecycle", { ...defaults(), dmp, files: [f], pipelines: { [path]: [{ action: "guest/facility-dev-ingest", state: "succeeded" }, { action: "guest/facility/derive", state: "failed" }] } });
+      const failed = (run.result.failed as any[])[0];
+      expect(failed).to.deep.include({ step: "lifecycle", permanent: true });
+      expect(failed.reason).to.match(/requires pipeline\(s\) derive to succeed, but the trigger's rules that ran for it are: guest\/facility-dev-ingest \(succeeded\), guest\/facility\/derive \(failed\)/);
+      const rules = (await rucio(`/dids/raw/${encodeURIComponent(path)}/rules`)).trim().split("\n").map((l) => JSON.parse(l));
+      expect(rules.map((r) => r.rse_expression)).to.deep.equal(["DCACHE-BUFFER"]);
+    });
+
+    it("lifecycle for a file placement never registered: permanent failure saying the ingest pipeline has not run", async () => {
+      const run = await runBundle(bundles, "lifecycle", { ...defaults(), files: [{ path: "/beamtime/life/never.cbf", size: 1, adler32: "00020002" }] });
+      expect((run.result.failed as any[])[0]).to.deep.include({ step: "lifecycle", permanent: true });
+      expect((run.result.failed as any[])[0].reason).to.match(/Rucio does not know raw:\/beamtime\/life\/never\.cbf/);
+    });
+
+    it("a dmp.json that breaks the schema fails placement of the files it covers, permanently, with the reason; a bad facility plan fails the step", async () => {
+      await upload(stack.webdavUrl, "/beamtime/badplan/dmp.json", Buffer.from(JSON.stringify({ version: 1, id: "x", owner: {}, archive: { rseExpression: "type=archive", copies: 0 } })));
+      const bytes = sample["/beamtime/raw/lyso_00001.cbf"]!;
+      await upload(stack.webdavUrl, "/beamtime/badplan/sub/f.cbf", bytes);
+      const run = await runBundle(bundles, "placement", { ...defaults(), files: [{ path: "/beamtime/badplan/sub/f.cbf", size: bytes.length, adler32: adler32Hex(bytes) }] });
+      const failed = (run.result.failed as any[])[0];
+      expect(failed).to.deep.include({ step: "placement", permanent: true });
+      expect(failed.reason).to.include("its data management plan /beamtime/badplan/dmp.json is not valid: owner.ownerGroup is required; archive.copies must be >= 1");
+      expect(await rucio(`/dids/raw/${encodeURIComponent("/beamtime/badplan/sub/f.cbf")}/rules`)).to.match(/DataIdentifierNotFound/);
+      const bad = await runBundle(bundles, "placement", { ...defaults(), dmp: { version: 2 }, files: [{ path: "/beamtime/badplan/sub/f.cbf", size: bytes.length, adler32: adler32Hex(bytes) }] });
+      expect(bad.result).to.deep.include({ step: "placement", transient: false });
+      expect(bad.result.error).to.match(/parameter dmp \(the facility's data management plan\) is not valid: .*version must be equal to constant/);
     });
 
     it("Rucio 401 (wrong password): a clear error without the password", async () => {
@@ -471,7 +572,7 @@ describe("functions: bundles against the local stack", function () {
         checksum: storage,
         metadata: storage,
         catalogue: { scicatUrl: stack.scicatUrl, ...SCICAT_AUTH, ownerGroup: "xfel", contactEmail: "doc@xfel.eu", principalInvestigator: "PI", creationLocation: "SPB/SFX" },
-        placement: { rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, bufferRse: "DCACHE-BUFFER", archiveRseExpression: "TAPE-ARCHIVE" },
+        placement: { rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, bufferRse: "DCACHE-BUFFER", ...storage, pfnBase: stack.webdavUrl, dmp: FACILITY_DMP },
         accounting: { mqttUrl: MQTT_URL, mqttTopicPrefix: prefix },
       };
       let payload: Record<string, unknown> = { events: [cloudEvent(path, "100")] };

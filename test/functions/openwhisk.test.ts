@@ -9,7 +9,7 @@ import { adler32Hex } from "../../lib/checksum/adler32.ts";
 import { startPlatform, removeDir, type Platform } from "../openwhisk/support.ts";
 import { buildBundles } from "./support/bundles.ts";
 import { writeNexus } from "./support/samples.ts";
-import { clearRetained, cloudEvent, DCACHE_AUTH, MQTT_URL, requireMosquitto, RUCIO_AUTH, SCICAT_AUTH, startStack, upload, type Stack } from "./support/stack.ts";
+import { clearRetained, cloudEvent, DCACHE_AUTH, MQTT_URL, requireMosquitto, RUCIO_AUTH, SCICAT_AUTH, FACILITY_DMP, startStack, upload, type Stack } from "./support/stack.ts";
 
 const FUNCTIONS = ["checksum", "metadata", "catalogue", "placement", "accounting", "derive"];
 
@@ -27,7 +27,7 @@ describe("functions: deployed on the local OpenWhisk platform", function () {
     const params: Record<string, unknown> = {
       webdavUrl: stack.webdavUrl, frontendUrl: stack.frontendUrl, ...DCACHE_AUTH,
       scicatUrl: stack.scicatUrl, ...SCICAT_AUTH, ownerGroup: "p11", contactEmail: "p11@example.org", principalInvestigator: "PI", creationLocation: "P11",
-      rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, bufferRse: "DCACHE-BUFFER", archiveRseExpression: "type=archive",
+      rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, bufferRse: "DCACHE-BUFFER", pfnBase: stack.webdavUrl, dmp: FACILITY_DMP,
       mqttUrl: MQTT_URL, mqttTopicPrefix: `test/ow/${process.pid}`,
     };
     await platform.ow.packages.create({ name: "facility", package: { parameters: Object.entries(params).map(([key, value]) => ({ key, value })) } });

@@ -10,7 +10,7 @@ import { adler32Hex } from "../../lib/checksum/adler32.ts";
 import { uuidV5 } from "../../functions/_shared/pid.ts";
 import { buildBundles, runBundle } from "./support/bundles.ts";
 import { writeCbf, writeNexus } from "./support/samples.ts";
-import { cloudEvent, DCACHE_AUTH, RUCIO_AUTH, SCICAT_AUTH, startStack, upload, type Stack } from "./support/stack.ts";
+import { cloudEvent, DCACHE_AUTH, RUCIO_AUTH, SCICAT_AUTH, FACILITY_DMP, startStack, upload, type Stack } from "./support/stack.ts";
 
 const SEQUENCE = ["checksum", "metadata", "catalogue", "placement"];
 
@@ -58,7 +58,7 @@ describe("functions: per-file outcomes, strict formats, write-once", function ()
       checksum: storage,
       metadata: storage,
       catalogue: { scicatUrl: stack.scicatUrl, ...SCICAT_AUTH, ownerGroup: "p11", pidPrefix: "20.500.12269", contactEmail: "pi@example.org", principalInvestigator: "PI", creationLocation: "P11" },
-      placement: { rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, scope: "raw", bufferRse: "DCACHE-BUFFER", archiveRseExpression: "type=archive" },
+      placement: { rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, scope: "raw", bufferRse: "DCACHE-BUFFER", ...storage, pfnBase: stack.webdavUrl, dmp: FACILITY_DMP },
     };
     const login = (await (await fetch(`${stack.scicatUrl}/api/v3/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "ingestor", password: "ingestor" }) })).json()) as { access_token: string };
     token = login.access_token;

@@ -13,6 +13,7 @@ import type { FireTarget } from "../pipeline/firer.ts";
 import type { NewEvent, OutboxEntry, Store } from "../store/types.ts";
 import { admit, arrivalOf, newEntry, reconsider } from "./arrivals.ts";
 import { getActivation, invokeRuleAction, triggerParameters, type ActivationDoc } from "./openwhisk-api.ts";
+import { addFinally, isFinallyRule, pipelinesOf } from "./finally.ts";
 import { isInactiveRule, outcomesOf, ruleLines, type FileOutcome } from "./outcomes.ts";
 import { isInFlight, settle, type FileEntry, type FileState, type RuleOutcome } from "./types.ts";
 
@@ -43,6 +44,8 @@ export interface LedgerOptions {
   listTree: () => Promise<number> | undefined;
   /** how often the tree is listed on its own (0: only when asked) */
   reconcileSeconds: () => number;
+  /** the action run once every rule succeeded for a file (delivery.finally), if any */
+  finallyAction?: () => string | undefined;
   now?: () => number;
 }
 
@@ -322,6 +325,7 @@ export class Ledger {
           const was = e.state;
           this.apply(e, r, o, now);
           settle(e, now);
+          if (addFinally(e, this.o.finallyAction?.(), this.o.target().namespace, now)) settle(e, now);
           this.count(e, was);
           const again = isFinal(e.state) ? reconsider(e) : undefined;
           if (again) {
@@ -402,7 +406,7 @@ export class Ledger {
     try {
       const now = this.now();
       const due = await this.o.store.dueFiles(this.o.regId, now, 1000);
-      const groups = new Map<string, { action: string; paths: string[]; events: unknown[] }>();
+      const groups = new Map<string, { action: string; paths: string[]; events: unknown[]; pipelines?: Record<string, unknown> }>();
       const refire: FileEntry[] = [];
       for (const e of due) {
         const rules = Object.entries(e.rules).filter(([, r]) => r.state === "retrying" && (r.nextAt ?? 0) <= now);
@@ -411,6 +415,8 @@ export class Ledger {
           const g = groups.get(rule) ?? { action: r.action, paths: [], events: [] };
           g.paths.push(e.path);
           g.events.push(JSON.parse(e.event));
+          // the finally step is told what the trigger's rules did with each file
+          if (isFinallyRule(rule)) (g.pipelines ??= {})[e.path] = pipelinesOf(e);
           groups.set(rule, g);
         }
       }
@@ -419,7 +425,9 @@ export class Ledger {
         const params = await triggerParameters(this.o.target());
         for (const [rule, g] of groups) {
           for (let i = 0; i < g.paths.length; i += RETRY_BATCH) {
-            await this.invoke(rule, g.action, g.paths.slice(i, i + RETRY_BATCH), g.events.slice(i, i + RETRY_BATCH), params.body ?? {});
+            const paths = g.paths.slice(i, i + RETRY_BATCH);
+            const extra = g.pipelines ? { pipelines: Object.fromEntries(paths.map((p) => [p, g.pipelines![p]])) } : {};
+            await this.invoke(rule, g.action, paths, g.events.slice(i, i + RETRY_BATCH), { ...(params.body ?? {}), ...extra });
           }
         }
       }

@@ -247,6 +247,7 @@ export class Runner {
       refire: (events, files) => rt.intake.refire(events, files),
       listTree: () => rt.source?.reconcile?.(),
       reconcileSeconds: () => rt.sealed.config.delivery.reconcileSeconds ?? 86400,
+      finallyAction: () => rt.sealed.config.delivery.finally,
     });
   }
 

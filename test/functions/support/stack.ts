@@ -11,6 +11,8 @@ export const DCACHE_AUTH = { dcacheUser: "demo", dcachePassword: "demo" };
 export const SCICAT_AUTH = { scicatUsername: "ingestor", scicatPassword: "ingestor" };
 export const RUCIO_AUTH = { rucioAccount: "demo", rucioUsername: "demo", rucioPassword: "demo" };
 export const MQTT_URL = "mqtt://127.0.0.1:1883";
+/** the facility's data management plan the tests give placement and lifecycle (docs/lifecycle.md) */
+export const FACILITY_DMP = { version: 1, id: "test facility plan", owner: { ownerGroup: "p00000" }, archive: { rseExpression: "type=archive", copies: 1 } };
 
 export interface Stack {
   dir: string;
@@ -22,6 +24,8 @@ export interface Stack {
   frontendUrl: string;
   scicatUrl: string;
   rucioUrl: string;
+  /** where the local Rucio keeps its archive RSEs: <rseRoot>/<RSE> */
+  rseRoot: string;
   stop(): Promise<void>;
 }
 
@@ -36,10 +40,13 @@ export async function startStack(): Promise<Stack> {
     started.push(dcache);
     const scicat = await startService("local/scicat/main.ts", ["--port", "0", "--db", join(dir, "scicat.sqlite")], { listeners: ["scicat"] });
     started.push(scicat);
-    const rucio = await startService("local/rucio/main.ts", ["--port", "0", "--db", join(dir, "rucio.sqlite"), "--transfer-delay-ms", "200"], { listeners: ["rucio"] });
+    // the buffer RSE is the folder dCache serves, its PFNs the WebDAV door's URLs
+    const storage = { "DCACHE-BUFFER": { dir: root, pfn: dcache.urls["dcache-webdav"]! } };
+    const rseRoot = join(dir, "rses");
+    const rucio = await startService("local/rucio/main.ts", ["--port", "0", "--db", join(dir, "rucio.sqlite"), "--storage", JSON.stringify(storage), "--storage-root", rseRoot, "--daemon-interval-ms", "50"], { listeners: ["rucio"] });
     started.push(rucio);
     return {
-      dir, root, dcache, scicat, rucio,
+      dir, root, dcache, scicat, rucio, rseRoot,
       webdavUrl: dcache.urls["dcache-webdav"]!, frontendUrl: dcache.urls["dcache-frontend"]!, scicatUrl: scicat.urls.scicat!, rucioUrl: rucio.urls.rucio!,
       async stop() {
         await Promise.all(started.map((s) => s.stop()));

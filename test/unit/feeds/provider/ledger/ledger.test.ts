@@ -4,6 +4,7 @@
 import { expect } from "chai";
 import { admit, arrivalOf, reconsider, sameContent } from "../../../../../feeds/provider/ledger/arrivals.ts";
 import { retryEntry } from "../../../../../feeds/provider/ledger/ledger.ts";
+import { addFinally, pipelinesOf, qualified } from "../../../../../feeds/provider/ledger/finally.ts";
 import { isInactiveRule, outcomesOf, ruleLines } from "../../../../../feeds/provider/ledger/outcomes.ts";
 import { overallState, settle, type FileEntry } from "../../../../../feeds/provider/ledger/types.ts";
 
@@ -159,5 +160,49 @@ describe("feeds/provider ledger: a file's state from its rules", () => {
     expect(e.rules.c).to.deep.include({ state: "retrying", nextAt: 100 });
     expect(e).to.deep.include({ state: "retrying", arrivedAt: 100, nextAt: 100 });
     expect(retryEntry({ ...entry({}), state: "failed" }, 100)).to.deep.include({ state: "pending", arrivedAt: 100 });
+  });
+});
+
+describe("feeds/provider ledger: the finally step (delivery.finally)", () => {
+  const entry = (rules: FileEntry["rules"]): FileEntry => settle({ regId: "r", path: "/p", state: "fired", event: "{}", eventIds: ["e"], arrivedAt: 0, updatedAt: 0, rules }, 0);
+  const r = (state: FileEntry["rules"][string]["state"], action = "guest/facility-dev-ingest") => ({ action, state, attempt: 1 });
+
+  it("is added, due at once, when every rule succeeded (skipped ones count as done); the file is in flight until it ends", () => {
+    const e = entry({ "guest/ingest-rule": r("succeeded"), "guest/derive-rule": r("skipped", "guest/facility/derive") });
+    expect(e.state).to.equal("succeeded");
+    expect(addFinally(e, "facility/lifecycle", "guest", 9)).to.equal(true);
+    expect(e.rules["finally:facility/lifecycle"]).to.deep.equal({ action: "guest/facility/lifecycle", state: "retrying", attempt: 0, nextAt: 9 });
+    settle(e, 9);
+    expect(e).to.deep.include({ state: "retrying", nextAt: 9 });
+    // what the trigger's rules did: passed to the step as `pipelines`
+    expect(pipelinesOf(e)).to.deep.equal([{ action: "guest/facility-dev-ingest", state: "succeeded" }, { action: "guest/facility/derive", state: "skipped" }]);
+    // once: a second outcome does not add it again
+    expect(addFinally(settle(e, 10), "facility/lifecycle", "guest", 10)).to.equal(false);
+    // it ends the file's run: its transient failure keeps the file retrying, its success makes it succeeded
+    e.rules["finally:facility/lifecycle"] = { ...e.rules["finally:facility/lifecycle"]!, state: "succeeded" };
+    expect(settle(e, 11).state).to.equal("succeeded");
+  });
+
+  it("is not added while a rule runs, when one failed, when all were skipped, or when none is configured", () => {
+    for (const rules of [{ a: r("succeeded"), b: r("running") }, { a: r("succeeded"), b: r("failed") }, { a: r("skipped"), b: r("skipped") }, { a: r("succeeded"), b: r("retrying") }]) {
+      const e = entry(rules);
+      expect(addFinally(e, "facility/lifecycle", "guest", 1), JSON.stringify(rules)).to.equal(false);
+      expect(Object.keys(e.rules).some((k) => k.startsWith("finally:"))).to.equal(false);
+    }
+    expect(addFinally(entry({ a: r("succeeded") }), undefined, "guest", 1)).to.equal(false);
+  });
+
+  it("a failed file gets it once a retry succeeded: retry runs the failed rule, not the finally step that never ran", () => {
+    const failed = entry({ a: r("failed"), b: r("succeeded") });
+    const again = retryEntry(failed, 100);
+    expect(Object.keys(again.rules)).to.deep.equal(["a", "b"]);
+    again.rules.a = { ...again.rules.a!, state: "succeeded" };
+    settle(again, 101);
+    expect(addFinally(again, "facility/lifecycle", "guest", 101)).to.equal(true);
+  });
+
+  it("names actions as trigger activations do: relative to the trigger's namespace, or absolute", () => {
+    expect(qualified("facility/lifecycle", "alice")).to.equal("alice/facility/lifecycle");
+    expect(qualified("/shared/facility/lifecycle", "alice")).to.equal("shared/facility/lifecycle");
   });
 });

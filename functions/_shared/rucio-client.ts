@@ -2,8 +2,8 @@
 // X-Rucio-Auth-Token-Expires (and renewed once on a 401), and JSON calls with Rucio's errors
 // (ExceptionClass/ExceptionMessage) turned into clear messages.
 import { createHash } from "node:crypto";
-import { ActionError, StepFailure, fetchRetrying, safeUrl } from "../_shared/errors.ts";
-import { requestTimeout } from "../_shared/storage.ts";
+import { ActionError, StepFailure, fetchRetrying, safeUrl } from "./errors.ts";
+import { requestTimeout } from "./storage.ts";
 
 export interface RucioParams {
   rucioUrl: string;

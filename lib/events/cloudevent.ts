@@ -1,8 +1,7 @@
 // The storage event as triggers receive it: a CloudEvents 1.0 JSON event whose subject is the file's
 // path. Shared by the feed provider (which produces these) and functions (which consume them); the
-// inotify flags in its mask are lib/events/inotify.ts.
-import { Ajv } from "ajv";
-import addFormatsModule from "ajv-formats";
+// inotify flags in its mask are lib/events/inotify.ts, its validation lib/events/check.ts (kept apart
+// so that a function using the shape does not bundle ajv's compiler).
 
 /** CloudEvents `type` prefix; the inotify flag follows, e.g. `org.dcache.storage.IN_CLOSE_WRITE`. */
 export const STORAGE_EVENT_TYPE_PREFIX = "org.dcache.storage.";
@@ -71,28 +70,6 @@ export const storageEventBatchSchema = {
   required: ["events"],
   properties: { events: { type: "array", items: { $ref: storageCloudEventSchema.$id } } },
 } as const;
-
-// ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
-const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats(ajv);
-ajv.addSchema(storageCloudEventSchema);
-const validateEvent = ajv.compile<StorageCloudEvent>(storageCloudEventSchema);
-const validateBatch = ajv.compile<StorageEventBatch>(storageEventBatchSchema);
-
-function describe(errors: typeof validateEvent.errors): string {
-  return (errors ?? []).map((e) => `${e.instancePath || "(root)"} ${e.message}`).join("; ");
-}
-
-/** Checks a CloudEvent; returns a message naming what is wrong, or undefined when it is valid. */
-export function checkStorageCloudEvent(value: unknown): string | undefined {
-  return validateEvent(value) ? undefined : `not a storage CloudEvent: ${describe(validateEvent.errors)}`;
-}
-
-/** For functions: checks a fired trigger payload `{"events":[…]}`. */
-export function checkStorageEventBatch(value: unknown): string | undefined {
-  return validateBatch(value) ? undefined : `not a storage event batch {"events":[…]}: ${describe(validateBatch.errors)}`;
-}
 
 /** Size in bytes of the event's JSON, as it will travel inside a fire. */
 export function encodedSize(event: StorageCloudEvent): number {

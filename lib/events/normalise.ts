@@ -5,10 +5,10 @@
 import { createHash } from "node:crypto";
 import {
   STORAGE_EVENT_TYPE_PREFIX,
-  checkStorageCloudEvent,
   type StorageCloudEvent,
   type StorageEventData,
 } from "./cloudevent.ts";
+import { checkStorageCloudEvent } from "./check.ts";
 import { eventKind, isDirectoryMask } from "./inotify.ts";
 
 export type Normalised = { ok: true; event: StorageCloudEvent } | { ok: false; error: string };

@@ -12,41 +12,39 @@ import { pathToFileURL } from "node:url";
 const SCHEMA_COMPILE = /[\\/]functions[\\/]_shared[\\/]schema-compile\.ts$/;
 const NAMESPACE = "precompiled-validators";
 
-// Loads the entry, then prints the schemas schema-compile.ts compiled meanwhile.
-const COLLECT = `
-const [entry, compile] = process.argv.slice(1);
+// Loads the entry, then prints standalone code for the schemas schema-compile.ts compiled meanwhile.
+// All of it runs in the child (with tsx), so the build itself never imports TypeScript: it runs
+// under serverless's CommonJS loader too.
+const GENERATE = `
+const [entry, compile, key] = process.argv.slice(1);
 await import(entry);
-const { compiledSchemas } = await import(compile);
-process.stdout.write("\\n@@SCHEMAS@@" + JSON.stringify(compiledSchemas));
+const { compiledSchemas, newAjv } = await import(compile);
+const { schemaKey } = await import(key);
+const standalone = (await import("ajv/dist/standalone/index.js")).default;
+const standaloneCode = standalone.default ?? standalone;
+const ajv = newAjv({ code: { source: true } });
+const refs = {};
+for (const schema of compiledSchemas) {
+  const k = schemaKey(schema);
+  if (refs[k]) continue;
+  ajv.addSchema(schema, k);
+  refs[k] = k;
+}
+process.stdout.write("\\n@@CODE@@" + standaloneCode(ajv, refs));
 `;
 
-/** The JSON Schemas the action at `entry` validates with (loaded in a child process through tsx). */
-export function actionSchemas(entry: string, schemaCompile: string, projectDir: string): object[] {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", COLLECT, pathToFileURL(entry).href, pathToFileURL(schemaCompile).href], {
+/** CommonJS source exporting one standalone validator per schema the action at `entry` uses, named by schemaKey. */
+export function actionValidators(entry: string, schemaCompile: string, projectDir: string): string {
+  const args = [entry, schemaCompile, join(schemaCompile, "../schema-key.ts")].map((f) => pathToFileURL(f).href);
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", GENERATE, ...args], {
     cwd: projectDir,
     encoding: "utf8",
     env: { ...process.env, NODE_OPTIONS: "" },
+    maxBuffer: 64 * 1024 * 1024,
   });
-  const at = r.stdout?.lastIndexOf("@@SCHEMAS@@") ?? -1;
+  const at = r.stdout?.lastIndexOf("@@CODE@@") ?? -1;
   if (r.status !== 0 || at < 0) throw new Error(`cannot learn the schemas of ${entry} (loading it failed): ${(r.stderr || r.stdout || String(r.error)).trim().slice(-2000)}`);
-  return JSON.parse(r.stdout.slice(at + "@@SCHEMAS@@".length)) as object[];
-}
-
-/** CommonJS source exporting one standalone validator per schema, named by schemaKey. */
-export async function standaloneValidators(schemas: object[], schemaCompile: string): Promise<string> {
-  const { newAjv } = (await import(pathToFileURL(schemaCompile).href)) as typeof import("../../functions/_shared/schema-compile.ts");
-  const { schemaKey } = (await import(pathToFileURL(join(schemaCompile, "../schema-key.ts")).href)) as typeof import("../../functions/_shared/schema-key.ts");
-  const standalone = (await import("ajv/dist/standalone/index.js")).default as unknown as { default?: unknown };
-  const standaloneCode = ((standalone as { default?: unknown }).default ?? standalone) as (ajv: unknown, refs: Record<string, string>) => string;
-  const ajv = newAjv({ code: { source: true } });
-  const refs: Record<string, string> = {};
-  for (const schema of schemas) {
-    const key = schemaKey(schema);
-    if (refs[key]) continue;
-    ajv.addSchema(schema, key);
-    refs[key] = key;
-  }
-  return standaloneCode(ajv, refs);
+  return r.stdout.slice(at + "@@CODE@@".length);
 }
 
 /** The esbuild plugin that puts the action's precompiled validators in schema-compile.ts's place. */
@@ -70,7 +68,7 @@ export function precompiledValidators(entry: string, projectDir: string): Plugin
       });
       build.onResolve({ filter: new RegExp(`^${NAMESPACE}$`) }, () => ({ path: entry, namespace: NAMESPACE }));
       build.onLoad({ filter: /.*/, namespace: NAMESPACE }, async () => {
-        const code = await standaloneValidators(actionSchemas(entry, schemaCompile, projectDir), schemaCompile);
+        const code = actionValidators(entry, schemaCompile, projectDir);
         return { contents: code, loader: "js", resolveDir: projectDir };
       });
     },

@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
-import { checkStorageCloudEvent } from "../../lib/events/cloudevent.ts";
+import { checkStorageCloudEvent } from "../../lib/events/check.ts";
 import { startService, type RunningService } from "../support/service.ts";
 import { tally, tmp, waitFor } from "./support/stack.ts";
 

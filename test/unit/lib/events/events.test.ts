@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { checkStorageEventBatch } from "../../../../lib/events/cloudevent.ts";
+import { checkStorageEventBatch } from "../../../../lib/events/check.ts";
 import { eventKind } from "../../../../lib/events/inotify.ts";
 import { fromDcacheEvent, normaliseStorageEvent } from "../../../../lib/events/normalise.ts";
 import { compileFilter } from "../../../../feeds/provider/pipeline/filter.ts";

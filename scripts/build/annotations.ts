@@ -81,7 +81,7 @@ export function sampleOf(s: JsonSchema, name = ""): unknown {
   if (s.const !== undefined) return s.const;
   if (s.enum) return s.enum[0];
   if (s.default !== undefined) return s.default;
-  const type = Array.isArray(s.type) ? s.type[0] : s.type ?? (s.properties ? "object" : undefined);
+  const type = Array.isArray(s.type) ? s.type[0] : s.type ?? (s.properties ? "object" : s.items ? "array" : "string");
   if (isSecretName(name)) return `<${name}>`;
   switch (type) {
     case "object": {

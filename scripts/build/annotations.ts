@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { createRequire } from "node:module";
 import type { ActionEntry } from "./entries.ts";
 import { isSecretName } from "./secrets.ts";
 
@@ -75,6 +76,7 @@ export function catalogueParameters(schema: JsonSchema): CatalogueParameter[] {
 }
 
 const SAMPLE_PATH = "/beamtime/raw/scan_0001.nxs";
+const KNOWN: Record<string, unknown> = { path: SAMPLE_PATH, size: 1048576, bytes: 1048576, adler32: "1a2b03c4" };
 
 /** A small instance of a schema: required properties only, one item per array, secrets as placeholders. */
 export function sampleOf(s: JsonSchema, name = ""): unknown {
@@ -83,6 +85,8 @@ export function sampleOf(s: JsonSchema, name = ""): unknown {
   if (s.default !== undefined) return s.default;
   const type = Array.isArray(s.type) ? s.type[0] : s.type ?? (s.properties ? "object" : s.items ? "array" : "string");
   if (isSecretName(name)) return `<${name}>`;
+  // a required property the schema lists without describing it (shared record fields)
+  if (!s.type && !s.properties && !s.items && name in KNOWN) return KNOWN[name];
   switch (type) {
     case "object": {
       const out: Record<string, unknown> = {};
@@ -124,7 +128,14 @@ export async function catalogueAnnotations(entry: ActionEntry): Promise<Annotati
   if (description) out.push({ key: "description", value: description });
   const schemaFile = join(dirname(entry.entry), "schema.ts");
   if (!existsSync(schemaFile)) return out;
-  const mod = (await import(pathToFileURL(schemaFile).href)) as Record<string, unknown>;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(schemaFile).href)) as Record<string, unknown>;
+  } catch (e) {
+    // the serverless plugin runs as CommonJS under tsx's require hook, where import() knows no .ts
+    if ((e as { code?: string }).code !== "ERR_UNKNOWN_FILE_EXTENSION") throw e;
+    mod = createRequire(entry.entry)(schemaFile) as Record<string, unknown>;
+  }
   const params = mod.paramsSchema as JsonSchema | undefined;
   const resultKey = Object.keys(mod).find((k) => /ResultSchema$/.test(k));
   if (params) {

@@ -75,7 +75,8 @@ async function packageParams(ow: Client, pkg: string, cache: Map<string, Promise
 export async function boundParams(ow: Client, fullName: string): Promise<Record<string, unknown>> {
   const parts = fullName.split("/");
   const action = (await ow.actions.get({ name: fullName } as never)) as unknown as Dict;
-  const pkg = parts.length >= 3 ? await packageParams(ow, parts.slice(1, -1).join("/"), new Map()) : {};
+  // "/ns/pkg/name": the package is "/ns/pkg" (fully qualified, so the client does not take ns for a package)
+  const pkg = parts.length >= 4 ? await packageParams(ow, `/${parts.slice(1, -1).join("/")}`, new Map()) : {};
   return { ...pkg, ...asObject(action.parameters) };
 }
 
@@ -88,7 +89,7 @@ export async function catalogue(ow: Client, records: ActivationRecord[]): Promis
       const ns = String(brief.namespace);
       const name = `${ns}/${brief.name}`;
       const a = (await ow.actions.get({ name: `/${name}` } as never)) as unknown as Dict;
-      const pkg = ns.includes("/") ? await packageParams(ow, ns.split("/").slice(1).join("/"), cache) : {};
+      const pkg = ns.includes("/") ? await packageParams(ow, `/${ns}`, cache) : {};
       const e: CatalogueEntry = {
         name,
         kind: String(a.exec?.kind ?? "?"),

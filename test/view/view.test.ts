@@ -101,8 +101,9 @@ describe("the pipeline's web page, in Chromium, against the local stack", functi
     await page.click('.file-row[data-path="/view/frame.nxs"] a');
     await page.waitForSelector('[data-testid="preview"]');
     const img = page.locator('[data-testid="preview"]').first();
-    type Img = { complete: boolean; naturalWidth: number; naturalHeight: number; addEventListener(e: string, f: () => void, o: object): void };
-    await img.evaluate((el) => ((el as unknown as Img).complete ? null : new Promise<void>((r) => (el as unknown as Img).addEventListener("load", () => r(), { once: true }))));
+    type Img = { complete: boolean; naturalWidth: number; naturalHeight: number };
+    // loaded or broken: `complete` either way (a broken image has natural size 0)
+    await page.waitForFunction('document.querySelector(\'[data-testid="preview"]\').complete', undefined, { timeout: 30_000 });
     const size = await img.evaluate((el) => [(el as unknown as Img).naturalWidth, (el as unknown as Img).naturalHeight]);
     expect(size[0], "preview naturalWidth").to.be.above(0);
     expect(size[1], "preview naturalHeight").to.be.above(0);

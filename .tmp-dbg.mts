@@ -1,0 +1,10 @@
+import { openBrowser } from "./test/view/browser.ts";
+const b = await openBrowser();
+console.log("opened");
+b.page.on("console", (m) => console.log("console:", m.text()));
+b.page.on("pageerror", (e) => console.log("pageerror:", e.message));
+await b.page.goto("http://127.0.0.1:35887/#files", { timeout: 20000 });
+console.log("loaded");
+await b.page.waitForTimeout(3000);
+console.log((await b.page.content()).slice(0, 1500));
+await b.close();

@@ -137,7 +137,7 @@ function Files(): VNode {
       <span data-testid="retry-note">${note}</span>
     </form>
     ${err && html`<p class="bad">${err}</p>`}
-    <p class="summary" data-testid="files-count">${files ? `${files.length} file(s): ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")}` : "loading…"}</p>
+    <p class="summary" data-testid="files-count" data-count=${files ? files.length : ""}>${files ? `${files.length} file(s): ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")}` : "loading…"}</p>
     ${files && html`<${VirtualList} testid="files-list" items=${files} height=${360} row=${(f: LedgerFile) => html`<div class="file-row" data-path=${f.path} data-state=${f.state} data-trigger=${f.trigger}>
       <input type="checkbox" disabled=${f.state !== "failed"} checked=${selected.has(f.path)} onChange=${() => toggle(f.path)} />
       <a href="#files" onClick=${(e: Event) => {

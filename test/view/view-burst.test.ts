@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { GUEST_AUTH, type LocalStack } from "../../scripts/stack/stack.ts";
 import { startViewServer, type ViewServer } from "../../scripts/view/server.ts";
 import { activationsSince, startStack, until } from "../e2e/support.ts";
-import { openBrowser, requireChromium, screenshot } from "./browser.ts";
+import { openBrowser, poll, requireChromium, screenshot } from "./browser.ts";
 
 const N = 1000;
 
@@ -68,7 +68,7 @@ describe("the Live view during a 1,000-file burst", function () {
       return stable ? true : undefined;
     }, 120_000, stack);
     expect(api).to.be.above(N / 10);
-    await page.waitForFunction(`Number(document.querySelector('[data-testid="live-count"]').textContent) >= ${api}`, undefined, { timeout: 60_000 });
+    await poll(`the Live view at ${api} activations`, async () => Number(await page.locator('[data-testid="live-count"]').textContent()) >= api, 60_000);
     const shown = Number(await page.locator('[data-testid="live-count"]').textContent());
     const listed = (await activationsSince(ow, view.feed.since)).filter((a) => a.start >= view.feed.since).length;
     expect(shown).to.equal(listed);

@@ -7,7 +7,7 @@ import "uplot/dist/uPlot.min.css";
 
 const COLORS = ["#2f6fbd", "#d0542f", "#3a9a4b", "#8a4fbd", "#b08a1e"];
 
-export function Chart(props: { title: string; series: string[]; data: number[][]; testid: string; unit?: string }): VNode {
+export function Chart(props: { title: string; series: string[]; data: Array<Array<number | null>>; testid: string; unit?: string }): VNode {
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   useEffect(() => {

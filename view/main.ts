@@ -58,7 +58,7 @@ function Live(): VNode {
   }
   const newestFirst = useMemo(() => recs.slice().reverse(), [recs.length]);
   return html`<section>
-    <p class="summary">Since ${new Date(store.since).toLocaleString()}: <b data-testid="live-count">${recs.length}</b> activations —
+    <p class="summary">Since ${new Date(store.since).toLocaleString()}: <b data-testid="live-count">${recs.length}</b> activations:${" "}
       <span data-testid="live-fires">${counts.trigger}</span> fires, ${counts.sequence} sequences, ${counts.step} steps, ${counts.action} actions,
       <span class=${failed ? "bad" : ""}>${failed} not successful</span>${store.error ? html` <span class="bad">(${store.error})</span>` : ""}</p>
     <div class="vhead"><span>time</span><span>kind</span><span>what</span><span>outcome</span><span>ms</span><span>files · reasons</span></div>
@@ -233,14 +233,21 @@ function Health(): VNode {
       }
       buckets.set(b, e);
     }
-    const xs = [...buckets.keys()].sort((a, b) => a - b);
+    // every 10 s bucket from the first to the last, empty ones as 0 files (and no latency)
+    const keys = [...buckets.keys()];
+    const xs: number[] = [];
+    if (keys.length) for (let x = Math.min(...keys); x <= Math.max(...keys); x += 10) xs.push(x);
     const med = (l: number[]) => (l.length ? l.sort((a, b) => a - b)[Math.floor(l.length / 2)]! : 0);
-    return { thr: [xs, xs.map((x) => buckets.get(x)!.files / 10)], lat: [xs, xs.map((x) => med(buckets.get(x)!.lat))] };
+    return { thr: [xs, xs.map((x) => (buckets.get(x)?.files ?? 0) / 10)], lat: [xs, xs.map((x) => (buckets.get(x)?.lat.length ? med(buckets.get(x)!.lat) : null))] };
   }, [store.records.length]);
   const s = h?.series ?? [];
-  const level = (keys: string[]) => [s.map((p) => p.t / 1000), ...keys.map((k) => s.map((p) => p[k] ?? 0))];
+  // a series the provider does not export (replicas and leases exist only with a shared PostgreSQL store) stays empty
+  const level = (keys: string[]) => [s.map((p) => p.t / 1000), ...keys.map((k) => s.map((p) => p[k] ?? null))];
+  const ph = (h?.provider ?? {}) as { status?: string; store?: { kind?: string }; registrations?: number; sources?: unknown; ha?: unknown; error?: string };
   return html`<section class="charts">
     ${h?.error && html`<p class="bad">${h.error}</p>`}
+    <p class="summary" data-testid="provider-status">Feed provider: <b class=${ph.status === "ok" ? "ok" : "bad"}>${ph.status ?? ph.error ?? "unknown"}</b>,
+      store ${ph.store?.kind ?? "?"}, ${ph.registrations ?? "?"} registration(s); ${ph.ha ? "replicas share the store (leases below)" : "one replica (no leases: replicas need the PostgreSQL store)"}</p>
     <${Chart} testid="chart-throughput" title="Files through a pipeline (per s)" series=${["files/s"]} data=${perf.thr} />
     <${Chart} testid="chart-latency" title="File close → catalogued (median, s)" series=${["latency"]} data=${perf.lat} unit=" s" />
     <${Chart} testid="chart-fires" title="Feed: events received and fired (per s)" series=${["received", "fired", "fire retries"]} data=${rates(s, ["received", "fired", "retries"])} />
@@ -264,4 +271,6 @@ function App(): VNode {
     <main data-view=${view}><${View} /></main>`;
 }
 
-render(html`<${App} />`, document.getElementById("app")!);
+const root = document.getElementById("app")!;
+root.textContent = "";
+render(html`<${App} />`, root);

@@ -76,10 +76,12 @@ const PAGE = `<!doctype html>
 
 interface HealthPoint {
   t: number;
-  [series: string]: number;
+  [series: string]: number | null;
 }
 
 const sum = (samples: Sample[], name: string) => samples.filter((s) => s.name === name).reduce((a, s) => a + s.value, 0);
+/** null when the provider does not export the metric at all (e.g. replica gauges without HA) */
+const sumOrNull = (samples: Sample[], name: string) => (samples.some((s) => s.name === name) ? sum(samples, name) : null);
 
 export async function startViewServer(o: ViewOptions): Promise<ViewServer> {
   if (!isLoopback(o.host) && !o.login) throw new Error(`the view on ${o.host} (not loopback) needs a login: give --login USER:PASSWORD (HTTP Basic), or bind 127.0.0.1`);
@@ -107,8 +109,8 @@ export async function startViewServer(o: ViewOptions): Promise<ViewServer> {
         outbox: sum(m, "feed_outbox_depth"),
         succeeded: sum(m, "feed_files_succeeded_total"),
         failed: sum(m, "feed_files_failed_total"),
-        replicas: sum(m, "feed_live_replicas"),
-        leases: sum(m, "feed_units_held"),
+        replicas: sumOrNull(m, "feed_live_replicas"),
+        leases: sumOrNull(m, "feed_units_held"),
       });
       if (health.length > 5000) health.splice(0, health.length - 5000);
       healthError = undefined;

@@ -94,15 +94,18 @@ function FileDetail(props: { path: string; onClose: () => void }): VNode {
 }
 
 function Files(): VNode {
-  const [prefix, setPrefix] = useState("/");
+  // #files?prefix=/some/path opens the view on that prefix (a link to share)
+  const [prefix, setPrefix] = useState(new URLSearchParams(location.hash.split("?")[1] ?? "").get("prefix") ?? "/");
   const [state, setState] = useState("");
   const [files, setFiles] = useState<LedgerFile[] | null>(null);
+  const [truncated, setTruncated] = useState(false);
   const [err, setErr] = useState("");
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [open, setOpen] = useState<string | null>(null);
   const [note, setNote] = useState("");
-  const load = () => getJson<{ files: LedgerFile[] }>(`/api/files?prefix=${encodeURIComponent(prefix)}${state ? `&state=${state}` : ""}`).then((r) => {
+  const load = () => getJson<{ files: LedgerFile[]; truncated: boolean }>(`/api/files?prefix=${encodeURIComponent(prefix)}${state ? `&state=${state}` : ""}`).then((r) => {
     setFiles(r.files);
+    setTruncated(r.truncated);
     setErr("");
   }, (e: Error) => setErr(e.message));
   useEffect(() => {
@@ -137,7 +140,7 @@ function Files(): VNode {
       <span data-testid="retry-note">${note}</span>
     </form>
     ${err && html`<p class="bad">${err}</p>`}
-    <p class="summary" data-testid="files-count" data-count=${files ? files.length : ""}>${files ? `${files.length} file(s): ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")}` : "loading…"}</p>
+    <p class="summary" data-testid="files-count" data-count=${files ? files.length : ""}>${files ? `${files.length} file(s): ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")}${truncated ? " — the first ones only: narrow the prefix" : ""}` : "loading…"}</p>
     ${files && html`<${VirtualList} testid="files-list" items=${files} height=${360} row=${(f: LedgerFile) => html`<div class="file-row" data-path=${f.path} data-state=${f.state} data-trigger=${f.trigger}>
       <input type="checkbox" disabled=${f.state !== "failed"} checked=${selected.has(f.path)} onChange=${() => toggle(f.path)} />
       <a href="#files" onClick=${(e: Event) => {
@@ -260,9 +263,10 @@ function Health(): VNode {
 const VIEWS: Record<string, () => VNode> = { live: Live, files: Files, functions: Functions, health: Health };
 
 function App(): VNode {
-  const [view, setView] = useState(location.hash.slice(1) || "live");
+  const viewOf = () => location.hash.slice(1).split("?")[0] || "live";
+  const [view, setView] = useState(viewOf());
   useEffect(() => {
-    const on = () => setView(location.hash.slice(1) || "live");
+    const on = () => setView(viewOf());
     addEventListener("hashchange", on);
     return () => removeEventListener("hashchange", on);
   }, []);

@@ -64,11 +64,7 @@ async function main(): Promise<void> {
     const load = async (hash: string, prefix: string, expect: number) => {
       await page.goto("about:blank");
       const t0 = performance.now();
-      await page.goto(`${view.url}${hash}`);
-      if (prefix !== "/") {
-        await page.fill('[data-testid="prefix"]', prefix);
-        await page.press('[data-testid="prefix"]', "Enter");
-      }
+      await page.goto(`${view.url}${hash}?prefix=${encodeURIComponent(prefix)}`);
       await page.waitForSelector(`[data-testid="files-count"][data-count="${expect}"]`, { timeout: 120_000 });
       const ms = performance.now() - t0;
       await cdp.send("HeapProfiler.collectGarbage");

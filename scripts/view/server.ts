@@ -185,8 +185,9 @@ export async function startViewServer(o: ViewOptions): Promise<ViewServer> {
       const state = url.searchParams.get("state") || undefined;
       const prefix = url.searchParams.get("prefix") || undefined;
       if (prefix && !prefix.startsWith("/")) throw new HttpError(400, "a prefix starts with / (a path in the storage)");
-      const files = await needProvider().files({ ...(state ? { state } : {}), ...(prefix ? { prefix } : {}) });
-      return send(res, 200, { files });
+      const max = 100_000;
+      const files = await needProvider().files({ ...(state ? { state } : {}), ...(prefix ? { prefix } : {}) }, max);
+      return send(res, 200, { files: files.slice(0, max), truncated: files.length >= max });
     }
     if (method === "GET" && p === "/api/file") {
       const path = url.searchParams.get("path") ?? "";

@@ -47,8 +47,58 @@ function reasons(a: Act): string {
   return parts.join(" · ");
 }
 
+interface FileFlow {
+  path: string;
+  /** when its storage event was fired */
+  fired?: number;
+  closed?: number;
+  steps: number;
+  sequences: string[];
+  state: "running" | "ok" | "failed" | "skipped";
+  reason?: string;
+  lastEnd: number;
+}
+
+/** Per file: its fire, the sequences and steps that ran for it, and how it ended (from the activations). */
+function flows(recs: Act[]): FileFlow[] {
+  const by = new Map<string, FileFlow>();
+  const get = (path: string, t: number) => {
+    let f = by.get(path);
+    if (!f) by.set(path, (f = { path, steps: 0, sequences: [], state: "running", lastEnd: t }));
+    f.lastEnd = Math.max(f.lastEnd, t);
+    return f;
+  };
+  for (const a of recs) {
+    if (a.kind === "trigger") {
+      for (const x of a.files) {
+        const f = get(x.path, a.end);
+        f.fired ??= a.start;
+        if (x.time) f.closed ??= x.time;
+      }
+      continue;
+    }
+    for (const x of a.files) {
+      const f = get(x.path, a.end);
+      if (a.kind === "step") f.steps++;
+      if (a.kind === "sequence") {
+        f.sequences.push(short(a.name));
+        if (f.state === "running") f.state = "ok";
+      }
+    }
+    if (a.kind === "step") continue;
+    for (const x of a.failed) Object.assign(get(x.path, a.end), { state: "failed", reason: `${x.step}: ${x.reason}` });
+    for (const x of a.skipped) {
+      const f = get(x.path, a.end);
+      if (f.state !== "failed") Object.assign(f, { state: "skipped", reason: x.reason });
+    }
+    if (a.error) for (const p of a.error.paths) Object.assign(get(p, a.end), { state: "failed", reason: `${a.error.step ?? ""}: ${a.error.message}` });
+  }
+  return [...by.values()].sort((x, y) => y.lastEnd - x.lastEnd);
+}
+
 function Live(): VNode {
   useStore();
+  const [byFile, setByFile] = useState(false);
   const recs = store.records;
   const counts = { trigger: 0, sequence: 0, step: 0, action: 0 } as Record<string, number>;
   let failed = 0;
@@ -57,14 +107,20 @@ function Live(): VNode {
     if (!a.success || a.error) failed++;
   }
   const newestFirst = useMemo(() => recs.slice().reverse(), [recs.length]);
+  const files = useMemo(() => (byFile ? flows(recs) : []), [recs.length, byFile]);
   return html`<section>
     <p class="summary">Since ${new Date(store.since).toLocaleString()}: <b data-testid="live-count">${recs.length}</b> activations:${" "}
       <span data-testid="live-fires">${counts.trigger}</span> fires, ${counts.sequence} sequences, ${counts.step} steps, ${counts.action} actions,
       <span class=${failed ? "bad" : ""}>${failed} not successful</span>${store.error ? html` <span class="bad">(${store.error})</span>` : ""}</p>
+    <p><label><input type="checkbox" data-testid="by-file" checked=${byFile} onChange=${() => setByFile(!byFile)} /> per file: storage event → fire → sequences → steps</label></p>
+    ${byFile ? html`<div class="vhead flow"><span>file</span><span>closed → fired</span><span>pipelines</span><span>steps</span><span>state</span><span>reason</span></div>
+    <${VirtualList} testid="live-files" items=${files} row=${(f: FileFlow) => html`<div class="flow" data-path=${f.path} data-state=${f.state}>
+      <span>${f.path}</span><span class="num">${f.closed && f.fired ? `${((f.fired - f.closed) / 1000).toFixed(1)} s` : ""}</span><span>${f.sequences.join(", ")}</span><span class="num">${f.steps}</span>
+      <span class=${f.state === "failed" ? "bad" : f.state === "ok" ? "ok" : "warn"}>${f.state}</span><span class="files">${f.reason ?? ""}</span></div>`} />` : html`
     <div class="vhead"><span>time</span><span>kind</span><span>what</span><span>outcome</span><span>ms</span><span>files · reasons</span></div>
     <${VirtualList} testid="live-list" items=${newestFirst} row=${(a: Act) => html`<div class=${`live-row kind-${a.kind}`} data-id=${a.id} title=${reasons(a)}>
       <span>${time(a.end)}</span><span>${a.kind === "trigger" ? "fire" : a.kind}</span><span>${short(a.name)}</span><span>${outcome(a)}</span><span class="num">${a.duration}</span>
-      <span class="files">${list(a.files.map((f) => f.path))}${reasons(a) ? html` <span class="bad">${reasons(a)}</span>` : ""}</span></div>`} />
+      <span class="files">${list(a.files.map((f) => f.path))}${reasons(a) ? html` <span class="bad">${reasons(a)}</span>` : ""}</span></div>`} />`}
   </section>`;
 }
 

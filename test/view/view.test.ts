@@ -180,6 +180,14 @@ describe("the pipeline's web page, in Chromium, against the local stack", functi
     await page.goto(view.url + "#live");
     await poll("activations in the Live view", async () => Number(await page.locator('[data-testid="live-count"]').textContent()) > 0);
     await screenshot(page, "live");
+    // per file: each file's fire, pipelines and end, as the activations tell
+    await page.check('[data-testid="by-file"]');
+    await page.waitForSelector('.flow[data-path="/view/bad.nxs"]');
+    expect(await page.locator('.flow[data-path="/view/bad.nxs"]').getAttribute("data-state")).to.equal("failed");
+    expect(await page.locator('.flow[data-path="/view/bad.nxs"] .files').textContent()).to.match(/^metadata: .*expected HDF5/);
+    expect(await page.locator('.flow[data-path="/view/good.nxs"]').getAttribute("data-state")).to.equal("ok");
+    expect(await page.locator('.flow[data-path="/view/good.nxs"]').textContent()).to.include("facility-dev-ingest");
+    await screenshot(page, "live-per-file");
     await page.goto(view.url + "#health");
     await page.waitForSelector('[data-testid="chart-throughput"] canvas');
     await page.waitForTimeout(6000);

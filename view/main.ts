@@ -59,12 +59,18 @@ interface FileFlow {
   lastEnd: number;
 }
 
-/** Per file: its fire, the sequences and steps that ran for it, and how it ended (from the activations). */
+/**
+ * Per file: its fire, the sequences and steps that ran for it, and how it ended (from the
+ * activations): failed when any pipeline failed it, ok when a pipeline or action carried it to its
+ * end, skipped when all that ran skipped it (a derive with no frame to preview next to a successful
+ * ingest is a note, not the file's state), else still running.
+ */
 function flows(recs: Act[]): FileFlow[] {
-  const by = new Map<string, FileFlow>();
+  type Acc = FileFlow & { done: boolean; failedWhy?: string; skippedWhy?: string };
+  const by = new Map<string, Acc>();
   const get = (path: string, t: number) => {
     let f = by.get(path);
-    if (!f) by.set(path, (f = { path, steps: 0, sequences: [], state: "running", lastEnd: t }));
+    if (!f) by.set(path, (f = { path, steps: 0, sequences: [], state: "running", lastEnd: t, done: false }));
     f.lastEnd = Math.max(f.lastEnd, t);
     return f;
   };
@@ -80,20 +86,21 @@ function flows(recs: Act[]): FileFlow[] {
     for (const x of a.files) {
       const f = get(x.path, a.end);
       if (a.kind === "step") f.steps++;
-      if (a.kind === "sequence") {
-        f.sequences.push(short(a.name));
-        if (f.state === "running") f.state = "ok";
-      }
+      else if (a.success && !a.error) f.done = true;
+      if (a.kind === "sequence") f.sequences.push(short(a.name));
     }
     if (a.kind === "step") continue;
-    for (const x of a.failed) Object.assign(get(x.path, a.end), { state: "failed", reason: `${x.step}: ${x.reason}` });
-    for (const x of a.skipped) {
-      const f = get(x.path, a.end);
-      if (f.state !== "failed") Object.assign(f, { state: "skipped", reason: x.reason });
-    }
-    if (a.error) for (const p of a.error.paths) Object.assign(get(p, a.end), { state: "failed", reason: `${a.error.step ?? ""}: ${a.error.message}` });
+    for (const x of a.failed) get(x.path, a.end).failedWhy = `${x.step}: ${x.reason}`;
+    for (const x of a.skipped) get(x.path, a.end).skippedWhy = `${short(a.name)} skipped: ${x.reason}`;
+    if (a.error) for (const p of a.error.paths) get(p, a.end).failedWhy = `${a.error.step ?? ""}: ${a.error.message}`;
   }
-  return [...by.values()].sort((x, y) => y.lastEnd - x.lastEnd);
+  return [...by.values()]
+    .map(({ done, failedWhy, skippedWhy, ...f }) => {
+      const state: FileFlow["state"] = failedWhy ? "failed" : done ? "ok" : skippedWhy ? "skipped" : "running";
+      const reason = failedWhy ?? skippedWhy;
+      return reason ? { ...f, state, reason } : { ...f, state };
+    })
+    .sort((x, y) => y.lastEnd - x.lastEnd);
 }
 
 function Live(): VNode {

@@ -66,11 +66,12 @@ interface FileFlow {
  * ingest is a note, not the file's state), else still running.
  */
 function flows(recs: Act[]): FileFlow[] {
-  type Acc = FileFlow & { done: boolean; failedWhy?: string; skippedWhy?: string };
+  // failures by pipeline (sequence or action): a later run of the same pipeline that carries the file (a retry) clears its failure
+  type Acc = FileFlow & { done: boolean; failedBy: Map<string, string>; skippedWhy?: string };
   const by = new Map<string, Acc>();
   const get = (path: string, t: number) => {
     let f = by.get(path);
-    if (!f) by.set(path, (f = { path, steps: 0, sequences: [], state: "running", lastEnd: t, done: false }));
+    if (!f) by.set(path, (f = { path, steps: 0, sequences: [], state: "running", lastEnd: t, done: false, failedBy: new Map() }));
     f.lastEnd = Math.max(f.lastEnd, t);
     return f;
   };
@@ -86,16 +87,20 @@ function flows(recs: Act[]): FileFlow[] {
     for (const x of a.files) {
       const f = get(x.path, a.end);
       if (a.kind === "step") f.steps++;
-      else if (a.success && !a.error) f.done = true;
+      else if (a.success && !a.error) {
+        f.done = true;
+        f.failedBy.delete(a.name);
+      }
       if (a.kind === "sequence") f.sequences.push(short(a.name));
     }
     if (a.kind === "step") continue;
-    for (const x of a.failed) get(x.path, a.end).failedWhy = `${x.step}: ${x.reason}`;
+    for (const x of a.failed) get(x.path, a.end).failedBy.set(a.name, `${x.step}: ${x.reason}`);
     for (const x of a.skipped) get(x.path, a.end).skippedWhy = `${short(a.name)} skipped: ${x.reason}`;
-    if (a.error) for (const p of a.error.paths) get(p, a.end).failedWhy = `${a.error.step ?? ""}: ${a.error.message}`;
+    if (a.error) for (const p of a.error.paths) get(p, a.end).failedBy.set(a.name, `${a.error.step ?? ""}: ${a.error.message}`);
   }
   return [...by.values()]
-    .map(({ done, failedWhy, skippedWhy, ...f }) => {
+    .map(({ done, failedBy, skippedWhy, ...f }) => {
+      const failedWhy = [...failedBy.values()][0];
       const state: FileFlow["state"] = failedWhy ? "failed" : done ? "ok" : skippedWhy ? "skipped" : "running";
       const reason = failedWhy ?? skippedWhy;
       return reason ? { ...f, state, reason } : { ...f, state };

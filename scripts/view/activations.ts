@@ -1,6 +1,9 @@
 // Every activation of a namespace since a point in time, followed as they come: pages through the
-// OpenWhisk activations API (`since`, `skip`, `limit` 200) on each poll, with a wide overlap so that
-// activations recorded late (a long sequence is written when it ends) are found, deduplicated by id.
+// OpenWhisk activations API (`since`, `skip`, `limit` 200) on each poll, with an overlap so that
+// activations recorded late (a sequence is written when it ends, with its start time) are found,
+// deduplicated by id. Then the API's own count (`count=true`) since that point must equal what was
+// found; when it is more, an activation was recorded later than the overlap reaches (a long run on a
+// loaded machine), and a sweep over the ids (`docs=false`, cheap) fetches exactly the missing ones.
 // Each is kept as a compact record (what ran, outcome, files, reasons); parameters never are.
 import type { Activation, Client, Dict } from "openwhisk";
 import { maskSecrets } from "../build/secrets.ts";
@@ -117,30 +120,68 @@ export class ActivationFeed {
   private stopped = false;
   lastError?: string;
   polls = 0;
+  /** sweeps that found activations recorded later than the overlap reached */
+  sweeps = 0;
+  private trimmed = false;
+  private seq = 0;
 
   /** `overlapMs`: how far back each poll looks again, past the newest start seen (long activations end late). */
   constructor(private readonly ow: Client, readonly since: number, private readonly overlapMs = 120_000, readonly max = 500_000) {
     this.cursor = since;
   }
 
+  /**
+   * Activations that started in [since, before) which the API counts but this feed has not seen
+   * (recorded after the overlap had passed them), fetched by id after a sweep over summaries.
+   */
+  private async missing(before: number): Promise<Rec[]> {
+    const span = { since: this.since, upto: before - 1 };
+    const counted = ((await this.ow.activations.list({ count: true, ...span } as never)) as unknown as { activations: number }).activations;
+    let known = 0;
+    for (const r of this.records) if (r.start < before) known++;
+    let lacking = counted - known;
+    if (lacking <= 0 || this.trimmed) return [];
+    this.sweeps++;
+    const found: Rec[] = [];
+    for (let skip = 0; lacking > 0; skip += PAGE) {
+      const page = (await this.ow.activations.list({ ...span, limit: PAGE, skip } as never)) as unknown as Rec[];
+      for (const brief of page) {
+        if (this.byId.has(brief.activationId) || found.some((f) => f.activationId === brief.activationId)) continue;
+        found.push((await this.ow.activations.get({ name: brief.activationId } as never)) as unknown as Rec);
+        lacking--;
+      }
+      if (page.length < PAGE) break;
+    }
+    return found;
+  }
+
   /** One pass: the new activations, in the order they ended. */
   async poll(): Promise<ActivationRecord[]> {
-    const page = await listSince(this.ow, this.cursor);
-    const fresh = page.filter((a) => !this.byId.has(a.activationId) && a.start >= this.since).sort((x, y) => (x.end || x.start) - (y.end || y.start));
+    const from = this.cursor;
+    const page = await listSince(this.ow, from);
+    const out = this.take(page);
+    // everything that started before this pass's window must be known by now
+    if (from > this.since) out.push(...this.take(await this.missing(from)));
+    const newest = page.reduce((m, a) => Math.max(m, a.start), 0);
+    if (newest) this.cursor = Math.max(this.cursor, newest - this.overlapMs);
+    this.polls++;
+    return out;
+  }
+
+  private take(list: Rec[]): ActivationRecord[] {
+    const fresh = list.filter((a) => !this.byId.has(a.activationId) && a.start >= this.since).sort((x, y) => (x.end || x.start) - (y.end || y.start));
     const out: ActivationRecord[] = [];
     for (const a of fresh) {
-      const r = compact(a, this.records.length + 1);
+      const r = compact(a, ++this.seq);
       this.byId.set(r.id, r);
       this.records.push(r);
       out.push(r);
     }
     if (this.records.length > this.max) {
-      // a view kept open for weeks: forget the oldest; the client sees `dropped` and says so
+      // a view kept open for weeks: forget the oldest (the late-record check stops, as it counts from `since`)
       for (const r of this.records.splice(0, this.records.length - this.max)) this.byId.delete(r.id);
+      this.trimmed = true;
     }
-    const newest = page.reduce((m, a) => Math.max(m, a.start), 0);
-    if (newest) this.cursor = Math.max(this.cursor, newest - this.overlapMs);
-    this.polls++;
     return out;
   }
 
@@ -175,6 +216,6 @@ export class ActivationFeed {
   }
 
   get total(): number {
-    return this.records.length ? this.records[this.records.length - 1]!.seq : 0;
+    return this.seq;
   }
 }

@@ -68,10 +68,15 @@ describe("the Live view during a 1,000-file burst", function () {
       return stable ? true : undefined;
     }, 120_000, stack);
     expect(api).to.be.above(N / 10);
-    await poll(`the Live view at ${api} activations`, async () => Number(await page.locator('[data-testid="live-count"]').textContent()) >= api, 60_000);
+    const all = (await activationsSince(ow, view.feed.since)).filter((a) => a.start >= view.feed.since);
+    const listed = all.length;
+    const missing = () => {
+      const known = new Set(view.feed.records.map((r) => r.id));
+      return all.filter((a) => !known.has(a.activationId)).map((a) => `${a.name} start ${a.start} duration ${a.duration}`).slice(0, 10).join("; ");
+    };
+    await poll(`the Live view at ${listed} activations (the view server has ${view.feed.total}; lacking e.g. ${missing()})`, async () => Number(await page.locator('[data-testid="live-count"]').textContent()) >= listed, 60_000);
     const shown = Number(await page.locator('[data-testid="live-count"]').textContent());
-    const listed = (await activationsSince(ow, view.feed.since)).filter((a) => a.start >= view.feed.since).length;
-    expect(shown).to.equal(listed);
+    expect(shown, missing()).to.equal(listed);
     // the list itself holds a row for each (rendered virtually: only those in view are in the DOM)
     expect(Number(await page.locator('[data-testid="live-list"]').getAttribute("data-rows"))).to.equal(listed);
     await screenshot(page, "live-burst");

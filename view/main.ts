@@ -237,9 +237,13 @@ interface Fn {
 
 function Functions(): VNode {
   const [fns, setFns] = useState<Fn[] | null>(null);
+  const [triggers, setTriggers] = useState<Array<{ name: string; feed?: string; rules: Array<{ name: string; action: string; status: string }> }>>([]);
   const [err, setErr] = useState("");
   useEffect(() => {
-    const load = () => getJson<{ functions: Fn[] }>("/api/functions").then((r) => setFns(r.functions), (e: Error) => setErr(e.message));
+    const load = () => getJson<{ functions: Fn[]; triggers: typeof triggers }>("/api/functions").then((r) => {
+      setFns(r.functions);
+      setTriggers(r.triggers);
+    }, (e: Error) => setErr(e.message));
     void load();
     const t = setInterval(load, 10_000);
     return () => clearInterval(t);
@@ -248,6 +252,8 @@ function Functions(): VNode {
   return html`<section>
     ${err && html`<p class="bad">${err}</p>`}
     ${!fns && !err && html`<p>loading…</p>`}
+    ${triggers.length > 0 && html`<h3>Triggers and rules</h3><table data-testid="triggers"><tr><th>trigger</th><th>feed</th><th>rules → action (status)</th></tr>
+      ${triggers.map((t) => html`<tr><td>${t.name}</td><td>${t.feed ?? ""}</td><td>${t.rules.map((r) => `${r.name} → ${r.action} (${r.status})`).join(" · ")}</td></tr>`)}</table>`}
     ${fns?.map((f) => html`<article class="fn" data-testid="function" data-name=${f.name}>
       <h3>${f.name} <small>${f.kind} v${f.version}</small></h3>
       ${f.description && html`<p>${f.description}</p>`}

@@ -110,3 +110,38 @@ export async function catalogue(ow: Client, records: ActivationRecord[]): Promis
   );
   return entries.sort((x, y) => x.name.localeCompare(y.name));
 }
+
+export interface RuleView {
+  name: string;
+  trigger: string;
+  action: string;
+  status: string;
+}
+
+export interface TriggerView {
+  name: string;
+  /** the feed action bound to it, if any */
+  feed?: string;
+  rules: RuleView[];
+}
+
+/** Triggers and the rules that connect them to actions: how storage events reach the pipelines. */
+export async function wiring(ow: Client): Promise<TriggerView[]> {
+  const triggers = (await ow.triggers.list({ limit: 200 } as never)) as unknown as Dict[];
+  const rules = (await ow.rules.list({ limit: 200 } as never)) as unknown as Dict[];
+  const full = await Promise.all(rules.map((r) => ow.rules.get({ name: String(r.name) } as never).then((x) => x as unknown as Dict, () => r)));
+  const byTrigger = new Map<string, RuleView[]>();
+  for (const r of full) {
+    const t = typeof r.trigger === "object" ? `${r.trigger.path}/${r.trigger.name}` : String(r.trigger ?? "");
+    const a = typeof r.action === "object" ? `${r.action.path}/${r.action.name}` : String(r.action ?? "");
+    const v: RuleView = { name: String(r.name), trigger: t, action: a, status: String(r.status ?? "unknown") };
+    const key = t.split("/").pop()!;
+    byTrigger.set(key, [...(byTrigger.get(key) ?? []), v]);
+  }
+  return triggers.map((t) => {
+    const feed = (t.annotations as Array<{ key: string; value: unknown }> | undefined)?.find((a) => a.key === "feed")?.value;
+    const out: TriggerView = { name: `${t.namespace}/${t.name}`, rules: byTrigger.get(String(t.name)) ?? [] };
+    if (feed !== undefined) out.feed = String(feed);
+    return out;
+  });
+}

@@ -19,7 +19,7 @@ import { readCitationInfo } from "../cite/citation.ts";
 import { codemeta } from "../cite/codemeta.ts";
 import { datacite } from "../cite/datacite.ts";
 import { ActivationFeed } from "./activations.ts";
-import { boundParams, catalogue } from "./catalogue.ts";
+import { boundParams, catalogue, wiring } from "./catalogue.ts";
 import { ProviderApi, type ProviderConn, type Sample } from "./provider.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -179,7 +179,15 @@ export async function startViewServer(o: ViewOptions): Promise<ViewServer> {
       return send(res, 200, { since: feed.since, total: feed.total, polls: feed.polls, records, error: feed.lastError ?? null });
     }
     if (method === "GET" && p === "/api/functions") {
-      return send(res, 200, { functions: await catalogue(ow, feed.records), since: feed.since });
+      let triggersError: string | null = null;
+      const [functions, triggers] = await Promise.all([
+        catalogue(ow, feed.records),
+        wiring(ow).catch((e: Error) => {
+          triggersError = `cannot list triggers and rules: ${e.message}`;
+          return [];
+        }),
+      ]);
+      return send(res, 200, { functions, triggers, triggersError, since: feed.since });
     }
     if (method === "GET" && p === "/api/files") {
       const state = url.searchParams.get("state") || undefined;

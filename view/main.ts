@@ -31,18 +31,21 @@ function useStore(): number {
   return tick;
 }
 
+/** Files this activation failed: a step those of its own step (earlier steps' failures ride along), others all. */
+const ownFailures = (a: Act) => (a.kind === "step" ? a.failed.filter((f) => a.name.endsWith(`/${f.step}`)) : a.failed);
+
 function outcome(a: Act): VNode {
   if (a.error) return html`<span class="bad">error</span>`;
   if (!a.success) return html`<span class="bad">${a.status}</span>`;
-  if (a.failed.length) return html`<span class="warn">ok, ${a.failed.length} failed</span>`;
+  const own = ownFailures(a).length;
+  if (own) return html`<span class="warn">ok, ${own} failed</span>`;
   return html`<span class="ok">ok</span>`;
 }
 
 function reasons(a: Act): string {
   const parts: string[] = [];
   if (a.error) parts.push(`${a.error.step ?? ""}: ${a.error.message}${a.error.paths.length ? ` [${list(a.error.paths)}]` : ""}`);
-  const own = a.kind === "sequence" ? a.failed : a.failed.filter((f) => a.name.endsWith(`/${f.step}`));
-  for (const f of own) parts.push(`failed ${f.step}: ${f.reason}`);
+  for (const f of ownFailures(a)) parts.push(`failed ${f.step}: ${f.reason}`);
   for (const s of a.skipped) parts.push(`skipped ${s.path}: ${s.reason}`);
   return parts.join(" · ");
 }
@@ -122,7 +125,7 @@ function Live(): VNode {
   const files = useMemo(() => (byFile ? flows(recs) : []), [recs.length, byFile]);
   return html`<section>
     <p class="summary">Since ${new Date(store.since).toLocaleString()}: <b data-testid="live-count">${recs.length}</b> activations:${" "}
-      <span data-testid="live-fires">${counts.trigger}</span> fires, ${counts.sequence} sequences, ${counts.step} steps, ${counts.action} actions,
+      <span data-testid="live-fires">${counts.trigger}</span> fires, ${counts.sequence} sequences, ${counts.step} steps, ${counts.action} actions,${" "}
       <span class=${failed ? "bad" : ""}>${failed} not successful</span>${store.error ? html` <span class="bad">(${store.error})</span>` : ""}</p>
     <p><label><input type="checkbox" data-testid="by-file" checked=${byFile} onChange=${() => setByFile(!byFile)} /> per file: storage event → fire → sequences → steps</label></p>
     ${byFile ? html`<div class="vhead flow"><span>file</span><span>closed → fired</span><span>pipelines</span><span>steps</span><span>state</span><span>reason</span></div>

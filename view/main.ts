@@ -94,12 +94,25 @@ function flows(recs: Act[]): FileFlow[] {
         f.done = true;
         f.failedBy.delete(a.name);
       }
-      if (a.kind === "sequence") f.sequences.push(short(a.name));
+      if (a.kind === "sequence" && !f.sequences.includes(short(a.name))) f.sequences.push(short(a.name));
     }
     if (a.kind === "step") continue;
-    for (const x of a.failed) get(x.path, a.end).failedBy.set(a.name, `${x.step}: ${x.reason}`);
+    const ran = (f: Acc) => {
+      if (a.kind === "sequence" && !f.sequences.includes(short(a.name))) f.sequences.push(short(a.name));
+    };
+    for (const x of a.failed) {
+      const f = get(x.path, a.end);
+      f.failedBy.set(a.name, `${x.step}: ${x.reason}`);
+      ran(f);
+    }
     for (const x of a.skipped) get(x.path, a.end).skippedWhy = `${short(a.name)} skipped: ${x.reason}`;
-    if (a.error) for (const p of a.error.paths) get(p, a.end).failedBy.set(a.name, `${a.error.step ?? ""}: ${a.error.message}`);
+    if (a.error) {
+      for (const p of a.error.paths) {
+        const f = get(p, a.end);
+        f.failedBy.set(a.name, `${a.error.step ?? ""}: ${a.error.message}`);
+        ran(f);
+      }
+    }
   }
   return [...by.values()]
     .map(({ done, failedBy, skippedWhy, ...f }) => {
@@ -131,7 +144,7 @@ function Live(): VNode {
     ${byFile ? html`<div class="vhead flow"><span>file</span><span>closed → fired</span><span>pipelines</span><span>steps</span><span>state</span><span>reason</span></div>
     <${VirtualList} testid="live-files" items=${files} row=${(f: FileFlow) => html`<div class="flow" data-path=${f.path} data-state=${f.state}>
       <span>${f.path}</span><span class="num">${f.closed && f.fired ? `${((f.fired - f.closed) / 1000).toFixed(1)} s` : ""}</span><span>${f.sequences.join(", ")}</span><span class="num">${f.steps}</span>
-      <span class=${f.state === "failed" ? "bad" : f.state === "ok" ? "ok" : "warn"}>${f.state}</span><span class="files">${f.reason ?? ""}</span></div>`} />` : html`
+      <span class=${f.state === "failed" ? "bad" : f.state === "ok" ? "ok" : "warn"}>${f.state}</span><span class=${f.state === "failed" ? "files bad" : "files note"}>${f.reason ?? ""}</span></div>`} />` : html`
     <div class="vhead"><span>time</span><span>kind</span><span>what</span><span>outcome</span><span>ms</span><span>files · reasons</span></div>
     <${VirtualList} testid="live-list" items=${newestFirst} row=${(a: Act) => html`<div class=${`live-row kind-${a.kind}`} data-id=${a.id} title=${reasons(a)}>
       <span>${time(a.end)}</span><span>${a.kind === "trigger" ? "fire" : a.kind}</span><span>${short(a.name)}</span><span>${outcome(a)}</span><span class="num">${a.duration}</span>

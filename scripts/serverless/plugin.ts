@@ -6,6 +6,7 @@
 //   failing the deploy when the feed refuses), and unbinds them on remove with the real namespace.
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { catalogueAnnotations, type Annotation } from "../build/annotations.ts";
 import { bundleActions, type BuiltAction } from "../build/bundle.ts";
 import { entryOfHandler, mainOfHandler } from "../build/entries.ts";
 import { typecheck } from "../build/typecheck.ts";
@@ -27,6 +28,7 @@ export default class OpenWhiskEsbuildPlugin {
   readonly hooks: Record<string, Hook>;
   private readonly log: Logger;
   private built = new Map<string, BuiltAction>();
+  private catalogue = new Map<string, Annotation[]>();
 
   constructor(
     private readonly serverless: Serverless,
@@ -60,6 +62,7 @@ export default class OpenWhiskEsbuildPlugin {
     const entries = names.map((n) => entryOfHandler(this.serviceDir, n, svc.getFunction(n).handler!));
     const built = await bundleActions(entries, join(this.serviceDir, "dist", "actions"), { projectDir: this.serviceDir });
     for (const b of built) this.built.set(b.name, b);
+    for (const e of entries) this.catalogue.set(e.name, await catalogueAnnotations(e));
     this.log.notice(sizeTable(built));
   }
 
@@ -101,11 +104,13 @@ export default class OpenWhiskEsbuildPlugin {
     }
   }
 
-  /** Our zip as the action's code, and what it is as its `provenance` annotation. */
+  /** Our zip as the action's code, what it is as its `provenance` annotation, and its catalogue annotations. */
   private ship(name: string, compiled: CompiledAction): void {
     compiled.action.exec.code = this.codeOf(name);
-    const annotations = (compiled.action.annotations ?? []).filter((a) => a.key !== "provenance");
-    annotations.push({ key: "provenance", value: this.built.get(name)!.provenance });
+    const catalogue = this.catalogue.get(name) ?? [];
+    const ours = new Set(["provenance", ...catalogue.map((a) => a.key)]);
+    const annotations = (compiled.action.annotations ?? []).filter((a) => !ours.has(a.key));
+    annotations.push({ key: "provenance", value: this.built.get(name)!.provenance }, ...catalogue);
     compiled.action.annotations = annotations;
   }
 

@@ -14,6 +14,8 @@ export interface StackOptions {
   deploy: boolean;
   /** a config file for the local OpenWhisk platform (limits, pool; local/openwhisk/README.md) */
   openwhiskConfig?: string;
+  /** the pipeline's web page (scripts/view): its port on 127.0.0.1; null: no page */
+  viewPort?: number | null;
 }
 
 export const USAGE = `usage: npm start -- [options]
@@ -28,6 +30,8 @@ export const USAGE = `usage: npm start -- [options]
   --mqtt URL            MQTT broker (env MQTT_URL; default: 127.0.0.1:1883 if one listens, else mosquitto is started)
   --mqtt-prefix P       accounting topic prefix (env MQTT_TOPIC_PREFIX; default storage-events/<stack id>/accounting,
                         the stack id derived from the state folder, so stacks sharing a broker do not mix)
+  --view-port N         the pipeline's web page on 127.0.0.1 (env VIEW_PORT, default 3400)
+  --no-view             no web page
   --no-deploy           start the services only
   --no-follow           exit once deployed (stops everything again), without the live log
   Ports may be 0 (any free port).`;
@@ -54,6 +58,8 @@ export function parseStackOptions(argv: string[], env: NodeJS.ProcessEnv): Stack
       "mqtt-prefix": { type: "string" },
       "no-follow": { type: "boolean" },
       "no-deploy": { type: "boolean" },
+      "view-port": { type: "string" },
+      "no-view": { type: "boolean" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -78,6 +84,7 @@ export function parseStackOptions(argv: string[], env: NodeJS.ProcessEnv): Stack
     },
     mqttUrl,
     ...(mqttTopicPrefix !== undefined ? { mqttTopicPrefix } : {}),
+    viewPort: values["no-view"] ? null : port("--view-port", values["view-port"] ?? env.VIEW_PORT, 3400),
     follow: !values["no-follow"],
     deploy: !values["no-deploy"],
   };

@@ -1,0 +1,83 @@
+// The view server's JSON API, as the page calls it (same origin; the server holds every credential).
+export async function getJson<T>(path: string): Promise<T> {
+  const r = await fetch(path, { headers: { accept: "application/json" } });
+  const j = (await r.json().catch(() => ({ error: `HTTP ${r.status}` }))) as T & { error?: string };
+  if (!r.ok) throw new Error(j.error ?? `HTTP ${r.status}`);
+  return j;
+}
+
+export async function postJson<T>(path: string, body: unknown): Promise<T> {
+  const r = await fetch(path, { method: "POST", headers: { "content-type": "application/json", "x-view-request": "1" }, body: JSON.stringify(body) });
+  const j = (await r.json().catch(() => ({ error: `HTTP ${r.status}` }))) as T & { error?: string };
+  if (!r.ok) throw new Error(j.error ?? `HTTP ${r.status}`);
+  return j;
+}
+
+export interface FileRef {
+  path: string;
+  pid?: string;
+  did?: { scope: string; name: string };
+  rules?: Record<string, string>;
+  derived?: Array<{ path: string; kind?: string; contentType?: string }>;
+  time?: number;
+}
+
+export interface Act {
+  seq: number;
+  id: string;
+  name: string;
+  kind: "trigger" | "sequence" | "step" | "action";
+  start: number;
+  end: number;
+  duration: number;
+  success: boolean;
+  status: string;
+  cause?: string;
+  files: FileRef[];
+  skipped: Array<{ path: string; reason: string }>;
+  failed: Array<{ path: string; step: string; reason: string; permanent?: boolean }>;
+  error?: { message: string; step?: string; transient?: boolean; paths: string[] };
+}
+
+export interface LedgerFile {
+  trigger: string;
+  path: string;
+  state: string;
+  step?: string;
+  reason?: string;
+  permanent?: boolean;
+  arrived?: string;
+  updated?: string;
+  nextRetry?: string;
+}
+
+/** All activations the server has seen, kept in order; polled by cursor so none is ever missed. */
+export class ActivationStore {
+  readonly records: Act[] = [];
+  since = 0;
+  total = 0;
+  error: string | null = null;
+  private cursor = 0;
+  constructor(private readonly onChange: () => void) {}
+
+  async pollOnce(): Promise<void> {
+    for (;;) {
+      const r = await getJson<{ since: number; total: number; records: Act[]; error: string | null }>(`/api/activations?after=${this.cursor}&limit=5000`);
+      this.since = r.since;
+      this.total = r.total;
+      this.error = r.error;
+      for (const a of r.records) this.records.push(a);
+      if (r.records.length) this.cursor = r.records[r.records.length - 1]!.seq;
+      if (r.records.length < 5000) break;
+    }
+    this.onChange();
+  }
+
+  start(ms = 1000): void {
+    const loop = () => this.pollOnce().catch((e: Error) => {
+      this.error = e.message;
+      this.onChange();
+    }).finally(() => setTimeout(loop, ms));
+    loop();
+  }
+}

@@ -113,6 +113,8 @@ export async function main(params: Record<string, unknown>): Promise<Record<stri
       break;
     case "DELETE":
       answer = await call(p, "DELETE", path);
+      // nothing registered is what DELETE asks for: `serverless deploy` deletes before every create
+      if (answer.status === 404 && answer.body.code === "NOT_FOUND") return { status: "success", detail: "no feed registration to delete" };
       break;
     case "PAUSE":
       answer = await call(p, "POST", `${path}/pause`);

@@ -167,6 +167,9 @@ describe("feeds e2e: local OpenWhisk + feed action + provider + Mosquitto", func
     await ow.triggers.delete({ name: "files" });
     const list = await new ProviderClient(provider.urls.provider!).call("GET", "/api/v1/registrations");
     expect(list.body.registrations).to.deep.equal([]);
+    // deleting what is not there succeeds: `serverless deploy` deletes before every create
+    const again = await ow.feeds.delete({ name: FEED, trigger: "files" });
+    expect(again.response.result).to.deep.equal({ status: "success", detail: "no feed registration to delete" });
     const read = await ow.feeds.get({ name: FEED, trigger: "files" }).catch((e: any) => e);
     expect(JSON.stringify(read.error ?? read)).to.match(/no feed registration/);
   });

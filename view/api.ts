@@ -7,7 +7,11 @@ export async function getJson<T>(path: string): Promise<T> {
 }
 
 export async function postJson<T>(path: string, body: unknown): Promise<T> {
-  const r = await fetch(path, { method: "POST", headers: { "content-type": "application/json", "x-view-request": "1" }, body: JSON.stringify(body) });
+  const r = await fetch(path, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-view-request": "1" },
+    body: JSON.stringify(body),
+  });
   const j = (await r.json().catch(() => ({ error: `HTTP ${r.status}` }))) as T & { error?: string };
   if (!r.ok) throw new Error(j.error ?? `HTTP ${r.status}`);
   return j;
@@ -62,7 +66,9 @@ export class ActivationStore {
 
   async pollOnce(): Promise<void> {
     for (;;) {
-      const r = await getJson<{ since: number; total: number; records: Act[]; error: string | null }>(`/api/activations?after=${this.cursor}&limit=5000`);
+      const r = await getJson<{ since: number; total: number; records: Act[]; error: string | null }>(
+        `/api/activations?after=${this.cursor}&limit=5000`,
+      );
       this.since = r.since;
       this.total = r.total;
       this.error = r.error;
@@ -74,10 +80,13 @@ export class ActivationStore {
   }
 
   start(ms = 1000): void {
-    const loop = () => this.pollOnce().catch((e: Error) => {
-      this.error = e.message;
-      this.onChange();
-    }).finally(() => setTimeout(loop, ms));
+    const loop = () =>
+      this.pollOnce()
+        .catch((e: Error) => {
+          this.error = e.message;
+          this.onChange();
+        })
+        .finally(() => setTimeout(loop, ms));
     loop();
   }
 }

@@ -17,7 +17,15 @@ export function Chart(props: { title: string; series: string[]; data: Array<Arra
         title: props.title,
         width: 560,
         height: 220,
-        series: [{}, ...props.series.map((s, i) => ({ label: s, stroke: COLORS[i % COLORS.length], width: 2, value: (_: uPlot, v: number | null) => (v == null ? "–" : `${+v.toFixed(2)}${props.unit ?? ""}`) }))],
+        series: [
+          {},
+          ...props.series.map((s, i) => ({
+            label: s,
+            stroke: COLORS[i % COLORS.length],
+            width: 2,
+            value: (_: uPlot, v: number | null) => (v == null ? "–" : `${+v.toFixed(2)}${props.unit ?? ""}`),
+          })),
+        ],
         axes: [{}, { size: 60 }],
       },
       props.data as uPlot.AlignedData,

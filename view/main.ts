@@ -11,7 +11,8 @@ import "./style.css";
 
 const time = (t: number) => new Date(t).toTimeString().slice(0, 8);
 const short = (name: string) => name.split("/").slice(1).join("/") || name;
-const list = (paths: string[], max = 3) => (paths.length > max ? `${paths.slice(0, max).join(", ")} … (+${paths.length - max})` : paths.join(", "));
+const list = (paths: string[], max = 3) =>
+  paths.length > max ? `${paths.slice(0, max).join(", ")} … (+${paths.length - max})` : paths.join(", ");
 
 let tick = 0;
 const listeners = new Set<() => void>();
@@ -141,29 +142,49 @@ function Live(): VNode {
       <span data-testid="live-fires">${counts.trigger}</span> fires, ${counts.sequence} sequences, ${counts.step} steps, ${counts.action} actions,${" "}
       <span class=${failed ? "bad" : ""}>${failed} not successful</span>${store.error ? html` <span class="bad">(${store.error})</span>` : ""}</p>
     <p><label><input type="checkbox" data-testid="by-file" checked=${byFile} onChange=${() => setByFile(!byFile)} /> per file: storage event → fire → sequences → steps</label></p>
-    ${byFile ? html`<div class="vhead flow"><span>file</span><span>closed → fired</span><span>pipelines</span><span>steps</span><span>state</span><span>reason</span></div>
-    <${VirtualList} testid="live-files" items=${files} row=${(f: FileFlow) => html`<div class="flow" data-path=${f.path} data-state=${f.state}>
+    ${
+      byFile
+        ? html`<div class="vhead flow"><span>file</span><span>closed → fired</span><span>pipelines</span><span>steps</span><span>state</span><span>reason</span></div>
+    <${VirtualList} testid="live-files" items=${files} row=${(
+      f: FileFlow,
+    ) => html`<div class="flow" data-path=${f.path} data-state=${f.state}>
       <span>${f.path}</span><span class="num">${f.closed && f.fired ? `${((f.fired - f.closed) / 1000).toFixed(1)} s` : ""}</span><span>${f.sequences.join(", ")}</span><span class="num">${f.steps}</span>
-      <span class=${f.state === "failed" ? "bad" : f.state === "ok" ? "ok" : "warn"}>${f.state}</span><span class=${f.state === "failed" ? "files bad" : "files note"}>${f.reason ?? ""}</span></div>`} />` : html`
+      <span class=${f.state === "failed" ? "bad" : f.state === "ok" ? "ok" : "warn"}>${f.state}</span><span class=${f.state === "failed" ? "files bad" : "files note"}>${f.reason ?? ""}</span></div>`} />`
+        : html`
     <div class="vhead"><span>time</span><span>kind</span><span>what</span><span>outcome</span><span>ms</span><span>files · reasons</span></div>
-    <${VirtualList} testid="live-list" items=${newestFirst} row=${(a: Act) => html`<div class=${`live-row kind-${a.kind}`} data-id=${a.id} title=${reasons(a)}>
+    <${VirtualList} testid="live-list" items=${newestFirst} row=${(
+      a: Act,
+    ) => html`<div class=${`live-row kind-${a.kind}`} data-id=${a.id} title=${reasons(a)}>
       <span>${time(a.end)}</span><span>${a.kind === "trigger" ? "fire" : a.kind}</span><span>${short(a.name)}</span><span>${outcome(a)}</span><span class="num">${a.duration}</span>
-      <span class="files">${list(a.files.map((f) => f.path))}${reasons(a) ? html` <span class="bad">${reasons(a)}</span>` : ""}</span></div>`} />`}
+      <span class="files">${list(a.files.map((f) => f.path))}${reasons(a) ? html` <span class="bad">${reasons(a)}</span>` : ""}</span></div>`} />`
+    }
   </section>`;
 }
 
 function FileDetail(props: { path: string; onClose: () => void }): VNode {
-  const [d, setD] = useState<{ ledger: LedgerFile[]; history: Act[]; pid: string | null; did: { scope: string; name: string } | null; derived: Array<{ path: string; kind?: string }> } | null>(null);
+  const [d, setD] = useState<{
+    ledger: LedgerFile[];
+    history: Act[];
+    pid: string | null;
+    did: { scope: string; name: string } | null;
+    derived: Array<{ path: string; kind?: string }>;
+  } | null>(null);
   const [extra, setExtra] = useState<{ title: string; body: unknown } | null>(null);
   const [err, setErr] = useState("");
   useEffect(() => {
     getJson<typeof d>(`/api/file?path=${encodeURIComponent(props.path)}`).then(setD, (e: Error) => setErr(e.message));
   }, [props.path, useStore()]);
-  const show = (title: string, url: string) => getJson(url).then((body) => setExtra({ title, body }), (e: Error) => setExtra({ title, body: { error: e.message } }));
+  const show = (title: string, url: string) =>
+    getJson(url).then(
+      (body) => setExtra({ title, body }),
+      (e: Error) => setExtra({ title, body: { error: e.message } }),
+    );
   return html`<div class="detail" data-testid="file-detail">
     <h3>${props.path} <button onClick=${props.onClose}>close</button></h3>
     ${err && html`<p class="bad">${err}</p>`}
-    ${d && html`<div>
+    ${
+      d &&
+      html`<div>
       <h4>State per pipeline</h4>
       <table><tr><th>trigger</th><th>state</th><th>step</th><th>reason</th><th>arrived</th><th>updated</th></tr>
       ${d.ledger.map((f) => html`<tr data-testid="detail-state"><td>${f.trigger}</td><td class=${`state-${f.state}`}>${f.state}</td><td>${f.step ?? ""}</td><td>${f.reason ?? ""}</td><td>${f.arrived ?? ""}</td><td>${f.updated ?? ""}</td></tr>`)}</table>
@@ -173,7 +194,8 @@ function FileDetail(props: { path: string; onClose: () => void }): VNode {
       ${d.derived.filter((x) => x.path.endsWith(".png")).map((x) => html`<figure><img data-testid="preview" alt=${`preview of ${props.path}`} src=${`/api/preview?path=${encodeURIComponent(x.path)}`} /><figcaption>${x.path}</figcaption></figure>`)}
       <h4>History</h4>
       <table>${d.history.map((a) => html`<tr><td>${time(a.end)}</td><td>${a.kind}</td><td>${short(a.name)}</td><td>${outcome(a)}</td><td class="num">${a.duration} ms</td><td>${reasons(a)}</td></tr>`)}</table>
-    </div>`}
+    </div>`
+    }
   </div>`;
 }
 
@@ -187,21 +209,31 @@ function Files(): VNode {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [open, setOpen] = useState<string | null>(null);
   const [note, setNote] = useState("");
-  const load = () => getJson<{ files: LedgerFile[]; truncated: boolean }>(`/api/files?prefix=${encodeURIComponent(prefix)}${state ? `&state=${state}` : ""}`).then((r) => {
-    setFiles(r.files);
-    setTruncated(r.truncated);
-    setErr("");
-  }, (e: Error) => setErr(e.message));
+  const load = () =>
+    getJson<{ files: LedgerFile[]; truncated: boolean }>(
+      `/api/files?prefix=${encodeURIComponent(prefix)}${state ? `&state=${state}` : ""}`,
+    ).then(
+      (r) => {
+        setFiles(r.files);
+        setTruncated(r.truncated);
+        setErr("");
+      },
+      (e: Error) => setErr(e.message),
+    );
   useEffect(() => {
     void load();
     const t = setInterval(load, 3000);
     return () => clearInterval(t);
   }, [prefix, state]);
-  const retry = (paths: string[]) => postJson<{ retried: number }>("/api/files/retry", { paths }).then((r) => {
-    setNote(`${r.retried} file(s) sent again`);
-    setSelected(new Set());
-    void load();
-  }, (e: Error) => setNote(e.message));
+  const retry = (paths: string[]) =>
+    postJson<{ retried: number }>("/api/files/retry", { paths }).then(
+      (r) => {
+        setNote(`${r.retried} file(s) sent again`);
+        setSelected(new Set());
+        void load();
+      },
+      (e: Error) => setNote(e.message),
+    );
   const toggle = (p: string) => {
     const s = new Set(selected);
     if (s.has(p)) s.delete(p);
@@ -224,15 +256,26 @@ function Files(): VNode {
       <span data-testid="retry-note">${note}</span>
     </form>
     ${err && html`<p class="bad">${err}</p>`}
-    <p class="summary" data-testid="files-count" data-count=${files ? files.length : ""}>${files ? `${files.length} file(s): ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ")}${truncated ? " — the first ones only: narrow the prefix" : ""}` : "loading…"}</p>
-    ${files && html`<${VirtualList} testid="files-list" items=${files} height=${360} row=${(f: LedgerFile) => html`<div class="file-row" data-path=${f.path} data-state=${f.state} data-trigger=${f.trigger}>
+    <p class="summary" data-testid="files-count" data-count=${files ? files.length : ""}>${
+      files
+        ? `${files.length} file(s): ${Object.entries(counts)
+            .map(([k, v]) => `${v} ${k}`)
+            .join(", ")}${truncated ? " — the first ones only: narrow the prefix" : ""}`
+        : "loading…"
+    }</p>
+    ${
+      files &&
+      html`<${VirtualList} testid="files-list" items=${files} height=${360} row=${(
+        f: LedgerFile,
+      ) => html`<div class="file-row" data-path=${f.path} data-state=${f.state} data-trigger=${f.trigger}>
       <input type="checkbox" disabled=${f.state !== "failed"} checked=${selected.has(f.path)} onChange=${() => toggle(f.path)} />
       <a href="#files" onClick=${(e: Event) => {
         e.preventDefault();
         setOpen(f.path);
       }}>${f.path}</a><span class=${`state state-${f.state}`}>${f.state}</span><span class="trig">${f.trigger.split("/").pop()}</span>
       <span class="reason">${f.step ? `${f.step}${f.permanent ? " (permanent)" : ""}: ${f.reason ?? ""}` : ""}</span>
-      ${f.state === "failed" ? html`<button class="retry" data-testid="retry-one" onClick=${() => retry([f.path])}>Retry</button>` : ""}</div>`} />`}
+      ${f.state === "failed" ? html`<button class="retry" data-testid="retry-one" onClick=${() => retry([f.path])}>Retry</button>` : ""}</div>`} />`
+    }
     ${open && html`<${FileDetail} path=${open} onClose=${() => setOpen(null)} />`}
   </section>`;
 }
@@ -245,7 +288,12 @@ interface Fn {
   parameters: Array<{ name: string; description: string; required: boolean; type?: string; default?: unknown; secret?: boolean }>;
   sampleInput?: unknown;
   sampleOutput?: unknown;
-  provenance?: { bundleSha256: string; git: { commit: string | null; dirty: boolean | null }; dependencies: Record<string, string>; source: string };
+  provenance?: {
+    bundleSha256: string;
+    git: { commit: string | null; dirty: boolean | null };
+    dependencies: Record<string, string>;
+    source: string;
+  };
   bound: Record<string, unknown>;
   components?: string[];
   stats: { invocations: number; errors: number; errorRate: number; p50: number | null; p99: number | null };
@@ -253,13 +301,19 @@ interface Fn {
 
 function Functions(): VNode {
   const [fns, setFns] = useState<Fn[] | null>(null);
-  const [triggers, setTriggers] = useState<Array<{ name: string; feed?: string; rules: Array<{ name: string; action: string; status: string }> }>>([]);
+  const [triggers, setTriggers] = useState<
+    Array<{ name: string; feed?: string; rules: Array<{ name: string; action: string; status: string }> }>
+  >([]);
   const [err, setErr] = useState("");
   useEffect(() => {
-    const load = () => getJson<{ functions: Fn[]; triggers: typeof triggers }>("/api/functions").then((r) => {
-      setFns(r.functions);
-      setTriggers(r.triggers);
-    }, (e: Error) => setErr(e.message));
+    const load = () =>
+      getJson<{ functions: Fn[]; triggers: typeof triggers }>("/api/functions").then(
+        (r) => {
+          setFns(r.functions);
+          setTriggers(r.triggers);
+        },
+        (e: Error) => setErr(e.message),
+      );
     void load();
     const t = setInterval(load, 10_000);
     return () => clearInterval(t);
@@ -268,21 +322,40 @@ function Functions(): VNode {
   return html`<section>
     ${err && html`<p class="bad">${err}</p>`}
     ${!fns && !err && html`<p>loading…</p>`}
-    ${triggers.length > 0 && html`<h3>Triggers and rules</h3><table data-testid="triggers"><tr><th>trigger</th><th>feed</th><th>rules → action (status)</th></tr>
-      ${triggers.map((t) => html`<tr><td>${t.name}</td><td>${t.feed ?? ""}</td><td>${t.rules.map((r) => `${r.name} → ${r.action} (${r.status})`).join(" · ")}</td></tr>`)}</table>`}
-    ${fns?.map((f) => html`<article class="fn" data-testid="function" data-name=${f.name}>
+    ${
+      triggers.length > 0 &&
+      html`<h3>Triggers and rules</h3><table data-testid="triggers"><tr><th>trigger</th><th>feed</th><th>rules → action (status)</th></tr>
+      ${triggers.map((t) => html`<tr><td>${t.name}</td><td>${t.feed ?? ""}</td><td>${t.rules.map((r) => `${r.name} → ${r.action} (${r.status})`).join(" · ")}</td></tr>`)}</table>`
+    }
+    ${fns?.map(
+      (f) => html`<article class="fn" data-testid="function" data-name=${f.name}>
       <h3>${f.name} <small>${f.kind} v${f.version}</small></h3>
       ${f.description && html`<p>${f.description}</p>`}
       ${f.components && html`<p>steps: ${f.components.join(" → ")}</p>`}
       <p class="stats">${f.stats.invocations} invocations · p50 ${f.stats.p50 ?? "–"} ms · p99 ${f.stats.p99 ?? "–"} ms · error rate ${(f.stats.errorRate * 100).toFixed(1)} %</p>
-      ${f.parameters.length > 0 && html`<table class="params"><tr><th>parameter</th><th>type</th><th>default</th><th>required</th><th>bound value</th><th>description</th></tr>
-        ${f.parameters.map((p) => html`<tr data-testid="param" data-param=${p.name}><td>${p.name}</td><td>${p.type ?? ""}</td><td>${p.default === undefined ? "" : String(p.default)}</td><td>${p.required ? "yes" : ""}</td>
-          <td>${f.bound[p.name] === undefined ? "" : typeof f.bound[p.name] === "string" ? f.bound[p.name] : JSON.stringify(f.bound[p.name])}</td><td>${p.description}</td></tr>`)}</table>`}
-      ${f.provenance && html`<p class="prov">bundle SHA-256 <code data-testid="bundle-sha">${f.provenance.bundleSha256}</code> · commit <code>${f.provenance.git.commit ?? "unknown"}${f.provenance.git.dirty ? " (uncommitted changes)" : ""}</code> · source ${f.provenance.source}<br />
-        bundled: ${Object.entries(f.provenance.dependencies).map(([n, v]) => `${n}@${v}`).join(", ") || "no packages"}<br />
-        citation: <a href=${`/api/cite?action=${encodeURIComponent(f.name)}&format=codemeta`} target="_blank">codemeta.json</a> · <a href=${`/api/cite?action=${encodeURIComponent(f.name)}&format=datacite`} target="_blank">datacite.json (DOI metadata)</a></p>`}
+      ${
+        f.parameters.length > 0 &&
+        html`<table class="params"><tr><th>parameter</th><th>type</th><th>default</th><th>required</th><th>bound value</th><th>description</th></tr>
+        ${f.parameters.map(
+          (
+            p,
+          ) => html`<tr data-testid="param" data-param=${p.name}><td>${p.name}</td><td>${p.type ?? ""}</td><td>${p.default === undefined ? "" : String(p.default)}</td><td>${p.required ? "yes" : ""}</td>
+          <td>${f.bound[p.name] === undefined ? "" : typeof f.bound[p.name] === "string" ? f.bound[p.name] : JSON.stringify(f.bound[p.name])}</td><td>${p.description}</td></tr>`,
+        )}</table>`
+      }
+      ${
+        f.provenance &&
+        html`<p class="prov">bundle SHA-256 <code data-testid="bundle-sha">${f.provenance.bundleSha256}</code> · commit <code>${f.provenance.git.commit ?? "unknown"}${f.provenance.git.dirty ? " (uncommitted changes)" : ""}</code> · source ${f.provenance.source}<br />
+        bundled: ${
+          Object.entries(f.provenance.dependencies)
+            .map(([n, v]) => `${n}@${v}`)
+            .join(", ") || "no packages"
+        }<br />
+        citation: <a href=${`/api/cite?action=${encodeURIComponent(f.name)}&format=codemeta`} target="_blank">codemeta.json</a> · <a href=${`/api/cite?action=${encodeURIComponent(f.name)}&format=datacite`} target="_blank">datacite.json (DOI metadata)</a></p>`
+      }
       ${f.sampleInput !== undefined && html`<details><summary>sample input and output</summary><pre>${j(f.sampleInput)}</pre><pre>${j(f.sampleOutput)}</pre></details>`}
-    </article>`)}
+    </article>`,
+    )}
   </section>`;
 }
 
@@ -295,7 +368,7 @@ function rates(series: Point[], keys: string[]): number[][] {
   for (let i = 1; i < series.length; i++) {
     const dt = (series[i]!.t - series[i - 1]!.t) / 1000;
     xs.push(series[i]!.t / 1000);
-    keys.forEach((k, j) => ys[j]!.push(Math.max(0, (series[i]![k]! - series[i - 1]![k]!) / dt)));
+    for (const [j, k] of keys.entries()) ys[j]!.push(Math.max(0, (series[i]![k]! - series[i - 1]![k]!) / dt));
   }
   return [xs, ...ys];
 }
@@ -331,12 +404,22 @@ function Health(): VNode {
     const xs: number[] = [];
     if (keys.length) for (let x = Math.min(...keys); x <= Math.max(...keys); x += 10) xs.push(x);
     const med = (l: number[]) => (l.length ? l.sort((a, b) => a - b)[Math.floor(l.length / 2)]! : 0);
-    return { thr: [xs, xs.map((x) => (buckets.get(x)?.files ?? 0) / 10)], lat: [xs, xs.map((x) => (buckets.get(x)?.lat.length ? med(buckets.get(x)!.lat) : null))] };
+    return {
+      thr: [xs, xs.map((x) => (buckets.get(x)?.files ?? 0) / 10)],
+      lat: [xs, xs.map((x) => (buckets.get(x)?.lat.length ? med(buckets.get(x)!.lat) : null))],
+    };
   }, [store.records.length]);
   const s = h?.series ?? [];
   // a series the provider does not export (replicas and leases exist only with a shared PostgreSQL store) stays empty
   const level = (keys: string[]) => [s.map((p) => p.t / 1000), ...keys.map((k) => s.map((p) => p[k] ?? null))];
-  const ph = (h?.provider ?? {}) as { status?: string; store?: { kind?: string }; registrations?: number; sources?: unknown; ha?: unknown; error?: string };
+  const ph = (h?.provider ?? {}) as {
+    status?: string;
+    store?: { kind?: string };
+    registrations?: number;
+    sources?: unknown;
+    ha?: unknown;
+    error?: string;
+  };
   return html`<section class="charts">
     ${h?.error && html`<p class="bad">${h.error}</p>`}
     <p class="summary" data-testid="provider-status">Feed provider: <b class=${ph.status === "ok" ? "ok" : "bad"}>${ph.status ?? ph.error ?? "unknown"}</b>,

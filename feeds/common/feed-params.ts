@@ -128,8 +128,18 @@ const dcacheSource = {
     flags: { type: "array", minItems: 1, items: flag },
     auth: {
       oneOf: [
-        { type: "object", additionalProperties: false, required: ["username", "password"], properties: { username: { type: "string", minLength: 1 }, password: { type: "string" } } },
-        { type: "object", additionalProperties: false, required: ["token"], properties: { token: { type: "string", minLength: 1 }, via: { enum: ["header", "query"] } } },
+        {
+          type: "object",
+          additionalProperties: false,
+          required: ["username", "password"],
+          properties: { username: { type: "string", minLength: 1 }, password: { type: "string" } },
+        },
+        {
+          type: "object",
+          additionalProperties: false,
+          required: ["token"],
+          properties: { token: { type: "string", minLength: 1 }, via: { enum: ["header", "query"] } },
+        },
       ],
     },
     enrich: { type: "boolean", default: false },
@@ -148,6 +158,7 @@ export const feedConfigSchema = {
       required: ["kind"],
       properties: { kind: { enum: ["mqtt", "dcache"] } },
       if: { properties: { kind: { const: "mqtt" } } },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then
       then: mqttSource,
       else: dcacheSource,
     },
@@ -183,7 +194,11 @@ export const feedConfigSchema = {
         deadLetter: { type: "boolean", default: true },
         ledger: { type: "boolean", default: true },
         reconcileSeconds: { type: "integer", minimum: 0, maximum: 30 * 86400, default: 86400 },
-        finally: { type: "string", pattern: "^/?[A-Za-z0-9_@.-]+(/[A-Za-z0-9_@.-]+){0,2}$", description: "action run once every rule succeeded for a file, e.g. facility/lifecycle" },
+        finally: {
+          type: "string",
+          pattern: "^/?[A-Za-z0-9_@.-]+(/[A-Za-z0-9_@.-]+){0,2}$",
+          description: "action run once every rule succeeded for a file, e.g. facility/lifecycle",
+        },
       },
     },
   },
@@ -254,8 +269,12 @@ export function arrivalWarnings(cfg: FeedConfig): string[] {
   if (!cfg.filter.arrivals) return [];
   const out: string[] = [];
   for (const f of ARRIVAL_TYPES) {
-    if (!selects(cfg.filter.types, f)) out.push(`filter.types leaves out ${f}: files arriving ${f === "IN_MOVED_TO" ? "by rename or move" : "by writing"} do not pass`);
-    if (cfg.source.kind === "dcache" && !selects(cfg.source.flags, f)) out.push(`source.flags leaves out ${f}: the source does not pass on files arriving ${f === "IN_MOVED_TO" ? "by rename or move" : "by writing"}`);
+    if (!selects(cfg.filter.types, f))
+      out.push(`filter.types leaves out ${f}: files arriving ${f === "IN_MOVED_TO" ? "by rename or move" : "by writing"} do not pass`);
+    if (cfg.source.kind === "dcache" && !selects(cfg.source.flags, f))
+      out.push(
+        `source.flags leaves out ${f}: the source does not pass on files arriving ${f === "IN_MOVED_TO" ? "by rename or move" : "by writing"}`,
+      );
   }
   return out;
 }
@@ -305,6 +324,7 @@ export function redactConfig(cfg: FeedConfig): FeedConfig {
 export function secretsOf(cfg: FeedConfig): string[] {
   const out: string[] = [];
   if (cfg.source.kind === "mqtt" && cfg.source.password) out.push(cfg.source.password);
-  if (cfg.source.kind === "dcache" && cfg.source.auth) out.push("token" in cfg.source.auth ? cfg.source.auth.token : cfg.source.auth.password);
+  if (cfg.source.kind === "dcache" && cfg.source.auth)
+    out.push("token" in cfg.source.auth ? cfg.source.auth.token : cfg.source.auth.password);
   return out;
 }

@@ -69,7 +69,12 @@ async function call(p: FeedActionParams, method: string, path: string, body?: un
     });
   } catch (e) {
     const err = e as Error & { cause?: { code?: string } };
-    return { status: 503, body: { error: `the feed provider at ${p.providerUrl} cannot be reached (${err.cause?.code ?? err.name}); try again later or ask the operator` } };
+    return {
+      status: 503,
+      body: {
+        error: `the feed provider at ${p.providerUrl} cannot be reached (${err.cause?.code ?? err.name}); try again later or ask the operator`,
+      },
+    };
   }
   const text = await res.text();
   try {

@@ -58,7 +58,11 @@ const retryBody = ajv.compile({
   },
 });
 
-const reconcileBody = ajv.compile({ type: "object", additionalProperties: false, properties: { prefix: { type: "string", pattern: "^/" } } });
+const reconcileBody = ajv.compile({
+  type: "object",
+  additionalProperties: false,
+  properties: { prefix: { type: "string", pattern: "^/" } },
+});
 
 /** A ledger entry as the API shows it: what a user needs to act, times as ISO strings. */
 function fileView(e: FileEntry): Record<string, unknown> {
@@ -103,12 +107,21 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 }
 
 function checkBody(v: ReturnType<typeof ajv.compile>, body: unknown, what: string): void {
-  if (!v(body)) throw new ApiError(400, `bad ${what} request: ${(v.errors ?? []).map((e) => `${e.instancePath || "(body)"} ${e.message}`).join("; ")}`);
+  if (!v(body))
+    throw new ApiError(400, `bad ${what} request: ${(v.errors ?? []).map((e) => `${e.instancePath || "(body)"} ${e.message}`).join("; ")}`);
 }
 
 export function createApi(o: ApiOptions): Server {
-  const expected = createHash("sha256").update(`Basic ${Buffer.from(o.providerAuth).toString("base64")}`).digest();
-  const authorised = (req: IncomingMessage) => timingSafeEqual(createHash("sha256").update(req.headers.authorization ?? "").digest(), expected);
+  const expected = createHash("sha256")
+    .update(`Basic ${Buffer.from(o.providerAuth).toString("base64")}`)
+    .digest();
+  const authorised = (req: IncomingMessage) =>
+    timingSafeEqual(
+      createHash("sha256")
+        .update(req.headers.authorization ?? "")
+        .digest(),
+      expected,
+    );
   const regs = o.registrations;
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -153,11 +166,19 @@ export function createApi(o: ApiOptions): Server {
       if (method === "POST") {
         const body = (await readBody(req)) as Record<string, unknown>;
         checkBody(createBody, body, "CREATE");
-        const view = await regs.create({ triggerName: body.triggerName, authKey: body.authKey, config: body.config, apihost: body.apihost as string | undefined });
+        const view = await regs.create({
+          triggerName: body.triggerName,
+          authKey: body.authKey,
+          config: body.config,
+          apihost: body.apihost as string | undefined,
+        });
         return send(res, 201, { status: "success", registration: view });
       }
     }
-    const m = /^\/api\/v1\/registrations\/([^/]+)\/([^/]+)(\/pause|\/unpause|\/dead-letters|\/dead-letters\/replay|\/files|\/files\/retry|\/files\/reconcile)?$/.exec(path);
+    const m =
+      /^\/api\/v1\/registrations\/([^/]+)\/([^/]+)(\/pause|\/unpause|\/dead-letters|\/dead-letters\/replay|\/files|\/files\/retry|\/files\/reconcile)?$/.exec(
+        path,
+      );
     if (!m) throw new ApiError(404, `no route ${method} ${path}`);
     const triggerName = `/${decodeURIComponent(m[1]!)}/${decodeURIComponent(m[2]!)}`;
     const sub = m[3] ?? "";
@@ -165,20 +186,32 @@ export function createApi(o: ApiOptions): Server {
     if (sub === "" && method === "PATCH") {
       const body = (await readBody(req)) as Record<string, unknown>;
       checkBody(updateBody, body, "UPDATE");
-      return send(res, 200, { status: "success", registration: await regs.update(triggerName, ownerKey, body.config, body.apihost as string | undefined) });
+      return send(res, 200, {
+        status: "success",
+        registration: await regs.update(triggerName, ownerKey, body.config, body.apihost as string | undefined),
+      });
     }
     if (sub === "" && method === "DELETE") {
       await regs.remove(triggerName, ownerKey);
       return send(res, 200, { status: "success" });
     }
-    if (sub === "/pause" && method === "POST") return send(res, 200, { status: "success", registration: await regs.pause(triggerName, ownerKey) });
-    if (sub === "/unpause" && method === "POST") return send(res, 200, { status: "success", registration: await regs.unpause(triggerName, ownerKey) });
+    if (sub === "/pause" && method === "POST")
+      return send(res, 200, { status: "success", registration: await regs.pause(triggerName, ownerKey) });
+    if (sub === "/unpause" && method === "POST")
+      return send(res, 200, { status: "success", registration: await regs.unpause(triggerName, ownerKey) });
     if (sub === "/dead-letters" && method === "GET") {
       const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get("limit") ?? 100) || 100));
       const after = Number(url.searchParams.get("after") ?? 0) || 0;
       const list = await regs.deadLetters(triggerName, ownerKey, { limit, after });
       return send(res, 200, {
-        deadLetters: list.map((d) => ({ seq: d.seq, id: d.eventId, reason: d.reason, statusCode: d.statusCode, deadAt: new Date(d.deadAt).toISOString(), event: JSON.parse(d.body) })),
+        deadLetters: list.map((d) => ({
+          seq: d.seq,
+          id: d.eventId,
+          reason: d.reason,
+          statusCode: d.statusCode,
+          deadAt: new Date(d.deadAt).toISOString(),
+          event: JSON.parse(d.body),
+        })),
         next: list.length === limit ? list[list.length - 1]!.seq : null,
       });
     }
@@ -189,17 +222,26 @@ export function createApi(o: ApiOptions): Server {
     }
     if (sub === "/files" && method === "GET") {
       const state = url.searchParams.get("state") ?? undefined;
-      if (state !== undefined && !FILE_STATES.includes(state as FileState)) throw new ApiError(400, `state must be one of ${FILE_STATES.join(", ")}`);
+      if (state !== undefined && !FILE_STATES.includes(state as FileState))
+        throw new ApiError(400, `state must be one of ${FILE_STATES.join(", ")}`);
       const prefix = url.searchParams.get("prefix") ?? undefined;
       const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get("limit") ?? 100) || 100));
       const after = url.searchParams.get("after") ?? undefined;
-      const list = await regs.files(triggerName, ownerKey, { limit, ...(state ? { state: state as FileState } : {}), ...(prefix ? { prefix } : {}), ...(after ? { after } : {}) });
+      const list = await regs.files(triggerName, ownerKey, {
+        limit,
+        ...(state ? { state: state as FileState } : {}),
+        ...(prefix ? { prefix } : {}),
+        ...(after ? { after } : {}),
+      });
       return send(res, 200, { files: list.map(fileView), next: list.length === limit ? list[list.length - 1]!.path : null });
     }
     if (sub === "/files/retry" && method === "POST") {
       const body = await readBody(req);
       checkBody(retryBody, body, "retry");
-      return send(res, 200, { status: "success", retried: await regs.retryFiles(triggerName, ownerKey, body as { paths?: string[]; prefix?: string }) });
+      return send(res, 200, {
+        status: "success",
+        retried: await regs.retryFiles(triggerName, ownerKey, body as { paths?: string[]; prefix?: string }),
+      });
     }
     if (sub === "/files/reconcile" && method === "POST") {
       const body = await readBody(req);

@@ -98,9 +98,11 @@ async function main(): Promise<void> {
     // first start
   }
 
-  const client = await mqtt.connectAsync(o.mqttUrl, { ...o.mqttAuth, protocolVersion: 5, reconnectPeriod: 1000, connectTimeout: 10_000 }).catch((e: Error) => {
-    throw new Error(`cannot connect to the MQTT broker at ${o.mqttUrl}: ${e.message}`);
-  });
+  const client = await mqtt
+    .connectAsync(o.mqttUrl, { ...o.mqttAuth, protocolVersion: 5, reconnectPeriod: 1000, connectTimeout: 10_000 })
+    .catch((e: Error) => {
+      throw new Error(`cannot connect to the MQTT broker at ${o.mqttUrl}: ${e.message}`);
+    });
   log.info("connected to the MQTT broker", { broker: new URL(o.mqttUrl).host, topic: o.topic });
 
   let published = 0;
@@ -125,8 +127,13 @@ async function main(): Promise<void> {
     },
   };
   const source = new DcacheSource({ dataDir: o.stateDir });
-  const running = await source.start({ id: `bridge/${o.topic}`, key: `bridge/${o.topic}`, config: o.source, cursor, replicaId: o.replicaId, log }, sink);
-  process.stdout.write(`bridge running: ${new URL(o.source.url).origin} ${o.source.paths.join(",")} → ${new URL(o.mqttUrl).host} ${o.topic}\n`);
+  const running = await source.start(
+    { id: `bridge/${o.topic}`, key: `bridge/${o.topic}`, config: o.source, cursor, replicaId: o.replicaId, log },
+    sink,
+  );
+  process.stdout.write(
+    `bridge running: ${new URL(o.source.url).origin} ${o.source.paths.join(",")} → ${new URL(o.mqttUrl).host} ${o.topic}\n`,
+  );
   const stats = setInterval(() => log.info("published", { events: published }), 60_000);
   stats.unref();
 

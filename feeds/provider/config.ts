@@ -86,7 +86,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ProviderConf
   if (!providerAuth || !/^[^:\s]+:\S{8,}$/.test(providerAuth))
     throw new Error("the provider needs its credentials as USER:PASSWORD (password ≥ 8 characters): --auth or PROVIDER_AUTH");
   const logLevel = (values["log-level"] ?? env.PROVIDER_LOG_LEVEL ?? "info") as ProviderConfig["logLevel"];
-  if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new Error(`--log-level must be debug, info, warn or error, got "${logLevel}"`);
+  if (!["debug", "info", "warn", "error"].includes(logLevel))
+    throw new Error(`--log-level must be debug, info, warn or error, got "${logLevel}"`);
   const replicaId = values["replica-id"] ?? env.PROVIDER_REPLICA_ID ?? "r0";
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(replicaId)) throw new Error("--replica-id must be 1–32 letters, digits, _ or -");
   const apihost = values["openwhisk-url"] ?? env.OPENWHISK_APIHOST ?? env.__OW_API_HOST;
@@ -98,7 +99,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ProviderConf
     apihost: apihost ? (/^https?:\/\//.test(apihost) ? apihost : `https://${apihost}`) : undefined,
     providerAuth,
     providerKey: values.key ?? env.PROVIDER_KEY,
-    previousKeys: (values["previous-keys"] ?? env.PROVIDER_PREVIOUS_KEYS ?? "").split(",").map((k) => k.trim()).filter(Boolean),
+    previousKeys: (values["previous-keys"] ?? env.PROVIDER_PREVIOUS_KEYS ?? "")
+      .split(",")
+      .map((k) => k.trim())
+      .filter(Boolean),
     replicaId,
     leaseMs: int("--lease-ms", values["lease-ms"] ?? env.PROVIDER_LEASE_MS, 10_000, 300),
     retryBaseMs: int("--retry-base-ms", values["retry-base-ms"] ?? env.PROVIDER_RETRY_BASE_MS, 500, 1),

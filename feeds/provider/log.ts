@@ -35,12 +35,20 @@ export class Logger {
   log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
     if (order[level] < order[this.min]) return;
     const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...this.fields, ...fields }, errorReplacer);
-    this.write(this.secrets.scrub(line) + "\n");
+    this.write(`${this.secrets.scrub(line)}\n`);
   }
-  debug(msg: string, f?: Record<string, unknown>): void { this.log("debug", msg, f); }
-  info(msg: string, f?: Record<string, unknown>): void { this.log("info", msg, f); }
-  warn(msg: string, f?: Record<string, unknown>): void { this.log("warn", msg, f); }
-  error(msg: string, f?: Record<string, unknown>): void { this.log("error", msg, f); }
+  debug(msg: string, f?: Record<string, unknown>): void {
+    this.log("debug", msg, f);
+  }
+  info(msg: string, f?: Record<string, unknown>): void {
+    this.log("info", msg, f);
+  }
+  warn(msg: string, f?: Record<string, unknown>): void {
+    this.log("warn", msg, f);
+  }
+  error(msg: string, f?: Record<string, unknown>): void {
+    this.log("error", msg, f);
+  }
 }
 
 function errorReplacer(_k: string, v: unknown): unknown {

@@ -25,7 +25,9 @@ async function main(): Promise<void> {
   secrets.add(cfg.providerAuth, cfg.providerAuth.slice(cfg.providerAuth.indexOf(":") + 1), cfg.providerKey, ...cfg.previousKeys);
   const log = new Logger((l) => process.stdout.write(l), secrets, { service: "feed-provider", replica: cfg.replicaId }, cfg.logLevel);
   mkdirSync(cfg.dataDir, { recursive: true });
-  const box = (cfg.providerKey ? SecretBox.fromString(cfg.providerKey) : SecretBox.fromDataDir(cfg.dataDir)).withPrevious(cfg.previousKeys.map((k) => SecretBox.fromString(k)));
+  const box = (cfg.providerKey ? SecretBox.fromString(cfg.providerKey) : SecretBox.fromDataDir(cfg.dataDir)).withPrevious(
+    cfg.previousKeys.map((k) => SecretBox.fromString(k)),
+  );
   const store = await openStore({ store: cfg.store, dataDir: cfg.dataDir });
   if (cfg.previousKeys.length > 0) {
     const n = await resealAll(store, box);
@@ -48,12 +50,26 @@ async function main(): Promise<void> {
     handoverGraceMs: cfg.shutdownGraceMs,
   });
   let ready = false;
-  const server = createApi({ registrations, runner, store, metrics, log, providerAuth: cfg.providerAuth, isReady: () => ready, ha: coordinator && (() => coordinator.status()) });
+  const server = createApi({
+    registrations,
+    runner,
+    store,
+    metrics,
+    log,
+    providerAuth: cfg.providerAuth,
+    isReady: () => ready,
+    ha: coordinator && (() => coordinator.status()),
+  });
   await owner.start();
   await new Promise<void>((res) => server.listen(cfg.port, cfg.host, res));
   ready = true;
   const port = (server.address() as AddressInfo).port;
-  log.info("feed provider started", { store: store.kind, registrations: runner.size, keyFingerprint: box.fingerprint(), apihost: cfg.apihost ?? null });
+  log.info("feed provider started", {
+    store: store.kind,
+    registrations: runner.size,
+    keyFingerprint: box.fingerprint(),
+    apihost: cfg.apihost ?? null,
+  });
   process.stdout.write(`listening provider http://127.0.0.1:${port}\n`);
 
   let stopping = false;

@@ -47,14 +47,15 @@ export class SecretBox {
     if (/^[0-9a-fA-F]{64}$/.test(m)) return new SecretBox(Buffer.from(m, "hex"));
     const b = Buffer.from(m, "base64");
     if (b.length === 32 && /^[A-Za-z0-9+/]{43}=?$/.test(m)) return new SecretBox(b);
-    if (m.length < 16) throw new Error("the provider key is too short: give 32 bytes as 64 hex digits or base64, or a passphrase of at least 16 characters");
+    if (m.length < 16)
+      throw new Error("the provider key is too short: give 32 bytes as 64 hex digits or base64, or a passphrase of at least 16 characters");
     return new SecretBox(scryptSync(m, "storage-events-feed-provider", 32));
   }
 
   /** The key from the key file in the data directory, created (mode 0600) on first start. */
   static fromDataDir(dir: string): SecretBox {
     const file = join(dir, "provider.key");
-    if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString("hex") + "\n", { mode: 0o600, flag: "wx" });
+    if (!existsSync(file)) writeFileSync(file, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
     return SecretBox.fromString(readFileSync(file, "utf8"));
   }
 

@@ -85,7 +85,10 @@ export function parameterDmp(value: unknown): AppliedDmp | undefined {
     const dmp = checkDmp(value);
     return { dmp, source: "parameter dmp", sha256: createHash("sha256").update(JSON.stringify(value)).digest("hex") };
   } catch (e) {
-    throw new StepFailure(`parameter dmp (the facility's data management plan) is not valid: ${(e as Error).message.replace(/^invalid DMP: /, "")}; see docs/lifecycle.md`, false);
+    throw new StepFailure(
+      `parameter dmp (the facility's data management plan) is not valid: ${(e as Error).message.replace(/^invalid DMP: /, "")}; see docs/lifecycle.md`,
+      false,
+    );
   }
 }
 
@@ -94,13 +97,19 @@ export class DmpFinder {
   private readonly byDir = new Map<string, Promise<AppliedDmp | FileFailure | undefined>>();
 
   /** without `storage` (no WebDAV door given) only the facility's plan applies */
-  constructor(private readonly storage: Storage | undefined, private readonly fallback: AppliedDmp | undefined) {}
+  constructor(
+    private readonly storage: Storage | undefined,
+    private readonly fallback: AppliedDmp | undefined,
+  ) {}
 
   /** The plan covering `path`; a bad or missing plan throws a permanent FileFailure. */
   async forFile(path: string): Promise<AppliedDmp> {
     const found = await this.find(path);
     if (found) return found;
-    throw new FileFailure(`${path}: no data management plan covers this file: put a ${DMP_FILE} in its folder or a folder above it, or give the facility's plan as parameter dmp (docs/lifecycle.md)`, true);
+    throw new FileFailure(
+      `${path}: no data management plan covers this file: put a ${DMP_FILE} in its folder or a folder above it, or give the facility's plan as parameter dmp (docs/lifecycle.md)`,
+      true,
+    );
   }
 
   /** The plan covering `path`, undefined when none does; a bad plan throws a permanent FileFailure. */
@@ -129,7 +138,7 @@ export class DmpFinder {
       if (!(e instanceof NotFound)) throw e;
       return dir === "/" ? undefined : this.inDir(dir.slice(0, dir.lastIndexOf("/")) || "/");
     }
-    const fix = `fix ${file}, then retry its files (npm run files -- retry --prefix ${dir === "/" ? "/" : dir + "/"})`;
+    const fix = `fix ${file}, then retry its files (npm run files -- retry --prefix ${dir === "/" ? "/" : `${dir}/`})`;
     let json: unknown;
     try {
       json = JSON.parse(bytes.toString("utf8"));
@@ -139,7 +148,10 @@ export class DmpFinder {
     try {
       return { dmp: checkDmp(json), source: file, sha256: createHash("sha256").update(bytes).digest("hex") };
     } catch (e) {
-      return new FileFailure(`its data management plan ${file} is not valid: ${(e as Error).message.replace(/^invalid DMP: /, "")}; ${fix} (schema: docs/lifecycle.md)`, true);
+      return new FileFailure(
+        `its data management plan ${file} is not valid: ${(e as Error).message.replace(/^invalid DMP: /, "")}; ${fix} (schema: docs/lifecycle.md)`,
+        true,
+      );
     }
   }
 
@@ -150,7 +162,10 @@ export class DmpFinder {
     for await (const c of body) {
       n += c.length;
       if (n > MAX_BYTES || (size ?? 0) > MAX_BYTES) {
-        throw new FileFailure(`its data management plan ${file} is larger than ${MAX_BYTES} bytes, too large for a DMP; make it smaller`, true);
+        throw new FileFailure(
+          `its data management plan ${file} is larger than ${MAX_BYTES} bytes, too large for a DMP; make it smaller`,
+          true,
+        );
       }
       chunks.push(Buffer.from(c));
     }

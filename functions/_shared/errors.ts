@@ -2,7 +2,10 @@
 
 /** A failure the caller should see as the action's `{error}`; never carries secrets. */
 export class ActionError extends Error {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
   }
 }
@@ -16,7 +19,12 @@ export class FileFailure extends ActionError {
    * `known`: what the step learnt of the file before it failed (size, mtime, ADLER32 as the storage
    * has them), so that a later rescan of the same bytes is recognised and not run again
    */
-  constructor(message: string, readonly permanent: boolean, status?: number, readonly known?: { size?: number; mtime?: string; adler32?: string }) {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+    status?: number,
+    readonly known?: { size?: number; mtime?: string; adler32?: string },
+  ) {
     super(message, status);
   }
 }
@@ -27,7 +35,11 @@ export class FileFailure extends ActionError {
  * files, and says whether trying again later can help.
  */
 export class StepFailure extends ActionError {
-  constructor(message: string, readonly transient: boolean, status?: number) {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+    status?: number,
+  ) {
     super(message, status);
   }
 }
@@ -42,10 +54,13 @@ export function unreachable(what: string, url: string, param: string, e: unknown
   const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = err.cause?.code ?? "";
   const why =
-    err.name === "TimeoutError" || err.name === "AbortError" ? "no answer before the timeout"
-    : code === "ECONNREFUSED" ? "connection refused"
-    : code === "ENOTFOUND" ? "host not found"
-    : err.cause?.message ?? err.message ?? String(e);
+    err.name === "TimeoutError" || err.name === "AbortError"
+      ? "no answer before the timeout"
+      : code === "ECONNREFUSED"
+        ? "connection refused"
+        : code === "ENOTFOUND"
+          ? "host not found"
+          : (err.cause?.message ?? err.message ?? String(e));
   return new StepFailure(`cannot reach ${what} at ${safeUrl(url)} (${why}); check that it runs and that parameter ${param} is right`, true);
 }
 
@@ -70,7 +85,9 @@ export async function bodyExcerpt(res: Response): Promise<string> {
       const j = JSON.parse(text) as Record<string, unknown>;
       const m = j.message ?? j.error ?? j.ExceptionMessage ?? j.errors;
       if (m) return (typeof m === "string" ? m : JSON.stringify(m)).slice(0, 300);
-    } catch { /* not JSON */ }
+    } catch {
+      /* not JSON */
+    }
     return text.slice(0, 300);
   } catch {
     return "";

@@ -19,7 +19,14 @@ export interface FileRecord {
   event?: { id: string; type?: string; time?: string; source?: string };
   checksum?: { algorithm: "ADLER32"; value: string; storage?: string; verified: boolean; bytes: number };
   metadata?: FileDescription;
-  catalogue?: { pid: string; datasetName: string; action: "created" | "updated"; origDatablocks: number; type: "raw" | "derived"; dmp?: string };
+  catalogue?: {
+    pid: string;
+    datasetName: string;
+    action: "created" | "updated";
+    origDatablocks: number;
+    type: "raw" | "derived";
+    dmp?: string;
+  };
   placement?: { scope: string; name: string; rse: string; replica: "registered" | "existed"; rules: Record<string, string>; dmp: string };
   /** what the lifecycle function did once every pipeline of the file succeeded */
   lifecycle?: {
@@ -81,7 +88,6 @@ export interface SequenceResult {
  * give less (the input schema requires only `subject`), so every field is looked at before use.
  */
 type IncomingEvent = { [K in keyof StorageCloudEvent]?: unknown } & { data?: { [K in keyof StorageEventData]?: unknown } | null };
-
 
 /**
  * The files a run is about: `files` from the previous step, else the trigger's `events`, else `path`.

@@ -33,7 +33,14 @@ export class RucioClient {
   }
 
   private get cacheKey(): string {
-    return [this.base, this.p.rucioAccount, this.p.rucioUsername ?? "", createHash("sha256").update(this.p.rucioPassword ?? "").digest("hex")].join("\n");
+    return [
+      this.base,
+      this.p.rucioAccount,
+      this.p.rucioUsername ?? "",
+      createHash("sha256")
+        .update(this.p.rucioPassword ?? "")
+        .digest("hex"),
+    ].join("\n");
   }
 
   private async fetch(path: string, init: RequestInit): Promise<Response> {
@@ -44,16 +51,29 @@ export class RucioClient {
     if (this.p.rucioToken) return this.p.rucioToken;
     const cached = tokens.get(this.cacheKey);
     if (!forceNew && cached && cached.renewAt > Date.now()) return cached.token;
-    if (!this.p.rucioUsername || this.p.rucioPassword === undefined) throw new StepFailure("Rucio credentials missing: give rucioUsername and rucioPassword (or rucioToken)", false);
+    if (!this.p.rucioUsername || this.p.rucioPassword === undefined)
+      throw new StepFailure("Rucio credentials missing: give rucioUsername and rucioPassword (or rucioToken)", false);
     const res = await this.fetch("/auth/userpass", {
-      headers: { "X-Rucio-Account": this.p.rucioAccount, "X-Rucio-Username": this.p.rucioUsername, "X-Rucio-Password": this.p.rucioPassword },
+      headers: {
+        "X-Rucio-Account": this.p.rucioAccount,
+        "X-Rucio-Username": this.p.rucioUsername,
+        "X-Rucio-Password": this.p.rucioPassword,
+      },
     });
     const token = res.headers.get("x-rucio-auth-token");
     await res.body?.cancel();
     if (res.status === 401 || res.status === 403) {
-      throw new StepFailure(`Rucio login to account ${this.p.rucioAccount} as ${this.p.rucioUsername} at ${safeUrl(this.base)} refused (${res.status}); check rucioAccount, rucioUsername and rucioPassword`, false, res.status);
+      throw new StepFailure(
+        `Rucio login to account ${this.p.rucioAccount} as ${this.p.rucioUsername} at ${safeUrl(this.base)} refused (${res.status}); check rucioAccount, rucioUsername and rucioPassword`,
+        false,
+        res.status,
+      );
     }
-    if (!res.ok || !token) throw new ActionError(`Rucio login at ${safeUrl(this.base)} failed: HTTP ${res.status}${token ? "" : " without X-Rucio-Auth-Token"}; is rucioUrl a Rucio server?`, res.status);
+    if (!res.ok || !token)
+      throw new ActionError(
+        `Rucio login at ${safeUrl(this.base)} failed: HTTP ${res.status}${token ? "" : " without X-Rucio-Auth-Token"}; is rucioUrl a Rucio server?`,
+        res.status,
+      );
     const exp = Date.parse(res.headers.get("x-rucio-auth-token-expires") ?? "");
     const lifetime = Number.isNaN(exp) ? 3600_000 : exp - Date.now();
     tokens.set(this.cacheKey, { token, renewAt: Date.now() + Math.max(0, lifetime - Math.min(60_000, lifetime / 10)) });
@@ -62,7 +82,10 @@ export class RucioClient {
 
   async call(method: string, path: string, body?: unknown): Promise<RucioAnswer> {
     for (let attempt = 0; ; attempt++) {
-      const headers: Record<string, string> = { "X-Rucio-Auth-Token": await this.token(attempt > 0), Accept: "application/json, application/x-json-stream" };
+      const headers: Record<string, string> = {
+        "X-Rucio-Auth-Token": await this.token(attempt > 0),
+        Accept: "application/json, application/x-json-stream",
+      };
       const init: RequestInit = { method, headers };
       if (body !== undefined) {
         headers["Content-Type"] = "application/json";
@@ -77,7 +100,9 @@ export class RucioClient {
       const answer: RucioAnswer = { status: res.status, text };
       try {
         answer.json = text ? JSON.parse(text) : undefined;
-      } catch { /* x-json-stream or text */ }
+      } catch {
+        /* x-json-stream or text */
+      }
       const j = answer.json as { ExceptionClass?: string; ExceptionMessage?: string } | undefined;
       const cls = res.headers.get("exceptionclass") ?? j?.ExceptionClass;
       const msg = j?.ExceptionMessage ?? res.headers.get("exceptionmessage") ?? undefined;

@@ -22,7 +22,7 @@ export interface RucioRule {
 }
 
 export function failed(what: string, file: string, a: RucioAnswer): ActionError {
-  const why = `${a.exceptionClass ?? "HTTP " + a.status}${a.message ? `: ${a.message}` : ""}`;
+  const why = `${a.exceptionClass ?? `HTTP ${a.status}`}${a.message ? `: ${a.message}` : ""}`;
   // A wrong RSE or scope concerns every file: the step fails as a whole.
   const setting = a.exceptionClass === "RSENotFound" ? "bufferRse" : a.exceptionClass === "ScopeNotFound" ? "scope" : undefined;
   if (setting) return new StepFailure(`Rucio ${what} for ${file} failed (${a.status} ${why}); check ${setting}`, false, a.status);
@@ -41,15 +41,26 @@ export async function rulesOf(client: RucioClient, file: string, did: Did): Prom
   const a = await client.call("GET", `${didPath(did)}/rules`);
   if (a.status === 404 && a.exceptionClass === "DataIdentifierNotFound") return undefined;
   if (a.status !== 200) throw failed(`rule listing of ${did.scope}:${did.name}`, file, a);
-  return a.text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as RucioRule);
+  return a.text
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as RucioRule);
 }
 
 /** Adds a rule for one DID; a replay (409 DuplicateRule) reports the rule that exists already. */
-export async function addRule(client: RucioClient, file: string, did: Did, body: Record<string, unknown>, onError = failed): Promise<string> {
+export async function addRule(
+  client: RucioClient,
+  file: string,
+  did: Did,
+  body: Record<string, unknown>,
+  onError = failed,
+): Promise<string> {
   const a = await client.call("POST", "/rules/", { dids: [did], grouping: "NONE", ...body });
   if (a.status === 201 && Array.isArray(a.json) && typeof a.json[0] === "string") return a.json[0];
   if (a.status === 409 && a.exceptionClass === "DuplicateRule") {
-    const same = (await rulesOf(client, file, did))?.find((r) => r.account === body.account && r.rse_expression === body.rse_expression && r.copies === body.copies);
+    const same = (await rulesOf(client, file, did))?.find(
+      (r) => r.account === body.account && r.rse_expression === body.rse_expression && r.copies === body.copies,
+    );
     if (same) return same.id;
   }
   throw onError(`rule on ${String(body.rse_expression)}`, file, a);

@@ -109,16 +109,32 @@ export function defineAction<P extends Record<string, unknown>>(name: string, pa
       if (failed.length) result.failed = failed;
       checkResult(result);
       for (const f of failed.slice(failedBefore)) console.log(`${name}: failed ${f.permanent ? "(permanent)" : "(transient)"} ${f.reason}`);
-      console.log(`${name}: ${out.files.length} file(s) done${skipped.length ? `, ${skipped.length} skipped` : ""}${newlyFailed ? `, ${newlyFailed} failed` : ""} in ${Date.now() - started} ms`);
+      console.log(
+        `${name}: ${out.files.length} file(s) done${skipped.length ? `, ${skipped.length} skipped` : ""}${newlyFailed ? `, ${newlyFailed} failed` : ""} in ${Date.now() - started} ms`,
+      );
       return result;
     } catch (e) {
-      const message = e instanceof ActionError || (e instanceof Error && e.message.startsWith("invalid ")) ? e.message : `${name} failed: ${(e as Error)?.message ?? String(e)}`;
+      const message =
+        e instanceof ActionError || (e instanceof Error && e.message.startsWith("invalid "))
+          ? e.message
+          : `${name} failed: ${(e as Error)?.message ?? String(e)}`;
       // Bad parameters or refused credentials stay bad until someone changes them; an unreachable
       // service or an unexpected fault may pass.
-      const transient = e instanceof StepFailure ? e.transient : e instanceof ActionError ? transientStatus(e.status) && e.status !== undefined : !(e instanceof Error && e.message.startsWith("invalid "));
+      const transient =
+        e instanceof StepFailure
+          ? e.transient
+          : e instanceof ActionError
+            ? transientStatus(e.status) && e.status !== undefined
+            : !(e instanceof Error && e.message.startsWith("invalid "));
       console.log(`${name}: ${transient ? "(transient) " : ""}${message}`);
       // the files that left the batch earlier still say why (the feed provider's ledger reads them)
-      const out: Record<string, unknown> = { error: message, step: name, transient, paths: input.map((f) => f.path), steps: [...steps, step("error", input.length)] };
+      const out: Record<string, unknown> = {
+        error: message,
+        step: name,
+        transient,
+        paths: input.map((f) => f.path),
+        steps: [...steps, step("error", input.length)],
+      };
       if (carried.failed.length) out.failed = carried.failed;
       if (carried.skipped.length) out.skipped = carried.skipped;
       return out;

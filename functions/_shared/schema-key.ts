@@ -3,5 +3,5 @@
 import { createHash } from "node:crypto";
 
 export function schemaKey(schema: unknown): string {
-  return "v" + createHash("sha256").update(JSON.stringify(schema)).digest("hex").slice(0, 24);
+  return `v${createHash("sha256").update(JSON.stringify(schema)).digest("hex").slice(0, 24)}`;
 }

@@ -8,7 +8,8 @@ function explain(errors: ErrorObject[] | null | undefined): string {
   return (errors ?? [])
     .map((e) => {
       const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, ".") : "params";
-      if (e.keyword === "required") return `${where === "params" ? "" : where + "."}${(e.params as { missingProperty: string }).missingProperty} is required`;
+      if (e.keyword === "required")
+        return `${where === "params" ? "" : `${where}.`}${(e.params as { missingProperty: string }).missingProperty} is required`;
       if (e.keyword === "anyOf" || e.keyword === "oneOf") return `${where}: ${e.message}`;
       return `${where} ${e.message}`;
     })
@@ -29,8 +30,18 @@ export function validator<T>(schema: Schema, what: string): (value: unknown) => 
 
 /** JSON Schema of the storage parameters every function that reads files takes. */
 export const storageParamsSchema = {
-  webdavUrl: { type: "string", format: "uri", pattern: "^https?://", description: "dCache WebDAV door, e.g. https://dcache.example.org:2880" },
-  frontendUrl: { type: "string", format: "uri", pattern: "^https?://", description: "dCache frontend (namespace API), e.g. https://dcache.example.org:3880" },
+  webdavUrl: {
+    type: "string",
+    format: "uri",
+    pattern: "^https?://",
+    description: "dCache WebDAV door, e.g. https://dcache.example.org:2880",
+  },
+  frontendUrl: {
+    type: "string",
+    format: "uri",
+    pattern: "^https?://",
+    description: "dCache frontend (namespace API), e.g. https://dcache.example.org:3880",
+  },
   dcacheUser: { type: "string", minLength: 1 },
   dcachePassword: { type: "string" },
   dcacheToken: { type: "string", minLength: 1, description: "bearer token (macaroon, OIDC, SciToken); used instead of user/password" },
@@ -41,7 +52,12 @@ export const storageParamsSchema = {
 export const failedFileSchema = {
   type: "object",
   required: ["path", "step", "reason", "permanent"],
-  properties: { path: { type: "string", pattern: "^/" }, step: { type: "string" }, reason: { type: "string" }, permanent: { type: "boolean" } },
+  properties: {
+    path: { type: "string", pattern: "^/" },
+    step: { type: "string" },
+    reason: { type: "string" },
+    permanent: { type: "boolean" },
+  },
 } as const;
 
 /** Inputs every function accepts: the trigger's batch, a single path, or the previous step's result. */
@@ -51,7 +67,14 @@ export const inputSchema = {
     items: {
       type: "object",
       required: ["subject"],
-      properties: { id: { type: ["string", "number"] }, type: { type: "string" }, time: { type: "string" }, source: { type: "string" }, subject: { type: "string", pattern: "^/" }, data: { type: ["object", "null"] } },
+      properties: {
+        id: { type: ["string", "number"] },
+        type: { type: "string" },
+        time: { type: "string" },
+        source: { type: "string" },
+        subject: { type: "string", pattern: "^/" },
+        data: { type: ["object", "null"] },
+      },
     },
   },
   path: { type: "string", pattern: "^/", description: "one file, for direct invocation" },
@@ -68,7 +91,18 @@ export const resultSchema = {
   type: "object",
   required: ["files"],
   properties: {
-    files: { type: "array", items: { type: "object", required: ["path"], properties: { path: { type: "string" }, size: { type: "integer", minimum: 0 }, adler32: { type: "string", pattern: "^[0-9a-f]{8}$" } } } },
+    files: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["path"],
+        properties: {
+          path: { type: "string" },
+          size: { type: "integer", minimum: 0 },
+          adler32: { type: "string", pattern: "^[0-9a-f]{8}$" },
+        },
+      },
+    },
     skipped: { type: "array" },
     failed: { type: "array", items: failedFileSchema },
     steps: { type: "array", items: { type: "object", required: ["function", "durationMs", "outcome"] } },

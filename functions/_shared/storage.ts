@@ -67,7 +67,11 @@ export class Storage {
 
   private endpoint(which: "webdavUrl" | "frontendUrl"): DcacheEndpoint {
     const url = this.p[which];
-    if (!url) throw new StepFailure(`parameter ${which} is required (${which === "webdavUrl" ? "the dCache WebDAV door, e.g. https://dcache.example.org:2880" : "the dCache frontend, e.g. https://dcache.example.org:3880"})`, false);
+    if (!url)
+      throw new StepFailure(
+        `parameter ${which} is required (${which === "webdavUrl" ? "the dCache WebDAV door, e.g. https://dcache.example.org:2880" : "the dCache frontend, e.g. https://dcache.example.org:3880"})`,
+        false,
+      );
     return { url, credentials: this.credentials, timeoutMs: requestTimeout(this.p.timeoutMs) };
   }
 
@@ -76,7 +80,13 @@ export class Storage {
   }
 
   /** Runs a lib/dcache call, translating its errors. */
-  private async run<T>(service: "dCache WebDAV" | "the dCache namespace API", param: "webdavUrl" | "frontendUrl", what: string, path: string, fn: () => Promise<T>): Promise<T> {
+  private async run<T>(
+    service: "dCache WebDAV" | "the dCache namespace API",
+    param: "webdavUrl" | "frontendUrl",
+    what: string,
+    path: string,
+    fn: () => Promise<T>,
+  ): Promise<T> {
     try {
       return await fn();
     } catch (e) {
@@ -90,7 +100,8 @@ export class Storage {
         throw new ActionError(`${path}: ${message}`);
       }
       if (e.status === 404) throw notFound(path, what);
-      if (e.status === 401) throw new StepFailure(`${what} for ${path} refused (401); check dcacheUser/dcachePassword or dcacheToken`, false, 401);
+      if (e.status === 401)
+        throw new StepFailure(`${what} for ${path} refused (401); check dcacheUser/dcachePassword or dcacheToken`, false, 401);
       if (e.status === 403) {
         throw new ActionError(`${what} for ${path} refused (403); check the file's permissions for this account`, e.status);
       }
@@ -102,7 +113,9 @@ export class Storage {
   async stat(path: string, opts: { checksum?: boolean } = {}): Promise<FileStat> {
     if (!this.p.frontendUrl) return this.head(path);
     const ep = this.endpoint("frontendUrl");
-    const attrs = await this.run("the dCache namespace API", "frontendUrl", "namespace lookup", path, () => namespaceStat(ep, path, { checksum: !!opts.checksum }));
+    const attrs = await this.run("the dCache namespace API", "frontendUrl", "namespace lookup", path, () =>
+      namespaceStat(ep, path, { checksum: !!opts.checksum }),
+    );
     if (!attrs) throw notFound(path, "namespace lookup");
     const st: FileStat = { size: Number(attrs.size ?? 0), fileType: attrs.fileType };
     if (typeof attrs.mtime === "number") st.mtime = new Date(attrs.mtime).toISOString();
@@ -137,7 +150,11 @@ export class Storage {
     if (size > WHOLE_FILE_BYTES) return this.rangeReader(path, size);
     if (size === 0) return new MemoryByteSource(new Uint8Array(0));
     const ep = this.endpoint("webdavUrl");
-    const changed = (got: string) => new ActionError(`${path}: the storage announced ${size} bytes but ${got}; the file changed while it was read (try again once it is complete)`, 0);
+    const changed = (got: string) =>
+      new ActionError(
+        `${path}: the storage announced ${size} bytes but ${got}; the file changed while it was read (try again once it is complete)`,
+        0,
+      );
     let body: Buffer;
     try {
       body = await this.run("dCache WebDAV", "webdavUrl", "WebDAV GET", path, () => getRange(ep, path, 0, size - 1));

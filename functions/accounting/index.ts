@@ -48,15 +48,27 @@ async function publishAll(p: Params, messages: Array<{ topic: string; payload: s
     client = await mqtt.connectAsync(p.mqttUrl, opts, false);
   } catch (e) {
     const err = e as { code?: string | number; message?: string };
-    const why = err.code === "ECONNREFUSED" ? "connection refused" : err.code === 5 || err.code === 4 ? "not authorised; check mqttUsername/mqttPassword" : err.message ?? String(e);
-    throw new ActionError(`cannot reach the MQTT broker at ${safeUrl(p.mqttUrl)} (${why}); check that it runs and that parameter mqttUrl is right`);
+    const why =
+      err.code === "ECONNREFUSED"
+        ? "connection refused"
+        : err.code === 5 || err.code === 4
+          ? "not authorised; check mqttUsername/mqttPassword"
+          : (err.message ?? String(e));
+    throw new ActionError(
+      `cannot reach the MQTT broker at ${safeUrl(p.mqttUrl)} (${why}); check that it runs and that parameter mqttUrl is right`,
+    );
   }
   try {
     const qos = p.mqttQos ?? 1;
     // Retained: the broker keeps each file's latest record for subscribers that come later.
     await Promise.race([
       Promise.all(messages.map((m) => client.publishAsync(m.topic, m.payload, { qos, retain: true }))),
-      new Promise((_, rej) => setTimeout(() => rej(new ActionError(`MQTT broker at ${safeUrl(p.mqttUrl)} did not acknowledge the records within ${timeout} ms`)), timeout).unref()),
+      new Promise((_, rej) =>
+        setTimeout(
+          () => rej(new ActionError(`MQTT broker at ${safeUrl(p.mqttUrl)} did not acknowledge the records within ${timeout} ms`)),
+          timeout,
+        ).unref(),
+      ),
     ]);
   } finally {
     await client.endAsync().catch(() => undefined);
@@ -65,13 +77,19 @@ async function publishAll(p: Params, messages: Array<{ topic: string; payload: s
 
 export const main = defineAction<Params>("accounting", paramsSchema, async (p, ctx) => {
   if (p.mqttTopic !== undefined) {
-    throw new ActionError(`parameter mqttTopic is no longer used: set mqttTopicPrefix instead (records are retained under <prefix>/files/<path>; watch them with a subscription to '<prefix>/files/#')`);
+    throw new ActionError(
+      `parameter mqttTopic is no longer used: set mqttTopicPrefix instead (records are retained under <prefix>/files/<path>; watch them with a subscription to '<prefix>/files/#')`,
+    );
   }
   const prefix = p.mqttTopicPrefix ?? DEFAULT_PREFIX;
   const steps = Array.isArray(p.steps) ? p.steps : [];
   const failed = Array.isArray(p.failed) ? p.failed : [];
   const records = recordsFor(ctx.files, ctx.skipped, steps, p.facility, Date.now(), failed);
-  if (records.length) await publishAll(p, records.map((r) => ({ topic: fileTopic(prefix, r.path), payload: JSON.stringify(r) })));
+  if (records.length)
+    await publishAll(
+      p,
+      records.map((r) => ({ topic: fileTopic(prefix, r.path), payload: JSON.stringify(r) })),
+    );
   const count = (o: string) => records.filter((r) => r.outcome === o).length;
   const out = {
     files: ctx.files,

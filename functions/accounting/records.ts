@@ -47,7 +47,13 @@ export function recordsFor(
   failed: FailedFile[] = [],
 ): AccountingRecord[] {
   // Steps handle the whole batch: a file's share of bytes is its own size where known.
-  const stepView = steps.map((s) => ({ function: s.function, version: s.version, durationMs: s.durationMs, outcome: s.outcome, bytesRead: s.bytesRead }));
+  const stepView = steps.map((s) => ({
+    function: s.function,
+    version: s.version,
+    durationMs: s.durationMs,
+    outcome: s.outcome,
+    bytesRead: s.bytesRead,
+  }));
   const durationMs = steps.reduce((a, s) => a + s.durationMs, 0);
   const base = { recordedAt: new Date(now).toISOString(), ...(facility ? { facility } : {}), steps: stepView, durationMs };
   const withEvent = (r: AccountingRecord, event: FileRecord["event"]) => {
@@ -76,7 +82,9 @@ export function recordsFor(
 }
 
 function labels(l: Record<string, string | undefined>): string {
-  const parts = Object.entries(l).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}="${String(v).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`);
+  const parts = Object.entries(l)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}="${String(v).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`);
   return parts.length ? `{${parts.join(",")}}` : "";
 }
 
@@ -87,7 +95,10 @@ const FILE_HELP: Record<string, string> = {
   storage_pipeline_failed_bytes_total: "Bytes of the files the pipeline failed on (where the size was known).",
 };
 
-function addFileSeries(records: Iterable<AccountingRecord>, add: (name: string, l: Record<string, string | undefined>, v: number) => void): void {
+function addFileSeries(
+  records: Iterable<AccountingRecord>,
+  add: (name: string, l: Record<string, string | undefined>, v: number) => void,
+): void {
   for (const r of records) {
     add("storage_pipeline_files_total", { facility: r.facility, outcome: r.outcome, format: r.format }, 1);
     if (r.outcome === "ok" && r.bytes !== undefined) add("storage_pipeline_bytes_total", { facility: r.facility }, r.bytes);
@@ -108,17 +119,21 @@ export class Counters {
   exposition(help: Record<string, string>, type: "counter" | "gauge" = "counter"): string {
     const lines: string[] = [];
     for (const [name, text] of Object.entries(help)) {
-      const series = Object.entries(this.counters).filter(([k]) => k === name || k.startsWith(name + "{"));
+      const series = Object.entries(this.counters).filter(([k]) => k === name || k.startsWith(`${name}{`));
       if (!series.length) continue;
       lines.push(`# HELP ${name} ${text}`, `# TYPE ${name} ${type}`);
       for (const [k, v] of series) lines.push(`${k} ${v}`);
     }
-    return lines.join("\n") + "\n";
+    return `${lines.join("\n")}\n`;
   }
 }
 
 /** Counters of this run, keyed as Prometheus series, and the same in the text exposition format. */
-export function metricsFor(records: AccountingRecord[], steps: StepRecord[], facility: string | undefined): { counters: Record<string, number>; prometheus: string } {
+export function metricsFor(
+  records: AccountingRecord[],
+  steps: StepRecord[],
+  facility: string | undefined,
+): { counters: Record<string, number>; prometheus: string } {
   const c = new Counters();
   addFileSeries(records, c.add);
   for (const s of steps) {

@@ -39,7 +39,11 @@ export const paramsSchema = {
     mqttUrl: { type: "string", pattern: "^(mqtts?|wss?|tcp)://", description: "MQTT broker, e.g. mqtt://127.0.0.1:1883" },
     mqttUsername: { type: "string" },
     mqttPassword: { type: "string" },
-    mqttTopicPrefix: { type: "string", pattern: TOPIC_PREFIX, description: "records are retained under <prefix>/files/<path> (default storage-events/accounting); one prefix per stack" },
+    mqttTopicPrefix: {
+      type: "string",
+      pattern: TOPIC_PREFIX,
+      description: "records are retained under <prefix>/files/<path> (default storage-events/accounting); one prefix per stack",
+    },
     mqttQos: { enum: [0, 1, 2] },
     facility: { type: "string", description: "label added to every record and counter" },
     timeoutMs: { type: "integer", minimum: 100, maximum: 600000 },
@@ -55,8 +59,18 @@ export const accountingResultSchema = {
     accounting: {
       type: "object",
       required: ["prefix", "published"],
-      properties: { prefix: { type: "string" }, published: { type: "integer", minimum: 0 }, succeeded: { type: "integer" }, failed: { type: "integer" }, skipped: { type: "integer" } },
+      properties: {
+        prefix: { type: "string" },
+        published: { type: "integer", minimum: 0 },
+        succeeded: { type: "integer" },
+        failed: { type: "integer" },
+        skipped: { type: "integer" },
+      },
     },
-    metrics: { type: "object", required: ["counters", "prometheus"], properties: { counters: { type: "object" }, prometheus: { type: "string" } } },
+    metrics: {
+      type: "object",
+      required: ["counters", "prometheus"],
+      properties: { counters: { type: "object" }, prometheus: { type: "string" } },
+    },
   },
 } as const;

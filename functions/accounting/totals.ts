@@ -42,7 +42,15 @@ export class AccountingTotals {
   }
 
   totals(): Totals {
-    const t: Totals = { files: 0, succeeded: 0, failed: 0, skipped: 0, permanentFailures: 0, bytes: { succeeded: 0, failed: 0 }, failedByStep: {} };
+    const t: Totals = {
+      files: 0,
+      succeeded: 0,
+      failed: 0,
+      skipped: 0,
+      permanentFailures: 0,
+      bytes: { succeeded: 0, failed: 0 },
+      failedByStep: {},
+    };
     for (const r of this.latest.values()) {
       t.files++;
       if (r.outcome === "ok") {
@@ -68,8 +76,14 @@ export class AccountingTotals {
     const c = new Counters();
     for (const r of this.latest.values()) {
       c.add("storage_pipeline_files", { facility: r.facility, outcome: r.outcome, format: r.format }, 1);
-      if (r.bytes !== undefined && r.outcome !== "skipped") c.add("storage_pipeline_bytes", { facility: r.facility, outcome: r.outcome }, r.bytes);
-      if (r.outcome === "failed") c.add("storage_pipeline_failed_files", { facility: r.facility, step: r.step ?? "unknown", permanent: String(r.permanent === true) }, 1);
+      if (r.bytes !== undefined && r.outcome !== "skipped")
+        c.add("storage_pipeline_bytes", { facility: r.facility, outcome: r.outcome }, r.bytes);
+      if (r.outcome === "failed")
+        c.add(
+          "storage_pipeline_failed_files",
+          { facility: r.facility, step: r.step ?? "unknown", permanent: String(r.permanent === true) },
+          1,
+        );
     }
     return c.exposition(HELP, "gauge");
   }

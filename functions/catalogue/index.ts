@@ -17,7 +17,14 @@ import { catalogueResultSchema, paramsSchema } from "./schema.ts";
 import { ScicatClient, type ScicatParams } from "./scicat-client.ts";
 import { Storage, type StorageParams } from "../_shared/storage.ts";
 
-type Params = ScicatParams & DatasetDefaults & StorageParams & { dmp?: unknown } & { pidPrefix?: string; derivedDir?: string; concurrency?: number; reprocessChanged?: boolean } & Record<string, unknown>;
+type Params = ScicatParams &
+  DatasetDefaults &
+  StorageParams & { dmp?: unknown } & {
+    pidPrefix?: string;
+    derivedDir?: string;
+    concurrency?: number;
+    reprocessChanged?: boolean;
+  } & Record<string, unknown>;
 
 type Block = { id?: string; _id?: string; size?: number; dataFileList?: Array<{ path: string; chk?: string; size?: number }> };
 
@@ -27,19 +34,35 @@ const REQUIRED_DERIVED = ["owner", "contactEmail", "investigator"] as const;
 
 function failed(what: string, file: string, status: number, json: unknown): ActionError {
   const detail = typeof json === "string" ? json : JSON.stringify((json as { message?: unknown })?.message ?? json ?? "");
-  const hint = status >= 500 ? "; SciCat has a problem, retry later" : status === 400 ? "; fix the dataset fields named above (parameters or file metadata)" : "";
+  const hint =
+    status >= 500
+      ? "; SciCat has a problem, retry later"
+      : status === 400
+        ? "; fix the dataset fields named above (parameters or file metadata)"
+        : "";
   return new ActionError(`SciCat ${what} for ${file} failed: HTTP ${status} ${detail.slice(0, 400)}${hint}`, status);
 }
 
 /** What the plan says of the dataset: owner fields win over parameters and file; the plan is recorded. */
 function applyPlan(dataset: Record<string, unknown>, plan: AppliedDmp): void {
   const { ownerGroup, owner, contactEmail, principalInvestigator, accessGroups } = plan.dmp.owner;
-  Object.assign(dataset, { ownerGroup }, owner ? { owner } : {}, contactEmail ? { contactEmail } : {}, accessGroups ? { accessGroups } : {});
+  Object.assign(
+    dataset,
+    { ownerGroup },
+    owner ? { owner } : {},
+    contactEmail ? { contactEmail } : {},
+    accessGroups ? { accessGroups } : {},
+  );
   if (principalInvestigator) dataset[dataset.type === "derived" ? "investigator" : "principalInvestigator"] = principalInvestigator;
   const embargoed = plan.dmp.embargoUntil !== undefined && Date.parse(plan.dmp.embargoUntil) > Date.now();
   if (embargoed) dataset.isPublished = false;
   const sci = (dataset.scientificMetadata ?? {}) as Record<string, unknown>;
-  sci.dataManagementPlan = { id: plan.dmp.id, source: plan.source, sha256: plan.sha256, ...(plan.dmp.embargoUntil ? { embargoUntil: plan.dmp.embargoUntil } : {}) };
+  sci.dataManagementPlan = {
+    id: plan.dmp.id,
+    source: plan.source,
+    sha256: plan.sha256,
+    ...(plan.dmp.embargoUntil ? { embargoUntil: plan.dmp.embargoUntil } : {}),
+  };
   dataset.scientificMetadata = sci;
 }
 
@@ -49,12 +72,21 @@ async function register(client: ScicatClient, dmps: DmpFinder, file: FileRecord,
   const pid = pidOf(file.path);
   // A file derive wrote is catalogued as a derived dataset whose input is its source file's dataset.
   const source = derivedSource(file.path, p.derivedDir);
-  const steps = Array.isArray((p as { steps?: unknown }).steps) ? ((p as unknown as { steps: StepRecord[] }).steps) : [];
-  const dataset = datasetFor(file, pid, { ...p, owner: p.owner ?? p.scicatUsername ?? p.ownerGroup }, source ? pidOf(source) : undefined, steps);
+  const steps = Array.isArray((p as { steps?: unknown }).steps) ? (p as unknown as { steps: StepRecord[] }).steps : [];
+  const dataset = datasetFor(
+    file,
+    pid,
+    { ...p, owner: p.owner ?? p.scicatUsername ?? p.ownerGroup },
+    source ? pidOf(source) : undefined,
+    steps,
+  );
   if (plan) applyPlan(dataset, plan);
   const missing = (source ? REQUIRED_DERIVED : REQUIRED_FIELDS).filter((k) => dataset[k] === undefined);
   if (missing.length) {
-    throw new FileFailure(`${file.path}: SciCat needs ${missing.map((k) => (k === "investigator" ? "principalInvestigator" : k)).join(", ")} and neither the parameters nor the file's metadata give them; set them as parameters of the catalogue action`, true);
+    throw new FileFailure(
+      `${file.path}: SciCat needs ${missing.map((k) => (k === "investigator" ? "principalInvestigator" : k)).join(", ")} and neither the parameters nor the file's metadata give them; set them as parameters of the catalogue action`,
+      true,
+    );
   }
   const enc = encodeURIComponent(pid);
   const found = await client.call("GET", `/datasets/${enc}`);
@@ -71,7 +103,7 @@ async function register(client: ScicatClient, dmps: DmpFinder, file: FileRecord,
     if (list.status !== 200) throw failed("origdatablock lookup", file.path, list.status, list.json);
     const blocks = Array.isArray(list.json) ? (list.json as Block[]) : [];
     same = blocks.find((b) => b.dataFileList?.some((f) => f.path === mine.path));
-    const old = same?.dataFileList!.find((f) => f.path === mine.path);
+    const old = same?.dataFileList?.find((f) => f.path === mine.path);
     if (old && (old.chk !== mine.chk || old.size !== mine.size) && !p.reprocessChanged) {
       throw new FileFailure(
         `${file.path}: changed after registration: SciCat dataset ${pid} has size ${old.size} ADLER32 ${old.chk ?? "none"}, the file now has size ${mine.size} ADLER32 ${mine.chk ?? "none"}; dCache files are write-once, so this is kept as a failure (set reprocessChanged on the pipeline's functions to catalogue new content)`,
@@ -101,7 +133,14 @@ async function register(client: ScicatClient, dmps: DmpFinder, file: FileRecord,
       if (r.status !== 200) throw failed("origdatablock update", file.path, r.status, r.json);
     }
   }
-  return { pid, datasetName: String(dataset.datasetName), action, origDatablocks: 1, type: dataset.type as "raw" | "derived", ...(plan ? { dmp: plan.source } : {}) };
+  return {
+    pid,
+    datasetName: String(dataset.datasetName),
+    action,
+    origDatablocks: 1,
+    type: dataset.type as "raw" | "derived",
+    ...(plan ? { dmp: plan.source } : {}),
+  };
 }
 
 export const main = defineAction<Params>("catalogue", paramsSchema, async (p, ctx) => {

@@ -22,7 +22,10 @@ export interface DatasetDefaults {
 /** NeXus times come as "2001-02-07T08:54:21-0600" or without zone; SciCat wants ISO 8601. */
 export function isoTime(t: string | undefined): string | undefined {
   if (!t) return undefined;
-  const fixed = t.trim().replace(/([+-]\d{2})(\d{2})$/, "$1:$2").replace(" ", "T");
+  const fixed = t
+    .trim()
+    .replace(/([+-]\d{2})(\d{2})$/, "$1:$2")
+    .replace(" ", "T");
   const ms = Date.parse(fixed);
   return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 }
@@ -49,8 +52,19 @@ export function derivedSource(path: string, derivedDir = "derived"): string | un
 export function provenanceOf(file: FileRecord, steps: StepRecord[], derivedFrom?: string): Record<string, unknown> {
   const own = functionVersion();
   const activities = [
-    ...steps.map((s) => ({ function: s.function, action: s.action, bundleSha256: s.bundleSha256, activationId: s.activationId, startedAt: s.startedAt })),
-    { function: "catalogue", action: own.action ?? undefined, bundleSha256: own.bundleSha256 ?? undefined, activationId: own.activationId ?? undefined },
+    ...steps.map((s) => ({
+      function: s.function,
+      action: s.action,
+      bundleSha256: s.bundleSha256,
+      activationId: s.activationId,
+      startedAt: s.startedAt,
+    })),
+    {
+      function: "catalogue",
+      action: own.action ?? undefined,
+      bundleSha256: own.bundleSha256 ?? undefined,
+      activationId: own.activationId ?? undefined,
+    },
   ];
   return {
     "prov:wasGeneratedBy": activities,
@@ -66,7 +80,13 @@ function dataFormatOf(file: FileRecord, derived: boolean): string {
   return FORMAT_NAMES[format] ?? format;
 }
 
-export function datasetFor(file: FileRecord, pid: string, d: DatasetDefaults, derivedFrom?: string, steps: StepRecord[] = []): Record<string, unknown> {
+export function datasetFor(
+  file: FileRecord,
+  pid: string,
+  d: DatasetDefaults,
+  derivedFrom?: string,
+  steps: StepRecord[] = [],
+): Record<string, unknown> {
   const entry = mainEntry(file);
   const md = file.metadata;
   const facts: NexusFacts = entry ? nexusFacts(entry) : { definitions: [], users: [] };

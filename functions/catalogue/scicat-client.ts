@@ -34,7 +34,9 @@ export class ScicatClient {
 
   private get cacheKey(): string {
     // The password's hash is part of the key: changed credentials must not reuse an old login.
-    return `${this.base}\n${this.p.scicatUsername ?? ""}\n${createHash("sha256").update(this.p.scicatPassword ?? "").digest("hex")}`;
+    return `${this.base}\n${this.p.scicatUsername ?? ""}\n${createHash("sha256")
+      .update(this.p.scicatPassword ?? "")
+      .digest("hex")}`;
   }
 
   private async fetch(path: string, init: RequestInit): Promise<Response> {
@@ -55,9 +57,17 @@ export class ScicatClient {
     });
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
-      throw new StepFailure(`SciCat login as ${this.p.scicatUsername} at ${safeUrl(this.base)} refused (${res.status}); check scicatUsername and scicatPassword`, false, res.status);
+      throw new StepFailure(
+        `SciCat login as ${this.p.scicatUsername} at ${safeUrl(this.base)} refused (${res.status}); check scicatUsername and scicatPassword`,
+        false,
+        res.status,
+      );
     }
-    if (!res.ok) throw new ActionError(`SciCat login at ${safeUrl(this.base)} failed: HTTP ${res.status} ${await bodyExcerpt(res)}`.trim(), res.status);
+    if (!res.ok)
+      throw new ActionError(
+        `SciCat login at ${safeUrl(this.base)} failed: HTTP ${res.status} ${await bodyExcerpt(res)}`.trim(),
+        res.status,
+      );
     const j = (await res.json()) as { access_token?: string; id?: string; expires_in?: number; ttl?: number };
     const token = j.access_token ?? j.id;
     if (!token) throw new ActionError(`SciCat login at ${safeUrl(this.base)} answered without access_token; is scicatUrl a SciCat API v3?`);
@@ -70,7 +80,14 @@ export class ScicatClient {
   async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
     for (let attempt = 0; ; attempt++) {
       const token = await this.token(attempt > 0);
-      const init: RequestInit = { method, headers: { Authorization: `Bearer ${token}`, Accept: "application/json", ...(body !== undefined ? { "Content-Type": "application/json" } : {}) } };
+      const init: RequestInit = {
+        method,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          Accept: "application/json",
+          ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+        },
+      };
       if (body !== undefined) init.body = JSON.stringify(body);
       const res = await this.fetch(path, init);
       if (res.status === 401 && attempt === 0 && !this.p.scicatToken) {
@@ -80,7 +97,10 @@ export class ScicatClient {
       }
       if (res.status === 401 || res.status === 403) {
         await res.body?.cancel();
-        throw new ActionError(`SciCat ${method} ${path} refused (${res.status}); the account ${this.p.scicatUsername ?? "(token)"} lacks permission or the token is invalid`, res.status);
+        throw new ActionError(
+          `SciCat ${method} ${path} refused (${res.status}); the account ${this.p.scicatUsername ?? "(token)"} lacks permission or the token is invalid`,
+          res.status,
+        );
       }
       const text = await res.text();
       let json: unknown;

@@ -25,20 +25,39 @@ async function verify(storage: Storage, file: FileRecord, p: Params, count: (byt
   try {
     sum = await adler32OfStream(opened.body);
   } catch (e) {
-    throw new FileFailure(`${file.path}: the transfer broke off (${(e as Error).message}); the file may be being rewritten, retry later`, false);
+    throw new FileFailure(
+      `${file.path}: the transfer broke off (${(e as Error).message}); the file may be being rewritten, retry later`,
+      false,
+    );
   }
   count(sum.bytes);
-  if (sum.bytes !== stat.size) throw new FileFailure(`${file.path}: read ${sum.bytes} bytes but storage reports ${stat.size} (truncated or changed while reading)`, false);
+  if (sum.bytes !== stat.size)
+    throw new FileFailure(
+      `${file.path}: read ${sum.bytes} bytes but storage reports ${stat.size} (truncated or changed while reading)`,
+      false,
+    );
   const storageValue = stat.adler32;
-  if (storageValue && storageValue !== sum.hex) throw new FileFailure(`${file.path}: ADLER32 mismatch, computed ${sum.hex} but dCache has ${storageValue}`, true, undefined, known);
+  if (storageValue && storageValue !== sum.hex)
+    throw new FileFailure(`${file.path}: ADLER32 mismatch, computed ${sum.hex} but dCache has ${storageValue}`, true, undefined, known);
   if (!storageValue && p.requireStorageChecksum) {
-    throw new FileFailure(`${file.path}: dCache reports no ADLER32 to compare with (computed ${sum.hex}); unset requireStorageChecksum to accept it`, true, undefined, known);
+    throw new FileFailure(
+      `${file.path}: dCache reports no ADLER32 to compare with (computed ${sum.hex}); unset requireStorageChecksum to accept it`,
+      true,
+      undefined,
+      known,
+    );
   }
   const rec: FileRecord = {
     ...file,
     size: sum.bytes,
     adler32: sum.hex,
-    checksum: { algorithm: "ADLER32", value: sum.hex, verified: !!storageValue, bytes: sum.bytes, ...(storageValue ? { storage: storageValue } : {}) },
+    checksum: {
+      algorithm: "ADLER32",
+      value: sum.hex,
+      verified: !!storageValue,
+      bytes: sum.bytes,
+      ...(storageValue ? { storage: storageValue } : {}),
+    },
   };
   if (stat.mtime) rec.mtime = stat.mtime;
   return rec;

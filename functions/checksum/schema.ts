@@ -9,7 +9,10 @@ export const paramsSchema = {
     ...inputSchema,
     ...storageParamsSchema,
     concurrency: { type: "integer", minimum: 1, maximum: 32, description: "files of a batch streamed at the same time (default 4)" },
-    requireStorageChecksum: { type: "boolean", description: "fail when dCache has no ADLER32 for the file (default false: report verified=false)" },
+    requireStorageChecksum: {
+      type: "boolean",
+      description: "fail when dCache has no ADLER32 for the file (default false: report verified=false)",
+    },
   },
 } as const;
 
@@ -26,7 +29,12 @@ export const checksumResultSchema = {
           checksum: {
             type: "object",
             required: ["algorithm", "value", "verified", "bytes"],
-            properties: { algorithm: { const: "ADLER32" }, value: { type: "string", pattern: "^[0-9a-f]{8}$" }, storage: { type: "string", pattern: "^[0-9a-f]{8}$" }, verified: { type: "boolean" } },
+            properties: {
+              algorithm: { const: "ADLER32" },
+              value: { type: "string", pattern: "^[0-9a-f]{8}$" },
+              storage: { type: "string", pattern: "^[0-9a-f]{8}$" },
+              verified: { type: "boolean" },
+            },
           },
         },
       },

@@ -8,7 +8,18 @@ import { functionVersion } from "../../lib/provenance.ts";
 import { describeOpen, type FileDescription } from "../../lib/formats/describe.ts";
 import type { ByteSource } from "../../lib/formats/byte-source.ts";
 import type { OpenedHdf5 } from "../../lib/formats/hdf5-open.ts";
-import { cbfFrame, edfFrame, frameOfOpenHdf5, frameStats, hdf5Frame, MAX_SIDE, nexusFrameSignal, PREVIEW_SCALE, previewPixels, type Frame } from "../../lib/formats/frame.ts";
+import {
+  cbfFrame,
+  edfFrame,
+  frameOfOpenHdf5,
+  frameStats,
+  hdf5Frame,
+  MAX_SIDE,
+  nexusFrameSignal,
+  PREVIEW_SCALE,
+  previewPixels,
+  type Frame,
+} from "../../lib/formats/frame.ts";
 import { encodeGreyPng } from "../../lib/formats/png.ts";
 import { ActionError, FileFailure } from "../_shared/errors.ts";
 import { baseName, dirName } from "../_shared/files.ts";
@@ -51,7 +62,9 @@ async function frameOf(reader: ByteSource, path: string, md: FileDescription, h5
 }
 
 export function derivedPaths(path: string, p: Params): { dir: string; preview: string; summary: string } {
-  const dir = p.derivedRoot ? p.derivedRoot.replace(/\/+$/, "") + dirName(path).replace(/\/$/, "") : `${dirName(path).replace(/\/$/, "")}/${p.derivedDir ?? "derived"}`;
+  const dir = p.derivedRoot
+    ? p.derivedRoot.replace(/\/+$/, "") + dirName(path).replace(/\/$/, "")
+    : `${dirName(path).replace(/\/$/, "")}/${p.derivedDir ?? "derived"}`;
   const name = baseName(path);
   return { dir, preview: `${dir}/${name}.preview.png`, summary: `${dir}/${name}.summary.json` };
 }
@@ -61,7 +74,7 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
   const derivedMark = `/${p.derivedDir ?? "derived"}/`;
   // one file at a time: frames are decoded synchronously and can be large
   const files = await ctx.each(ctx.files, 1, async (file) => {
-    if (file.path.includes(derivedMark) || (p.derivedRoot && file.path.startsWith(p.derivedRoot.replace(/\/+$/, "") + "/"))) {
+    if (file.path.includes(derivedMark) || (p.derivedRoot && file.path.startsWith(`${p.derivedRoot.replace(/\/+$/, "")}/`))) {
       throw new SkipFile("already a derived file");
     }
     // size and mtime as the storage has them: what the feed's file ledger knows the processed bytes by
@@ -72,7 +85,8 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
     let h5: OpenedHdf5 | undefined;
     try {
       // bytes that do not parse fail for good; a broken transfer may pass
-      const failure = (why: string, e: unknown) => (e instanceof HttpError ? new ActionError(why, e.status === 206 ? 0 : e.status) : new FileFailure(why, true));
+      const failure = (why: string, e: unknown) =>
+        e instanceof HttpError ? new ActionError(why, e.status === 206 ? 0 : e.status) : new FileFailure(why, true);
       let md: FileDescription;
       try {
         if (file.metadata) md = file.metadata;
@@ -92,16 +106,22 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
       const stats = frameStats(frame);
       const png = encodeGreyPng(previewPixels(frame, stats), frame.width, frame.height);
       const out = derivedPaths(file.path, p);
-      const summary = Buffer.from(JSON.stringify({
-        source: { path: file.path, size, adler32: file.adler32, format: md.format },
-        frame: { origin: frame.origin, width: frame.width, height: frame.height, stride: frame.stride },
-        stats,
-        preview: { path: out.preview, scale: PREVIEW_SCALE },
-        createdAt: new Date().toISOString(),
-        generator: `derive ${process.env.__OW_ACTION_VERSION || "0.1.0"}`,
-        // the code that made this file (W3C PROV): its action, bundle SHA-256 and activation
-        provenance: { "prov:wasGeneratedBy": functionVersion(), "prov:used": [{ path: file.path, adler32: file.adler32 }] },
-      }, null, 2) + "\n");
+      const summary = Buffer.from(
+        `${JSON.stringify(
+          {
+            source: { path: file.path, size, adler32: file.adler32, format: md.format },
+            frame: { origin: frame.origin, width: frame.width, height: frame.height, stride: frame.stride },
+            stats,
+            preview: { path: out.preview, scale: PREVIEW_SCALE },
+            createdAt: new Date().toISOString(),
+            generator: `derive ${process.env.__OW_ACTION_VERSION || "0.1.0"}`,
+            // the code that made this file (W3C PROV): its action, bundle SHA-256 and activation
+            provenance: { "prov:wasGeneratedBy": functionVersion(), "prov:used": [{ path: file.path, adler32: file.adler32 }] },
+          },
+          null,
+          2,
+        )}\n`,
+      );
       await storage.mkdirs(out.dir);
       await storage.put(out.preview, png, "image/png");
       await storage.put(out.summary, summary, "application/json");

@@ -8,8 +8,16 @@ export const paramsSchema = {
   properties: {
     ...inputSchema,
     ...storageParamsSchema,
-    derivedDir: { type: "string", pattern: "^[^/]+$", description: "folder name beside the source file for derived files (default derived)" },
-    derivedRoot: { type: "string", pattern: "^/", description: "instead: one tree for derived files, mirroring source paths (e.g. /derived)" },
+    derivedDir: {
+      type: "string",
+      pattern: "^[^/]+$",
+      description: "folder name beside the source file for derived files (default derived)",
+    },
+    derivedRoot: {
+      type: "string",
+      pattern: "^/",
+      description: "instead: one tree for derived files, mirroring source paths (e.g. /derived)",
+    },
   },
 } as const;
 
@@ -25,7 +33,11 @@ export const deriveResultSchema = {
         properties: {
           derived: {
             type: "array",
-            items: { type: "object", required: ["path", "kind", "size", "contentType"], properties: { kind: { enum: ["preview", "summary"] }, path: { type: "string", pattern: "^/" } } },
+            items: {
+              type: "object",
+              required: ["path", "kind", "size", "contentType"],
+              properties: { kind: { enum: ["preview", "summary"] }, path: { type: "string", pattern: "^/" } },
+            },
           },
         },
       },

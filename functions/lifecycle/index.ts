@@ -8,7 +8,7 @@
 // again with backoff, and the buffer copy stays protected meanwhile. Replays are harmless: the
 // archive rule is found again (DuplicateRule), a released protection is not released twice.
 import { DmpFinder, isPipeline, parameterDmp, type AppliedDmp } from "../_shared/dmp.ts";
-import { ActionError, FileFailure } from "../_shared/errors.ts";
+import { type ActionError, FileFailure } from "../_shared/errors.ts";
 import type { FileRecord } from "../_shared/files.ts";
 import { RucioClient, type RucioAnswer, type RucioParams } from "../_shared/rucio-client.ts";
 import { addRule, didName, failed, rulesOf, type Did, type RucioRule } from "../_shared/rucio-rules.ts";
@@ -17,15 +17,16 @@ import { validator } from "../_shared/schema.ts";
 import { requestTimeout, Storage, type StorageParams } from "../_shared/storage.ts";
 import { lifecycleResultSchema, paramsSchema } from "./schema.ts";
 
-type Params = RucioParams & StorageParams & {
-  scope?: string;
-  bufferRse: string;
-  namePrefix?: string;
-  dmp?: unknown;
-  pipelines?: Record<string, Array<{ action: string; state: string }>>;
-  concurrency?: number;
-  waitMs?: number;
-} & Record<string, unknown>;
+type Params = RucioParams &
+  StorageParams & {
+    scope?: string;
+    bufferRse: string;
+    namePrefix?: string;
+    dmp?: unknown;
+    pipelines?: Record<string, Array<{ action: string; state: string }>>;
+    concurrency?: number;
+    waitMs?: number;
+  } & Record<string, unknown>;
 
 const checkResult = validator(lifecycleResultSchema, "lifecycle result");
 const DAY = 86400;
@@ -33,7 +34,9 @@ const DAY = 86400;
 /** The plan's pipelines must each have succeeded for this file (when the ledger says what ran). */
 function checkPipelines(path: string, plan: AppliedDmp, ran: Array<{ action: string; state: string }> | undefined): void {
   if (!plan.dmp.pipelines?.length || !ran) return;
-  const missing = plan.dmp.pipelines.filter((name) => !ran.some((r) => isPipeline(r.action, name) && (r.state === "succeeded" || r.state === "skipped")));
+  const missing = plan.dmp.pipelines.filter(
+    (name) => !ran.some((r) => isPipeline(r.action, name) && (r.state === "succeeded" || r.state === "skipped")),
+  );
   if (!missing.length) return;
   const seen = ran.map((r) => `${r.action} (${r.state})`).join(", ") || "none";
   throw new FileFailure(
@@ -46,7 +49,11 @@ function checkPipelines(path: string, plan: AppliedDmp, ran: Array<{ action: str
 function planRefused(plan: AppliedDmp) {
   return (what: string, file: string, a: RucioAnswer): ActionError => {
     if (a.status === 409 && ["InvalidRSEExpression", "InsufficientTargetRSEs", "InvalidObject"].includes(a.exceptionClass ?? "")) {
-      return new FileFailure(`${file}: Rucio refused the archive rule of its data management plan ${plan.source} (${a.exceptionClass}: ${a.message ?? ""}); correct archive.rseExpression or archive.copies, then retry the file`, true, a.status);
+      return new FileFailure(
+        `${file}: Rucio refused the archive rule of its data management plan ${plan.source} (${a.exceptionClass}: ${a.message ?? ""}); correct archive.rseExpression or archive.copies, then retry the file`,
+        true,
+        a.status,
+      );
     }
     return failed(what, file, a);
   };
@@ -84,7 +91,8 @@ async function release(client: RucioClient, file: string, protections: RucioRule
   if (keepDays === 0) {
     for (const r of protections) {
       const a = await client.call("DELETE", `/rules/${encodeURIComponent(r.id)}`, { purge_replicas: false });
-      if (a.status !== 200 && !(a.status === 404 && a.exceptionClass === "RuleNotFound")) throw failed(`release of buffer rule ${r.id}`, file, a);
+      if (a.status !== 200 && !(a.status === 404 && a.exceptionClass === "RuleNotFound"))
+        throw failed(`release of buffer rule ${r.id}`, file, a);
     }
     return "now";
   }
@@ -102,19 +110,38 @@ async function archive(client: RucioClient, dmps: DmpFinder, file: FileRecord, p
   checkPipelines(file.path, plan, p.pipelines?.[file.path]);
   const did = { scope: p.scope ?? "raw", name: didName(file.path, p.namePrefix) };
   const rules = await rulesOf(client, file.path, did);
-  if (!rules) throw new FileFailure(`${file.path}: not archived: Rucio does not know ${did.scope}:${did.name}; the ingest pipeline's placement step registers it, so that pipeline has not run for this file`, true);
+  if (!rules)
+    throw new FileFailure(
+      `${file.path}: not archived: Rucio does not know ${did.scope}:${did.name}; the ingest pipeline's placement step registers it, so that pipeline has not run for this file`,
+      true,
+    );
   const a = plan.dmp.archive;
   const copies = a.copies ?? 1;
-  const ruleId = await addRule(client, file.path, did, {
-    account: p.rucioAccount, copies, rse_expression: a.rseExpression, comment: `archive copy (${plan.dmp.id}, ${plan.source})`,
-    ...(a.lifetimeDays ? { lifetime: Math.round(a.lifetimeDays * DAY) } : {}),
-    ...(a.activity ? { activity: a.activity } : {}),
-  }, planRefused(plan));
+  const ruleId = await addRule(
+    client,
+    file.path,
+    did,
+    {
+      account: p.rucioAccount,
+      copies,
+      rse_expression: a.rseExpression,
+      comment: `archive copy (${plan.dmp.id}, ${plan.source})`,
+      ...(a.lifetimeDays ? { lifetime: Math.round(a.lifetimeDays * DAY) } : {}),
+      ...(a.activity ? { activity: a.activity } : {}),
+    },
+    planRefused(plan),
+  );
   const rule = await settledRule(client, file.path, ruleId, p.waitMs ?? 2000);
   if (rule.state !== "OK") {
-    const why = rule.state === "STUCK" ? `STUCK: ${rule.error ?? "no reason given"}; Rucio retries stuck rules, or fix the cause` : `${rule.state}, its copies are being made`;
+    const why =
+      rule.state === "STUCK"
+        ? `STUCK: ${rule.error ?? "no reason given"}; Rucio retries stuck rules, or fix the cause`
+        : `${rule.state}, its copies are being made`;
     // transient: the ledger asks again with backoff; the buffer copy stays protected meanwhile
-    throw new FileFailure(`${file.path}: archive not yet OK: rule ${ruleId} (${copies} on ${a.rseExpression}) is ${why}; the buffer copy stays protected until it is OK`, false);
+    throw new FileFailure(
+      `${file.path}: archive not yet OK: rule ${ruleId} (${copies} on ${a.rseExpression}) is ${why}; the buffer copy stays protected until it is OK`,
+      false,
+    );
   }
   const protections = rules.filter((r) => r.account === p.rucioAccount && r.rse_expression === p.bufferRse && r.id !== ruleId);
   const released = await release(client, file.path, protections, plan.dmp.buffer?.keepDaysAfterArchive ?? 0);

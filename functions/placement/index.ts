@@ -18,16 +18,17 @@ import { validator } from "../_shared/schema.ts";
 import { Storage, type StorageParams } from "../_shared/storage.ts";
 import { paramsSchema, placementResultSchema } from "./schema.ts";
 
-type Params = RucioParams & StorageParams & {
-  scope?: string;
-  bufferRse: string;
-  dmp?: unknown;
-  activity?: string;
-  pfnBase?: string;
-  namePrefix?: string;
-  concurrency?: number;
-  reprocessChanged?: boolean;
-} & Record<string, unknown>;
+type Params = RucioParams &
+  StorageParams & {
+    scope?: string;
+    bufferRse: string;
+    dmp?: unknown;
+    activity?: string;
+    pfnBase?: string;
+    namePrefix?: string;
+    concurrency?: number;
+    reprocessChanged?: boolean;
+  } & Record<string, unknown>;
 
 const checkResult = validator(placementResultSchema, "placement result");
 
@@ -48,7 +49,10 @@ async function changedFile(client: RucioClient, file: FileRecord, did: { scope: 
 
 async function place(client: RucioClient, dmps: DmpFinder, file: FileRecord, p: Params): Promise<NonNullable<FileRecord["placement"]>> {
   if (!file.adler32 || file.size === undefined) {
-    throw new FileFailure(`${file.path}: placement needs the file's size and adler32; run the checksum (or metadata) step before placement in the sequence`, true);
+    throw new FileFailure(
+      `${file.path}: placement needs the file's size and adler32; run the checksum (or metadata) step before placement in the sequence`,
+      true,
+    );
   }
   const plan = await dmps.forFile(file.path);
   const did = { scope: p.scope ?? "raw", name: didName(file.path, p.namePrefix) };
@@ -65,7 +69,11 @@ async function place(client: RucioClient, dmps: DmpFinder, file: FileRecord, p: 
   else throw failed(`replica registration at ${p.bufferRse}`, file.path, r);
   // no lifetime: the buffer copy is protected until lifecycle releases it (after the archive is OK)
   const buffer = await addRule(client, file.path, did, {
-    account: p.rucioAccount, ...(p.activity ? { activity: p.activity } : {}), copies: 1, rse_expression: p.bufferRse, comment: BUFFER_RULE_COMMENT,
+    account: p.rucioAccount,
+    ...(p.activity ? { activity: p.activity } : {}),
+    copies: 1,
+    rse_expression: p.bufferRse,
+    comment: BUFFER_RULE_COMMENT,
   });
   return { ...did, rse: p.bufferRse, replica: state, rules: { buffer }, dmp: plan.source };
 }

@@ -20,7 +20,11 @@ export const paramsSchema = {
     pfnBase: { type: "string", format: "uri", description: "prefix of the physical file name, e.g. the WebDAV URL: pfn = pfnBase + path" },
     namePrefix: { type: "string", description: "strip this prefix from the storage path to form the DID name" },
     concurrency: { type: "integer", minimum: 1, maximum: 64, description: "files of a batch registered at the same time (default 8)" },
-    reprocessChanged: { type: "boolean", description: "a file registered before with another size or ADLER32 updates its DID (default false: it fails as changed after registration)" },
+    reprocessChanged: {
+      type: "boolean",
+      description:
+        "a file registered before with another size or ADLER32 updates its DID (default false: it fails as changed after registration)",
+    },
     timeoutMs: { type: "integer", minimum: 100, maximum: 600000 },
   },
 } as const;
@@ -38,7 +42,11 @@ export const placementResultSchema = {
           placement: {
             type: "object",
             required: ["scope", "name", "rse", "replica", "rules", "dmp"],
-            properties: { replica: { enum: ["registered", "existed"] }, rules: { type: "object", required: ["buffer"] }, dmp: { type: "string" } },
+            properties: {
+              replica: { enum: ["registered", "existed"] },
+              rules: { type: "object", required: ["buffer"] },
+              dmp: { type: "string" },
+            },
           },
         },
       },

@@ -39,14 +39,25 @@ export class Adler32 {
       while (k < words) {
         const end = Math.min(k + WORDS_PER_REDUCTION, words);
         for (; k < end; k += 4) {
-          const w0 = w32[k]!, w1 = w32[k + 1]!, w2 = w32[k + 2]!, w3 = w32[k + 3]!;
-          const e0 = w0 & 0xff00ff, e1 = w1 & 0xff00ff, e2 = w2 & 0xff00ff, e3 = w3 & 0xff00ff;
-          const o0 = (w0 >>> 8) & 0xff00ff, o1 = (w1 >>> 8) & 0xff00ff, o2 = (w2 >>> 8) & 0xff00ff, o3 = (w3 >>> 8) & 0xff00ff;
+          const w0 = w32[k]!,
+            w1 = w32[k + 1]!,
+            w2 = w32[k + 2]!,
+            w3 = w32[k + 3]!;
+          const e0 = w0 & 0xff00ff,
+            e1 = w1 & 0xff00ff,
+            e2 = w2 & 0xff00ff,
+            e3 = w3 & 0xff00ff;
+          const o0 = (w0 >>> 8) & 0xff00ff,
+            o1 = (w1 >>> 8) & 0xff00ff,
+            o2 = (w2 >>> 8) & 0xff00ff,
+            o3 = (w3 >>> 8) & 0xff00ff;
           const even = e0 + e1 + e2 + e3;
           const odd = o0 + o1 + o2 + o3;
           const evenW = 4 * e0 + 3 * e1 + 2 * e2 + e3;
           const oddW = 4 * o0 + 3 * o1 + 2 * o2 + o3;
-          const oddLo = odd & 0xffff, evenHi = even >>> 16, oddHi = odd >>> 16;
+          const oddLo = odd & 0xffff,
+            evenHi = even >>> 16,
+            oddHi = odd >>> 16;
           b += 16 * a + 4 * ((evenW & 0xffff) + (evenW >>> 16) + (oddW & 0xffff) + (oddW >>> 16)) - (oddLo + 2 * evenHi + 3 * oddHi);
           a += (even & 0xffff) + evenHi + oddLo + oddHi;
         }

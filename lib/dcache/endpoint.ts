@@ -37,11 +37,11 @@ export function redact(url: string | URL): string {
 export function authorise(url: URL, headers: Record<string, string>, credentials: Credentials | undefined): void {
   if (!credentials || credentials.type === "none") return;
   if (credentials.type === "basic") {
-    headers["Authorization"] = "Basic " + Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64");
+    headers.Authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
   } else if (credentials.via === "query") {
     url.searchParams.set("authz", credentials.token);
   } else {
-    headers["Authorization"] = `Bearer ${credentials.token}`;
+    headers.Authorization = `Bearer ${credentials.token}`;
   }
 }
 
@@ -79,15 +79,32 @@ export async function call(ep: DcacheEndpoint, url: URL, init: RequestInit & { h
   const idempotent = ["GET", "HEAD", "PROPFIND", "OPTIONS"].includes(init.method ?? "GET") && !init.body;
   try {
     try {
-      return await fetch(target, { ...init, headers, redirect: "manual", signal: init.signal ?? AbortSignal.timeout(ep.timeoutMs ?? 30_000) });
+      return await fetch(target, {
+        ...init,
+        headers,
+        redirect: "manual",
+        signal: init.signal ?? AbortSignal.timeout(ep.timeoutMs ?? 30_000),
+      });
     } catch (first) {
       // A kept-alive connection the server closed meanwhile fails before any answer: a read may be
       // sent once more on a new connection. Timeouts and writes are not retried.
       if (!idempotent || (first as Error).name === "TimeoutError" || (first as Error).name === "AbortError") throw first;
-      return await fetch(target, { ...init, headers, redirect: "manual", signal: init.signal ?? AbortSignal.timeout(ep.timeoutMs ?? 30_000) });
+      return await fetch(target, {
+        ...init,
+        headers,
+        redirect: "manual",
+        signal: init.signal ?? AbortSignal.timeout(ep.timeoutMs ?? 30_000),
+      });
     }
   } catch (e) {
-    const why = (e as Error).name === "TimeoutError" ? `no answer within ${ep.timeoutMs ?? 30_000} ms` : ((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message);
-    throw new DcacheError(0, redact(url), `${init.method ?? "GET"} ${redact(url)} failed: ${why}; is the dCache service running and reachable?`);
+    const why =
+      (e as Error).name === "TimeoutError"
+        ? `no answer within ${ep.timeoutMs ?? 30_000} ms`
+        : ((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message);
+    throw new DcacheError(
+      0,
+      redact(url),
+      `${init.method ?? "GET"} ${redact(url)} failed: ${why}; is the dCache service running and reachable?`,
+    );
   }
 }

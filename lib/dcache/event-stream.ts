@@ -33,7 +33,11 @@ export interface StreamOptions {
 /** The channel no longer exists (404): re-create it and its subscriptions. */
 export class ChannelGoneError extends DcacheError {
   constructor(url: string) {
-    super(404, url, `event channel ${url} no longer exists (expired without a client, deleted, or the frontend restarted); create a new channel and subscribe again`);
+    super(
+      404,
+      url,
+      `event channel ${url} no longer exists (expired without a client, deleted, or the frontend restarted); create a new channel and subscribe again`,
+    );
     this.name = "ChannelGoneError";
   }
 }
@@ -46,7 +50,8 @@ function toMessage(m: EventSourceMessage): ChannelMessage | undefined {
     return undefined;
   }
   if (m.event === "SYSTEM") return { kind: "system", type: data.type ?? "UNKNOWN", subscription: data.subscription };
-  if (m.event === "inotify" && m.id !== undefined) return { kind: "inotify", id: m.id, subscription: data.subscription ?? "", event: data.event as InotifyEvent };
+  if (m.event === "inotify" && m.id !== undefined)
+    return { kind: "inotify", id: m.id, subscription: data.subscription ?? "", event: data.event as InotifyEvent };
   return { kind: "other", type: m.event ?? "message", id: m.id, subscription: data.subscription, event: data.event };
 }
 
@@ -74,7 +79,11 @@ export async function* streamChannel(ep: DcacheEndpoint, channelUrl: string, opt
   }
   if (res.status === 401 || res.status === 403) {
     await res.body?.cancel();
-    throw new DcacheError(res.status, where, `opening the event stream ${where} was refused (HTTP ${res.status}); check the credentials and that the channel belongs to this user`);
+    throw new DcacheError(
+      res.status,
+      where,
+      `opening the event stream ${where} was refused (HTTP ${res.status}); check the credentials and that the channel belongs to this user`,
+    );
   }
   if (res.status !== 200 || !res.body) {
     await res.body?.cancel();

@@ -35,7 +35,8 @@ export async function createChannel(ep: DcacheEndpoint, opts: { clientId?: strin
   });
   if (res.status !== 201) throw await errorFrom(res, "creating an event channel");
   const location = res.headers.get("location");
-  if (!location) throw new DcacheError(res.status, redact(res.url), "creating an event channel: the frontend sent 201 without a Location header");
+  if (!location)
+    throw new DcacheError(res.status, redact(res.url), "creating an event channel: the frontend sent 201 without a Location header");
   await res.body?.cancel();
   return new URL(location, res.url).toString();
 }
@@ -88,7 +89,11 @@ export async function deleteChannel(ep: DcacheEndpoint, channelUrl: string): Pro
  * Adds an inotify watch. `existed` is true when the path was already watched on this channel
  * (303 See Other: the flags were replaced, or OR-ed with IN_MASK_ADD).
  */
-export async function subscribeInotify(ep: DcacheEndpoint, channelUrl: string, selector: InotifySelector): Promise<{ url: string; existed: boolean }> {
+export async function subscribeInotify(
+  ep: DcacheEndpoint,
+  channelUrl: string,
+  selector: InotifySelector,
+): Promise<{ url: string; existed: boolean }> {
   const res = await call(ep, new URL(`${channelUrl}/subscriptions/inotify`), {
     method: "POST",
     headers: { "Content-Type": "application/json" },

@@ -38,9 +38,9 @@ function namespaceUrl(ep: DcacheEndpoint, path: string, query: Record<string, st
 
 function flags(opts: StatOptions): Record<string, string> {
   const q: Record<string, string> = {};
-  if (opts.checksum) q["checksum"] = "true";
-  if (opts.locality) q["locality"] = "true";
-  if (opts.qos) q["qos"] = "true";
+  if (opts.checksum) q.checksum = "true";
+  if (opts.locality) q.locality = "true";
+  if (opts.qos) q.qos = "true";
   return q;
 }
 
@@ -56,7 +56,11 @@ export async function stat(ep: DcacheEndpoint, path: string, opts: StatOptions =
 }
 
 /** A directory's entries, fetched `pageSize` at a time. */
-export async function* listDirectory(ep: DcacheEndpoint, path: string, opts: StatOptions & { pageSize?: number } = {}): AsyncGenerator<FileAttributes & { fileName: string }> {
+export async function* listDirectory(
+  ep: DcacheEndpoint,
+  path: string,
+  opts: StatOptions & { pageSize?: number } = {},
+): AsyncGenerator<FileAttributes & { fileName: string }> {
   const pageSize = opts.pageSize ?? 1000;
   for (let offset = 0; ; offset += pageSize) {
     const url = namespaceUrl(ep, path, { ...flags(opts), children: "true", offset: String(offset), limit: String(pageSize) });

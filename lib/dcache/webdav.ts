@@ -12,7 +12,14 @@ const MAX_REDIRECTS = 5;
 
 export type UploadBody = Uint8Array | string | Readable | AsyncIterable<Uint8Array> | (() => Readable);
 
-function send(ep: DcacheEndpoint, method: string, url: URL, headers: OutgoingHttpHeaders, body?: () => Readable | Uint8Array | string, timeoutMs?: number): Promise<IncomingMessage> {
+function send(
+  ep: DcacheEndpoint,
+  method: string,
+  url: URL,
+  headers: OutgoingHttpHeaders,
+  body?: () => Readable | Uint8Array | string,
+  timeoutMs?: number,
+): Promise<IncomingMessage> {
   const h: Record<string, string> = {};
   const target = new URL(url);
   authorise(target, h, ep.credentials);
@@ -21,7 +28,9 @@ function send(ep: DcacheEndpoint, method: string, url: URL, headers: OutgoingHtt
   return new Promise((resolve, reject) => {
     const req = request(target, { method, headers: all }, (res) => resolve(res));
     if (timeoutMs) req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on("error", (e) => reject(new DcacheError(0, redact(url), `${method} ${redact(url)} failed: ${e.message}; is the WebDAV door running and reachable?`)));
+    req.on("error", (e) =>
+      reject(new DcacheError(0, redact(url), `${method} ${redact(url)} failed: ${e.message}; is the WebDAV door running and reachable?`)),
+    );
     if (!body) return void req.end();
     const start = () => {
       const b = body();
@@ -29,7 +38,7 @@ function send(ep: DcacheEndpoint, method: string, url: URL, headers: OutgoingHtt
         pipeline(b, req).catch((e) => req.destroy(e as Error));
       } else req.end(b);
     };
-    if (all["Expect"] === "100-continue") {
+    if (all.Expect === "100-continue") {
       // Like curl: servers that ignore Expect get the body after a short wait anyway.
       let started = false;
       const once = () => {
@@ -61,7 +70,14 @@ async function failure(res: IncomingMessage, url: URL, what: string): Promise<Dc
 }
 
 /** Sends a request, following redirects (a door sending us to a pool). */
-async function followed(ep: DcacheEndpoint, method: string, url: URL, headers: OutgoingHttpHeaders, body?: () => Readable | Uint8Array | string, timeoutMs?: number): Promise<{ res: IncomingMessage; url: URL }> {
+async function followed(
+  ep: DcacheEndpoint,
+  method: string,
+  url: URL,
+  headers: OutgoingHttpHeaders,
+  body?: () => Readable | Uint8Array | string,
+  timeoutMs?: number,
+): Promise<{ res: IncomingMessage; url: URL }> {
   let current = url;
   for (let i = 0; ; i++) {
     const res = await send(ep, method, current, headers, body, timeoutMs);
@@ -102,9 +118,9 @@ export async function putFile(ep: DcacheEndpoint, path: string, body: UploadBody
     const src = typeof body === "function" ? body : () => (body instanceof Readable ? body : Readable.from(body));
     make = src;
     if (opts.contentLength !== undefined) headers["Content-Length"] = String(opts.contentLength);
-    headers["Expect"] = "100-continue";
+    headers.Expect = "100-continue";
   }
-  if (opts.adler32) headers["Digest"] = `adler32=${opts.adler32}`;
+  if (opts.adler32) headers.Digest = `adler32=${opts.adler32}`;
   const url = fileUrl(ep, path);
   const { res, url: at } = await followed(ep, "PUT", url, headers, make);
   if (res.statusCode === 201 || res.statusCode === 204 || res.statusCode === 200) {
@@ -115,19 +131,28 @@ export async function putFile(ep: DcacheEndpoint, path: string, body: UploadBody
 }
 
 /** Opens a download stream; with `range` ([start, end] inclusive) the door must answer 206. */
-export async function getStream(ep: DcacheEndpoint, path: string, opts: { range?: [number, number] } = {}): Promise<{ body: Readable; size: number | undefined; status: number }> {
+export async function getStream(
+  ep: DcacheEndpoint,
+  path: string,
+  opts: { range?: [number, number] } = {},
+): Promise<{ body: Readable; size: number | undefined; status: number }> {
   const headers: OutgoingHttpHeaders = {};
-  if (opts.range) headers["Range"] = `bytes=${opts.range[0]}-${opts.range[1]}`;
+  if (opts.range) headers.Range = `bytes=${opts.range[0]}-${opts.range[1]}`;
   const url = fileUrl(ep, path);
   const { res, url: at } = await followed(ep, "GET", url, headers);
-  if (res.statusCode === 200 && !opts.range) return { body: res, size: Number(res.headers["content-length"] ?? NaN) || undefined, status: 200 };
+  if (res.statusCode === 200 && !opts.range)
+    return { body: res, size: Number(res.headers["content-length"] ?? NaN) || undefined, status: 200 };
   if (res.statusCode === 206 && opts.range) {
     const total = /\/(\d+)$/.exec(String(res.headers["content-range"] ?? ""));
     return { body: res, size: total ? Number(total[1]) : undefined, status: 206 };
   }
   if (res.statusCode === 200 && opts.range) {
     res.destroy();
-    throw new DcacheError(200, redact(at), `reading bytes ${opts.range[0]}-${opts.range[1]} of ${path}: the door ignored the Range header and sent the whole file`);
+    throw new DcacheError(
+      200,
+      redact(at),
+      `reading bytes ${opts.range[0]}-${opts.range[1]} of ${path}: the door ignored the Range header and sent the whole file`,
+    );
   }
   throw await failure(res, at, `reading ${path}`);
 }
@@ -157,12 +182,19 @@ export interface HeadResult {
 /** HEAD with `Want-Digest` (default adler32); null when the file does not exist. */
 export async function headFile(ep: DcacheEndpoint, path: string, opts: { wantDigest?: string } = {}): Promise<HeadResult | null> {
   const url = fileUrl(ep, path);
-  const { res, url: at } = await followed(ep, "HEAD", url, { "Want-Digest": opts.wantDigest ?? "adler32" }, undefined, ep.timeoutMs ?? 30_000);
+  const { res, url: at } = await followed(
+    ep,
+    "HEAD",
+    url,
+    { "Want-Digest": opts.wantDigest ?? "adler32" },
+    undefined,
+    ep.timeoutMs ?? 30_000,
+  );
   res.resume();
   if (res.statusCode === 404) return null;
   if (res.statusCode !== 200) throw new DcacheError(res.statusCode ?? 0, redact(at), `HEAD ${path} failed: HTTP ${res.statusCode}`);
   const digests: Record<string, string> = {};
-  for (const part of String(res.headers["digest"] ?? "").split(",")) {
+  for (const part of String(res.headers.digest ?? "").split(",")) {
     const eq = part.indexOf("=");
     if (eq > 0) digests[part.slice(0, eq).trim().toLowerCase()] = part.slice(eq + 1).trim();
   }
@@ -170,13 +202,20 @@ export async function headFile(ep: DcacheEndpoint, path: string, opts: { wantDig
     size: Number(res.headers["content-length"]),
     contentType: res.headers["content-type"],
     lastModified: res.headers["last-modified"],
-    etag: res.headers["etag"],
+    etag: res.headers.etag,
     digests,
-    adler32: digests["adler32"]?.toLowerCase().padStart(8, "0"),
+    adler32: digests.adler32?.toLowerCase().padStart(8, "0"),
   };
 }
 
-async function simple(ep: DcacheEndpoint, method: string, path: string, ok: number[], what: string, headers: OutgoingHttpHeaders = {}): Promise<number> {
+async function simple(
+  ep: DcacheEndpoint,
+  method: string,
+  path: string,
+  ok: number[],
+  what: string,
+  headers: OutgoingHttpHeaders = {},
+): Promise<number> {
   const url = fileUrl(ep, path);
   const res = await send(ep, method, url, headers, undefined, ep.timeoutMs ?? 30_000);
   if (res.statusCode && ok.includes(res.statusCode)) {
@@ -190,15 +229,17 @@ async function simple(ep: DcacheEndpoint, method: string, path: string, ok: numb
 export async function makeDirectory(ep: DcacheEndpoint, path: string): Promise<boolean> {
   const url = fileUrl(ep, path);
   const res = await send(ep, "MKCOL", url, {}, undefined, ep.timeoutMs ?? 30_000);
-  if (res.statusCode === 201) return res.resume(), true;
-  if (res.statusCode === 405) return res.resume(), false;
+  if (res.statusCode === 201 || res.statusCode === 405) {
+    res.resume();
+    return res.statusCode === 201;
+  }
   throw await failure(res, url, `creating directory ${path}`);
 }
 
 /** Creates a directory and its missing parents. */
 export async function makeDirectories(ep: DcacheEndpoint, path: string): Promise<void> {
   const parts = path.split("/").filter(Boolean);
-  for (let i = 1; i <= parts.length; i++) await makeDirectory(ep, "/" + parts.slice(0, i).join("/"));
+  for (let i = 1; i <= parts.length; i++) await makeDirectory(ep, `/${parts.slice(0, i).join("/")}`);
 }
 
 export async function deletePath(ep: DcacheEndpoint, path: string): Promise<void> {

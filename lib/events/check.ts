@@ -5,7 +5,9 @@ import addFormatsModule from "ajv-formats";
 import { storageCloudEventSchema, storageEventBatchSchema, type StorageCloudEvent, type StorageEventBatch } from "./cloudevent.ts";
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (
+  a: Ajv,
+) => Ajv;
 const ajv = new Ajv({ allErrors: true, strict: false });
 addFormats(ajv);
 ajv.addSchema(storageCloudEventSchema);
@@ -25,4 +27,3 @@ export function checkStorageCloudEvent(value: unknown): string | undefined {
 export function checkStorageEventBatch(value: unknown): string | undefined {
   return validateBatch(value) ? undefined : `not a storage event batch {"events":[…]}: ${describe(validateBatch.errors)}`;
 }
-

@@ -3,11 +3,7 @@
 // `{"event":{name,mask,cookie},"subscription":…}` plus `path` (the watched path), optionally `id`
 // (dCache's SSE event id) and `time` — what an SSE→MQTT bridge publishes without translation.
 import { createHash } from "node:crypto";
-import {
-  STORAGE_EVENT_TYPE_PREFIX,
-  type StorageCloudEvent,
-  type StorageEventData,
-} from "./cloudevent.ts";
+import { STORAGE_EVENT_TYPE_PREFIX, type StorageCloudEvent, type StorageEventData } from "./cloudevent.ts";
 import { checkStorageCloudEvent } from "./check.ts";
 import { eventKind, isDirectoryMask } from "./inotify.ts";
 
@@ -43,7 +39,9 @@ function stableId(key: string): string {
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);
@@ -66,7 +64,7 @@ function checkEnvelope(value: unknown): string | undefined {
   const ev = env.event as Record<string, unknown> | undefined;
   if (!ev || typeof ev !== "object") return "a dCache envelope needs an `event` object";
   if (!Array.isArray(ev.mask) || ev.mask.length === 0 || !ev.mask.every((f) => typeof f === "string" && /^IN_[A-Z_]+$/.test(f)))
-    return "`event.mask` must be a non-empty array of inotify flags such as \"IN_CLOSE_WRITE\"";
+    return '`event.mask` must be a non-empty array of inotify flags such as "IN_CLOSE_WRITE"';
   if (ev.name !== undefined && (typeof ev.name !== "string" || ev.name.includes("/") || ev.name === ""))
     return "`event.name` must be a file name without '/'";
   if (ev.cookie !== undefined && typeof ev.cookie !== "string") return "`event.cookie` must be a string";
@@ -79,7 +77,7 @@ export function fromDcacheEvent(envelope: DcacheEnvelope, origin: DcacheEventOri
   const bad = checkEnvelope(envelope);
   if (bad) return { ok: false, error: bad };
   if (typeof origin.watchedPath !== "string" || !/^\/(.*[^/])?$/.test(origin.watchedPath))
-    return { ok: false, error: "the watched `path` must be an absolute path such as \"/data/run1\"" };
+    return { ok: false, error: 'the watched `path` must be an absolute path such as "/data/run1"' };
   const { name, mask, cookie } = envelope.event;
   const path = joinPath(origin.watchedPath, name);
   const source = envelope.subscription ? channelOf(envelope.subscription) : origin.fallbackSource;
@@ -117,12 +115,17 @@ export function normaliseStorageEvent(input: unknown, ctx: NormaliseContext): No
     if (invalid) return { ok: false, error: invalid };
     const ev = obj as unknown as StorageCloudEvent;
     if (ev.subject !== ev.data.path) return { ok: false, error: "`subject` must equal `data.path` (the file's path)" };
-    return { ok: true, event: { ...ev, datacontenttype: "application/json", data: { ...ev.data, isDir: ev.data.isDir ?? isDirectoryMask(ev.data.mask) } } };
+    return {
+      ok: true,
+      event: { ...ev, datacontenttype: "application/json", data: { ...ev.data, isDir: ev.data.isDir ?? isDirectoryMask(ev.data.mask) } },
+    };
   }
   if ("event" in obj) {
     if (typeof obj.path !== "string") return { ok: false, error: "a dCache envelope needs `path`: the path its subscription watches" };
-    if (obj.id !== undefined && typeof obj.id !== "string" && typeof obj.id !== "number") return { ok: false, error: "`id` must be the SSE event id (string or number)" };
-    if (obj.time !== undefined && (typeof obj.time !== "string" || Number.isNaN(Date.parse(obj.time)))) return { ok: false, error: "`time` must be an RFC 3339 date-time" };
+    if (obj.id !== undefined && typeof obj.id !== "string" && typeof obj.id !== "number")
+      return { ok: false, error: "`id` must be the SSE event id (string or number)" };
+    if (obj.time !== undefined && (typeof obj.time !== "string" || Number.isNaN(Date.parse(obj.time))))
+      return { ok: false, error: "`time` must be an RFC 3339 date-time" };
     return fromDcacheEvent(obj as unknown as DcacheEnvelope, {
       watchedPath: obj.path,
       eventId: obj.id === undefined ? undefined : String(obj.id),

@@ -36,7 +36,10 @@ export class MemoryByteSource implements ByteSource {
   /** `bytes`: what it took to get them (one request, the whole file). */
   readonly stats: { requests: number; bytes: number };
 
-  constructor(private readonly bytes: Uint8Array, fetched: { requests: number; bytes: number } = { requests: 0, bytes: 0 }) {
+  constructor(
+    private readonly bytes: Uint8Array,
+    fetched: { requests: number; bytes: number } = { requests: 0, bytes: 0 },
+  ) {
     this.size = bytes.length;
     this.stats = { ...fetched };
   }

@@ -69,7 +69,10 @@ export function parseCbfHeader(head: Uint8Array): CbfHeader {
   if (f.Detector) out.detector = f.Detector.replace(/^:\s*/, "");
   const px = f.Pixel_size ? [...f.Pixel_size.matchAll(/([-+\d.eE]+)\s*m/g)].map((x) => Number(x[1])) : [];
   if (px.length) out.pixelSize = px;
-  const set = (k: "exposureTime" | "exposurePeriod" | "wavelength" | "detectorDistance" | "startAngle" | "angleIncrement", v: string | undefined) => {
+  const set = (
+    k: "exposureTime" | "exposurePeriod" | "wavelength" | "detectorDistance" | "startAngle" | "angleIncrement",
+    v: string | undefined,
+  ) => {
     const n = num(v);
     if (n !== undefined) out[k] = n;
   };

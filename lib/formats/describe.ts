@@ -53,7 +53,11 @@ export async function describe(source: ByteSource, path: string, info: { mtime?:
  * As describe, but an HDF5 file stays open for more reads (derive reads its frame from it, so the
  * file is opened and its tree walked once); the caller closes `hdf5`.
  */
-export async function describeOpen(source: ByteSource, path: string, info: { mtime?: string } = {}): Promise<{ description: FileDescription; hdf5?: OpenedHdf5 }> {
+export async function describeOpen(
+  source: ByteSource,
+  path: string,
+  info: { mtime?: string } = {},
+): Promise<{ description: FileDescription; hdf5?: OpenedHdf5 }> {
   const base: FileDescription = { format: "unknown", contentType: contentTypeFor(path), size: source.size };
   if (info.mtime) base.mtime = info.mtime;
   if (source.size === 0) return { description: base };
@@ -61,10 +65,14 @@ export async function describeOpen(source: ByteSource, path: string, info: { mti
   const first = sniffFormat(head);
   const sniffed = first === "unknown" && hasLateHdf5Signature(source) ? "hdf5" : first;
   if (sniffed === "cbf") {
-    return { description: { ...base, format: "cbf", contentType: "application/x-cbf", cbf: parseCbfHeader(readHead(source, CBF_HEADER_BYTES)) } };
+    return {
+      description: { ...base, format: "cbf", contentType: "application/x-cbf", cbf: parseCbfHeader(readHead(source, CBF_HEADER_BYTES)) },
+    };
   }
   if (sniffed === "edf") {
-    return { description: { ...base, format: "edf", contentType: "application/x-edf", edf: parseEdfHeader(readHead(source, EDF_HEADER_BYTES)) } };
+    return {
+      description: { ...base, format: "edf", contentType: "application/x-edf", edf: parseEdfHeader(readHead(source, EDF_HEADER_BYTES)) },
+    };
   }
   if (sniffed !== "hdf5") return { description: base };
   const hdf5 = await openHdf5(source, path);

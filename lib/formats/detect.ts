@@ -26,9 +26,19 @@ export function sniffFormat(head: Uint8Array): SniffedFormat {
 }
 
 const TYPES: Record<string, string> = {
-  ".h5": "application/x-hdf5", ".hdf5": "application/x-hdf5", ".hdf": "application/x-hdf5", ".nxs": "application/x-hdf5",
-  ".nx5": "application/x-hdf5", ".cbf": "application/x-cbf", ".edf": "application/x-edf", ".tif": "image/tiff",
-  ".tiff": "image/tiff", ".png": "image/png", ".json": "application/json", ".txt": "text/plain", ".csv": "text/csv",
+  ".h5": "application/x-hdf5",
+  ".hdf5": "application/x-hdf5",
+  ".hdf": "application/x-hdf5",
+  ".nxs": "application/x-hdf5",
+  ".nx5": "application/x-hdf5",
+  ".cbf": "application/x-cbf",
+  ".edf": "application/x-edf",
+  ".tif": "image/tiff",
+  ".tiff": "image/tiff",
+  ".png": "image/png",
+  ".json": "application/json",
+  ".txt": "text/plain",
+  ".csv": "text/csv",
 };
 
 export function contentTypeFor(path: string): string {

@@ -55,16 +55,38 @@ export function parseEdfHeader(head: Uint8Array): EdfHeader {
 }
 
 /** Bytes per pixel and reader for EDF's DataType names. */
-export function edfPixelType(dataType: string | undefined): { bytes: number; read(v: DataView, o: number, le: boolean): number } | undefined {
+export function edfPixelType(
+  dataType: string | undefined,
+): { bytes: number; read(v: DataView, o: number, le: boolean): number } | undefined {
   switch ((dataType ?? "").toLowerCase()) {
-    case "unsignedbyte": case "unsignedchar": return { bytes: 1, read: (v, o) => v.getUint8(o) };
-    case "signedbyte": case "signedchar": return { bytes: 1, read: (v, o) => v.getInt8(o) };
-    case "unsignedshort": case "unsignedshortinteger": return { bytes: 2, read: (v, o, le) => v.getUint16(o, le) };
-    case "signedshort": case "signedshortinteger": return { bytes: 2, read: (v, o, le) => v.getInt16(o, le) };
-    case "unsignedinteger": case "unsignedint": case "unsignedlong": return { bytes: 4, read: (v, o, le) => v.getUint32(o, le) };
-    case "signedinteger": case "signedint": case "signedlong": return { bytes: 4, read: (v, o, le) => v.getInt32(o, le) };
-    case "floatvalue": case "float": case "real": return { bytes: 4, read: (v, o, le) => v.getFloat32(o, le) };
-    case "doublevalue": case "double": return { bytes: 8, read: (v, o, le) => v.getFloat64(o, le) };
-    default: return undefined;
+    case "unsignedbyte":
+    case "unsignedchar":
+      return { bytes: 1, read: (v, o) => v.getUint8(o) };
+    case "signedbyte":
+    case "signedchar":
+      return { bytes: 1, read: (v, o) => v.getInt8(o) };
+    case "unsignedshort":
+    case "unsignedshortinteger":
+      return { bytes: 2, read: (v, o, le) => v.getUint16(o, le) };
+    case "signedshort":
+    case "signedshortinteger":
+      return { bytes: 2, read: (v, o, le) => v.getInt16(o, le) };
+    case "unsignedinteger":
+    case "unsignedint":
+    case "unsignedlong":
+      return { bytes: 4, read: (v, o, le) => v.getUint32(o, le) };
+    case "signedinteger":
+    case "signedint":
+    case "signedlong":
+      return { bytes: 4, read: (v, o, le) => v.getInt32(o, le) };
+    case "floatvalue":
+    case "float":
+    case "real":
+      return { bytes: 4, read: (v, o, le) => v.getFloat32(o, le) };
+    case "doublevalue":
+    case "double":
+      return { bytes: 8, read: (v, o, le) => v.getFloat64(o, le) };
+    default:
+      return undefined;
   }
 }

@@ -60,16 +60,28 @@ export function frameOfOpenHdf5(h5: OpenedHdf5, datasetPath: string): Frame {
     const width = Math.ceil(w / stride);
     const values = new Float64Array(width * height);
     for (let i = 0; i < values.length; i++) values[i] = Number(data[i]);
-    return { width, height, values, origin: `${datasetPath}[${shape.slice(0, -2).map(() => "0").concat(":", ":").join(",")}]`, stride };
+    return {
+      width,
+      height,
+      values,
+      origin: `${datasetPath}[${shape
+        .slice(0, -2)
+        .map(() => "0")
+        .concat(":", ":")
+        .join(",")}]`,
+      stride,
+    };
   });
-  if (got.error !== undefined) throw got.error instanceof Error ? got.error : new Error(`cannot read ${datasetPath}: ${got.diagnostics.slice(-1)[0] ?? "HDF5 error"}`);
+  if (got.error !== undefined)
+    throw got.error instanceof Error ? got.error : new Error(`cannot read ${datasetPath}: ${got.diagnostics.slice(-1)[0] ?? "HDF5 error"}`);
   return got.value!;
 }
 
 export function cbfFrame(src: ByteSource, header: CbfHeader): Frame {
   const b = header.binary;
   if (!b || b.dataOffset === undefined) throw new Error("the CBF header has no binary section (X-Binary-Size-Fastest-Dimension…)");
-  if (b.conversions && b.conversions !== "x-CBF_BYTE_OFFSET") throw new Error(`CBF compression ${b.conversions} is not supported (only x-CBF_BYTE_OFFSET)`);
+  if (b.conversions && b.conversions !== "x-CBF_BYTE_OFFSET")
+    throw new Error(`CBF compression ${b.conversions} is not supported (only x-CBF_BYTE_OFFSET)`);
   const [w, h] = b.dimensions as [number, number];
   // byte_offset needs at most 7 bytes per pixel; X-Binary-Size says exactly how many there are.
   const size = b.size ?? Math.min(src.size - b.dataOffset, w * h * 7);
@@ -112,10 +124,14 @@ export function kthSmallest(a: Float64Array, k: number): number {
   let lo = 0;
   let hi = a.length - 1;
   while (lo < hi) {
-    const x = a[lo]!, y = a[(lo + hi) >>> 1]!, z = a[hi]!;
-    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    const x = a[lo]!,
+      y = a[(lo + hi) >>> 1]!,
+      z = a[hi]!;
+    const pivot = x < y ? (y < z ? y : Math.max(x, z)) : x < z ? x : Math.max(y, z);
     // [lo, lt) < pivot, [lt, i) = pivot, (gt, hi] > pivot
-    let lt = lo, i = lo, gt = hi;
+    let lt = lo,
+      i = lo,
+      gt = hi;
     while (i <= gt) {
       const v = a[i]!;
       if (v < pivot) {
@@ -134,7 +150,12 @@ export function kthSmallest(a: Float64Array, k: number): number {
 }
 
 export function frameStats(f: Frame): FrameStats {
-  let min = Infinity, max = -Infinity, sum = 0, nonZero = 0, masked = 0, n = 0;
+  let min = Infinity,
+    max = -Infinity,
+    sum = 0,
+    nonZero = 0,
+    masked = 0,
+    n = 0;
   // Two percentiles need no sorted copy: selecting them is linear (sorting the pixels with a
   // comparator took most of a derive run, ~45 ms for a 487 × 195 frame).
   const unmasked = new Float64Array(f.values.length);
@@ -186,8 +207,14 @@ export function nexusFrameSignal(entries: NexusEntry[]): { path: string } | stri
   const external = signals.find((d) => d.external);
   if (external) {
     const x = external.external!;
-    const what = x.via ? `a virtual dataset whose source ${x.via} is an external link` : x.virtual ? "a virtual dataset" : "an external link";
+    const what = x.via
+      ? `a virtual dataset whose source ${x.via} is an external link`
+      : x.virtual
+        ? "a virtual dataset"
+        : "an external link";
     return `signal ${external.path} is ${what} ${x.virtual && !x.via ? "reading from" : "to"} missing file ${x.file} (object ${x.path}); derive reads only the event's own file`;
   }
-  return signals.length ? `no NXdata signal with two or more numeric dimensions (${signals.map((d) => `${d.path}: ${d.dtype} ${JSON.stringify(d.shape)}`).join(", ")})` : "no NXdata signal with two or more dimensions";
+  return signals.length
+    ? `no NXdata signal with two or more numeric dimensions (${signals.map((d) => `${d.path}: ${d.dtype} ${JSON.stringify(d.shape)}`).join(", ")})`
+    : "no NXdata signal with two or more dimensions";
 }

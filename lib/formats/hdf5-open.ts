@@ -52,8 +52,9 @@ interface EmscriptenFS {
 }
 interface EmNode {
   usedBytes: number;
-  node_ops: Record<string, (...a: any[]) => any>;
-  stream_ops: Record<string, (...a: any[]) => any>;
+  /** Emscripten's MEMFS operations: `getattr` gives the node's stat record */
+  node_ops: Record<string, (...a: never[]) => unknown> & { getattr?: (node: unknown) => Record<string, unknown> };
+  stream_ops: Record<string, (...a: never[]) => unknown>;
 }
 
 export interface OpenedHdf5 {

@@ -62,7 +62,9 @@ function plain(v: unknown): Scalar | Scalar[] | undefined {
   if (typeof v === "string") return v.replace(/\0+$/, "").trim();
   if (typeof v === "number" || typeof v === "boolean") return v;
   if (ArrayBuffer.isView(v) || Array.isArray(v)) {
-    const items = Array.from(v as ArrayLike<unknown>).map(plain).filter((x): x is Scalar => x !== undefined && !Array.isArray(x));
+    const items = Array.from(v as ArrayLike<unknown>)
+      .map(plain)
+      .filter((x): x is Scalar => x !== undefined && !Array.isArray(x));
     return items.length === 1 ? items[0] : items;
   }
   return undefined;
@@ -122,6 +124,13 @@ export function describeDataset(ds: Dataset): { shape: number[]; dtype: string }
   const m = ds.metadata;
   // HDF5 type classes: 0 integer, 1 float, 3 string; the rest are reported by class only.
   const order = m.littleEndian ? "<" : ">";
-  const dtype = m.type === 0 ? `${order}${m.signed ? "i" : "u"}${m.size}` : m.type === 1 ? `${order}f${m.size}` : m.type === 3 ? "str" : `class${m.type}`;
+  const dtype =
+    m.type === 0
+      ? `${order}${m.signed ? "i" : "u"}${m.size}`
+      : m.type === 1
+        ? `${order}f${m.size}`
+        : m.type === 3
+          ? "str"
+          : `class${m.type}`;
   return { shape: ds.shape ?? [], dtype };
 }

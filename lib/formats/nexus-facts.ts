@@ -41,7 +41,9 @@ function first<T>(values: Array<T | undefined>): T | undefined {
 export function nexusFacts(entry: NexusEntry): NexusFacts {
   const all = [entry, ...(entry.subentries ?? [])];
   const instruments = all.map((e) => e.instrument).filter((i) => !!i);
-  const instrument = first(instruments.map((i) => i!.name)) ?? first(instruments.map((i) => (i!.group && !GENERIC_INSTRUMENT_GROUPS.has(i!.group.toLowerCase()) ? i!.group : undefined)));
+  const instrument =
+    first(instruments.map((i) => i!.name)) ??
+    first(instruments.map((i) => (i!.group && !GENERIC_INSTRUMENT_GROUPS.has(i!.group.toLowerCase()) ? i!.group : undefined)));
   const sources = instruments.map((i) => i!.source).filter((s) => !!s);
   const source = first(sources.map((s) => s!.name));
   const facility = first(sources.map((s) => s!.facility_name)) ?? first(sources.map((s) => s!.short_name)) ?? source;

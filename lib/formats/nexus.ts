@@ -2,7 +2,22 @@
 // and a file may hold several), with what each says about itself, as the file says it. Choosing
 // which of these values describe the dataset is nexus-facts.ts's job, not this module's.
 import type { H5File } from "./hdf5-open.ts";
-import { attrText, child, describeDataset, entityAt, externalLinkOf, fieldAttrText, fieldText, fieldValue, isDataset, isGroup, nxClass, virtualSources, type Group, type Scalar } from "./hdf5-values.ts";
+import {
+  attrText,
+  child,
+  describeDataset,
+  entityAt,
+  externalLinkOf,
+  fieldAttrText,
+  fieldText,
+  fieldValue,
+  isDataset,
+  isGroup,
+  nxClass,
+  virtualSources,
+  type Group,
+  type Scalar,
+} from "./hdf5-values.ts";
 
 export interface NexusUser {
   name?: string;
@@ -72,13 +87,33 @@ export interface NexusEntry {
   subentries?: NexusEntry[];
 }
 
-const ENTRY_FIELDS = ["title", "experiment_identifier", "experiment_description", "entry_identifier", "definition", "start_time", "end_time", "program_name"] as const;
+const ENTRY_FIELDS = [
+  "title",
+  "experiment_identifier",
+  "experiment_description",
+  "entry_identifier",
+  "definition",
+  "start_time",
+  "end_time",
+  "program_name",
+] as const;
 
 /**
  * Classes not searched for a nested NXsample: they never hold one, and skipping them keeps big
  * detector/log trees unread. NXsubentry is read as an entry of its own.
  */
-const NO_SAMPLE_INSIDE = new Set(["NXdata", "NXdetector", "NXcollection", "NXlog", "NXtransformations", "NXpositioner", "NXmonitor", "NXdetector_module", "NXsample", "NXsubentry"]);
+const NO_SAMPLE_INSIDE = new Set([
+  "NXdata",
+  "NXdetector",
+  "NXcollection",
+  "NXlog",
+  "NXtransformations",
+  "NXpositioner",
+  "NXmonitor",
+  "NXdetector_module",
+  "NXsample",
+  "NXsubentry",
+]);
 const SAMPLE_SEARCH_DEPTH = 3;
 
 function groupsOfClass(group: Group, cls: string): Array<[string, Group]> {
@@ -94,10 +129,14 @@ function groupsOfClass(group: Group, cls: string): Array<[string, Group]> {
 function signalOf(path: string, group: Group): NexusData | undefined {
   const names = group.keys();
   const byAttr = attrText(group, "signal");
-  const candidates = [byAttr, ...names.filter((n) => {
-    const e = child(group, n);
-    return isDataset(e) && attrText(e, "signal") === "1";
-  }), "data"].filter((n): n is string => !!n && names.includes(n));
+  const candidates = [
+    byAttr,
+    ...names.filter((n) => {
+      const e = child(group, n);
+      return isDataset(e) && attrText(e, "signal") === "1";
+    }),
+    "data",
+  ].filter((n): n is string => !!n && names.includes(n));
   for (const n of candidates) {
     const e = child(group, n);
     const link = externalLinkOf(e);

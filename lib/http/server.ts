@@ -60,7 +60,8 @@ export interface BodyLimits {
   tooLarge?: (size: number, limit: number) => string;
 }
 
-const defaultTooLarge = (size: number, limit: number) => `request body of ${size} bytes is larger than the ${limit} bytes allowed; send less`;
+const defaultTooLarge = (size: number, limit: number) =>
+  `request body of ${size} bytes is larger than the ${limit} bytes allowed; send less`;
 
 /**
  * Reads a request body of at most `limit` bytes. A declared length past it is refused before a byte
@@ -70,7 +71,8 @@ const defaultTooLarge = (size: number, limit: number) => `request body of ${size
 export function readBody(req: IncomingMessage, o: BodyLimits): Promise<Buffer> {
   const tooLarge = o.tooLarge ?? defaultTooLarge;
   const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > o.limit) return Promise.reject(new HttpError(413, tooLarge(declared, o.limit), { code: "BODY_TOO_LARGE" }));
+  if (Number.isFinite(declared) && declared > o.limit)
+    return Promise.reject(new HttpError(413, tooLarge(declared, o.limit), { code: "BODY_TOO_LARGE" }));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -87,7 +89,10 @@ export function readBody(req: IncomingMessage, o: BodyLimits): Promise<Buffer> {
 }
 
 /** Parses a JSON body; an empty one gives `undefined`, a malformed one BODY_NOT_JSON. */
-export function parseJsonBody(raw: Buffer, malformed = (why: string) => `request body is not valid JSON (${why}); send a JSON document`): unknown {
+export function parseJsonBody(
+  raw: Buffer,
+  malformed = (why: string) => `request body is not valid JSON (${why}); send a JSON document`,
+): unknown {
   const text = raw.toString("utf8").trim();
   if (text === "") return undefined;
   try {

@@ -21,7 +21,10 @@ export interface TransferStats {
 }
 
 export class HttpError extends Error {
-  constructor(message: string, readonly status: number) {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
     super(message);
   }
 }
@@ -175,7 +178,10 @@ export class SyncRangeReader {
     const maxRun = this.maxRequest / this.blockSize;
     let b = first;
     while (b <= last) {
-      if (this.blocks.has(b)) { b++; continue; }
+      if (this.blocks.has(b)) {
+        b++;
+        continue;
+      }
       // One request for each run of missing blocks.
       let runEnd = b;
       while (runEnd + 1 <= last && !this.blocks.has(runEnd + 1) && runEnd + 1 - b < maxRun) runEnd++;
@@ -183,7 +189,10 @@ export class SyncRangeReader {
       const stop = Math.min((runEnd + 1) * this.blockSize, this.size);
       const { body } = this.request({ method: "GET", start, end: stop });
       if (body.length !== stop - start) {
-        throw new HttpError(`GET ${this.label} bytes ${start}-${stop - 1} returned ${body.length} bytes; the file is shorter than announced (truncated or changed while reading)`, 206);
+        throw new HttpError(
+          `GET ${this.label} bytes ${start}-${stop - 1} returned ${body.length} bytes; the file is shorter than announced (truncated or changed while reading)`,
+          206,
+        );
       }
       for (let i = b; i <= runEnd; i++) {
         const s = (i - b) * this.blockSize;
@@ -215,7 +224,12 @@ export class SyncRangeReader {
     }
     const detail = new TextDecoder().decode(body);
     if (state === 3) {
-      const what = status === 404 ? "file not found" : status === 401 || status === 403 ? "access denied; check the storage credentials" : `HTTP ${status} ${detail}`.trim();
+      const what =
+        status === 404
+          ? "file not found"
+          : status === 401 || status === 403
+            ? "access denied; check the storage credentials"
+            : `HTTP ${status} ${detail}`.trim();
       throw new HttpError(`${m.method} ${this.label}: ${what}`, status);
     }
     throw new HttpError(`${m.method} ${this.label} failed: ${detail}`, status);

@@ -27,9 +27,7 @@ export function readOpenWhiskConfig(env: NodeJS.ProcessEnv = process.env): OpenW
   const auth = env.OW_AUTH ?? env.__OW_API_KEY ?? props.AUTH;
   const namespace = env.OW_NAMESPACE ?? env.__OW_NAMESPACE ?? props.NAMESPACE;
   if (!apihost || !auth) {
-    throw new Error(
-      `no OpenWhisk to talk to: set OW_APIHOST and OW_AUTH, or point WSK_CONFIG_FILE at a wskprops file (looked in ${file})`,
-    );
+    throw new Error(`no OpenWhisk to talk to: set OW_APIHOST and OW_AUTH, or point WSK_CONFIG_FILE at a wskprops file (looked in ${file})`);
   }
   return { apihost: /^https?:\/\//.test(apihost) ? apihost : `https://${apihost}`, auth, namespace: namespace || undefined };
 }

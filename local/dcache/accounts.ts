@@ -57,7 +57,9 @@ const validate = new Ajv({ allErrors: true, useDefaults: true }).compile<Account
 export function parseAccounts(json: unknown, source: string): AccountsFile {
   if (!validate(json)) {
     const why = validate.errors!.map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ");
-    throw new Error(`accounts in ${source} are invalid: ${why}. Expected {"accounts":[{"username","password"?,"tokens"?:[…],"uid","gid"?,"home"}]}`);
+    throw new Error(
+      `accounts in ${source} are invalid: ${why}. Expected {"accounts":[{"username","password"?,"tokens"?:[…],"uid","gid"?,"home"}]}`,
+    );
   }
   return json;
 }

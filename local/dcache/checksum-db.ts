@@ -19,7 +19,9 @@ export class ChecksumDb {
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
-    this.db.exec("CREATE TABLE IF NOT EXISTS checksums (path TEXT PRIMARY KEY, ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, adler32 TEXT NOT NULL)");
+    this.db.exec(
+      "CREATE TABLE IF NOT EXISTS checksums (path TEXT PRIMARY KEY, ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, adler32 TEXT NOT NULL)",
+    );
     this.getStmt = this.db.prepare("SELECT ino, size, mtime_ms AS mtimeMs, adler32 FROM checksums WHERE path = ?");
     this.putStmt = this.db.prepare("INSERT OR REPLACE INTO checksums (path, ino, size, mtime_ms, adler32) VALUES (?, ?, ?, ?, ?)");
     this.delStmt = this.db.prepare("DELETE FROM checksums WHERE path = ?");
@@ -39,8 +41,10 @@ export class ChecksumDb {
 
   /** Renames a path and everything below it (a moved directory). */
   rename(from: string, to: string): void {
-    const prefix = from + "/";
-    this.db.prepare("UPDATE OR REPLACE checksums SET path = ? || substr(path, ?) WHERE path = ? OR substr(path, 1, ?) = ?").run(to, from.length + 1, from, prefix.length, prefix);
+    const prefix = `${from}/`;
+    this.db
+      .prepare("UPDATE OR REPLACE checksums SET path = ? || substr(path, ?) WHERE path = ? OR substr(path, 1, ?) = ?")
+      .run(to, from.length + 1, from, prefix.length, prefix);
   }
 
   close(): void {

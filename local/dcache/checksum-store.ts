@@ -54,7 +54,7 @@ export class ChecksumStore {
   /** Follows a rename: the checksum belongs to the file, not the name. */
   rename(from: string, to: string): void {
     for (const [k, v] of [...this.entries]) {
-      if (k === from || k.startsWith(from + "/")) {
+      if (k === from || k.startsWith(`${from}/`)) {
         this.entries.delete(k);
         this.entries.set(to + k.slice(from.length), v);
       }

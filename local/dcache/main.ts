@@ -23,9 +23,14 @@ async function main(): Promise<void> {
     process.stderr.write(`local dcache: ${(e as Error).message}\n`);
     process.exit(2);
   }
-  if (!opts.accountsFile) log('accounts: using the demo account (user "demo", password "demo", bearer token "demo-token", home "/"); pass --accounts FILE for real ones');
+  if (!opts.accountsFile)
+    log(
+      'accounts: using the demo account (user "demo", password "demo", bearer token "demo-token", home "/"); pass --accounts FILE for real ones',
+    );
   const running = await startDcache({ ...opts, accounts, log });
-  log(`storage root ${opts.root}; events from ${running.eventSource === "kernel" ? "the kernel (inotifywait): every change in the directory" : "the WebDAV door only"}`);
+  log(
+    `storage root ${opts.root}; events from ${running.eventSource === "kernel" ? "the kernel (inotifywait): every change in the directory" : "the WebDAV door only"}`,
+  );
   process.stdout.write(`listening dcache-frontend ${running.frontendUrl}\n`);
   process.stdout.write(`listening dcache-webdav ${running.webdavUrl}\n`);
 

@@ -34,7 +34,8 @@ export function createNamespaceHandler(root: StorageRoot, checksums: ChecksumSto
   }
 
   return async function handle(req: IncomingMessage, res: ServerResponse, url: URL, rawPath: string, account: Account): Promise<void> {
-    if (req.method !== "GET") return sendJsonError(res, 405, `method ${req.method} is not supported on the namespace by this storage; use GET`, { Allow: "GET" });
+    if (req.method !== "GET")
+      return sendJsonError(res, 405, `method ${req.method} is not supported on the namespace by this storage; use GET`, { Allow: "GET" });
     const offset = nonNegativeInt(url, "offset");
     const limit = nonNegativeInt(url, "limit");
     if (offset instanceof Error) return sendJsonError(res, 400, offset.message);

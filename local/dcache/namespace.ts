@@ -57,7 +57,7 @@ export function fileTypeOf(st: Stats): FileType {
 
 /** A dCache-style PNFS-ID (36 hex digits), stable for the life of the inode. */
 export function pnfsIdOf(st: Stats): string {
-  return "0000" + st.dev.toString(16).padStart(8, "0").slice(-8) + st.ino.toString(16).padStart(24, "0").slice(-24);
+  return `0000${st.dev.toString(16).padStart(8, "0").slice(-8)}${st.ino.toString(16).padStart(24, "0").slice(-24)}`;
 }
 
 export function attributesOf(name: string, st: Stats): FileAttributes {
@@ -93,4 +93,3 @@ export async function listChildren(fsDir: string, opts: ListOptions): Promise<{ 
   }
   return out;
 }
-

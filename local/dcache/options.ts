@@ -29,7 +29,8 @@ export const USAGE = `usage: npm run local:dcache -- [options]
   --checksum-db FILE     keep ADLER32 checksums in this SQLite file across restarts (env DCACHE_CHECKSUM_DB; default: in memory)`;
 
 function port(value: string, name: string): number {
-  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new Error(`${name} must be a port number 0…65535 (0 = ephemeral), got "${value}"`);
+  if (!/^\d+$/.test(value) || Number(value) > 65535)
+    throw new Error(`${name} must be a port number 0…65535 (0 = ephemeral), got "${value}"`);
   return Number(value);
 }
 

@@ -29,7 +29,8 @@ export function decodeSegments(rawPath: string): string[] {
     } catch {
       throw new PathError(400, `path segment "${raw}" is not valid percent-encoding; encode the path as UTF-8 percent-encoded segments`);
     }
-    if (seg === "." || seg === "..") throw new PathError(400, `path segment "${seg}" is not allowed: use absolute paths without "." or ".." segments`);
+    if (seg === "." || seg === "..")
+      throw new PathError(400, `path segment "${seg}" is not allowed: use absolute paths without "." or ".." segments`);
     if (seg.includes("/") || seg.includes("\\") || seg.includes("\0")) {
       throw new PathError(400, `path segment "${raw}" contains an encoded "/", "\\" or NUL byte; these are not allowed in names`);
     }
@@ -50,7 +51,7 @@ export function segmentsOfPlainPath(path: string): string[] {
 }
 
 export function isWithin(path: string, ancestor: string): boolean {
-  return ancestor === "/" ? path.startsWith("/") : path === ancestor || path.startsWith(ancestor + "/");
+  return ancestor === "/" ? path.startsWith("/") : path === ancestor || path.startsWith(`${ancestor}/`);
 }
 
 export class StorageRoot {
@@ -72,7 +73,7 @@ export class StorageRoot {
    * ancestor (the entry itself when it exists) must resolve, through symbolic links, inside the root.
    */
   async resolve(segments: string[], home: string): Promise<ResolvedPath> {
-    const path = "/" + segments.join("/");
+    const path = `/${segments.join("/")}`;
     if (!isWithin(path, home)) throw new PathError(403, `permission denied: ${path} is outside your home directory ${home}`);
     const fsPath = segments.length === 0 ? this.fsRoot : join(this.fsRoot, ...segments);
     await this.assertInside(fsPath);
@@ -89,7 +90,12 @@ export class StorageRoot {
         const code = (e as NodeJS.ErrnoException).code;
         if ((code === "ENOENT" || code === "ENOTDIR") && probe !== this.fsRoot) {
           // A dangling symbolic link must not let a later create escape: its target may be outside.
-          if (await lstat(probe).then(() => true, () => false)) {
+          if (
+            await lstat(probe).then(
+              () => true,
+              () => false,
+            )
+          ) {
             throw new PathError(403, `permission denied: the path goes through a symbolic link that points nowhere`);
           }
           probe = dirname(probe);

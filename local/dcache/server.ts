@@ -71,11 +71,15 @@ export async function startDcache(opts: StartOptions): Promise<RunningDcache> {
       kernel = await KernelEvents.start(root.fsRoot, {
         change: (c) => hub.submit(c),
         overflow: () => {
-          opts.log("events: the kernel's inotify queue overflowed (inotifywait fell behind); events were lost, every subscription gets IN_Q_OVERFLOW");
+          opts.log(
+            "events: the kernel's inotify queue overflowed (inotifywait fell behind); events were lost, every subscription gets IN_Q_OVERFLOW",
+          );
           hub.overflowAll();
         },
         lost: (reason) => {
-          opts.log(`events: ${reason}; from now on only changes made through WebDAV produce events, and every subscription gets IN_Q_OVERFLOW`);
+          opts.log(
+            `events: ${reason}; from now on only changes made through WebDAV produce events, and every subscription gets IN_Q_OVERFLOW`,
+          );
           kernel = undefined;
           hub.kernelActive = false;
           hub.overflowAll();

@@ -38,15 +38,12 @@ export const Messages = {
   ruleWithoutTrigger: "Only rules with existing triggers can be activated",
   timedOut: (ms: number, init: boolean) =>
     `The action exceeded its time limits of ${ms} milliseconds${init ? " during initialization." : "."}`,
-  tooManyRequests: (count: number, allowed: number) =>
-    `Too many requests in the last minute (count: ${count}, allowed: ${allowed}).`,
-  tooManyConcurrent: (count: number, allowed: number) =>
-    `Too many concurrent requests in flight (count: ${count}, allowed: ${allowed}).`,
+  tooManyRequests: (count: number, allowed: number) => `Too many requests in the last minute (count: ${count}, allowed: ${allowed}).`,
+  tooManyConcurrent: (count: number, allowed: number) => `Too many concurrent requests in flight (count: ${count}, allowed: ${allowed}).`,
   invalidTimeout: (max: number) => `Timeout must be number of milliseconds up to ${max}.`,
   listLimitOutOfRange: (collection: string, value: number, max: number) =>
     `The value '${value}' is not in the range of 0 to ${max} for ${collection}.`,
-  listSkipOutOfRange: (collection: string, value: number) =>
-    `The value '${value}' is not greater than or equal to 0 for ${collection}.`,
+  listSkipOutOfRange: (collection: string, value: number) => `The value '${value}' is not greater than or equal to 0 for ${collection}.`,
   argumentNotInteger: (collection: string, value: string) => `The value '${value}' is not an integer for ${collection}.`,
   badNameFilter: (value: string) => `Parameter may be a 'simple' name or 'package-name/simple' name: ${value}`,
   badEpoch: (value: string) => `Parameter is not a valid value for epoch seconds: ${value}`,

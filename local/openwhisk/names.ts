@@ -26,7 +26,8 @@ export interface QualifiedName {
  * "_" stands for the caller's namespace.
  */
 export function parseQualified(ref: string, callerNs: string): QualifiedName {
-  if (typeof ref !== "string" || ref.length === 0) throw new ApiError(400, "An entity name must be a non-empty string like /namespace/name.");
+  if (typeof ref !== "string" || ref.length === 0)
+    throw new ApiError(400, "An entity name must be a non-empty string like /namespace/name.");
   const absolute = ref.startsWith("/");
   const parts = (absolute ? ref.slice(1) : ref).split("/");
   let ns: string;

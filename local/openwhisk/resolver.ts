@@ -39,7 +39,7 @@ export function followBinding(store: EntityStore, identity: Identity, ns: string
   if (!pkg) throw new ApiError(404, Messages.notFound);
   if (!canRead(identity, ns, pkg)) throw new ApiError(403, Messages.forbidden);
   const b = pkg.binding as { namespace?: string; name?: string } | undefined;
-  if (!b || !b.namespace || !b.name) return { pkg, at: { namespace: ns, name } };
+  if (!b?.namespace || !b.name) return { pkg, at: { namespace: ns, name } };
   const target = getPackage(store, b.namespace, b.name);
   if (!target) throw new ApiError(404, Messages.notFound);
   if (!canRead(identity, b.namespace, target)) throw new ApiError(403, Messages.forbidden);
@@ -50,7 +50,7 @@ export function resolveAction(store: EntityStore, identity: Identity, q: Qualifi
   if (!q.pkg) {
     if (q.namespace !== identity.namespace) throw new ApiError(403, Messages.forbidden);
     const s = store.get(q.namespace, q.name);
-    if (!s || s.collection !== "actions") throw new ApiError(404, Messages.notFound);
+    if (s?.collection !== "actions") throw new ApiError(404, Messages.notFound);
     return {
       doc: s.doc,
       where: q,
@@ -60,7 +60,7 @@ export function resolveAction(store: EntityStore, identity: Identity, q: Qualifi
   }
   const { pkg, bound, at } = followBinding(store, identity, q.namespace, q.pkg);
   const s = store.get(at.namespace, `${at.name}/${q.name}`);
-  if (!s || s.collection !== "actions") throw new ApiError(404, Messages.notFound);
+  if (s?.collection !== "actions") throw new ApiError(404, Messages.notFound);
   return {
     doc: s.doc,
     where: { namespace: at.namespace, pkg: at.name, name: q.name },

@@ -77,7 +77,9 @@ export class Conveyor {
       const file = this.o.storages.pathOf(replica.rse, pfn);
       if (file) return { replica, file };
     }
-    throw new Stuck(`no replica of ${rule.scope}:${rule.name} has a PFN inside its RSE's storage (${replicas.map((r) => `${r.rse}: ${r.pfn ?? "no PFN"}`).join(", ")})`);
+    throw new Stuck(
+      `no replica of ${rule.scope}:${rule.name} has a PFN inside its RSE's storage (${replicas.map((r) => `${r.rse}: ${r.pfn ?? "no PFN"}`).join(", ")})`,
+    );
   }
 
   private async transfer(rule: RuleRow, target: string): Promise<void> {
@@ -103,7 +105,9 @@ export class Conveyor {
       await pipeline(createReadStream(from), count, createWriteStream(part));
       const got = sum.hex();
       if ((did?.adler32 && got !== did.adler32) || (did?.bytes != null && bytes !== did.bytes)) {
-        throw new Stuck(`checksum mismatch copying ${rule.scope}:${rule.name} from ${replica.rse} to ${target}: the source has ${bytes} bytes ADLER32 ${got}, the file is registered with ${did?.bytes} bytes ADLER32 ${did?.adler32}`);
+        throw new Stuck(
+          `checksum mismatch copying ${rule.scope}:${rule.name} from ${replica.rse} to ${target}: the source has ${bytes} bytes ADLER32 ${got}, the file is registered with ${did?.bytes} bytes ADLER32 ${did?.adler32}`,
+        );
       }
       renameSync(part, to);
       store.setReplicaState(target, rule.scope, rule.name, "AVAILABLE");
@@ -113,7 +117,9 @@ export class Conveyor {
       store.deleteReplica(target, rule.scope, rule.name);
       if (e instanceof Stuck) throw e;
       const code = (e as NodeJS.ErrnoException).code;
-      throw new Stuck(`transfer of ${rule.scope}:${rule.name} from ${replica.rse} to ${target} failed: ${code === "ENOENT" ? `source file missing (${replica.pfn ?? "no PFN"})` : (e as Error).message}`);
+      throw new Stuck(
+        `transfer of ${rule.scope}:${rule.name} from ${replica.rse} to ${target} failed: ${code === "ENOENT" ? `source file missing (${replica.pfn ?? "no PFN"})` : (e as Error).message}`,
+      );
     }
   }
 }

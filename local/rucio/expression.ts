@@ -18,7 +18,7 @@ export function resolveExpression(expr: string, rses: Rse[]): string[] {
       pos++;
       return s;
     }
-    const m = /^[A-Za-z0-9_.\-]+(=[A-Za-z0-9_.\-]+)?/.exec(expr.slice(pos));
+    const m = /^[A-Za-z0-9_.-]+(=[A-Za-z0-9_.-]+)?/.exec(expr.slice(pos));
     if (!m) throw new InvalidExpression(`RSE expression ${expr} is invalid at position ${pos}`);
     pos += m[0].length;
     const [key, value] = m[0].split("=") as [string, string | undefined];

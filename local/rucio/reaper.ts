@@ -28,7 +28,8 @@ export function removeRule(store: RucioStore, rses: Rse[], rule: RuleRow, purgeR
 
 /** A new rule locks the replicas it covers: their tombstones go. */
 export function lockReplicas(store: RucioStore, rses: Rse[], rule: Pick<RuleRow, "rse_expression" | "scope" | "name">): void {
-  for (const rse of targetsOf(rule, rses)) if (store.replica(rse, rule.scope, rule.name)?.tombstone) store.setTombstone(rse, rule.scope, rule.name, null);
+  for (const rse of targetsOf(rule, rses))
+    if (store.replica(rse, rule.scope, rule.name)?.tombstone) store.setTombstone(rse, rule.scope, rule.name, null);
 }
 
 /** Rules whose lifetime is over are removed (Rucio's judge-cleaner). */

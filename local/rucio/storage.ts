@@ -41,14 +41,14 @@ export class RseStorages {
   /** The file behind `pfn` at `rse`, or undefined when the PFN is not one of the RSE's. */
   pathOf(rse: string, pfn: string): string | undefined {
     const s = this.byRse.get(rse);
-    if (!s || !pfn.startsWith(s.pfn + "/")) return undefined;
+    if (!s || !pfn.startsWith(`${s.pfn}/`)) return undefined;
     let rel: string;
     try {
       rel = pfn.slice(s.pfn.length).split("/").map(decodeURIComponent).join("/");
     } catch {
       return undefined;
     }
-    const file = resolve(s.dir, "." + rel);
+    const file = resolve(s.dir, `.${rel}`);
     return file.startsWith(s.dir + sep) ? file : undefined;
   }
 }

@@ -46,7 +46,8 @@ export class RucioStore {
         copies INTEGER NOT NULL, state TEXT NOT NULL, expires_at TEXT, created_at TEXT NOT NULL, activity TEXT, comment TEXT, grouping TEXT NOT NULL);
     `);
     // databases made before replicas had tombstones and rules had errors
-    const has = (table: string, col: string) => (this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).some((c) => c.name === col);
+    const has = (table: string, col: string) =>
+      (this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).some((c) => c.name === col);
     if (!has("replicas", "tombstone")) this.db.exec("ALTER TABLE replicas ADD COLUMN tombstone TEXT");
     if (!has("rules", "error")) this.db.exec("ALTER TABLE rules ADD COLUMN error TEXT");
   }
@@ -56,12 +57,16 @@ export class RucioStore {
   }
 
   tokenAccount(token: string): string | undefined {
-    const r = this.db.prepare("SELECT account, expires_at FROM tokens WHERE token = ?").get(token) as { account: string; expires_at: number } | undefined;
+    const r = this.db.prepare("SELECT account, expires_at FROM tokens WHERE token = ?").get(token) as
+      | { account: string; expires_at: number }
+      | undefined;
     return r && r.expires_at > Date.now() ? r.account : undefined;
   }
 
   did(scope: string, name: string): { bytes: number | null; adler32: string | null } | undefined {
-    return this.db.prepare("SELECT bytes, adler32 FROM dids WHERE scope = ? AND name = ?").get(scope, name) as { bytes: number | null; adler32: string | null } | undefined;
+    return this.db.prepare("SELECT bytes, adler32 FROM dids WHERE scope = ? AND name = ?").get(scope, name) as
+      | { bytes: number | null; adler32: string | null }
+      | undefined;
   }
 
   addDid(scope: string, name: string, bytes: number, adler32: string | undefined): void {
@@ -74,15 +79,21 @@ export class RucioStore {
   }
 
   replica(rse: string, scope: string, name: string): ReplicaRow | undefined {
-    return this.db.prepare("SELECT rse, scope, name, state, pfn, tombstone FROM replicas WHERE rse = ? AND scope = ? AND name = ?").get(rse, scope, name) as ReplicaRow | undefined;
+    return this.db
+      .prepare("SELECT rse, scope, name, state, pfn, tombstone FROM replicas WHERE rse = ? AND scope = ? AND name = ?")
+      .get(rse, scope, name) as ReplicaRow | undefined;
   }
 
   replicas(scope: string, name: string): ReplicaRow[] {
-    return this.db.prepare("SELECT rse, scope, name, state, pfn, tombstone FROM replicas WHERE scope = ? AND name = ? ORDER BY rse").all(scope, name) as ReplicaRow[];
+    return this.db
+      .prepare("SELECT rse, scope, name, state, pfn, tombstone FROM replicas WHERE scope = ? AND name = ? ORDER BY rse")
+      .all(scope, name) as ReplicaRow[];
   }
 
   addReplica(rse: string, scope: string, name: string, pfn: string | undefined, state: ReplicaState = "AVAILABLE"): void {
-    this.db.prepare("INSERT INTO replicas (rse, scope, name, pfn, state, created_at, tombstone) VALUES (?, ?, ?, ?, ?, ?, NULL)").run(rse, scope, name, pfn ?? null, state, new Date().toISOString());
+    this.db
+      .prepare("INSERT INTO replicas (rse, scope, name, pfn, state, created_at, tombstone) VALUES (?, ?, ?, ?, ?, ?, NULL)")
+      .run(rse, scope, name, pfn ?? null, state, new Date().toISOString());
   }
 
   /** Transfers cut short by a stop leave COPYING replicas: they go, and their rules copy again. */
@@ -101,7 +112,11 @@ export class RucioStore {
 
   /** replicas whose tombstone has passed: the reaper's work */
   reapable(now: string): ReplicaRow[] {
-    return this.db.prepare("SELECT rse, scope, name, state, pfn, tombstone FROM replicas WHERE tombstone IS NOT NULL AND tombstone <= ? AND state = 'AVAILABLE'").all(now) as ReplicaRow[];
+    return this.db
+      .prepare(
+        "SELECT rse, scope, name, state, pfn, tombstone FROM replicas WHERE tombstone IS NOT NULL AND tombstone <= ? AND state = 'AVAILABLE'",
+      )
+      .all(now) as ReplicaRow[];
   }
 
   deleteReplica(rse: string, scope: string, name: string): void {
@@ -109,9 +124,11 @@ export class RucioStore {
   }
 
   addRule(r: RuleRow): void {
-    this.db.prepare(
-      "INSERT INTO rules (id, scope, name, account, rse_expression, copies, state, expires_at, created_at, activity, comment, grouping, error) VALUES (@id, @scope, @name, @account, @rse_expression, @copies, @state, @expires_at, @created_at, @activity, @comment, @grouping, @error)",
-    ).run({ error: null, ...r });
+    this.db
+      .prepare(
+        "INSERT INTO rules (id, scope, name, account, rse_expression, copies, state, expires_at, created_at, activity, comment, grouping, error) VALUES (@id, @scope, @name, @account, @rse_expression, @copies, @state, @expires_at, @created_at, @activity, @comment, @grouping, @error)",
+      )
+      .run({ error: null, ...r });
   }
 
   rule(id: string): RuleRow | undefined {

@@ -25,7 +25,8 @@ let users: ScicatUser[] = [{ username: "ingestor", password: "ingestor", email: 
 if (usersFile) {
   try {
     users = JSON.parse(readFileSync(usersFile, "utf8")) as ScicatUser[];
-    if (!Array.isArray(users) || !users.every((u) => typeof u.username === "string" && typeof u.password === "string")) throw new Error("expected [{username, password}]");
+    if (!Array.isArray(users) || !users.every((u) => typeof u.username === "string" && typeof u.password === "string"))
+      throw new Error("expected [{username, password}]");
   } catch (e) {
     fail(`cannot read users from ${usersFile}: ${(e as Error).message}`);
   }

@@ -24,7 +24,24 @@ const REQUIRED = ["owner", "contactEmail", "sourceFolder", "creationTime", "owne
 // Raw datasets say where and by whom they were measured; derived ones what they were made from.
 const REQUIRED_RAW = ["principalInvestigator", "creationLocation"];
 const REQUIRED_DERIVED = ["investigator", "inputDatasets", "usedSoftware"];
-const STRINGS = [...REQUIRED, ...REQUIRED_RAW, "investigator", "pid", "instrumentGroup", "ownerEmail", "orcidOfOwner", "description", "startTime", "endTime", "dataFormat", "sampleId", "instrumentId", "proposalId", "runNumber", "license"];
+const STRINGS = [
+  ...REQUIRED,
+  ...REQUIRED_RAW,
+  "investigator",
+  "pid",
+  "instrumentGroup",
+  "ownerEmail",
+  "orcidOfOwner",
+  "description",
+  "startTime",
+  "endTime",
+  "dataFormat",
+  "sampleId",
+  "instrumentId",
+  "proposalId",
+  "runNumber",
+  "license",
+];
 
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -33,18 +50,26 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 function validateDataset(body: unknown, partial: boolean): Record<string, unknown> {
-  if (!body || typeof body !== "object" || Array.isArray(body)) throw new HttpError(400, "Bad Request", { body: { statusCode: 400, message: ["body must be a JSON object"], error: "Bad Request" } });
+  if (!body || typeof body !== "object" || Array.isArray(body))
+    throw new HttpError(400, "Bad Request", { body: { statusCode: 400, message: ["body must be a JSON object"], error: "Bad Request" } });
   const doc = body as Record<string, unknown>;
   const problems: string[] = [];
   if (!partial) {
-    for (const k of [...REQUIRED, ...(doc.type === "derived" ? REQUIRED_DERIVED : REQUIRED_RAW)]) if (doc[k] === undefined || doc[k] === "") problems.push(`${k} should not be empty`);
+    for (const k of [...REQUIRED, ...(doc.type === "derived" ? REQUIRED_DERIVED : REQUIRED_RAW)])
+      if (doc[k] === undefined || doc[k] === "") problems.push(`${k} should not be empty`);
   }
   for (const k of STRINGS) if (doc[k] !== undefined && typeof doc[k] !== "string") problems.push(`${k} must be a string`);
-  if (doc.type !== undefined && doc.type !== "raw" && doc.type !== "derived") problems.push("type must be one of the following values: raw, derived");
-  for (const k of ["creationTime", "startTime", "endTime"]) if (typeof doc[k] === "string" && Number.isNaN(Date.parse(doc[k] as string))) problems.push(`${k} must be a valid ISO 8601 date string`);
-  for (const k of ["size", "packedSize", "numberOfFiles"]) if (doc[k] !== undefined && typeof doc[k] !== "number") problems.push(`${k} must be a number`);
-  if (doc.scientificMetadata !== undefined && (typeof doc.scientificMetadata !== "object" || Array.isArray(doc.scientificMetadata))) problems.push("scientificMetadata must be an object");
-  for (const k of ["accessGroups", "keywords", "techniques", "inputDatasets", "usedSoftware"]) if (doc[k] !== undefined && !Array.isArray(doc[k])) problems.push(`${k} must be an array`);
+  if (doc.type !== undefined && doc.type !== "raw" && doc.type !== "derived")
+    problems.push("type must be one of the following values: raw, derived");
+  for (const k of ["creationTime", "startTime", "endTime"])
+    if (typeof doc[k] === "string" && Number.isNaN(Date.parse(doc[k] as string)))
+      problems.push(`${k} must be a valid ISO 8601 date string`);
+  for (const k of ["size", "packedSize", "numberOfFiles"])
+    if (doc[k] !== undefined && typeof doc[k] !== "number") problems.push(`${k} must be a number`);
+  if (doc.scientificMetadata !== undefined && (typeof doc.scientificMetadata !== "object" || Array.isArray(doc.scientificMetadata)))
+    problems.push("scientificMetadata must be an object");
+  for (const k of ["accessGroups", "keywords", "techniques", "inputDatasets", "usedSoftware"])
+    if (doc[k] !== undefined && !Array.isArray(doc[k])) problems.push(`${k} must be an array`);
   if (problems.length) throw new HttpError(400, "Bad Request", { body: { statusCode: 400, message: problems, error: "Bad Request" } });
   return doc;
 }
@@ -58,7 +83,8 @@ function validateOrigDatablock(body: unknown): Record<string, unknown> {
     (doc.dataFileList as Array<Record<string, unknown>>).forEach((f, i) => {
       if (!f || typeof f.path !== "string") problems.push(`dataFileList.${i}.path must be a string`);
       if (!f || typeof f.size !== "number") problems.push(`dataFileList.${i}.size must be a number`);
-      if (!f || typeof f.time !== "string" || Number.isNaN(Date.parse(f.time))) problems.push(`dataFileList.${i}.time must be a valid ISO 8601 date string`);
+      if (!f || typeof f.time !== "string" || Number.isNaN(Date.parse(f.time)))
+        problems.push(`dataFileList.${i}.time must be a valid ISO 8601 date string`);
     });
   if (problems.length) throw new HttpError(400, "Bad Request", { body: { statusCode: 400, message: problems, error: "Bad Request" } });
   return doc;
@@ -68,14 +94,18 @@ export function createScicatServer(store: ScicatStore, opts: ScicatOptions): Ser
   const authenticate = (req: IncomingMessage): { username: string } => {
     const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
     const t = m ? store.token(m[1]!.trim()) : undefined;
-    if (!t || Date.parse(t.created) + t.ttl * 1000 <= Date.now()) throw new HttpError(401, "Unauthorized", { body: { statusCode: 401, message: "Unauthorized" } });
+    if (!t || Date.parse(t.created) + t.ttl * 1000 <= Date.now())
+      throw new HttpError(401, "Unauthorized", { body: { statusCode: 401, message: "Unauthorized" } });
     return { username: t.username };
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://scicat");
     const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
-    if (parts[0] !== "api" || parts[1] !== "v3") throw new HttpError(404, "Not Found", { body: { statusCode: 404, message: `Cannot ${req.method} ${url.pathname}`, error: "Not Found" } });
+    if (parts[0] !== "api" || parts[1] !== "v3")
+      throw new HttpError(404, "Not Found", {
+        body: { statusCode: 404, message: `Cannot ${req.method} ${url.pathname}`, error: "Not Found" },
+      });
     const route = parts.slice(2);
     const method = req.method ?? "GET";
 
@@ -85,10 +115,21 @@ export function createScicatServer(store: ScicatStore, opts: ScicatOptions): Ser
       if (!user || typeof body?.password !== "string" || !sameSecret(body.password, user.password)) {
         throw new HttpError(401, "Unauthorized", { body: { statusCode: 401, message: "Unauthorized" } });
       }
-      const token = { id: randomBytes(32).toString("base64url"), userId: `user-${user.username}`, username: user.username, created: new Date().toISOString(), ttl: opts.tokenTtl };
+      const token = {
+        id: randomBytes(32).toString("base64url"),
+        userId: `user-${user.username}`,
+        username: user.username,
+        created: new Date().toISOString(),
+        ttl: opts.tokenTtl,
+      };
       store.addToken(token);
       sendJson(res, 201, {
-        access_token: token.id, id: token.id, expires_in: opts.tokenTtl, ttl: opts.tokenTtl, created: token.created, userId: token.userId,
+        access_token: token.id,
+        id: token.id,
+        expires_in: opts.tokenTtl,
+        ttl: opts.tokenTtl,
+        created: token.created,
+        userId: token.userId,
         user: { _id: token.userId, username: user.username, email: user.email ?? `${user.username}@localhost` },
       });
       return;
@@ -104,7 +145,10 @@ export function createScicatServer(store: ScicatStore, opts: ScicatOptions): Ser
         const now = new Date().toISOString();
         const pidNew = typeof doc.pid === "string" && doc.pid ? doc.pid : `${opts.pidPrefix}/${randomUUID()}`;
         const stored = { ...doc, pid: pidNew, createdBy: who.username, updatedBy: who.username, createdAt: now, updatedAt: now };
-        if (!store.insertDataset(stored)) throw new HttpError(409, "Conflict", { body: { statusCode: 409, message: `Dataset with pid ${pidNew} already exists`, error: "Conflict" } });
+        if (!store.insertDataset(stored))
+          throw new HttpError(409, "Conflict", {
+            body: { statusCode: 409, message: `Dataset with pid ${pidNew} already exists`, error: "Conflict" },
+          });
         sendJson(res, 201, stored);
         return;
       }
@@ -113,12 +157,18 @@ export function createScicatServer(store: ScicatStore, opts: ScicatOptions): Ser
         return;
       }
       const existing = pid ? store.dataset(pid) : undefined;
-      if (!existing) throw new HttpError(404, "Not Found", { body: { statusCode: 404, message: `Dataset with pid ${pid} not found`, error: "Not Found" } });
+      if (!existing)
+        throw new HttpError(404, "Not Found", {
+          body: { statusCode: 404, message: `Dataset with pid ${pid} not found`, error: "Not Found" },
+        });
       if (obIndex < 0) {
         if (method === "GET") return sendJson(res, 200, existing);
         if (method === "PATCH") {
           const patch = validateDataset(await readJson(req), true);
-          if (patch.pid !== undefined && patch.pid !== pid) throw new HttpError(400, "Bad Request", { body: { statusCode: 400, message: ["pid cannot be changed"], error: "Bad Request" } });
+          if (patch.pid !== undefined && patch.pid !== pid)
+            throw new HttpError(400, "Bad Request", {
+              body: { statusCode: 400, message: ["pid cannot be changed"], error: "Bad Request" },
+            });
           const merged = { ...existing, ...patch, pid, updatedBy: who.username, updatedAt: new Date().toISOString() };
           store.updateDataset(merged);
           return sendJson(res, 200, merged);
@@ -128,7 +178,17 @@ export function createScicatServer(store: ScicatStore, opts: ScicatOptions): Ser
         if (method === "POST") {
           const doc = validateOrigDatablock(await readJson(req));
           const now = new Date().toISOString();
-          const stored = { ...doc, _id: randomUUID(), id: "", datasetId: pid, ownerGroup: existing.ownerGroup, accessGroups: existing.accessGroups ?? [], createdBy: who.username, createdAt: now, updatedAt: now };
+          const stored = {
+            ...doc,
+            _id: randomUUID(),
+            id: "",
+            datasetId: pid,
+            ownerGroup: existing.ownerGroup,
+            accessGroups: existing.accessGroups ?? [],
+            createdBy: who.username,
+            createdAt: now,
+            updatedAt: now,
+          };
           stored.id = stored._id;
           store.addOrigDatablock(stored as typeof stored & { id: string; datasetId: string });
           return sendJson(res, 201, stored);
@@ -138,9 +198,18 @@ export function createScicatServer(store: ScicatStore, opts: ScicatOptions): Ser
     if (route[0] === "origdatablocks" && route.length === 2 && method === "PATCH") {
       const who = authenticate(req);
       const existing = store.origDatablock(route[1]!);
-      if (!existing) throw new HttpError(404, "Not Found", { body: { statusCode: 404, message: `OrigDatablock ${route[1]} not found`, error: "Not Found" } });
+      if (!existing)
+        throw new HttpError(404, "Not Found", {
+          body: { statusCode: 404, message: `OrigDatablock ${route[1]} not found`, error: "Not Found" },
+        });
       const patch = (await readJson(req)) as Record<string, unknown>;
-      const merged = { ...existing, ...validateOrigDatablock({ ...existing, ...patch }), id: route[1]!, updatedBy: who.username, updatedAt: new Date().toISOString() };
+      const merged = {
+        ...existing,
+        ...validateOrigDatablock({ ...existing, ...patch }),
+        id: route[1]!,
+        updatedBy: who.username,
+        updatedAt: new Date().toISOString(),
+      };
       store.updateOrigDatablock(merged);
       return sendJson(res, 200, merged);
     }

@@ -24,11 +24,15 @@ export class ScicatStore {
   }
 
   addToken(t: TokenRow): void {
-    this.db.prepare("INSERT INTO tokens (id, user_id, username, created, ttl) VALUES (?, ?, ?, ?, ?)").run(t.id, t.userId, t.username, t.created, t.ttl);
+    this.db
+      .prepare("INSERT INTO tokens (id, user_id, username, created, ttl) VALUES (?, ?, ?, ?, ?)")
+      .run(t.id, t.userId, t.username, t.created, t.ttl);
   }
 
   token(id: string): TokenRow | undefined {
-    const r = this.db.prepare("SELECT id, user_id AS userId, username, created, ttl FROM tokens WHERE id = ?").get(id) as TokenRow | undefined;
+    const r = this.db.prepare("SELECT id, user_id AS userId, username, created, ttl FROM tokens WHERE id = ?").get(id) as
+      | TokenRow
+      | undefined;
     return r;
   }
 
@@ -65,7 +69,9 @@ export class ScicatStore {
   }
 
   origDatablocks(datasetId: string): Array<Record<string, unknown>> {
-    return (this.db.prepare("SELECT doc FROM origdatablocks WHERE dataset_id = ? ORDER BY rowid").all(datasetId) as Array<{ doc: string }>).map((r) => JSON.parse(r.doc));
+    return (
+      this.db.prepare("SELECT doc FROM origdatablocks WHERE dataset_id = ? ORDER BY rowid").all(datasetId) as Array<{ doc: string }>
+    ).map((r) => JSON.parse(r.doc));
   }
 
   close(): void {

@@ -14,7 +14,15 @@ const USAGE = `usage: npm run accounting -- [options]
   --serve PORT    serve the totals: /metrics (Prometheus text) and /totals (JSON), until Ctrl-C`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { mqtt: { type: "string" }, prefix: { type: "string" }, follow: { type: "boolean" }, serve: { type: "string" }, help: { type: "boolean" } } });
+  const { values } = parseArgs({
+    options: {
+      mqtt: { type: "string" },
+      prefix: { type: "string" },
+      follow: { type: "boolean" },
+      serve: { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
   if (values.help) return void console.log(USAGE);
   const url = values.mqtt ?? process.env.MQTT_URL ?? "mqtt://127.0.0.1:1883";
   const prefix = values.prefix ?? process.env.MQTT_TOPIC_PREFIX ?? DEFAULT_PREFIX;
@@ -23,14 +31,18 @@ async function main(): Promise<void> {
     username: process.env.MQTT_USERNAME,
     password: process.env.MQTT_PASSWORD,
     onRecord: values.follow
-      ? (_t, r, totals) => console.log(`${r.recordedAt}  ${r.outcome.padEnd(7)} ${r.path}${r.step ? `  [${r.step}${r.permanent ? ", permanent" : ""}] ${r.reason ?? ""}` : r.reason ? `  ${r.reason}` : ""}\n  totals ${JSON.stringify(totals.totals())}`)
+      ? (_t, r, totals) =>
+          console.log(
+            `${r.recordedAt}  ${r.outcome.padEnd(7)} ${r.path}${r.step ? `  [${r.step}${r.permanent ? ", permanent" : ""}] ${r.reason ?? ""}` : r.reason ? `  ${r.reason}` : ""}\n  totals ${JSON.stringify(totals.totals())}`,
+          )
       : undefined,
   });
   console.log(JSON.stringify({ prefix, ...w.totals.totals() }, null, values.follow || values.serve ? undefined : 2));
   if (values.serve !== undefined) {
     const server = createServer((req, res) => {
       if (req.url === "/metrics") res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4" }).end(w.totals.prometheus());
-      else if (req.url === "/totals") res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ prefix, ...w.totals.totals() }));
+      else if (req.url === "/totals")
+        res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ prefix, ...w.totals.totals() }));
       else res.writeHead(404).end("try /metrics or /totals\n");
     });
     await new Promise<void>((r) => server.listen(Number(values.serve), "127.0.0.1", r));

@@ -28,10 +28,18 @@ export async function watchAccounting(url: string, prefix: string, opts: WatchOp
   const timeout = opts.timeoutMs ?? 10_000;
   const clientId = `accounting-watch-${randomBytes(6).toString("hex")}`;
   const syncTopic = `accounting-watch/${clientId}`;
-  const client = await mqtt.connectAsync(url, { clientId, clean: true, connectTimeout: timeout, reconnectPeriod: 0, ...(opts.username ? { username: opts.username, password: opts.password } : {}) }).catch((e: Error) => {
-    const u = new URL(url);
-    throw new Error(`cannot reach the MQTT broker at ${u.protocol}//${u.host} (${e.message})`);
-  });
+  const client = await mqtt
+    .connectAsync(url, {
+      clientId,
+      clean: true,
+      connectTimeout: timeout,
+      reconnectPeriod: 0,
+      ...(opts.username ? { username: opts.username, password: opts.password } : {}),
+    })
+    .catch((e: Error) => {
+      const u = new URL(url);
+      throw new Error(`cannot reach the MQTT broker at ${u.protocol}//${u.host} (${e.message})`);
+    });
   const totals = new AccountingTotals();
   const filesRoot = `${prefix}/files/`;
   let synced = false;
@@ -51,7 +59,16 @@ export async function watchAccounting(url: string, prefix: string, opts: WatchOp
     await client.subscribeAsync(syncTopic, { qos: 1 });
     await client.publishAsync(syncTopic, "sync", { qos: 1 });
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([sync, new Promise((_, rej) => (timer = setTimeout(() => rej(new Error(`no answer from the MQTT broker at ${new URL(url).host} within ${timeout} ms`)), timeout)))]).finally(() => clearTimeout(timer));
+    await Promise.race([
+      sync,
+      new Promise(
+        (_, rej) =>
+          (timer = setTimeout(
+            () => rej(new Error(`no answer from the MQTT broker at ${new URL(url).host} within ${timeout} ms`)),
+            timeout,
+          )),
+      ),
+    ]).finally(() => clearTimeout(timer));
   } catch (e) {
     await client.endAsync().catch(() => undefined);
     throw e;

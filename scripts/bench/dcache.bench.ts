@@ -9,7 +9,15 @@ import { closeSync, createReadStream, createWriteStream, mkdirSync, mkdtempSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { createChannel, getStream, putFile, streamChannel, subscribeInotify, type ChannelMessage, type DcacheEndpoint } from "../../lib/dcache/index.ts";
+import {
+  createChannel,
+  getStream,
+  putFile,
+  streamChannel,
+  subscribeInotify,
+  type ChannelMessage,
+  type DcacheEndpoint,
+} from "../../lib/dcache/index.ts";
 import { startService } from "../../test/support/service.ts";
 import { report, summarise } from "./report.ts";
 
@@ -20,7 +28,9 @@ const work = mkdtempSync(join(tmpdir(), "dcache-bench-"));
 /** Creates `n` empty files in `dir` from one python3 process (open+close each: CREATE, OPEN, CLOSE_WRITE). */
 function burst(dir: string, n: number, prefix: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn("python3", ["-c", `import sys\nfor i in range(${n}): open(sys.argv[1] + "/${prefix}" + str(i), "w").close()`, dir], { stdio: "inherit" });
+    const p = spawn("python3", ["-c", `import sys\nfor i in range(${n}): open(sys.argv[1] + "/${prefix}" + str(i), "w").close()`, dir], {
+      stdio: "inherit",
+    });
     p.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`python3 exited ${code}`))));
   });
 }
@@ -75,7 +85,9 @@ async function closeLatencies(dir: string, listen: (cb: (name: string) => void) 
 async function storageRates(n: number) {
   const root = join(work, "store");
   mkdirSync(join(root, "burst"), { recursive: true });
-  const svc = await startService("local/dcache/main.ts", ["--root", root, "--frontend-port", "0", "--webdav-port", "0"], { listeners: ["dcache-frontend", "dcache-webdav"] });
+  const svc = await startService("local/dcache/main.ts", ["--root", root, "--frontend-port", "0", "--webdav-port", "0"], {
+    listeners: ["dcache-frontend", "dcache-webdav"],
+  });
   try {
     const fe: DcacheEndpoint = { url: svc.urls["dcache-frontend"]!, credentials: { type: "basic", username: "demo", password: "demo" } };
     const dav: DcacheEndpoint = { url: svc.urls["dcache-webdav"]!, credentials: { type: "basic", username: "demo", password: "demo" } };
@@ -126,7 +138,10 @@ async function storageRates(n: number) {
     execFileSync("cp", [src, join(work, "copy1.bin")]);
     const cpS = (performance.now() - t) / 1000;
     t = performance.now();
-    await pipeline(createReadStream(src, { highWaterMark: 1 << 20 }), createWriteStream(join(work, "copy2.bin"), { highWaterMark: 4 << 20 }));
+    await pipeline(
+      createReadStream(src, { highWaterMark: 1 << 20 }),
+      createWriteStream(join(work, "copy2.bin"), { highWaterMark: 4 << 20 }),
+    );
     const nodeCopyS = (performance.now() - t) / 1000;
     t = performance.now();
     await putFile(dav, "/big.bin", () => createReadStream(src, { highWaterMark: 1 << 20 }), { contentLength: bytes });
@@ -137,7 +152,14 @@ async function storageRates(n: number) {
     const getS = (performance.now() - t) / 1000;
     ac.abort();
     await reading.catch(() => {});
-    return { ...result, latencies, cpMBs: bytes / 1e6 / cpS, nodeCopyMBs: bytes / 1e6 / nodeCopyS, putMBs: bytes / 1e6 / putS, getMBs: bytes / 1e6 / getS };
+    return {
+      ...result,
+      latencies,
+      cpMBs: bytes / 1e6 / cpS,
+      nodeCopyMBs: bytes / 1e6 / nodeCopyS,
+      putMBs: bytes / 1e6 / putS,
+      getMBs: bytes / 1e6 / getS,
+    };
   } finally {
     await svc.stop();
   }
@@ -150,10 +172,14 @@ try {
   report("raw inotify (inotifywait) events/s, burst", raw.eventsPerS, "ev/s");
   report("local dCache events/s to one SSE client, burst", ours.eventsPerS, "ev/s", { name: "raw inotify", value: raw.eventsPerS });
   report("local dCache files/s to IN_CLOSE_WRITE at client", ours.filesPerS, "files/s", { name: "raw inotify", value: raw.filesPerS });
-  console.log(`  (${ours.events} events, ${ours.closes}/${FILES} IN_CLOSE_WRITE, ${ours.overflows} IN_Q_OVERFLOW in ${ours.secs.toFixed(1)} s)`);
+  console.log(
+    `  (${ours.events} events, ${ours.closes}/${FILES} IN_CLOSE_WRITE, ${ours.overflows} IN_Q_OVERFLOW in ${ours.secs.toFixed(1)} s)`,
+  );
   if (ours.closes < FILES && ours.overflows === 0) {
     const limit = readFileSync("/proc/sys/fs/inotify/max_queued_events", "utf8").trim();
-    console.log(`  ${FILES - ours.closes} files lost in the kernel's inotify queue (max_queued_events ${limit}) without an IN_Q_OVERFLOW: the sentinels missed the overflow`);
+    console.log(
+      `  ${FILES - ours.closes} files lost in the kernel's inotify queue (max_queued_events ${limit}) without an IN_Q_OVERFLOW: the sentinels missed the overflow`,
+    );
   }
   const rl = summarise(raw.latencies);
   const ol = summarise(ours.latencies);

@@ -44,7 +44,9 @@ class TriggerEndpoint {
         if (req.method === "GET") {
           const name = decodeURIComponent((req.url ?? "").split("?")[0]!.split("/").pop() ?? "t");
           res.writeHead(200, { "content-type": "application/json" });
-          return res.end(JSON.stringify({ namespace: "guest", name, parameters: [], limits: {}, version: "0.0.1", publish: false, annotations: [] }));
+          return res.end(
+            JSON.stringify({ namespace: "guest", name, parameters: [], limits: {}, version: "0.0.1", publish: false, annotations: [] }),
+          );
         }
         const now = performance.now();
         const body = JSON.parse(Buffer.concat(chunks).toString() || "{}") as { events?: { subject: string }[] };
@@ -87,7 +89,9 @@ async function rawReader(ep: DcacheEndpoint, dirs: string[]) {
   })().catch(() => {});
   await isConnected;
   for (let i = 0; i < dirs.length; i += 50) {
-    await Promise.all(dirs.slice(i, i + 50).map(async (d) => subs.set((await subscribeInotify(ep, url, { path: d, flags: ["IN_CLOSE_WRITE"] })).url, d)));
+    await Promise.all(
+      dirs.slice(i, i + 50).map(async (d) => subs.set((await subscribeInotify(ep, url, { path: d, flags: ["IN_CLOSE_WRITE"] })).url, d)),
+    );
   }
   return {
     readAt,
@@ -113,7 +117,17 @@ async function register(p: RunningService, trigger: string, path: string, fronte
     body: JSON.stringify({
       triggerName: `/guest/${trigger}`,
       authKey: KEY,
-      config: { source: { kind: "dcache", url: frontend, paths: [path], recursive: true, flags: ["IN_CLOSE_WRITE"], auth: { username: "demo", password: "demo" } }, batch: { maxEvents: 1000, maxWaitMs: 20 } },
+      config: {
+        source: {
+          kind: "dcache",
+          url: frontend,
+          paths: [path],
+          recursive: true,
+          flags: ["IN_CLOSE_WRITE"],
+          auth: { username: "demo", password: "demo" },
+        },
+        batch: { maxEvents: 1000, maxWaitMs: 20 },
+      },
     }),
   });
   if (res.status !== 201) throw new Error(`registration failed: ${res.status} ${await res.text()}`);
@@ -166,16 +180,22 @@ async function main(): Promise<void> {
   for (const d of tree) mkdirSync(join(root, d), { recursive: true });
   const lat = ["/lat/a", "/lat/b", "/lat/c", "/lat/d"];
   for (const d of lat) mkdirSync(join(root, d), { recursive: true });
-  const dcache = await startService("local/dcache/main.ts", ["--root", root, "--frontend-port", "0", "--webdav-port", "0", "--inotify", "auto", "--replay-buffer", "1000"], {
-    listeners: ["dcache-frontend", "dcache-webdav"],
-  });
+  const dcache = await startService(
+    "local/dcache/main.ts",
+    ["--root", root, "--frontend-port", "0", "--webdav-port", "0", "--inotify", "auto", "--replay-buffer", "1000"],
+    {
+      listeners: ["dcache-frontend", "dcache-webdav"],
+    },
+  );
   const frontend = dcache.urls["dcache-frontend"]!;
   const ep: DcacheEndpoint = { url: frontend, credentials: { type: "basic", username: "demo", password: "demo" } };
   const ow = new TriggerEndpoint();
   await ow.start();
   let prov: RunningService | undefined;
   try {
-    console.log(`tree of ${DIRS} directories, ${FILES_TREE} files; latency at ${RATE} files/s for ${LATENCY_SECONDS} s; rescan of ${FILES_RESCAN} files (2 cores: scaled down from 100,000)`);
+    console.log(
+      `tree of ${DIRS} directories, ${FILES_TREE} files; latency at ${RATE} files/s for ${LATENCY_SECONDS} s; rescan of ${FILES_RESCAN} files (2 cores: scaled down from 100,000)`,
+    );
     // reference: a plain SSE client on the same storage
     step("raw SSE reader");
     const raw = await rawReader(ep, [...tree, ...lat]);
@@ -233,7 +253,10 @@ async function main(): Promise<void> {
     await waitUntil("every missed file fired after EVENT_LOSS", () => [...missed.keys()].every((p) => ow.ackAt.has(p)), 600_000);
     const recoverMs = performance.now() - t0;
     const log = prov.output();
-    const scans = [...log.matchAll(/"msg":"rescanned".*?"roots":\["\/big"\].*?"files":(\d+).*?"ms":(\d+)/g)].map((m) => ({ files: Number(m[1]), ms: Number(m[2]) }));
+    const scans = [...log.matchAll(/"msg":"rescanned".*?"roots":\["\/big"\].*?"files":(\d+).*?"ms":(\d+)/g)].map((m) => ({
+      files: Number(m[1]),
+      ms: Number(m[2]),
+    }));
     const scan = scans.at(-1);
     if (!/EVENT_LOSS/.test(log) || !scan) throw new Error("the provider did not report an EVENT_LOSS rescan of /big");
     report(`first watch of the ${FILES_RESCAN}-file tree (baseline listing)`, baselineMs, "ms");

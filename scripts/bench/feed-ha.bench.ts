@@ -79,19 +79,32 @@ async function spread(cluster: Cluster): Promise<void> {
     const share = Math.ceil(UNITS / cluster.live().length);
     const per = new Map<string, number>();
     for (const ids of claims.values()) for (const id of ids) per.set(id, (per.get(id) ?? 0) + 1);
-    if (claims.size === UNITS && [...claims.values()].every((x) => x.length === 1) && [...per.values()].every((n) => n <= share) && per.size === cluster.live().length) return;
+    if (
+      claims.size === UNITS &&
+      [...claims.values()].every((x) => x.length === 1) &&
+      [...per.values()].every((n) => n <= share) &&
+      per.size === cluster.live().length
+    )
+      return;
     await sleep(50);
   }
   throw new Error("the units did not spread over the replicas within 30 s");
 }
 
 async function throughput(replicas: number, broker: string, ow: TriggerEndpoint, round: number): Promise<number> {
-  const cluster = new Cluster({ apihost: ow.url, leaseMs: LEASE_MS, extra: ["--log-level", "warn", "--retry-base-ms", "100", "--retry-max-ms", "2000"] });
+  const cluster = new Cluster({
+    apihost: ow.url,
+    leaseMs: LEASE_MS,
+    extra: ["--log-level", "warn", "--retry-base-ms", "100", "--retry-max-ms", "2000"],
+  });
   try {
     for (let n = 0; n < replicas; n++) await cluster.add();
     const topics = Array.from({ length: UNITS }, (_, k) => `bench/ha/${round}/${k}`);
     for (let k = 0; k < UNITS; k++) {
-      const r = await cluster.replicas[0]!.client.create(`t${round}-${k}`, GUEST_KEY, { source: { kind: "mqtt", url: broker, topic: topics[k] }, batch: { maxEvents: 500, maxWaitMs: 20 } });
+      const r = await cluster.replicas[0]!.client.create(`t${round}-${k}`, GUEST_KEY, {
+        source: { kind: "mqtt", url: broker, topic: topics[k] },
+        batch: { maxEvents: 500, maxWaitMs: 20 },
+      });
       if (r.status !== 201) throw new Error(`registration failed: ${r.status} ${JSON.stringify(r.body)}`);
     }
     await spread(cluster);
@@ -122,7 +135,8 @@ async function takeovers(broker: string, ow: TriggerEndpoint): Promise<number[]>
   const times: number[] = [];
   try {
     for (let n = 0; n < 3; n++) await cluster.add();
-    for (let k = 0; k < UNITS; k++) await cluster.replicas[0]!.client.create(`k-${k}`, GUEST_KEY, { source: { kind: "mqtt", url: broker, topic: `bench/ha/kill/${k}` } });
+    for (let k = 0; k < UNITS; k++)
+      await cluster.replicas[0]!.client.create(`k-${k}`, GUEST_KEY, { source: { kind: "mqtt", url: broker, topic: `bench/ha/kill/${k}` } });
     for (let i = 0; i < KILLS; i++) {
       await spread(cluster);
       const victim = cluster.live()[i % cluster.live().length]!;

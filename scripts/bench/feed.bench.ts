@@ -29,7 +29,10 @@ async function sleep(ms: number): Promise<void> {
 async function startBroker(): Promise<string> {
   const port = await freePort();
   const conf = join(dir, "mosquitto.conf");
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 1000\nmax_connections -1\n`);
+  writeFileSync(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 1000\nmax_connections -1\n`,
+  );
   const proc: ChildProcess = spawn("mosquitto", ["-c", conf], { stdio: "ignore" });
   children.push(async () => {
     proc.kill("SIGTERM");
@@ -98,8 +101,20 @@ class TriggerEndpoint {
         this.fires.set(trigger, (this.fires.get(trigger) ?? 0) + 1);
         const id = (++this.nextId).toString(16).padStart(32, "0");
         const rule = (++this.nextId).toString(16).padStart(32, "0");
-        this.activations.set(id, JSON.stringify({ activationId: id, logs: [JSON.stringify({ statusCode: 0, success: true, activationId: rule, rule: `guest/${trigger}-rule`, action: "guest/action" })], response: { success: true, result: {} } }));
-        this.activations.set(rule, JSON.stringify({ activationId: rule, logs: [], response: { success: true, status: "success", result: {} } }));
+        this.activations.set(
+          id,
+          JSON.stringify({
+            activationId: id,
+            logs: [
+              JSON.stringify({ statusCode: 0, success: true, activationId: rule, rule: `guest/${trigger}-rule`, action: "guest/action" }),
+            ],
+            response: { success: true, result: {} },
+          }),
+        );
+        this.activations.set(
+          rule,
+          JSON.stringify({ activationId: rule, logs: [], response: { success: true, status: "success", result: {} } }),
+        );
         res.writeHead(202, { "content-type": "application/json" });
         res.end(JSON.stringify({ activationId: id }));
       });
@@ -116,18 +131,43 @@ class TriggerEndpoint {
 async function startProvider(apihost: string, name: string, extra: string[] = []): Promise<RunningService> {
   const p = await startService(
     "feeds/provider/main.ts",
-    ["--port", "0", "--data-dir", join(dir, name), "--openwhisk-url", apihost, "--retry-base-ms", "100", "--retry-max-ms", "2000", "--log-level", "warn", ...extra],
+    [
+      "--port",
+      "0",
+      "--data-dir",
+      join(dir, name),
+      "--openwhisk-url",
+      apihost,
+      "--retry-base-ms",
+      "100",
+      "--retry-max-ms",
+      "2000",
+      "--log-level",
+      "warn",
+      ...extra,
+    ],
     { listeners: ["provider"], env: { PROVIDER_AUTH: AUTH, PROVIDER_KEY: "b".repeat(64) }, timeoutMs: 60000 },
   );
   children.push(() => p.stop());
   return p;
 }
 
-async function register(provider: RunningService, trigger: string, broker: string, topic: string, batch: Record<string, number>, delivery: Record<string, unknown> = {}): Promise<void> {
+async function register(
+  provider: RunningService,
+  trigger: string,
+  broker: string,
+  topic: string,
+  batch: Record<string, number>,
+  delivery: Record<string, unknown> = {},
+): Promise<void> {
   const res = await fetch(`${provider.urls.provider}/api/v1/registrations`, {
     method: "POST",
     headers: { authorization: `Basic ${Buffer.from(AUTH).toString("base64")}`, "content-type": "application/json" },
-    body: JSON.stringify({ triggerName: `/guest/${trigger}`, authKey: KEY, config: { source: { kind: "mqtt", url: broker, topic }, batch, delivery } }),
+    body: JSON.stringify({
+      triggerName: `/guest/${trigger}`,
+      authKey: KEY,
+      config: { source: { kind: "mqtt", url: broker, topic }, batch, delivery },
+    }),
   });
   if (res.status !== 201) throw new Error(`registration ${trigger} failed: ${res.status} ${await res.text()}`);
 }
@@ -227,7 +267,12 @@ async function main(): Promise<void> {
   await until("single events fired", () => (ow.events.get("single") ?? 0) >= NB, 300000);
   const singleRate = NB / ((performance.now() - t0) / 1000);
   // what the broker delivers to one plain QoS 1 subscriber that acknowledges at once: the ceiling
-  const sub = await mqtt.connectAsync(broker, { protocolVersion: 5, clean: false, clientId: `bench-plain-${process.pid}`, properties: { sessionExpiryInterval: 60 } });
+  const sub = await mqtt.connectAsync(broker, {
+    protocolVersion: 5,
+    clean: false,
+    clientId: `bench-plain-${process.pid}`,
+    properties: { sessionExpiryInterval: 60 },
+  });
   (sub.stream as unknown as { setNoDelay(v: boolean): void }).setNoDelay(true);
   let got = 0;
   sub.on("message", () => got++);
@@ -245,18 +290,26 @@ async function main(): Promise<void> {
   await flood(pubs, "bench/no-ledger", N);
   await until("no-ledger events fired", () => (ow.events.get("no-ledger") ?? 0) >= N, 300000);
   const noLedgerRate = N / ((performance.now() - t0) / 1000);
-  report(`MQTT → acked fires, batching, file ledger on (${N} events)`, batchedRate, "events/s", { name: "file ledger off", value: noLedgerRate });
+  report(`MQTT → acked fires, batching, file ledger on (${N} events)`, batchedRate, "events/s", {
+    name: "file ledger off",
+    value: noLedgerRate,
+  });
   report(`MQTT → acked fires, batching, file ledger off`, noLedgerRate, "events/s");
   const outcomes = performance.now();
   for (;;) {
-    const r = await fetch(`${provider.urls.provider}/api/v1/registrations/guest/batched`, { headers: { authorization: `Basic ${Buffer.from(AUTH).toString("base64")}`, "x-owner-key": KEY } });
+    const r = await fetch(`${provider.urls.provider}/api/v1/registrations/guest/batched`, {
+      headers: { authorization: `Basic ${Buffer.from(AUTH).toString("base64")}`, "x-owner-key": KEY },
+    });
     if (((await r.json()) as { files: { succeeded: number } }).files.succeeded >= N) break;
     if (performance.now() - outcomes > 120000) throw new Error("the ledger did not record every file's outcome within 2 minutes");
     await sleep(50);
   }
   report(`file ledger: every file's outcome recorded, after its fire (${N} files)`, performance.now() - outcomes, "ms");
   await remove(provider, "no-ledger");
-  report(`MQTT → acked fires, batching (${N} events, ${ow.fires.get("batched")} fires)`, batchedRate, "events/s", { name: "one fire per event", value: singleRate });
+  report(`MQTT → acked fires, batching (${N} events, ${ow.fires.get("batched")} fires)`, batchedRate, "events/s", {
+    name: "one fire per event",
+    value: singleRate,
+  });
   report(`MQTT → acked fires, batching`, batchedRate, "events/s", { name: "plain QoS 1 subscriber", value: plainRate });
   report(`MQTT → acked fires, one fire per event (${NB} events)`, singleRate, "events/s");
   report(`plain QoS 1 subscriber, same broker (${N} events)`, plainRate, "events/s");
@@ -279,7 +332,11 @@ async function main(): Promise<void> {
     return rate;
   }
   const limitedSingle = Math.max(await limitedRate("limited-single", { maxEvents: 1, maxWaitMs: 0 }, 2 * WINDOW_S + 20), 1e-9);
-  const limitedBatched = await limitedRate("limited-batched", { maxEvents: 100000, maxWaitMs: 100, maxBytes: 900000 }, Math.round(batchedRate * (WINDOW_S + 2)));
+  const limitedBatched = await limitedRate(
+    "limited-batched",
+    { maxEvents: 100000, maxWaitMs: 100, maxBytes: 900000 },
+    Math.round(batchedRate * (WINDOW_S + 2)),
+  );
   report("under 60 fires/min: batching", limitedBatched, "events/s", { name: "one fire per event", value: limitedSingle });
   report("under 60 fires/min: one fire per event", limitedSingle, "events/s");
   ow.fireIntervalMs = 0;
@@ -292,7 +349,9 @@ async function main(): Promise<void> {
   const plain = await mqtt.connectAsync(broker, { protocolVersion: 5 });
   (plain.stream as unknown as { setNoDelay(v: boolean): void }).setNoDelay(true);
   const plainLat: number[] = [];
-  plain.on("message", (_t, payload) => plainLat.push(performance.now() - (JSON.parse(payload.toString()) as { data: { sentAt: number } }).data.sentAt));
+  plain.on("message", (_t, payload) =>
+    plainLat.push(performance.now() - (JSON.parse(payload.toString()) as { data: { sentAt: number } }).data.sentAt),
+  );
   await plain.subscribeAsync("bench/plain", { qos: 1 });
   ow.latencies = [];
   const RATE = 1000;
@@ -324,7 +383,11 @@ async function main(): Promise<void> {
   const idle = rssMB(pid);
   const REGS = Number(process.env.FEED_BENCH_REGISTRATIONS ?? 1000);
   for (let i = 0; i < REGS; i += 20)
-    await Promise.all(Array.from({ length: Math.min(20, REGS - i) }, (_, k) => register(p2, `mem-${i + k}`, broker, `bench/mem/${i + k}`, { maxEvents: 100, maxWaitMs: 100 })));
+    await Promise.all(
+      Array.from({ length: Math.min(20, REGS - i) }, (_, k) =>
+        register(p2, `mem-${i + k}`, broker, `bench/mem/${i + k}`, { maxEvents: 100, maxWaitMs: 100 }),
+      ),
+    );
   await sleep(2000);
   const loaded = rssMB(pid);
   report(`provider RSS with ${REGS} registrations`, loaded, "MB", { name: "idle provider", value: idle });

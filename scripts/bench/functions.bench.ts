@@ -19,7 +19,7 @@ import { report, summarise } from "./report.ts";
 const FUNCTIONS = ["checksum", "metadata", "catalogue", "placement", "derive", "accounting"];
 const root = join(import.meta.dirname, "../..");
 const dir = mkdtempSync(join(tmpdir(), "bench-functions-"));
-const auth = { Authorization: "Basic " + Buffer.from("demo:demo").toString("base64") };
+const auth = { Authorization: `Basic ${Buffer.from("demo:demo").toString("base64")}` };
 const PARTS = new Set((process.env.BENCH_FUNCTIONS ?? "bundles,small,cold,big").split(",").map((x) => x.trim()));
 const bundlesDir = join(dir, "bundles");
 let built = false;
@@ -43,7 +43,14 @@ async function writeBigNexus(path: string, frames: number): Promise<void> {
   d.create_attribute("signal", "data");
   const frame = new Uint16Array(1024 * 1024);
   for (let i = 0; i < frame.length; i++) frame[i] = i % 4093;
-  const ds = d.create_dataset({ name: "data", data: frame, shape: [1, 1024, 1024], dtype: "<H", maxshape: [null, 1024, 1024], chunks: [1, 1024, 1024] });
+  const ds = d.create_dataset({
+    name: "data",
+    data: frame,
+    shape: [1, 1024, 1024],
+    dtype: "<H",
+    maxshape: [null, 1024, 1024],
+    chunks: [1, 1024, 1024],
+  });
   ds.resize([frames, 1024, 1024]);
   for (let k = 1; k < frames; k++) ds.write_slice([[k, k + 1], [], []], frame);
   const inst = e.create_group("instrument");
@@ -63,7 +70,11 @@ async function metadataFigures(): Promise<void> {
   await writeBigNexus(file, 1024);
   const size = statSync(file).size;
   console.log(`(generated ${(size / 2 ** 30).toFixed(2)} GiB NeXus in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-  const dcache = await startService("local/dcache/main.ts", ["--root", storage, "--frontend-port", "0", "--webdav-port", "0", "--inotify", "off"], { listeners: ["dcache-frontend", "dcache-webdav"] });
+  const dcache = await startService(
+    "local/dcache/main.ts",
+    ["--root", storage, "--frontend-port", "0", "--webdav-port", "0", "--inotify", "off"],
+    { listeners: ["dcache-frontend", "dcache-webdav"] },
+  );
   try {
     const url = `${dcache.urls["dcache-webdav"]}/raw/big.nxs`;
     // Warm h5wasm once so that both sides measure transfer, not the wasm compile.
@@ -105,7 +116,11 @@ async function metadataFigures(): Promise<void> {
 
 function buildBundles(): string {
   if (!built) {
-    const b = spawnSync(process.execPath, ["--import", "tsx", join(root, "scripts/build/cli.ts"), "--out", bundlesDir, "--skip-typecheck", ...FUNCTIONS], { cwd: root, encoding: "utf8" });
+    const b = spawnSync(
+      process.execPath,
+      ["--import", "tsx", join(root, "scripts/build/cli.ts"), "--out", bundlesDir, "--skip-typecheck", ...FUNCTIONS],
+      { cwd: root, encoding: "utf8" },
+    );
     if (b.status !== 0) throw new Error(`build failed: ${b.stderr}`);
     built = true;
   }
@@ -142,8 +157,17 @@ async function smallStorage() {
   const storage = join(dir, "small");
   mkdirSync(join(storage, "raw"), { recursive: true });
   for (const f of SMALL) copyFileSync(join(NEXUS_DATA, f), join(storage, "raw", f));
-  const dcache = await startService("local/dcache/main.ts", ["--root", storage, "--frontend-port", "0", "--webdav-port", "0", "--inotify", "off"], { listeners: ["dcache-frontend", "dcache-webdav"] });
-  const params = { webdavUrl: dcache.urls["dcache-webdav"]!, frontendUrl: dcache.urls["dcache-frontend"]!, dcacheUser: "demo", dcachePassword: "demo" };
+  const dcache = await startService(
+    "local/dcache/main.ts",
+    ["--root", storage, "--frontend-port", "0", "--webdav-port", "0", "--inotify", "off"],
+    { listeners: ["dcache-frontend", "dcache-webdav"] },
+  );
+  const params = {
+    webdavUrl: dcache.urls["dcache-webdav"]!,
+    frontendUrl: dcache.urls["dcache-frontend"]!,
+    dcacheUser: "demo",
+    dcachePassword: "demo",
+  };
   return { dcache, params };
 }
 
@@ -186,7 +210,10 @@ async function smallFigures(): Promise<void> {
         memory.push(await inMemoryWalk(bytes));
         for (const [k, input] of Object.entries(inputs) as Array<[keyof typeof inputs, object]>) {
           const t = performance.now();
-          const r = (await main({ ...params, ...input })) as { files?: Array<{ metadata?: { format?: string } }>; steps?: Array<{ bytesRead: number }> };
+          const r = (await main({ ...params, ...input })) as {
+            files?: Array<{ metadata?: { format?: string } }>;
+            steps?: Array<{ bytesRead: number }>;
+          };
           action[k].push(performance.now() - t);
           if (r.files?.[0]?.metadata?.format !== "nexus") throw new Error(`metadata of ${path}: ${JSON.stringify(r)}`);
           bytesRead = r.steps!.at(-1)!.bytesRead;
@@ -197,7 +224,10 @@ async function smallFigures(): Promise<void> {
       const label = `${(bytes.length / 1024).toFixed(0)} KiB NeXus`;
       report(`h5wasm open + walk from memory, ${label} p50`, m, "ms");
       report(`metadata (warm, path alone), ${label} p50`, summarise(action.path).p50, "ms", { name: "h5wasm from memory", value: m });
-      report(`metadata (warm, in the sequence), ${label} p50`, summarise(action.sequence).p50, "ms", { name: "h5wasm from memory", value: m });
+      report(`metadata (warm, in the sequence), ${label} p50`, summarise(action.sequence).p50, "ms", {
+        name: "h5wasm from memory",
+        value: m,
+      });
       report(`metadata (warm), ${label}: bytes read`, bytesRead, "B", { name: "file size", value: bytes.length });
     }
     // derive on its own rule: the file read, opened and walked once, then its frame made into a PNG
@@ -216,7 +246,10 @@ async function smallFigures(): Promise<void> {
       if (r.files?.[0]?.derived?.length !== 2) throw new Error(`derive of ${f}: ${JSON.stringify(r)}`);
     }
     console.log = log;
-    report(`derive (warm), ${(bytes.length / 1024).toFixed(0)} KiB NeXus frame → PNG p50`, summarise(derive).p50, "ms", { name: "h5wasm from memory", value: summarise(memory).p50 });
+    report(`derive (warm), ${(bytes.length / 1024).toFixed(0)} KiB NeXus frame → PNG p50`, summarise(derive).p50, "ms", {
+      name: "h5wasm from memory",
+      value: summarise(memory).p50,
+    });
   } finally {
     console.log = log;
     await dcache.stop();
@@ -257,7 +290,11 @@ async function coldFigures(): Promise<void> {
       empty.push(performance.now() - t);
       for (const fn of cold) {
         t = performance.now();
-        const r = spawnSync(process.execPath, ["-e", coldRunner, join(out, fn, "index.js"), JSON.stringify({ ...params, path: `/raw/${COLD[fn]}` })], { cwd: dir, encoding: "utf8" });
+        const r = spawnSync(
+          process.execPath,
+          ["-e", coldRunner, join(out, fn, "index.js"), JSON.stringify({ ...params, path: `/raw/${COLD[fn]}` })],
+          { cwd: dir, encoding: "utf8" },
+        );
         const wall = performance.now() - t;
         if (r.status !== 0) throw new Error(`${fn} cold run failed: ${r.stderr}`);
         (samples[fn] ??= []).push({ ...JSON.parse(r.stdout), wall });
@@ -270,9 +307,15 @@ async function coldFigures(): Promise<void> {
       const p = (k: "init" | "first") => summarise(s.map((x) => x[k])).p50;
       report(`${fn}: cold start, require bundle (init) p50`, p("init"), "ms");
       report(`${fn}: cold start, first run p50`, p("first"), "ms", { name: "warm run", value: warm });
-      report(`${fn}: cold start, init + first run p50`, summarise(s.map((x) => x.init + x.first)).p50, "ms", { name: "warm run", value: warm });
+      report(`${fn}: cold start, init + first run p50`, summarise(s.map((x) => x.init + x.first)).p50, "ms", {
+        name: "warm run",
+        value: warm,
+      });
       report(`${fn}: cold start, init + first run CPU p50`, summarise(s.map((x) => x.cpu)).p50, "ms");
-      report(`${fn}: fresh process → first result p50`, summarise(s.map((x) => x.wall - x.warm)).p50, "ms", { name: "empty node", value: e });
+      report(`${fn}: fresh process → first result p50`, summarise(s.map((x) => x.wall - x.warm)).p50, "ms", {
+        name: "empty node",
+        value: e,
+      });
     }
   } finally {
     await dcache.stop();

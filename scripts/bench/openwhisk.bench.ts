@@ -41,7 +41,11 @@ function startListening(cmd: string, args: string[], name: string): Promise<{ ur
 }
 
 function startPlatform(dataDir: string, extra: string[] = []) {
-  return startListening(process.execPath, ["--import", "tsx", "local/openwhisk/main.ts", "--port", "0", "--data-dir", dataDir, ...extra], "openwhisk");
+  return startListening(
+    process.execPath,
+    ["--import", "tsx", "local/openwhisk/main.ts", "--port", "0", "--data-dir", dataDir, ...extra],
+    "openwhisk",
+  );
 }
 
 function startEcho() {
@@ -59,7 +63,11 @@ function call(url: string, method: string, path: string, body?: unknown): Promis
       {
         method,
         agent,
-        headers: { authorization: AUTH_HEADER, "content-type": "application/json", ...(data ? { "content-length": Buffer.byteLength(data) } : {}) },
+        headers: {
+          authorization: AUTH_HEADER,
+          "content-type": "application/json",
+          ...(data ? { "content-length": Buffer.byteLength(data) } : {}),
+        },
       },
       (r) => {
         const chunks: Buffer[] = [];
@@ -100,7 +108,12 @@ async function load(concurrency: number, total: number, one: () => Promise<void>
 
 function childPids(pid: number): number[] {
   // Children of the platform: its action containers (warm ones and pre-warmed stem cells).
-  return execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)]).toString().trim().split(/\s+/).filter(Boolean).map(Number);
+  return execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)])
+    .toString()
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
 }
 
 function rssMb(pid: number): number {
@@ -184,7 +197,8 @@ async function main(): Promise<void> {
   report("bare node fork to first IPC message, p50", forkP50, "ms");
 
   // A 3-action sequence, warm.
-  for (const n of ["s1", "s2", "s3"]) await put(ow, `${ns}/actions/${n}`, { exec: { kind: "nodejs:20", code: "function main(p) { return { n: (p.n || 0) + 1 }; }" } });
+  for (const n of ["s1", "s2", "s3"])
+    await put(ow, `${ns}/actions/${n}`, { exec: { kind: "nodejs:20", code: "function main(p) { return { n: (p.n || 0) + 1 }; }" } });
   await put(ow, `${ns}/actions/seq3`, { exec: { kind: "sequence", components: ["/_/s1", "/_/s2", "/_/s3"] } });
   await load(1, 50, async () => void (await call(ow, "POST", `${ns}/actions/seq3?blocking=true`, {})));
   const single = await load(1, 500, async () => void (await call(ow, "POST", `${ns}/actions/trivial?blocking=true`, payload)));
@@ -192,27 +206,42 @@ async function main(): Promise<void> {
     const r = await call(ow, "POST", `${ns}/actions/seq3?blocking=true`, {});
     if (r.body.response.result.n !== 3) throw new Error("sequence gave a wrong result");
   });
-  report("3-action sequence blocking invoke p50", summarise(seq.lat).p50, "ms", { name: "one warm invoke", value: summarise(single.lat).p50 });
-  report("3-action sequence blocking invoke p99", summarise(seq.lat).p99, "ms", { name: "one warm invoke", value: summarise(single.lat).p99 });
+  report("3-action sequence blocking invoke p50", summarise(seq.lat).p50, "ms", {
+    name: "one warm invoke",
+    value: summarise(single.lat).p50,
+  });
+  report("3-action sequence blocking invoke p99", summarise(seq.lat).p99, "ms", {
+    name: "one warm invoke",
+    value: summarise(single.lat).p99,
+  });
   platform.proc.kill("SIGTERM");
 
   // Resident memory: a platform allowed 110 containers, after 100 distinct actions ran warm.
   const big = await startPlatform(join(tmp, "data-mem"), ["--max-containers", "110"]);
   await new Promise((r) => setTimeout(r, 500));
   const idle = rssMb(big.proc.pid!);
-  for (let i = 0; i < 100; i++) await put(big.url, `${ns}/actions/m${i}`, { exec: { kind: "nodejs:20", code: `function main(p) { return { i: ${i} }; }` } });
-  await load(4, 100, (() => {
-    let i = 0;
-    return async () => {
-      const r = await call(big.url, "POST", `${ns}/actions/m${i++}?blocking=true`, {});
-      if (r.status !== 200) throw new Error(`invoke failed: ${JSON.stringify(r.body)}`);
-    };
-  })());
-  for (let round = 0; round < 5; round++) {
-    await load(4, 100, (() => {
+  for (let i = 0; i < 100; i++)
+    await put(big.url, `${ns}/actions/m${i}`, { exec: { kind: "nodejs:20", code: `function main(p) { return { i: ${i} }; }` } });
+  await load(
+    4,
+    100,
+    (() => {
       let i = 0;
-      return async () => void (await call(big.url, "POST", `${ns}/actions/m${i++}?blocking=true`, {}));
-    })());
+      return async () => {
+        const r = await call(big.url, "POST", `${ns}/actions/m${i++}?blocking=true`, {});
+        if (r.status !== 200) throw new Error(`invoke failed: ${JSON.stringify(r.body)}`);
+      };
+    })(),
+  );
+  for (let round = 0; round < 5; round++) {
+    await load(
+      4,
+      100,
+      (() => {
+        let i = 0;
+        return async () => void (await call(big.url, "POST", `${ns}/actions/m${i++}?blocking=true`, {}));
+      })(),
+    );
   }
   const after = rssMb(big.proc.pid!);
   const containers = childPids(big.proc.pid!);

@@ -24,7 +24,14 @@ function entries(): FileEntry[] {
       regId: "guest/raw-files",
       path,
       state: failed ? "failed" : "succeeded",
-      event: JSON.stringify({ specversion: "1.0", id: `bench-${i}`, source: "bench", type: "org.dcache.storage.IN_CLOSE_WRITE", subject: path, time: new Date(now).toISOString() }),
+      event: JSON.stringify({
+        specversion: "1.0",
+        id: `bench-${i}`,
+        source: "bench",
+        type: "org.dcache.storage.IN_CLOSE_WRITE",
+        subject: path,
+        time: new Date(now).toISOString(),
+      }),
       eventIds: [`bench-${i}`],
       size: 1_000_000 + i,
       mtime: now - 60_000,
@@ -32,7 +39,8 @@ function entries(): FileEntry[] {
       updatedAt: now - 40_000 + i,
       rules: { "guest/facility-dev-ingest": { action: "guest/facility-dev-ingest", state: failed ? "failed" : "succeeded", attempt: 1 } },
     };
-    if (failed) Object.assign(e, { step: "metadata", reason: `${path}: expected HDF5 (NeXus) but found no known signature`, permanent: true });
+    if (failed)
+      Object.assign(e, { step: "metadata", reason: `${path}: expected HDF5 (NeXus) but found no known signature`, permanent: true });
     return e;
   });
 }
@@ -60,7 +68,13 @@ async function main(): Promise<void> {
     const page = browser.page;
     const cdp = await browser.context.newCDPSession(page);
     await cdp.send("Performance.enable");
-    const metrics = async () => Object.fromEntries(((await cdp.send("Performance.getMetrics")) as { metrics: Array<{ name: string; value: number }> }).metrics.map((m) => [m.name, m.value]));
+    const metrics = async () =>
+      Object.fromEntries(
+        ((await cdp.send("Performance.getMetrics")) as { metrics: Array<{ name: string; value: number }> }).metrics.map((m) => [
+          m.name,
+          m.value,
+        ]),
+      );
     const load = async (hash: string, prefix: string, expect: number) => {
       await page.goto("about:blank");
       const t0 = performance.now();
@@ -84,7 +98,9 @@ async function main(): Promise<void> {
     }
     const med = (xs: number[]) => summarise(xs).p50;
     const base = { name: "page with 0 files", value: med(empty.map((x) => x.ms)) };
-    console.log(`page load with ${N} files in the ledger (median of ${ROUNDS}; Chromium ${await browser.context.browser()?.version() ?? "?"})`);
+    console.log(
+      `page load with ${N} files in the ledger (median of ${ROUNDS}; Chromium ${(await browser.context.browser()?.version()) ?? "?"})`,
+    );
     report("Files view, 0 files: load → list shown", base.value, "ms");
     report(`Files view, ${N} files: load → list shown`, med(full.map((x) => x.ms)), "ms", base);
     report(`view server GET /api/files (${N} files)`, med(api), "ms");

@@ -62,7 +62,8 @@ function defaultOf(s: JsonSchema): unknown {
   return /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
 }
 
-const typeOf = (s: JsonSchema) => (Array.isArray(s.type) ? s.type.join(" | ") : s.type ?? (s.const !== undefined ? typeof s.const : s.enum ? "enum" : "any"));
+const typeOf = (s: JsonSchema) =>
+  Array.isArray(s.type) ? s.type.join(" | ") : (s.type ?? (s.const !== undefined ? typeof s.const : s.enum ? "enum" : "any"));
 
 export function catalogueParameters(schema: JsonSchema): CatalogueParameter[] {
   const required = new Set(schema.required ?? []);
@@ -83,7 +84,7 @@ export function sampleOf(s: JsonSchema, name = ""): unknown {
   if (s.const !== undefined) return s.const;
   if (s.enum) return s.enum[0];
   if (s.default !== undefined) return s.default;
-  const type = Array.isArray(s.type) ? s.type[0] : s.type ?? (s.properties ? "object" : s.items ? "array" : "string");
+  const type = Array.isArray(s.type) ? s.type[0] : (s.type ?? (s.properties ? "object" : s.items ? "array" : "string"));
   if (isSecretName(name)) return `<${name}>`;
   // a required property the schema lists without describing it (shared record fields)
   if (!s.type && !s.properties && !s.items && name in KNOWN) return KNOWN[name];
@@ -97,7 +98,7 @@ export function sampleOf(s: JsonSchema, name = ""): unknown {
       return s.items ? [sampleOf(s.items, name)] : [];
     case "integer":
     case "number":
-      return name === "size" ? 1048576 : s.minimum ?? 1;
+      return name === "size" ? 1048576 : (s.minimum ?? 1);
     case "boolean":
       return name === "verified";
     case "string": {

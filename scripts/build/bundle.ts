@@ -62,7 +62,7 @@ export async function bundleAction(action: ActionEntry, outDir: string, opts: Bu
     define: { "import.meta.url": "__import_meta_url" },
     banner: { js: '"use strict";var __import_meta_url=require("url").pathToFileURL(__filename).href;' },
   });
-  const manifest = JSON.stringify({ name: action.name, main: "index.js" }, null, 2) + "\n";
+  const manifest = `${JSON.stringify({ name: action.name, main: "index.js" }, null, 2)}\n`;
   // The same package.json beside the bundle makes dist/actions/<name>/ a CommonJS package of its own.
   writeFileSync(join(dir, "package.json"), manifest);
   const bundle = readFileSync(bundlePath);
@@ -89,7 +89,7 @@ export async function bundleAction(action: ActionEntry, outDir: string, opts: Bu
     dependencies: bundledDependencies(result.metafile!, opts.projectDir),
     repository: repositoryOf(opts.projectDir),
   };
-  writeFileSync(join(dir, "provenance.json"), JSON.stringify(provenance, null, 2) + "\n");
+  writeFileSync(join(dir, "provenance.json"), `${JSON.stringify(provenance, null, 2)}\n`);
   storeVersion(opts.storeDir ?? join(dirname(outDir), "store"), zipPath, provenance);
   return { name: action.name, bundlePath, zipPath, bundleBytes: bundle.length, zipBytes: zip.length, sha256, provenance };
 }
@@ -99,7 +99,7 @@ function storeVersion(storeDir: string, zipPath: string, provenance: Provenance)
   mkdirSync(storeDir, { recursive: true });
   const base = join(storeDir, provenance.bundleSha256);
   if (!existsSync(`${base}.zip`)) copyFileSync(zipPath, `${base}.zip`);
-  writeFileSync(`${base}.json`, JSON.stringify(provenance, null, 2) + "\n");
+  writeFileSync(`${base}.json`, `${JSON.stringify(provenance, null, 2)}\n`);
 }
 
 export async function bundleActions(actions: ActionEntry[], outDir: string, opts: BundleOptions): Promise<BuiltAction[]> {

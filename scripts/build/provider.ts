@@ -23,12 +23,16 @@ export async function bundleProvider(projectDir: string, outDir: string): Promis
     banner: { js: '"use strict";var __import_meta_url=require("url").pathToFileURL(__filename).href;' },
   };
   await build({ ...common, entryPoints: [join(projectDir, "feeds/provider/main.ts")], outfile: join(outDir, "main.cjs") });
-  await build({ ...common, entryPoints: [join(projectDir, "scripts/build/provider-healthcheck.ts")], outfile: join(outDir, "healthcheck.cjs") });
+  await build({
+    ...common,
+    entryPoints: [join(projectDir, "scripts/build/provider-healthcheck.ts")],
+    outfile: join(outDir, "healthcheck.cjs"),
+  });
   const lock = JSON.parse(readFileSync(join(projectDir, "package-lock.json"), "utf8"));
   const version = lock.packages["node_modules/better-sqlite3"].version as string;
   writeFileSync(
     join(outDir, "package.json"),
-    JSON.stringify({ name: "feed-provider", private: true, main: "main.cjs", dependencies: { "better-sqlite3": version } }, null, 2) + "\n",
+    `${JSON.stringify({ name: "feed-provider", private: true, main: "main.cjs", dependencies: { "better-sqlite3": version } }, null, 2)}\n`,
   );
   return { main: join(outDir, "main.cjs"), bytes: readFileSync(join(outDir, "main.cjs")).length };
 }

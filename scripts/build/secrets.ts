@@ -16,11 +16,16 @@ function walk(v: unknown): unknown {
   if (v && typeof v === "object") {
     const o = v as Record<string, unknown>;
     // OpenWhisk's {key, value} lists (parameters, annotations)
-    if (typeof o.key === "string" && "value" in o && Object.keys(o).every((k) => k === "key" || k === "value" || k === "init" || k === "encryption")) {
+    if (
+      typeof o.key === "string" &&
+      "value" in o &&
+      Object.keys(o).every((k) => k === "key" || k === "value" || k === "init" || k === "encryption")
+    ) {
       return { ...o, value: isSecretName(o.key) && o.value !== undefined && o.value !== "" ? MASK : walk(o.value) };
     }
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(o)) out[k] = isSecretName(k) && x !== undefined && x !== null && x !== "" && typeof x !== "boolean" ? MASK : walk(x);
+    for (const [k, x] of Object.entries(o))
+      out[k] = isSecretName(k) && x !== undefined && x !== null && x !== "" && typeof x !== "boolean" ? MASK : walk(x);
     return out;
   }
   if (typeof v === "string" && /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]+:[^/@\s]*@/i.test(v)) return v.replace(/\/\/[^/@\s]+@/, "//");

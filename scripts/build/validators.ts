@@ -43,7 +43,10 @@ export function actionValidators(entry: string, schemaCompile: string, projectDi
     maxBuffer: 64 * 1024 * 1024,
   });
   const at = r.stdout?.lastIndexOf("@@CODE@@") ?? -1;
-  if (r.status !== 0 || at < 0) throw new Error(`cannot learn the schemas of ${entry} (loading it failed): ${(r.stderr || r.stdout || String(r.error)).trim().slice(-2000)}`);
+  if (r.status !== 0 || at < 0)
+    throw new Error(
+      `cannot learn the schemas of ${entry} (loading it failed): ${(r.stderr || r.stdout || String(r.error)).trim().slice(-2000)}`,
+    );
   return r.stdout.slice(at + "@@CODE@@".length);
 }
 

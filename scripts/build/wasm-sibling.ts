@@ -48,9 +48,15 @@ export function wasmSibling(): { plugin: Plugin; wasm(): Uint8Array | undefined 
       build.onLoad({ filter: /[\\/]h5wasm[\\/]dist[\\/]esm[\\/]hdf5_util\.js$/ }, (args) => {
         const source = readFileSync(args.path, "utf8");
         const m = findInlined(source);
-        if (!m) throw new Error(`${args.path}: no inlined wasm (findWasmBinary/binaryDecode) found; h5wasm's loader changed, update scripts/build/wasm-sibling.ts`);
+        if (!m)
+          throw new Error(
+            `${args.path}: no inlined wasm (findWasmBinary/binaryDecode) found; h5wasm's loader changed, update scripts/build/wasm-sibling.ts`,
+          );
         const bytes = decodeInlinedWasm(m.literal);
-        if (!WASM_MAGIC.every((b, i) => bytes[i] === b)) throw new Error(`${args.path}: the inlined string does not decode to WebAssembly (no \\0asm magic); update scripts/build/wasm-sibling.ts`);
+        if (!WASM_MAGIC.every((b, i) => bytes[i] === b))
+          throw new Error(
+            `${args.path}: the inlined string does not decode to WebAssembly (no \\0asm magic); update scripts/build/wasm-sibling.ts`,
+          );
         wasm = bytes;
         const load = `function findWasmBinary(){return require("node:fs").readFileSync(require("node:path").join(__dirname,${JSON.stringify(WASM_FILE)}))}`;
         return { contents: source.slice(0, m.from) + load + source.slice(m.to), loader: "js" };

@@ -25,7 +25,9 @@ async function main(): Promise<void> {
   const name = positionals[0];
   const entry = entries.find((e) => e.name === name);
   if (!entry) {
-    throw new Error(`${name ? `no function named ${name}` : "name the function to cite"}: npm run cite -- <function>, one of ${entries.map((e) => e.name).join(", ")}`);
+    throw new Error(
+      `${name ? `no function named ${name}` : "name the function to cite"}: npm run cite -- <function>, one of ${entries.map((e) => e.name).join(", ")}`,
+    );
   }
   const info = readCitationInfo(root);
   const [built] = await bundleActions([entry], join(root, "dist", "actions"), { projectDir: root });
@@ -39,8 +41,8 @@ async function main(): Promise<void> {
   if (missing.length) throw new Error(`DataCite metadata lacks ${missing.join(", ")}; complete CITATION.cff`);
   const out = resolve(root, values.out!, entry.name);
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, "codemeta.json"), JSON.stringify(codemeta(info, p, entry.name), null, 2) + "\n");
-  writeFileSync(join(out, "datacite.json"), JSON.stringify(dc, null, 2) + "\n");
+  writeFileSync(join(out, "codemeta.json"), `${JSON.stringify(codemeta(info, p, entry.name), null, 2)}\n`);
+  writeFileSync(join(out, "datacite.json"), `${JSON.stringify(dc, null, 2)}\n`);
   if (p.git.dirty) console.warn(`warning: built from a tree with uncommitted changes (${p.git.commit}); commit before you mint a DOI`);
   console.log(`${entry.name} ${p.bundleSha256}\n  ${join(out, "codemeta.json")}\n  ${join(out, "datacite.json")}`);
 }

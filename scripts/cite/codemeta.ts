@@ -4,7 +4,9 @@ import type { Provenance } from "../build/provenance.ts";
 import type { Author, CitationInfo } from "./citation.ts";
 
 function person(a: Author): Record<string, unknown> {
-  const p: Record<string, unknown> = a.familyName ? { "@type": "Person", givenName: a.givenName, familyName: a.familyName } : { "@type": "Organization", name: a.name };
+  const p: Record<string, unknown> = a.familyName
+    ? { "@type": "Person", givenName: a.givenName, familyName: a.familyName }
+    : { "@type": "Organization", name: a.name };
   if (a.orcid) p["@id"] = a.orcid;
   if (a.email) p.email = a.email;
   if (a.affiliation) p.affiliation = { "@type": "Organization", name: a.affiliation };

@@ -23,12 +23,20 @@ export function datacite(info: CitationInfo, p: Provenance, functionName: string
   if (info.repository) {
     related.push({ relatedIdentifier: info.repository, relatedIdentifierType: "URL", relationType: "IsSupplementTo" });
     if (p.git.commit) {
-      related.push({ relatedIdentifier: `${info.repository.replace(/\.git$/, "")}/commit/${p.git.commit}`, relatedIdentifierType: "URL", relationType: "IsDerivedFrom" });
+      related.push({
+        relatedIdentifier: `${info.repository.replace(/\.git$/, "")}/commit/${p.git.commit}`,
+        relatedIdentifierType: "URL",
+        relationType: "IsDerivedFrom",
+      });
     }
   }
   if (info.doi) related.push({ relatedIdentifier: info.doi, relatedIdentifierType: "DOI", relationType: "IsPartOf" });
   for (const [n, v] of Object.entries(p.dependencies)) {
-    related.push({ relatedIdentifier: `https://www.npmjs.com/package/${n}/v/${v}`, relatedIdentifierType: "URL", relationType: "Requires" });
+    related.push({
+      relatedIdentifier: `https://www.npmjs.com/package/${n}/v/${v}`,
+      relatedIdentifierType: "URL",
+      relationType: "Requires",
+    });
   }
   return {
     data: {
@@ -41,8 +49,20 @@ export function datacite(info: CitationInfo, p: Provenance, functionName: string
         publicationYear: o.year,
         types: { resourceTypeGeneral: "Software", resourceType: "OpenWhisk action" },
         version: `${info.version}+${p.bundleSha256.slice(0, 12)}`,
-        rightsList: [{ rights: info.license, rightsUri: `https://spdx.org/licenses/${info.license}`, rightsIdentifier: info.license.toLowerCase(), rightsIdentifierScheme: "SPDX" }],
-        descriptions: [{ description: `OpenWhisk action "${functionName}" (${p.kind}) built from ${p.source}; bundle SHA-256 ${p.bundleSha256}.`, descriptionType: "TechnicalInfo" }],
+        rightsList: [
+          {
+            rights: info.license,
+            rightsUri: `https://spdx.org/licenses/${info.license}`,
+            rightsIdentifier: info.license.toLowerCase(),
+            rightsIdentifierScheme: "SPDX",
+          },
+        ],
+        descriptions: [
+          {
+            description: `OpenWhisk action "${functionName}" (${p.kind}) built from ${p.source}; bundle SHA-256 ${p.bundleSha256}.`,
+            descriptionType: "TechnicalInfo",
+          },
+        ],
         subjects: info.keywords.map((k) => ({ subject: k })),
         alternateIdentifiers: [{ alternateIdentifier: `sha256:${p.bundleSha256}`, alternateIdentifierType: "SHA-256" }],
         relatedIdentifiers: related,
@@ -55,6 +75,7 @@ export function datacite(info: CitationInfo, p: Provenance, functionName: string
 
 /** DataCite's mandatory properties, checked before a deposit. */
 export function missingDataCiteFields(doc: Record<string, unknown>): string[] {
+  // biome-ignore lint/suspicious/noExplicitAny: a DataCite document read as it comes, checked field by field below
   const a = ((doc.data as Record<string, unknown>)?.attributes ?? {}) as Record<string, any>;
   const missing: string[] = [];
   if (!a.doi && !a.prefix) missing.push("identifier (doi or prefix)");

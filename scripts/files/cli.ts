@@ -37,11 +37,23 @@ const readIf = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : undefin
 function connection(v: Record<string, string | boolean | undefined>): Conn {
   const dir = (v["state-dir"] as string | undefined) ?? ".local";
   const endpoints = readIf(join(dir, "endpoints.json"));
-  const url = (v.provider as string | undefined) ?? (process.env.PROVIDER_URL || undefined) ?? (endpoints ? (JSON.parse(endpoints) as { PROVIDER_URL?: string }).PROVIDER_URL : undefined);
+  const url =
+    (v.provider as string | undefined) ??
+    (process.env.PROVIDER_URL || undefined) ??
+    (endpoints ? (JSON.parse(endpoints) as { PROVIDER_URL?: string }).PROVIDER_URL : undefined);
   const auth = (v.auth as string | undefined) ?? (process.env.PROVIDER_AUTH || undefined) ?? readIf(join(dir, "provider-auth"))?.trim();
-  const ownerKey = (v["owner-key"] as string | undefined) ?? (process.env.OW_AUTH || undefined) ?? /^AUTH=(.*)$/m.exec(readIf(join(dir, "openwhisk", "wskprops")) ?? "")?.[1]?.trim();
-  if (!url) throw new Error(`no feed provider: give --provider URL (or PROVIDER_URL), or run \`npm start\` so that ${join(dir, "endpoints.json")} exists`);
-  if (!auth) throw new Error(`no provider credentials: give --auth USER:PASSWORD (or PROVIDER_AUTH); the local stack keeps them in ${join(dir, "provider-auth")}`);
+  const ownerKey =
+    (v["owner-key"] as string | undefined) ??
+    (process.env.OW_AUTH || undefined) ??
+    /^AUTH=(.*)$/m.exec(readIf(join(dir, "openwhisk", "wskprops")) ?? "")?.[1]?.trim();
+  if (!url)
+    throw new Error(
+      `no feed provider: give --provider URL (or PROVIDER_URL), or run \`npm start\` so that ${join(dir, "endpoints.json")} exists`,
+    );
+  if (!auth)
+    throw new Error(
+      `no provider credentials: give --auth USER:PASSWORD (or PROVIDER_AUTH); the local stack keeps them in ${join(dir, "provider-auth")}`,
+    );
   return { url: url.replace(/\/+$/, ""), auth, ...(ownerKey ? { ownerKey } : {}) };
 }
 
@@ -50,7 +62,11 @@ async function api<T>(c: Conn, method: string, path: string, body?: unknown): Pr
   try {
     res = await fetch(`${c.url}/api/v1${path}`, {
       method,
-      headers: { authorization: `Basic ${Buffer.from(c.auth).toString("base64")}`, ...(c.ownerKey ? { "x-owner-key": c.ownerKey } : {}), ...(body ? { "content-type": "application/json" } : {}) },
+      headers: {
+        authorization: `Basic ${Buffer.from(c.auth).toString("base64")}`,
+        ...(c.ownerKey ? { "x-owner-key": c.ownerKey } : {}),
+        ...(body ? { "content-type": "application/json" } : {}),
+      },
       body: body ? JSON.stringify(body) : undefined,
       signal: AbortSignal.timeout(30_000),
     });
@@ -97,8 +113,17 @@ async function main(): Promise<void> {
   const { values: v, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      trigger: { type: "string" }, prefix: { type: "string" }, state: { type: "string" }, limit: { type: "string" }, all: { type: "boolean" }, json: { type: "boolean" },
-      provider: { type: "string" }, auth: { type: "string" }, "owner-key": { type: "string" }, "state-dir": { type: "string" }, help: { type: "boolean" },
+      trigger: { type: "string" },
+      prefix: { type: "string" },
+      state: { type: "string" },
+      limit: { type: "string" },
+      all: { type: "boolean" },
+      json: { type: "boolean" },
+      provider: { type: "string" },
+      auth: { type: "string" },
+      "owner-key": { type: "string" },
+      "state-dir": { type: "string" },
+      help: { type: "boolean" },
     },
   });
   const [command, ...paths] = positionals;
@@ -111,7 +136,11 @@ async function main(): Promise<void> {
     const rows = [];
     for (const t of await triggers(c, v.trigger)) {
       if (!c.ownerKey) throw new Error("status reads each registration with its owner's key: give --owner-key (or OW_AUTH)");
-      const r = await api<{ files: Record<string, number>; delivery: { pending: number; deadLettered: number } }>(c, "GET", `/registrations/${seg(t)}`);
+      const r = await api<{ files: Record<string, number>; delivery: { pending: number; deadLettered: number } }>(
+        c,
+        "GET",
+        `/registrations/${seg(t)}`,
+      );
       rows.push({ trigger: t, ...r.files, outbox: r.delivery.pending, deadLetters: r.delivery.deadLettered });
     }
     if (v.json) return print(rows);
@@ -128,7 +157,9 @@ async function main(): Promise<void> {
     if (v.json) return print(all);
     if (all.length === 0) return void console.log(command === "failed" ? "no failed files" : "no files");
     for (const f of all) {
-      const why = f.reason ? `  ${f.step ?? "?"}${f.permanent ? " (permanent)" : f.permanent === false ? " (transient)" : ""}: ${f.reason}` : "";
+      const why = f.reason
+        ? `  ${f.step ?? "?"}${f.permanent ? " (permanent)" : f.permanent === false ? " (transient)" : ""}: ${f.reason}`
+        : "";
       console.log(`${f.state.padEnd(9)} ${f.trigger}  ${f.path}${why}${f.nextRetry ? `  next retry ${f.nextRetry}` : ""}`);
     }
     return;
@@ -148,7 +179,12 @@ async function main(): Promise<void> {
   if (command === "reconcile") {
     let total = 0;
     for (const t of await triggers(c, v.trigger)) {
-      const r = await api<{ reconciled: number; listed: number | null }>(c, "POST", `/registrations/${seg(t)}/files/reconcile`, v.prefix ? { prefix: v.prefix } : {});
+      const r = await api<{ reconciled: number; listed: number | null }>(
+        c,
+        "POST",
+        `/registrations/${seg(t)}/files/reconcile`,
+        v.prefix ? { prefix: v.prefix } : {},
+      );
       total += r.reconciled;
       if (r.reconciled) console.log(`${t}: ${r.reconciled} file(s) run by the rules they missed`);
       if (r.listed !== null) console.log(`${t}: ${r.listed} file(s) listed in the watched tree; those without an outcome fire`);

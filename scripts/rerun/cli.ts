@@ -20,7 +20,8 @@ async function main(): Promise<number> {
     allowPositionals: true,
   });
   const id = positionals[0];
-  if (!id || !/^[0-9a-f]{32}$/.test(id)) throw new Error(`give the 32-hex-digit id of an activation: npm run rerun -- <activationId>${id ? ` (got "${id}")` : ""}`);
+  if (!id || !/^[0-9a-f]{32}$/.test(id))
+    throw new Error(`give the 32-hex-digit id of an activation: npm run rerun -- <activationId>${id ? ` (got "${id}")` : ""}`);
   const cfg = readOpenWhiskConfig();
   const ow = openwhisk({ apihost: cfg.apihost, api_key: cfg.auth, namespace: cfg.namespace });
 
@@ -29,9 +30,13 @@ async function main(): Promise<number> {
   const [, ...nameParts] = path.split("/");
   const actionName = nameParts.join("/");
   const action = await ow.actions.get({ name: actionName });
-  const provenance = action.annotations?.find((a) => a.key === "provenance")?.value as { bundleSha256?: string; git?: { commit?: string } } | undefined;
+  const provenance = action.annotations?.find((a) => a.key === "provenance")?.value as
+    | { bundleSha256?: string; git?: { commit?: string } }
+    | undefined;
   if (!provenance?.bundleSha256) {
-    throw new Error(`action ${path} has no provenance annotation: deploy it with this project's serverless plugin, then rerun a new activation`);
+    throw new Error(
+      `action ${path} has no provenance annotation: deploy it with this project's serverless plugin, then rerun a new activation`,
+    );
   }
   if (activation.version !== action.version) {
     console.log(`note: the activation ran action version ${activation.version}; ${action.version} is deployed now`);
@@ -50,7 +55,8 @@ async function main(): Promise<number> {
     from = values.input;
   } else {
     const recovered = await recoverInput(ow, activation);
-    if (!recovered) throw new Error(`OpenWhisk does not record the input of activation ${id} (it was invoked directly); give it with --input FILE.json`);
+    if (!recovered)
+      throw new Error(`OpenWhisk does not record the input of activation ${id} (it was invoked directly); give it with --input FILE.json`);
     ({ input, from } = recovered);
   }
   // Parameters the action was deployed with come first; the input wins, as in OpenWhisk.

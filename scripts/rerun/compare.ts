@@ -6,7 +6,13 @@ export function differences(a: unknown, b: unknown, path = "$"): string[] {
   const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
   const out: string[] = [];
   for (const k of keys) {
-    out.push(...differences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`));
+    out.push(
+      ...differences(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`,
+      ),
+    );
   }
   return out;
 }

@@ -34,7 +34,7 @@ export async function recoverInput(ow: Client, activation: Activation<Dict>, dep
     const payload = (cause.response?.result ?? {}) as Dict;
     const params = await triggerParameters(ow, cause);
     const under = Object.keys(params).filter((k) => !(k in payload));
-    const from = `payload of trigger ${cause.name} (${causeId})` + (under.length ? ` over its current parameters ${under.join(", ")}` : "");
+    const from = `payload of trigger ${cause.name} (${causeId})${under.length ? ` over its current parameters ${under.join(", ")}` : ""}`;
     return { input: { ...params, ...payload }, from };
   }
   return null;

@@ -121,7 +121,7 @@ export function writeCbf(path: string, w = 64, h = 48): void {
     "",
     "data_test_00001",
     "",
-    "_array_data.header_convention \"PILATUS_1.2\"",
+    '_array_data.header_convention "PILATUS_1.2"',
     "_array_data.header_contents",
     ";",
     "# Detector: PILATUS 6M, S/N 60-0100",
@@ -140,11 +140,11 @@ export function writeCbf(path: string, w = 64, h = 48): void {
     ";",
     "--CIF-BINARY-FORMAT-SECTION--",
     "Content-Type: application/octet-stream;",
-    "     conversions=\"x-CBF_BYTE_OFFSET\"",
+    '     conversions="x-CBF_BYTE_OFFSET"',
     "Content-Transfer-Encoding: BINARY",
     `X-Binary-Size: ${data.length}`,
     "X-Binary-ID: 1",
-    "X-Binary-Element-Type: \"signed 32-bit integer\"",
+    'X-Binary-Element-Type: "signed 32-bit integer"',
     "X-Binary-Element-Byte-Order: LITTLE_ENDIAN",
     `X-Binary-Number-of-Elements: ${w * h}`,
     `X-Binary-Size-Fastest-Dimension: ${w}`,
@@ -161,7 +161,7 @@ export function writeEdf(path: string, w = 40, h = 30): void {
   let text = `{\nHeaderID = EH:000001:000000:000000 ;\nImage = 1 ;\nByteOrder = LowByteFirst ;\nDataType = UnsignedShort ;\nDim_1 = ${w} ;\nDim_2 = ${h} ;\nSize = ${w * h * 2} ;\ncount_time = 0.5 ;\ntitle = edf test ;\n`;
   // The header block is padded with spaces to a multiple of 512 bytes, ending in "}\n".
   const total = Math.ceil((text.length + 2) / 512) * 512;
-  text = text.padEnd(total - 2, " ") + "}\n";
+  text = `${text.padEnd(total - 2, " ")}}\n`;
   const px = Buffer.alloc(w * h * 2);
   for (let i = 0; i < w * h; i++) px.writeUInt16LE((i * 13) % 1000, i * 2);
   writeFileSync(path, Buffer.concat([Buffer.from(text, "latin1"), px]));

@@ -50,7 +50,8 @@ function describeFailure(a: Activation | undefined, err?: unknown): string {
   }
   const result = a?.response?.result as { error?: unknown } | undefined;
   if (result?.error !== undefined) return typeof result.error === "string" ? result.error : JSON.stringify(result.error);
-  if (!a?.response) return `the feed action (activation ${a?.activationId ?? "?"}) did not finish within ${FEED_WAIT_MS / 1000} s; OpenWhisk may be overloaded — look at that activation, or raise FEED_BIND_TIMEOUT_MS`;
+  if (!a?.response)
+    return `the feed action (activation ${a?.activationId ?? "?"}) did not finish within ${FEED_WAIT_MS / 1000} s; OpenWhisk may be overloaded — look at that activation, or raise FEED_BIND_TIMEOUT_MS`;
   return `activation ${a.activationId ?? "?"} ended with status "${a.response.status ?? "unknown"}"`;
 }
 

@@ -7,9 +7,15 @@ function listening(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
     s.setTimeout(500);
-    s.once("connect", () => { s.destroy(); resolve(true); });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once("error", () => resolve(false));
-    s.once("timeout", () => { s.destroy(); resolve(false); });
+    s.once("timeout", () => {
+      s.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -34,7 +40,9 @@ export async function findOrStartBroker(configured: string | undefined): Promise
   if (configured) return { url: configured };
   if (await listening("127.0.0.1", 1883)) return { url: "mqtt://127.0.0.1:1883" };
   if (spawnSync("sh", ["-c", "command -v mosquitto"]).status !== 0) {
-    throw new Error("no MQTT broker: nothing listens on 127.0.0.1:1883 and mosquitto is not installed (apt-get install mosquitto), or give one with --mqtt mqtt://host:1883");
+    throw new Error(
+      "no MQTT broker: nothing listens on 127.0.0.1:1883 and mosquitto is not installed (apt-get install mosquitto), or give one with --mqtt mqtt://host:1883",
+    );
   }
   const port = await freePort();
   const proc = spawn("mosquitto", ["-p", String(port)], { stdio: "ignore" });

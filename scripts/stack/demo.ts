@@ -23,9 +23,12 @@ type Rec = Activation<Dict> & { cause?: string };
 const annotation = (a: Rec, key: string) => a.annotations?.find((x) => x.key === key)?.value;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { state: { type: "string", default: process.env.STACK_STATE_DIR ?? ".local" }, timeout: { type: "string", default: "120" } } });
+  const { values } = parseArgs({
+    options: { state: { type: "string", default: process.env.STACK_STATE_DIR ?? ".local" }, timeout: { type: "string", default: "120" } },
+  });
   const file = resolve(values.state!, "endpoints.json");
-  if (!existsSync(file)) throw new Error(`no running stack found (${file} is missing): start it first with \`npm start\` in another terminal`);
+  if (!existsSync(file))
+    throw new Error(`no running stack found (${file} is missing): start it first with \`npm start\` in another terminal`);
   const ep = JSON.parse(readFileSync(file, "utf8")) as Endpoints;
   const ow = openwhisk({ apihost: ep.OW_APIHOST, api_key: GUEST_AUTH });
   try {
@@ -37,8 +40,23 @@ async function main(): Promise<void> {
   const run = `demo-${new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)}`;
   const tmp = mkdtempSync(join(tmpdir(), "demo-"));
   const made = {
-    "frame.nxs": () => writeNexus(join(tmp, "frame.nxs"), { title: "AgBehenate calibration", proposal: "p00042", run: "17", instrument: "P11", sample: "AgBe", frames: [1, 64, 64] }),
-    "scan.nxs": () => writeNexus(join(tmp, "scan.nxs"), { title: "Temperature scan", proposal: "p00042", run: "18", instrument: "P11", sample: "lysozyme" }),
+    "frame.nxs": () =>
+      writeNexus(join(tmp, "frame.nxs"), {
+        title: "AgBehenate calibration",
+        proposal: "p00042",
+        run: "17",
+        instrument: "P11",
+        sample: "AgBe",
+        frames: [1, 64, 64],
+      }),
+    "scan.nxs": () =>
+      writeNexus(join(tmp, "scan.nxs"), {
+        title: "Temperature scan",
+        proposal: "p00042",
+        run: "18",
+        instrument: "P11",
+        sample: "lysozyme",
+      }),
     "image.cbf": () => writeCbf(join(tmp, "image.cbf")),
     "image.edf": () => writeEdf(join(tmp, "image.edf")),
   };
@@ -54,12 +72,27 @@ async function main(): Promise<void> {
   const mk = await fetch(`${ep.DCACHE_WEBDAV_URL}${dir}/`, { method: "MKCOL", headers: { authorization: auth } });
   if (mk.status !== 201) throw new Error(`WebDAV MKCOL ${dir} answered ${mk.status}`);
   // the beamtime's data management plan (docs/lifecycle.md): two archive copies, buffer freed at once
-  const dmp = { version: 1, id: `demo beamtime ${run}`, owner: { ownerGroup: "p00042", contactEmail: "pi@example.org", principalInvestigator: "Demo PI" }, archive: { rseExpression: "type=archive", copies: 2 }, buffer: { keepDaysAfterArchive: 0 }, embargoUntil: "2030-01-01" };
-  const put = await fetch(`${ep.DCACHE_WEBDAV_URL}${dir}/dmp.json`, { method: "PUT", headers: { authorization: auth }, body: JSON.stringify(dmp, null, 2) });
+  const dmp = {
+    version: 1,
+    id: `demo beamtime ${run}`,
+    owner: { ownerGroup: "p00042", contactEmail: "pi@example.org", principalInvestigator: "Demo PI" },
+    archive: { rseExpression: "type=archive", copies: 2 },
+    buffer: { keepDaysAfterArchive: 0 },
+    embargoUntil: "2030-01-01",
+  };
+  const put = await fetch(`${ep.DCACHE_WEBDAV_URL}${dir}/dmp.json`, {
+    method: "PUT",
+    headers: { authorization: auth },
+    body: JSON.stringify(dmp, null, 2),
+  });
   if (put.status !== 201) throw new Error(`WebDAV PUT ${dir}/dmp.json answered ${put.status}`);
   console.log(`plan      ${dir}/dmp.json (archive: 2 copies on type=archive)`);
   for (const name of ["frame.nxs", "image.cbf"]) {
-    const res = await fetch(`${ep.DCACHE_WEBDAV_URL}${dir}/${name}`, { method: "PUT", headers: { authorization: auth }, body: readFileSync(join(tmp, name)) });
+    const res = await fetch(`${ep.DCACHE_WEBDAV_URL}${dir}/${name}`, {
+      method: "PUT",
+      headers: { authorization: auth },
+      body: readFileSync(join(tmp, name)),
+    });
     if (res.status !== 201) throw new Error(`WebDAV PUT ${dir}/${name} answered ${res.status}`);
     paths.push(`${dir}/${name}`);
     console.log(`uploaded  ${dir}/${name} (WebDAV PUT)`);
@@ -98,7 +131,11 @@ async function main(): Promise<void> {
       }
       if (name.endsWith("/facility/derive")) {
         for (const f of (result.files ?? []) as Array<{ path: string; derived?: Array<{ path: string }> }>) {
-          if (f.derived) derived.set(f.path, f.derived.map((d) => d.path));
+          if (f.derived)
+            derived.set(
+              f.path,
+              f.derived.map((d) => d.path),
+            );
         }
       }
       void filesOf;
@@ -110,7 +147,9 @@ async function main(): Promise<void> {
   for (const p of paths) {
     const f = done.get(p);
     if (!f) {
-      console.log(`${basename(p).padEnd(10)} ${failed.has(p) ? `FAILED: ${failed.get(p)}` : "not processed within the time limit (see npm start's log)"}`);
+      console.log(
+        `${basename(p).padEnd(10)} ${failed.has(p) ? `FAILED: ${failed.get(p)}` : "not processed within the time limit (see npm start's log)"}`,
+      );
       continue;
     }
     const cat = f.catalogue as { pid?: string; action?: string } | undefined;
@@ -118,12 +157,17 @@ async function main(): Promise<void> {
     const title = md?.nexus?.entries[0]?.title;
     const pl = f.placement as { scope?: string; name?: string } | undefined;
     console.log(`${basename(p).padEnd(10)} adler32 ${f.adler32}  ${md?.format ?? "?"}${title ? ` "${title}"` : ""}`);
-    console.log(`${"".padEnd(10)} SciCat ${cat?.pid ?? "-"} (${cat?.action ?? "-"})  ${archived.has(p) ? `archived on ${archived.get(p)}` : "not archived yet"}`);
+    console.log(
+      `${"".padEnd(10)} SciCat ${cat?.pid ?? "-"} (${cat?.action ?? "-"})  ${archived.has(p) ? `archived on ${archived.get(p)}` : "not archived yet"}`,
+    );
     const d = derived.get(p);
     if (d?.length) console.log(`${"".padEnd(10)} derived ${d.join(", ")}`);
-    if (token && pl?.scope && pl.name) for (const l of viewLines(await rucioView(ep.RUCIO_URL, token, pl.scope, pl.name), "".padEnd(11))) console.log(l);
+    if (token && pl?.scope && pl.name)
+      for (const l of viewLines(await rucioView(ep.RUCIO_URL, token, pl.scope, pl.name), "".padEnd(11))) console.log(l);
   }
-  console.log(`\n${done.size}/${paths.length} files through the ingest pipeline, ${archived.size} archived (buffer copy released), in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `\n${done.size}/${paths.length} files through the ingest pipeline, ${archived.size} archived (buffer copy released), in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   if (done.size < paths.length || archived.size < done.size) process.exitCode = 1;
 }
 

@@ -66,10 +66,13 @@ export function parseStackOptions(argv: string[], env: NodeJS.ProcessEnv): Stack
   });
   if (values.help) throw Object.assign(new Error(USAGE), { help: true });
   const mqttUrl = values.mqtt ?? env.MQTT_URL;
-  if (mqttUrl && !/^(mqtts?|wss?|tcp):\/\/\S+$/.test(mqttUrl)) throw new Error(`--mqtt must be a broker URL such as mqtt://127.0.0.1:1883, got "${mqttUrl}"`);
+  if (mqttUrl && !/^(mqtts?|wss?|tcp):\/\/\S+$/.test(mqttUrl))
+    throw new Error(`--mqtt must be a broker URL such as mqtt://127.0.0.1:1883, got "${mqttUrl}"`);
   const mqttTopicPrefix = values["mqtt-prefix"] ?? env.MQTT_TOPIC_PREFIX;
   if (mqttTopicPrefix !== undefined && !/^[^$/#+\u0000]([^#+\u0000]*[^/#+\u0000])?$/.test(mqttTopicPrefix)) {
-    throw new Error(`--mqtt-prefix must be an MQTT topic without wildcards (+, #) and without a leading $ or a leading or trailing /, got "${mqttTopicPrefix}"`);
+    throw new Error(
+      `--mqtt-prefix must be an MQTT topic without wildcards (+, #) and without a leading $ or a leading or trailing /, got "${mqttTopicPrefix}"`,
+    );
   }
   return {
     dataDir: values.data ?? env.STACK_DATA_DIR ?? "data",

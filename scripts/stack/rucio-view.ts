@@ -3,11 +3,21 @@
 // `npm run demo` prints it per file.
 export interface RucioView {
   replicas: Array<{ rse: string; state: string; pfn: string }>;
-  rules: Array<{ id: string; rse_expression: string; copies: number; state: string; error: string | null; expires_at: string | null; comments: string | null }>;
+  rules: Array<{
+    id: string;
+    rse_expression: string;
+    copies: number;
+    state: string;
+    error: string | null;
+    expires_at: string | null;
+    comments: string | null;
+  }>;
 }
 
 export async function rucioToken(url: string, account = "demo", username = "demo", password = "demo"): Promise<string> {
-  const r = await fetch(`${url}/auth/userpass`, { headers: { "X-Rucio-Account": account, "X-Rucio-Username": username, "X-Rucio-Password": password } });
+  const r = await fetch(`${url}/auth/userpass`, {
+    headers: { "X-Rucio-Account": account, "X-Rucio-Username": username, "X-Rucio-Password": password },
+  });
   const token = r.headers.get("x-rucio-auth-token");
   await r.body?.cancel();
   if (!token) throw new Error(`Rucio at ${url} refused the login (${r.status})`);
@@ -20,8 +30,14 @@ export async function rucioView(url: string, token: string, scope: string, name:
   const did = `${encodeURIComponent(scope)}/${encodeURIComponent(name)}`;
   const reps = await get(`/replicas/${did}?all_states=True`);
   if (reps.status === 404) return undefined;
-  const line = JSON.parse((await reps.text()).split("\n")[0] || "{}") as { rses?: Record<string, string[]>; states?: Record<string, string> };
-  const rules = (await (await get(`/dids/${did}/rules`)).text()).split("\n").filter(Boolean).map((l) => JSON.parse(l) as RucioView["rules"][number]);
+  const line = JSON.parse((await reps.text()).split("\n")[0] || "{}") as {
+    rses?: Record<string, string[]>;
+    states?: Record<string, string>;
+  };
+  const rules = (await (await get(`/dids/${did}/rules`)).text())
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as RucioView["rules"][number]);
   return {
     replicas: Object.entries(line.rses ?? {}).map(([rse, pfns]) => ({ rse, state: line.states?.[rse] ?? "?", pfn: pfns[0] ?? "" })),
     rules,

@@ -42,7 +42,12 @@ export async function startService(
   const exited = new Promise<void>((res) => proc.once("exit", () => res()));
   const ready = new Promise<void>((res, rej) => {
     const timer = setTimeout(
-      () => rej(new Error(`${script} did not report listening on ${opts.listeners.join(", ")} within ${opts.timeoutMs ?? 20000} ms; output:\n${out}`)),
+      () =>
+        rej(
+          new Error(
+            `${script} did not report listening on ${opts.listeners.join(", ")} within ${opts.timeoutMs ?? 20000} ms; output:\n${out}`,
+          ),
+        ),
       opts.timeoutMs ?? 20000,
     );
     const check = () => {
@@ -52,8 +57,15 @@ export async function startService(
         res();
       }
     };
-    proc.stdout!.on("data", (d) => { keep(String(d)); opts.onOutput?.(String(d), "stdout"); check(); });
-    proc.stderr!.on("data", (d) => { keep(String(d)); opts.onOutput?.(String(d), "stderr"); });
+    proc.stdout!.on("data", (d) => {
+      keep(String(d));
+      opts.onOutput?.(String(d), "stdout");
+      check();
+    });
+    proc.stderr!.on("data", (d) => {
+      keep(String(d));
+      opts.onOutput?.(String(d), "stderr");
+    });
     proc.once("exit", (code, sig) => {
       clearTimeout(timer);
       rej(new Error(`${script} exited (${code ?? sig}) before it was ready; output:\n${out}`));

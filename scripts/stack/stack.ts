@@ -10,8 +10,7 @@ import { findOrStartBroker, type Broker } from "./broker.ts";
 import type { StackOptions } from "./options.ts";
 import { projectRoot, startService, type RunningService } from "./service.ts";
 
-export const GUEST_AUTH =
-  "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
+export const GUEST_AUTH = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
 
 export type ServiceName = "openwhisk" | "dcache" | "scicat" | "rucio" | "provider";
 
@@ -124,7 +123,8 @@ export class LocalStack {
     this.services.set(name, svc);
     this.say(`  ${name.padEnd(10)} ${spec.listeners.map((l) => svc.urls[l]).join("  ")}  (${Date.now() - t0} ms)`);
     svc.proc.once("exit", (code, signal) => {
-      if (!this.stopping && this.services.get(name) === svc) this.say(`!! ${name} stopped (${code ?? signal}); its log: ${this.logFile(name)}`);
+      if (!this.stopping && this.services.get(name) === svc)
+        this.say(`!! ${name} stopped (${code ?? signal}); its log: ${this.logFile(name)}`);
     });
     return svc;
   }
@@ -135,20 +135,52 @@ export class LocalStack {
     const p = this.opts.ports;
     this.broker = await findOrStartBroker(this.opts.mqttUrl);
     this.say(`  ${"mqtt".padEnd(10)} ${this.broker.url}${this.broker.proc ? " (mosquitto started for the stack)" : ""}`);
-    this.specs.set("openwhisk", { script: "local/openwhisk/main.ts", args: (x) => ["--port", String(x.openwhisk), "--data-dir", join(this.state, "openwhisk"), ...(this.opts.openwhiskConfig ? ["--config", this.opts.openwhiskConfig] : [])], listeners: ["openwhisk"] });
+    this.specs.set("openwhisk", {
+      script: "local/openwhisk/main.ts",
+      args: (x) => [
+        "--port",
+        String(x.openwhisk),
+        "--data-dir",
+        join(this.state, "openwhisk"),
+        ...(this.opts.openwhiskConfig ? ["--config", this.opts.openwhiskConfig] : []),
+      ],
+      listeners: ["openwhisk"],
+    });
     this.specs.set("dcache", {
       script: "local/dcache/main.ts",
-      args: (x) => ["--root", this.data, "--frontend-port", String(x.frontend), "--webdav-port", String(x.webdav), "--checksum-db", join(this.state, "dcache-checksums.sqlite")],
+      args: (x) => [
+        "--root",
+        this.data,
+        "--frontend-port",
+        String(x.frontend),
+        "--webdav-port",
+        String(x.webdav),
+        "--checksum-db",
+        join(this.state, "dcache-checksums.sqlite"),
+      ],
       listeners: ["dcache-frontend", "dcache-webdav"],
     });
-    this.specs.set("scicat", { script: "local/scicat/main.ts", args: (x) => ["--port", String(x.scicat), "--db", join(this.state, "scicat.sqlite")], listeners: ["scicat"] });
+    this.specs.set("scicat", {
+      script: "local/scicat/main.ts",
+      args: (x) => ["--port", String(x.scicat), "--db", join(this.state, "scicat.sqlite")],
+      listeners: ["scicat"],
+    });
     const [ow, dcache, scicat] = await Promise.all([this.launch("openwhisk", p), this.launch("dcache", p), this.launch("scicat", p)]);
     // Rucio's RSEs are folders: the buffer is the folder dCache serves (PFNs: its WebDAV door), the
     // archives are folders of their own under the state folder
     const storage = { "DCACHE-BUFFER": { dir: this.data, pfn: dcache.urls["dcache-webdav"]! } };
     this.specs.set("rucio", {
       script: "local/rucio/main.ts",
-      args: (x) => ["--port", String(x.rucio), "--db", join(this.state, "rucio.sqlite"), "--storage", JSON.stringify(storage), "--storage-root", this.rseRoot],
+      args: (x) => [
+        "--port",
+        String(x.rucio),
+        "--db",
+        join(this.state, "rucio.sqlite"),
+        "--storage",
+        JSON.stringify(storage),
+        "--storage-root",
+        this.rseRoot,
+      ],
       listeners: ["rucio"],
     });
     const rucio = await this.launch("rucio", p);
@@ -174,7 +206,10 @@ export class LocalStack {
       DATA_DIR: this.data,
     };
     const { OW_AUTH: _a, PROVIDER_AUTH: _p, ...shown } = this.endpoints;
-    writeFileSync(join(this.state, "endpoints.json"), JSON.stringify({ ...shown, wskprops: join(this.state, "openwhisk", "wskprops") }, null, 2) + "\n");
+    writeFileSync(
+      join(this.state, "endpoints.json"),
+      `${JSON.stringify({ ...shown, wskprops: join(this.state, "openwhisk", "wskprops") }, null, 2)}\n`,
+    );
     return this.endpoints;
   }
 
@@ -190,7 +225,8 @@ export class LocalStack {
     if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
     const ports: Record<string, number> = { ...this.opts.ports };
     if (name === "openwhisk") ports.openwhisk = portOf(svc.urls.openwhisk!);
-    if (name === "dcache") Object.assign(ports, { frontend: portOf(svc.urls["dcache-frontend"]!), webdav: portOf(svc.urls["dcache-webdav"]!) });
+    if (name === "dcache")
+      Object.assign(ports, { frontend: portOf(svc.urls["dcache-frontend"]!), webdav: portOf(svc.urls["dcache-webdav"]!) });
     if (name === "scicat") ports.scicat = portOf(svc.urls.scicat!);
     if (name === "rucio") ports.rucio = portOf(svc.urls.rucio!);
     if (name === "provider") ports.provider = portOf(svc.urls.provider!);
@@ -218,7 +254,12 @@ export class LocalStack {
         if (code === 0) return res();
         // serverless prints "Error:" then the message, then a stack: keep the message
         const after = out.slice(out.lastIndexOf("Error:\n") + 7).split("\n");
-        const why = after.filter((l) => !/^\s+at /.test(l)).join("\n").replace(/^Error: /, "").split(/\n\s*\n/)[0]!.trim();
+        const why = after
+          .filter((l) => !/^\s+at /.test(l))
+          .join("\n")
+          .replace(/^Error: /, "")
+          .split(/\n\s*\n/)[0]!
+          .trim();
         rej(new Error(`serverless ${args.join(" ")} failed: ${why}\n   full output: ${this.logFile(logName)}`));
       });
     });

@@ -39,7 +39,11 @@ async function main(opts: StackOptions): Promise<void> {
       provider: { url: ep.PROVIDER_URL, auth: ep.PROVIDER_AUTH, ownerKey: GUEST_AUTH },
       since: t0,
     }).catch((e: Error & { code?: string }) => {
-      throw new Error(e.code === "EADDRINUSE" ? `the web page's port ${opts.viewPort ?? 3400} is in use: give --view-port N (0: any free port) or --no-view` : `the web page did not start: ${e.message}`);
+      throw new Error(
+        e.code === "EADDRINUSE"
+          ? `the web page's port ${opts.viewPort ?? 3400} is in use: give --view-port N (0: any free port) or --no-view`
+          : `the web page did not start: ${e.message}`,
+      );
     });
   }
   say(`

@@ -50,25 +50,33 @@ const annotation = (a: Rec, key: string) => a.annotations?.find((x) => x.key ===
 
 function fileRefs(r: Dict | undefined): FileRef[] {
   if (Array.isArray(r?.files)) {
-    return (r!.files as Dict[]).filter((f) => typeof f?.path === "string").map((f) => {
-      const ref: FileRef = { path: f.path };
-      const pid = f.catalogue?.pid ?? f.pid;
-      if (typeof pid === "string") ref.pid = pid;
-      const pl = f.placement;
-      if (pl?.scope && pl?.name) {
-        ref.did = { scope: String(pl.scope), name: String(pl.name) };
-        if (pl.rules && typeof pl.rules === "object") ref.rules = Object.fromEntries(Object.entries(pl.rules as Dict).map(([k, v]) => [k, typeof v === "string" ? v : String((v as Dict)?.id ?? "")]));
-      }
-      if (Array.isArray(f.derived)) ref.derived = (f.derived as Dict[]).map((d) => ({ path: String(d.path), kind: d.kind, contentType: d.contentType }));
-      return ref;
-    });
+    return (r!.files as Dict[])
+      .filter((f) => typeof f?.path === "string")
+      .map((f) => {
+        const ref: FileRef = { path: f.path };
+        const pid = f.catalogue?.pid ?? f.pid;
+        if (typeof pid === "string") ref.pid = pid;
+        const pl = f.placement;
+        if (pl?.scope && pl?.name) {
+          ref.did = { scope: String(pl.scope), name: String(pl.name) };
+          if (pl.rules && typeof pl.rules === "object")
+            ref.rules = Object.fromEntries(
+              Object.entries(pl.rules as Dict).map(([k, v]) => [k, typeof v === "string" ? v : String((v as Dict)?.id ?? "")]),
+            );
+        }
+        if (Array.isArray(f.derived))
+          ref.derived = (f.derived as Dict[]).map((d) => ({ path: String(d.path), kind: d.kind, contentType: d.contentType }));
+        return ref;
+      });
   }
   // a trigger activation's result is the fired batch
   if (Array.isArray(r?.events)) {
-    return (r!.events as Dict[]).filter((e) => typeof e?.subject === "string").map((e) => {
-      const t = Date.parse(String(e.time ?? ""));
-      return Number.isNaN(t) ? { path: e.subject } : { path: e.subject, time: t };
-    });
+    return (r!.events as Dict[])
+      .filter((e) => typeof e?.subject === "string")
+      .map((e) => {
+        const t = Date.parse(String(e.time ?? ""));
+        return Number.isNaN(t) ? { path: e.subject } : { path: e.subject, time: t };
+      });
   }
   return typeof r?.path === "string" ? [{ path: r.path }] : [];
 }
@@ -76,12 +84,13 @@ function fileRefs(r: Dict | undefined): FileRef[] {
 export function compact(a: Rec, seq: number): ActivationRecord {
   const kindAnn = annotation(a, "kind");
   const result = (a.response?.result ?? {}) as Dict;
-  const kind = kindAnn === undefined ? "trigger" : kindAnn === "sequence" ? "sequence" : annotation(a, "causedBy") === "sequence" ? "step" : "action";
+  const kind =
+    kindAnn === undefined ? "trigger" : kindAnn === "sequence" ? "sequence" : annotation(a, "causedBy") === "sequence" ? "step" : "action";
   const path = String(annotation(a, "path") ?? a.name ?? "?");
   const rec: ActivationRecord = {
     seq,
     id: a.activationId,
-    name: kind === "trigger" ? a.name ?? "?" : path,
+    name: kind === "trigger" ? (a.name ?? "?") : path,
     kind,
     start: a.start,
     end: a.end || a.start,
@@ -89,12 +98,26 @@ export function compact(a: Rec, seq: number): ActivationRecord {
     success: !!a.response?.success,
     status: a.response?.status ?? (a.response?.success ? "success" : "unknown"),
     files: fileRefs(result),
-    skipped: Array.isArray(result.skipped) ? (result.skipped as Dict[]).map((s) => ({ path: String(s.path ?? ""), reason: String(s.reason ?? "") })) : [],
-    failed: Array.isArray(result.failed) ? (result.failed as Dict[]).map((f) => ({ path: String(f.path), step: String(f.step), reason: String(f.reason), permanent: f.permanent })) : [],
+    skipped: Array.isArray(result.skipped)
+      ? (result.skipped as Dict[]).map((s) => ({ path: String(s.path ?? ""), reason: String(s.reason ?? "") }))
+      : [],
+    failed: Array.isArray(result.failed)
+      ? (result.failed as Dict[]).map((f) => ({
+          path: String(f.path),
+          step: String(f.step),
+          reason: String(f.reason),
+          permanent: f.permanent,
+        }))
+      : [],
   };
   if (a.cause) rec.cause = a.cause;
   if (result.error !== undefined) {
-    rec.error = { message: String(result.error), step: result.step, transient: result.transient, paths: Array.isArray(result.paths) ? result.paths.map(String) : [] };
+    rec.error = {
+      message: String(result.error),
+      step: result.step,
+      transient: result.transient,
+      paths: Array.isArray(result.paths) ? result.paths.map(String) : [],
+    };
   }
   const prov = annotation(a, "provenance") as Dict | undefined;
   if (prov?.bundleSha256) rec.bundleSha256 = prov.bundleSha256;
@@ -126,7 +149,12 @@ export class ActivationFeed {
   private seq = 0;
 
   /** `overlapMs`: how far back each poll looks again, past the newest start seen (long activations end late). */
-  constructor(private readonly ow: Client, readonly since: number, private readonly overlapMs = 120_000, readonly max = 500_000) {
+  constructor(
+    private readonly ow: Client,
+    readonly since: number,
+    private readonly overlapMs = 120_000,
+    readonly max = 500_000,
+  ) {
     this.cursor = since;
   }
 
@@ -169,7 +197,9 @@ export class ActivationFeed {
   }
 
   private take(list: Rec[]): ActivationRecord[] {
-    const fresh = list.filter((a) => !this.byId.has(a.activationId) && a.start >= this.since).sort((x, y) => (x.end || x.start) - (y.end || y.start));
+    const fresh = list
+      .filter((a) => !this.byId.has(a.activationId) && a.start >= this.since)
+      .sort((x, y) => (x.end || x.start) - (y.end || y.start));
     const out: ActivationRecord[] = [];
     for (const a of fresh) {
       const r = compact(a, ++this.seq);

@@ -30,7 +30,8 @@ export interface CatalogueEntry {
   stats: ActionStats;
 }
 
-const ann = (a: Dict, key: string) => (a.annotations as Array<{ key: string; value: unknown }> | undefined)?.find((x) => x.key === key)?.value;
+const ann = (a: Dict, key: string) =>
+  (a.annotations as Array<{ key: string; value: unknown }> | undefined)?.find((x) => x.key === key)?.value;
 
 export function percentile(sorted: number[], p: number): number | null {
   if (!sorted.length) return null;
@@ -63,11 +64,23 @@ async function listAll(ow: Client): Promise<Dict[]> {
   }
 }
 
-const asObject = (list: unknown): Record<string, unknown> => Object.fromEntries(((list as Array<{ key: string; value: unknown }>) ?? []).map((p) => [p.key, p.value]));
+const asObject = (list: unknown): Record<string, unknown> =>
+  Object.fromEntries(((list as Array<{ key: string; value: unknown }>) ?? []).map((p) => [p.key, p.value]));
 
 /** The bound parameters of a package (cached per call of catalogue()). */
-async function packageParams(ow: Client, pkg: string, cache: Map<string, Promise<Record<string, unknown>>>): Promise<Record<string, unknown>> {
-  if (!cache.has(pkg)) cache.set(pkg, ow.packages.get({ name: pkg } as never).then((p) => asObject((p as unknown as Dict).parameters), () => ({})));
+async function packageParams(
+  ow: Client,
+  pkg: string,
+  cache: Map<string, Promise<Record<string, unknown>>>,
+): Promise<Record<string, unknown>> {
+  if (!cache.has(pkg))
+    cache.set(
+      pkg,
+      ow.packages.get({ name: pkg } as never).then(
+        (p) => asObject((p as unknown as Dict).parameters),
+        () => ({}),
+      ),
+    );
   return cache.get(pkg)!;
 }
 
@@ -104,7 +117,8 @@ export async function catalogue(ow: Client, records: ActivationRecord[]): Promis
       if (ann(a, "sampleOutput") !== undefined) e.sampleOutput = ann(a, "sampleOutput");
       const prov = ann(a, "provenance") as Dict | undefined;
       if (prov) e.provenance = prov;
-      if (a.exec?.kind === "sequence" && Array.isArray(a.exec.components)) e.components = a.exec.components.map((c: string) => c.replace(/^\//, ""));
+      if (a.exec?.kind === "sequence" && Array.isArray(a.exec.components))
+        e.components = a.exec.components.map((c: string) => c.replace(/^\//, ""));
       return maskSecrets(e);
     }),
   );
@@ -129,7 +143,14 @@ export interface TriggerView {
 export async function wiring(ow: Client): Promise<TriggerView[]> {
   const triggers = (await ow.triggers.list({ limit: 200 } as never)) as unknown as Dict[];
   const rules = (await ow.rules.list({ limit: 200 } as never)) as unknown as Dict[];
-  const full = await Promise.all(rules.map((r) => ow.rules.get({ name: String(r.name) } as never).then((x) => x as unknown as Dict, () => r)));
+  const full = await Promise.all(
+    rules.map((r) =>
+      ow.rules.get({ name: String(r.name) } as never).then(
+        (x) => x as unknown as Dict,
+        () => r,
+      ),
+    ),
+  );
   const byTrigger = new Map<string, RuleView[]>();
   for (const r of full) {
     const t = typeof r.trigger === "object" ? `${r.trigger.path}/${r.trigger.name}` : String(r.trigger ?? "");

@@ -21,8 +21,16 @@ const readIf = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : undefin
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
-      host: { type: "string" }, port: { type: "string" }, login: { type: "string" }, openwhisk: { type: "string" }, auth: { type: "string" },
-      provider: { type: "string" }, "provider-auth": { type: "string" }, "since-minutes": { type: "string" }, "state-dir": { type: "string" }, help: { type: "boolean" },
+      host: { type: "string" },
+      port: { type: "string" },
+      login: { type: "string" },
+      openwhisk: { type: "string" },
+      auth: { type: "string" },
+      provider: { type: "string" },
+      "provider-auth": { type: "string" },
+      "since-minutes": { type: "string" },
+      "state-dir": { type: "string" },
+      help: { type: "boolean" },
     },
   });
   if (v.help) return void console.log(USAGE);
@@ -31,7 +39,10 @@ async function main(): Promise<void> {
   const wsk = readIf(join(dir, "openwhisk", "wskprops")) ?? "";
   const apihost = v.openwhisk ?? (process.env.OW_APIHOST || undefined) ?? endpoints.OW_APIHOST ?? /^APIHOST=(.*)$/m.exec(wsk)?.[1];
   const auth = v.auth ?? (process.env.OW_AUTH || undefined) ?? /^AUTH=(.*)$/m.exec(wsk)?.[1];
-  if (!apihost || !auth) throw new Error(`no OpenWhisk: give --openwhisk URL and --auth UUID:KEY (or OW_APIHOST, OW_AUTH), or run \`npm start\` so that ${dir}/endpoints.json exists`);
+  if (!apihost || !auth)
+    throw new Error(
+      `no OpenWhisk: give --openwhisk URL and --auth UUID:KEY (or OW_APIHOST, OW_AUTH), or run \`npm start\` so that ${dir}/endpoints.json exists`,
+    );
   const providerUrl = v.provider ?? (process.env.PROVIDER_URL || undefined) ?? endpoints.PROVIDER_URL;
   const providerAuth = v["provider-auth"] ?? (process.env.PROVIDER_AUTH || undefined) ?? readIf(join(dir, "provider-auth"))?.trim();
   if (providerUrl && !providerAuth) throw new Error("the provider needs its credentials: --provider-auth USER:PASSWORD (or PROVIDER_AUTH)");

@@ -44,14 +44,18 @@ export class ProviderApi {
       });
     } catch (e) {
       const cause = (e as Error & { cause?: { code?: string } }).cause;
-      throw new Error(`cannot reach the feed provider at ${this.base} (${cause?.code ?? (e as Error).message}); is it running? (--provider)`);
+      throw new Error(
+        `cannot reach the feed provider at ${this.base} (${cause?.code ?? (e as Error).message}); is it running? (--provider)`,
+      );
     }
     const text = await res.text();
     if (!res.ok) {
       let msg = text.slice(0, 300);
       try {
         msg = (JSON.parse(text) as { error?: string }).error ?? msg;
-      } catch { /* not JSON */ }
+      } catch {
+        /* not JSON */
+      }
       throw new Error(`the feed provider answered ${method} ${path.split("?")[0]} with ${res.status}: ${msg}`);
     }
     return (path === "/metrics" ? text : JSON.parse(text)) as T;
@@ -77,7 +81,10 @@ export class ProviderApi {
         if (q.prefix) p.set("prefix", q.prefix);
         if (q.state) p.set("state", q.state);
         if (after) p.set("after", after);
-        const page: { files: LedgerFile[]; next: string | null } = await this.call("GET", `/api/v1/registrations/${ProviderApi.seg(t)}/files?${p}`);
+        const page: { files: LedgerFile[]; next: string | null } = await this.call(
+          "GET",
+          `/api/v1/registrations/${ProviderApi.seg(t)}/files?${p}`,
+        );
         for (const f of page.files) out.push({ ...f, trigger: t });
         after = page.next;
       } while (after && out.length < max);
@@ -120,7 +127,8 @@ export function parsePrometheus(text: string): Sample[] {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
     if (!m) continue;
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
+    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]!] = l[2]!.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
     out.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
   return out;

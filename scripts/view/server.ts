@@ -43,7 +43,10 @@ export interface ViewServer {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -84,7 +87,8 @@ const sum = (samples: Sample[], name: string) => samples.filter((s) => s.name ==
 const sumOrNull = (samples: Sample[], name: string) => (samples.some((s) => s.name === name) ? sum(samples, name) : null);
 
 export async function startViewServer(o: ViewOptions): Promise<ViewServer> {
-  if (!isLoopback(o.host) && !o.login) throw new Error(`the view on ${o.host} (not loopback) needs a login: give --login USER:PASSWORD (HTTP Basic), or bind 127.0.0.1`);
+  if (!isLoopback(o.host) && !o.login)
+    throw new Error(`the view on ${o.host} (not loopback) needs a login: give --login USER:PASSWORD (HTTP Basic), or bind 127.0.0.1`);
   if (o.login && !/^[^:]+:.+$/.test(o.login)) throw new Error("--login must be USER:PASSWORD");
   const app = await bundleApp();
   const ow: Client = openwhisk({ apihost: o.openwhisk.apihost, api_key: o.openwhisk.auth });
@@ -121,8 +125,19 @@ export async function startViewServer(o: ViewOptions): Promise<ViewServer> {
   void sampleHealth();
   const healthTimer = setInterval(() => void sampleHealth(), 5000);
 
-  const expected = o.login ? createHash("sha256").update(`Basic ${Buffer.from(o.login).toString("base64")}`).digest() : undefined;
-  const authorised = (req: IncomingMessage) => !expected || timingSafeEqual(createHash("sha256").update(req.headers.authorization ?? "").digest(), expected);
+  const expected = o.login
+    ? createHash("sha256")
+        .update(`Basic ${Buffer.from(o.login).toString("base64")}`)
+        .digest()
+    : undefined;
+  const authorised = (req: IncomingMessage) =>
+    !expected ||
+    timingSafeEqual(
+      createHash("sha256")
+        .update(req.headers.authorization ?? "")
+        .digest(),
+      expected,
+    );
 
   // credentials of the services, from the parameters the pipeline's actions are bound to
   const paramsWith = async (key: string): Promise<Record<string, unknown>> => {
@@ -135,7 +150,8 @@ export async function startViewServer(o: ViewOptions): Promise<ViewServer> {
   };
 
   const needProvider = () => {
-    if (!provider) throw new HttpError(503, "no feed provider configured: start the view with --provider URL --provider-auth USER:PASSWORD");
+    if (!provider)
+      throw new HttpError(503, "no feed provider configured: start the view with --provider URL --provider-auth USER:PASSWORD");
     return provider;
   };
 
@@ -154,7 +170,11 @@ export async function startViewServer(o: ViewOptions): Promise<ViewServer> {
       res.setHeader("www-authenticate", 'Basic realm="pipeline view"');
       throw new HttpError(401, "log in with the view's user and password (--login)");
     }
-    const secure = { "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'" };
+    const secure = {
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+      "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
+    };
     if (method === "GET" && (p === "/" || p === "/index.html")) {
       res.writeHead(200, { "content-type": "text/html; charset=utf-8", ...secure });
       return void res.end(PAGE);
@@ -201,7 +221,13 @@ export async function startViewServer(o: ViewOptions): Promise<ViewServer> {
       const path = url.searchParams.get("path") ?? "";
       if (!path.startsWith("/")) throw new HttpError(400, "give ?path=/the/file");
       const ledger = provider ? (await provider.files({ prefix: path })).filter((f) => f.path === path) : [];
-      const history = feed.records.filter((r) => r.files.some((f) => f.path === path) || r.failed.some((f) => f.path === path) || r.skipped.some((f) => f.path === path) || r.error?.paths.includes(path));
+      const history = feed.records.filter(
+        (r) =>
+          r.files.some((f) => f.path === path) ||
+          r.failed.some((f) => f.path === path) ||
+          r.skipped.some((f) => f.path === path) ||
+          r.error?.paths.includes(path),
+      );
       const refs = history.flatMap((r) => r.files.filter((f) => f.path === path));
       return send(res, 200, {
         path,
@@ -215,7 +241,12 @@ export async function startViewServer(o: ViewOptions): Promise<ViewServer> {
     if (method === "POST" && p === "/api/files/retry") {
       const body = await readJson(req);
       const paths = (body as { paths?: unknown }).paths;
-      if (!Array.isArray(paths) || paths.length === 0 || paths.length > 100_000 || !paths.every((x) => typeof x === "string" && x.startsWith("/"))) {
+      if (
+        !Array.isArray(paths) ||
+        paths.length === 0 ||
+        paths.length > 100_000 ||
+        !paths.every((x) => typeof x === "string" && x.startsWith("/"))
+      ) {
         throw new HttpError(400, "give {paths: ['/path/of/a/failed/file', …]} (1 to 100000 paths)");
       }
       return send(res, 200, { retried: await needProvider().retry(paths as string[]) });
@@ -225,7 +256,11 @@ export async function startViewServer(o: ViewOptions): Promise<ViewServer> {
       if (!pid) throw new HttpError(400, "give ?pid=");
       const params = await paramsWith("scicatUrl");
       const r = await new ScicatClient(params as never).call("GET", `/datasets/${encodeURIComponent(pid)}`);
-      return send(res, r.status === 200 ? 200 : 404, r.status === 200 ? { dataset: r.json } : { error: `SciCat has no dataset ${pid} (HTTP ${r.status})` });
+      return send(
+        res,
+        r.status === 200 ? 200 : 404,
+        r.status === 200 ? { dataset: r.json } : { error: `SciCat has no dataset ${pid} (HTTP ${r.status})` },
+      );
     }
     if (method === "GET" && p === "/api/rucio") {
       const scope = url.searchParams.get("scope") ?? "";
@@ -233,15 +268,24 @@ export async function startViewServer(o: ViewOptions): Promise<ViewServer> {
       if (!scope || !name) throw new HttpError(400, "give ?scope=&name=");
       const params = await paramsWith("rucioUrl");
       const r = await new RucioClient(params as never).call("GET", `/dids/${encodeURIComponent(scope)}/${encodeURIComponent(name)}/rules`);
-      if (r.status !== 200) return send(res, 404, { error: `Rucio: no rules for ${scope}:${name} (HTTP ${r.status}${r.message ? `: ${r.message}` : ""})` });
-      return send(res, 200, { rules: r.text.split("\n").filter(Boolean).map((l) => JSON.parse(l)) });
+      if (r.status !== 200)
+        return send(res, 404, { error: `Rucio: no rules for ${scope}:${name} (HTTP ${r.status}${r.message ? `: ${r.message}` : ""})` });
+      return send(res, 200, {
+        rules: r.text
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l)),
+      });
     }
     if (method === "GET" && p === "/api/preview") {
       const path = url.searchParams.get("path") ?? "";
       if (!/^\/.*\.png$/.test(path) || path.includes("/../")) throw new HttpError(400, "a preview is a derived .png path");
       const params = await paramsWith("webdavUrl");
       const storage = new Storage(params as never);
-      const r = await fetch(String(params.webdavUrl).replace(/\/+$/, "") + path.split("/").map(encodeURIComponent).join("/"), { headers: storage.authHeaders, signal: AbortSignal.timeout(30_000) });
+      const r = await fetch(String(params.webdavUrl).replace(/\/+$/, "") + path.split("/").map(encodeURIComponent).join("/"), {
+        headers: storage.authHeaders,
+        signal: AbortSignal.timeout(30_000),
+      });
       if (!r.ok) throw new HttpError(r.status === 404 ? 404 : 502, `dCache answered ${r.status} for ${path}`);
       const png = Buffer.from(await r.arrayBuffer());
       res.writeHead(200, { "content-type": "image/png", "content-length": png.length, "cache-control": "max-age=60", ...secure });
@@ -257,11 +301,20 @@ export async function startViewServer(o: ViewOptions): Promise<ViewServer> {
       if (!prov) throw new HttpError(404, `action ${name} carries no provenance annotation (deployed without scripts/build?)`);
       const info = readCitationInfo(root);
       const fn = name.split("/").pop()!;
-      const doc = format === "datacite" ? datacite(info, prov, fn, { prefix: process.env.DATACITE_PREFIX ?? "10.5072", publisher: process.env.DATACITE_PUBLISHER ?? info.title, year: new Date().getFullYear() }) : codemeta(info, prov, fn);
+      const doc =
+        format === "datacite"
+          ? datacite(info, prov, fn, {
+              prefix: process.env.DATACITE_PREFIX ?? "10.5072",
+              publisher: process.env.DATACITE_PUBLISHER ?? info.title,
+              year: new Date().getFullYear(),
+            })
+          : codemeta(info, prov, fn);
       return send(res, 200, doc);
     }
     if (method === "GET" && p === "/api/health") {
-      const status = provider ? await provider.health().catch((e: Error) => ({ error: e.message })) : { error: "no feed provider configured" };
+      const status = provider
+        ? await provider.health().catch((e: Error) => ({ error: e.message }))
+        : { error: "no feed provider configured" };
       return send(res, 200, { provider: status, series: health, error: healthError ?? null, activationsError: feed.lastError ?? null });
     }
     throw new HttpError(404, `no route ${method} ${p}`);

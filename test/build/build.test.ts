@@ -13,7 +13,11 @@ import { runActionZip, unzipAction } from "../../scripts/runtime/run-action.ts";
 
 const run = promisify(execFile);
 // Node's WebAssembly global (the project's TypeScript lib has no DOM types for it)
-const Wasm = (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean; Module: { new (b: Uint8Array): object; exports(m: object): Array<{ name: string }> } } }).WebAssembly;
+const Wasm = (
+  globalThis as unknown as {
+    WebAssembly: { validate(b: Uint8Array): boolean; Module: { new (b: Uint8Array): object; exports(m: object): Array<{ name: string }> } };
+  }
+).WebAssembly;
 
 describe("npm run build", function () {
   this.timeout(180000);
@@ -22,7 +26,9 @@ describe("npm run build", function () {
 
   before(async () => {
     // --skip-typecheck: other suites check types; here the bundles are under test.
-    const r = await run(process.execPath, ["--import", "tsx", "scripts/build/cli.ts", "--out", out, "--skip-typecheck"], { cwd: projectRoot });
+    const r = await run(process.execPath, ["--import", "tsx", "scripts/build/cli.ts", "--out", out, "--skip-typecheck"], {
+      cwd: projectRoot,
+    });
     table = r.stdout;
   });
 
@@ -50,7 +56,10 @@ describe("npm run build", function () {
       expect(files, name).to.include("hdf5.wasm");
       const wasm = readFileSync(join(dir, "hdf5.wasm"));
       expect(Wasm.validate(wasm), `${name}: hdf5.wasm is WebAssembly`).to.equal(true);
-      expect(Wasm.Module.exports(new Wasm.Module(wasm)).map((e) => e.name), `${name}: hdf5.wasm is the HDF5 library`).to.include("H5_libinit_g");
+      expect(
+        Wasm.Module.exports(new Wasm.Module(wasm)).map((e) => e.name),
+        `${name}: hdf5.wasm is the HDF5 library`,
+      ).to.include("H5_libinit_g");
       expect(readFileSync(join(dir, "index.js")).length, `${name}: bundle without the inlined wasm`).to.be.below(1024 * 1024);
     }
   });
@@ -58,8 +67,14 @@ describe("npm run build", function () {
   it("bundles precompiled validators, not ajv's schema compiler", () => {
     for (const name of ["checksum", "metadata", "catalogue", "placement", "derive", "accounting"]) {
       const sources: string[] = JSON.parse(readFileSync(join(out, name, "index.js.map"), "utf8")).sources;
-      expect(sources.some((s) => s.includes("functions/_shared/schema.ts")), `${name} validates`).to.equal(true);
-      expect(sources.filter((s) => /ajv\/(dist|lib)\/(compile|core|vocabularies)\//.test(s)), name).to.deep.equal([]);
+      expect(
+        sources.some((s) => s.includes("functions/_shared/schema.ts")),
+        `${name} validates`,
+      ).to.equal(true);
+      expect(
+        sources.filter((s) => /ajv\/(dist|lib)\/(compile|core|vocabularies)\//.test(s)),
+        name,
+      ).to.deep.equal([]);
     }
   });
 
@@ -88,7 +103,9 @@ describe("npm run build", function () {
       activation: "0123456789abcdef0123456789abcdef",
     });
     const bad = await runActionZip(join(out, "hello.zip"), { name: 42 });
-    expect(bad.result).to.have.property("error").that.match(/parameter "name" must be a string/);
+    expect(bad.result)
+      .to.have.property("error")
+      .that.match(/parameter "name" must be a string/);
   });
 
   it("gives the same zip bytes for the same code", async () => {
@@ -136,7 +153,9 @@ describe("npm run build", function () {
   });
 
   it("says which actions exist when asked for one that does not", async () => {
-    const err = await run(process.execPath, ["--import", "tsx", "scripts/build/cli.ts", "--out", out, "--skip-typecheck", "helo"], { cwd: projectRoot }).then(
+    const err = await run(process.execPath, ["--import", "tsx", "scripts/build/cli.ts", "--out", out, "--skip-typecheck", "helo"], {
+      cwd: projectRoot,
+    }).then(
       () => null,
       (e: { stderr: string; code: number }) => e,
     );

@@ -12,17 +12,60 @@ const run = promisify(execFile);
 // Terms that both CodeMeta 2.0 (doi:10.5063/schema/codemeta-2.0) and 3.0 (w3id.org/codemeta/3.0)
 // define, plus JSON-LD keywords.
 const CODEMETA_TERMS = new Set([
-  "@context", "@type", "@id", "name", "description", "version", "softwareVersion", "identifier", "author",
-  "contributor", "maintainer", "license", "codeRepository", "programmingLanguage", "runtimePlatform",
-  "softwareRequirements", "softwareSuggestions", "keywords", "relatedLink", "url", "givenName", "familyName", "email",
-  "affiliation", "dateCreated", "dateModified", "datePublished", "downloadUrl", "funder", "funding", "issueTracker",
-  "readme", "buildInstructions", "developmentStatus", "publisher", "referencePublication", "operatingSystem",
-  "applicationCategory", "copyrightHolder", "copyrightYear", "fileSize", "fileFormat", "isPartOf", "hasPart",
+  "@context",
+  "@type",
+  "@id",
+  "name",
+  "description",
+  "version",
+  "softwareVersion",
+  "identifier",
+  "author",
+  "contributor",
+  "maintainer",
+  "license",
+  "codeRepository",
+  "programmingLanguage",
+  "runtimePlatform",
+  "softwareRequirements",
+  "softwareSuggestions",
+  "keywords",
+  "relatedLink",
+  "url",
+  "givenName",
+  "familyName",
+  "email",
+  "affiliation",
+  "dateCreated",
+  "dateModified",
+  "datePublished",
+  "downloadUrl",
+  "funder",
+  "funding",
+  "issueTracker",
+  "readme",
+  "buildInstructions",
+  "developmentStatus",
+  "publisher",
+  "referencePublication",
+  "operatingSystem",
+  "applicationCategory",
+  "copyrightHolder",
+  "copyrightYear",
+  "fileSize",
+  "fileFormat",
+  "isPartOf",
+  "hasPart",
 ]);
 
 function keysOf(v: unknown, out: string[] = []): string[] {
-  if (Array.isArray(v)) v.forEach((x) => keysOf(x, out));
-  else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) { out.push(k); keysOf(x, out); }
+  if (Array.isArray(v)) {
+    for (const x of v) keysOf(x, out);
+  } else if (v && typeof v === "object")
+    for (const [k, x] of Object.entries(v)) {
+      out.push(k);
+      keysOf(x, out);
+    }
   return out;
 }
 
@@ -33,7 +76,9 @@ describe("npm run cite", function () {
   let datacite: any;
 
   before(async () => {
-    await run(process.execPath, ["--import", "tsx", "scripts/cite/cli.ts", "hello", "--out", out, "--prefix", "10.80000"], { cwd: projectRoot });
+    await run(process.execPath, ["--import", "tsx", "scripts/cite/cli.ts", "hello", "--out", out, "--prefix", "10.80000"], {
+      cwd: projectRoot,
+    });
     codemeta = JSON.parse(readFileSync(join(out, "hello", "codemeta.json"), "utf8"));
     datacite = JSON.parse(readFileSync(join(out, "hello", "datacite.json"), "utf8"));
   });
@@ -43,7 +88,9 @@ describe("npm run cite", function () {
     expect(codemeta["@type"]).to.equal("SoftwareSourceCode");
     const unknown = keysOf(codemeta).filter((k) => !CODEMETA_TERMS.has(k));
     expect(unknown, "keys that are no CodeMeta term").to.deep.equal([]);
-    const sha = createHash("sha256").update(readFileSync(join(projectRoot, "dist/actions/hello/index.js"))).digest("hex");
+    const sha = createHash("sha256")
+      .update(readFileSync(join(projectRoot, "dist/actions/hello/index.js")))
+      .digest("hex");
     expect(codemeta.identifier).to.include(`sha256:${sha}`);
     expect(codemeta.author).to.have.length.greaterThan(0);
     expect(codemeta.license).to.equal("https://spdx.org/licenses/Apache-2.0");
@@ -64,7 +111,9 @@ describe("npm run cite", function () {
   });
 
   it("names the functions there are when asked for one that is not", async () => {
-    const err = await run(process.execPath, ["--import", "tsx", "scripts/cite/cli.ts", "nope", "--out", out], { cwd: projectRoot }).catch((e) => e);
+    const err = await run(process.execPath, ["--import", "tsx", "scripts/cite/cli.ts", "nope", "--out", out], { cwd: projectRoot }).catch(
+      (e) => e,
+    );
     expect(err.code).to.equal(1);
     expect(err.stderr).to.match(/no function named nope: npm run cite -- <function>, one of .*hello/);
   });

@@ -16,9 +16,13 @@ describe("local dCache: checksums kept across restarts (--checksum-db)", functio
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const start = () =>
-    startService("local/dcache/main.ts", ["--root", root, "--frontend-port", "0", "--webdav-port", "0", "--checksum-db", dbFile, "--inotify", "off"], {
-      listeners: ["dcache-frontend", "dcache-webdav"],
-    });
+    startService(
+      "local/dcache/main.ts",
+      ["--root", root, "--frontend-port", "0", "--webdav-port", "0", "--checksum-db", dbFile, "--inotify", "off"],
+      {
+        listeners: ["dcache-frontend", "dcache-webdav"],
+      },
+    );
 
   it("a restarted storage answers from the database instead of hashing again", async () => {
     let svc = await start();
@@ -37,11 +41,15 @@ describe("local dCache: checksums kept across restarts (--checksum-db)", functio
     expect(statSync(file, { bigint: true }).mtimeNs).to.equal(st.mtimeNs);
     svc = await start();
     try {
-      const ns = JSON.parse((await raw(svc.urls["dcache-frontend"]!, "GET", "/api/v1/namespace/f.dat?checksum=true", { headers: auth() })).text);
+      const ns = JSON.parse(
+        (await raw(svc.urls["dcache-frontend"]!, "GET", "/api/v1/namespace/f.dat?checksum=true", { headers: auth() })).text,
+      );
       expect(ns.checksums[0].value).to.equal(new Adler32().update(Buffer.from(data)).hex());
       // a real change (new mtime) is noticed and hashed
       writeFileSync(file, "changed");
-      const ns2 = JSON.parse((await raw(svc.urls["dcache-frontend"]!, "GET", "/api/v1/namespace/f.dat?checksum=true", { headers: auth() })).text);
+      const ns2 = JSON.parse(
+        (await raw(svc.urls["dcache-frontend"]!, "GET", "/api/v1/namespace/f.dat?checksum=true", { headers: auth() })).text,
+      );
       expect(ns2.checksums[0].value).to.equal(new Adler32().update(Buffer.from("changed")).hex());
     } finally {
       await svc.stop();
@@ -49,9 +57,13 @@ describe("local dCache: checksums kept across restarts (--checksum-db)", functio
   });
 
   it("refuses a database file inside the storage root", async () => {
-    const err = await startService("local/dcache/main.ts", ["--root", root, "--frontend-port", "0", "--webdav-port", "0", "--checksum-db", join(root, "x.sqlite")], {
-      listeners: ["dcache-frontend"],
-    }).catch((e) => e);
+    const err = await startService(
+      "local/dcache/main.ts",
+      ["--root", root, "--frontend-port", "0", "--webdav-port", "0", "--checksum-db", join(root, "x.sqlite")],
+      {
+        listeners: ["dcache-frontend"],
+      },
+    ).catch((e) => e);
     expect(String(err)).to.match(/inside the storage root/);
   });
 });

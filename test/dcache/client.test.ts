@@ -36,7 +36,11 @@ import {
 import { startStorage, type Storage } from "./support.ts";
 import { cuttableProxy } from "../support/cuttable-proxy.ts";
 
-async function collect(it: AsyncGenerator<ChannelMessage>, until: (m: ChannelMessage, all: ChannelMessage[]) => boolean, timeoutMs = 10_000): Promise<ChannelMessage[]> {
+async function collect(
+  it: AsyncGenerator<ChannelMessage>,
+  until: (m: ChannelMessage, all: ChannelMessage[]) => boolean,
+  timeoutMs = 10_000,
+): Promise<ChannelMessage[]> {
   const all: ChannelMessage[] = [];
   const timer = setTimeout(() => void it.return(undefined), timeoutMs);
   try {
@@ -50,7 +54,8 @@ async function collect(it: AsyncGenerator<ChannelMessage>, until: (m: ChannelMes
   throw new Error(`stream ended before the expected message; got ${JSON.stringify(all)}`);
 }
 
-const closeWrite = (name: string) => (m: ChannelMessage) => m.kind === "inotify" && m.event.name === name && m.event.mask.includes("IN_CLOSE_WRITE");
+const closeWrite = (name: string) => (m: ChannelMessage) =>
+  m.kind === "inotify" && m.event.name === name && m.event.mask.includes("IN_CLOSE_WRITE");
 
 describe("lib/dcache clients against the local storage", function () {
   this.timeout(30_000);
@@ -83,7 +88,10 @@ describe("lib/dcache clients against the local storage", function () {
 
       const sub = await subscribeInotify(fe, url, { path: "/in", flags: ["IN_CLOSE_WRITE"] });
       expect(sub.existed).to.equal(false);
-      expect(await subscribeInotify(fe, url, { path: "/in", flags: ["IN_MOVED_TO", "IN_MASK_ADD"] })).to.deep.equal({ url: sub.url, existed: true });
+      expect(await subscribeInotify(fe, url, { path: "/in", flags: ["IN_MOVED_TO", "IN_MASK_ADD"] })).to.deep.equal({
+        url: sub.url,
+        existed: true,
+      });
       expect(await listSubscriptions(fe, url)).to.deep.equal([sub.url]);
       expect((await getSubscription(fe, sub.url))?.flags).to.have.members(["IN_CLOSE_WRITE", "IN_MOVED_TO"]);
       await unsubscribe(fe, sub.url);
@@ -120,7 +128,12 @@ describe("lib/dcache clients against the local storage", function () {
       const msgs = await got;
       ac.abort();
       expect(msgs[0]).to.deep.include({ kind: "system", type: "NEW_SUBSCRIPTION" });
-      expect(msgs.filter((m) => m.kind === "inotify").map((m) => (m as { event: { mask: string[] } }).event.mask[0])).to.deep.equal(["IN_CREATE", "IN_OPEN", "IN_MODIFY", "IN_CLOSE_WRITE"]);
+      expect(msgs.filter((m) => m.kind === "inotify").map((m) => (m as { event: { mask: string[] } }).event.mask[0])).to.deep.equal([
+        "IN_CREATE",
+        "IN_OPEN",
+        "IN_MODIFY",
+        "IN_CLOSE_WRITE",
+      ]);
     });
 
     it("ends with an error when the connection breaks; a new one from Last-Event-ID gets what was missed", async () => {
@@ -140,14 +153,20 @@ describe("lib/dcache clients against the local storage", function () {
         await putFile(dav, "/in/r1", "1");
         while (!seen.some(closeWrite("r1"))) await new Promise((r) => setTimeout(r, 20));
         proxy.cut();
-        const err = await first.then(() => undefined, (e: Error) => e);
+        const err = await first.then(
+          () => undefined,
+          (e: Error) => e,
+        );
         expect(err?.message, "a cut connection is an error the caller sees, naming the stream").to.match(/event stream .* broke/);
         // written while no client is connected
         await putFile(dav, "/in/r2", "2");
         await putFile(dav, "/in/r3", "3");
         const connects: (string | undefined)[] = [];
         const again = streamChannel(viaProxy, ch, { lastEventId: lastId, onConnect: (c) => connects.push(c.lastEventId) });
-        await Promise.race([collect(again, closeWrite("r3")).then((m) => seen.push(...m)), new Promise((_, rej) => setTimeout(() => rej(new Error(`no replay; seen ${JSON.stringify(seen)}`)), 10_000))]);
+        await Promise.race([
+          collect(again, closeWrite("r3")).then((m) => seen.push(...m)),
+          new Promise((_, rej) => setTimeout(() => rej(new Error(`no replay; seen ${JSON.stringify(seen)}`)), 10_000)),
+        ]);
         const names = seen.filter((m) => m.kind === "inotify").map((m) => (m as { event: { name: string } }).event.name);
         expect(names).to.deep.equal(["r1", "r2", "r3"]);
         expect(connects).to.deep.equal([lastId]);
@@ -207,7 +226,9 @@ describe("lib/dcache clients against the local storage", function () {
       const sum = new Adler32().update(data).hex();
       await makeDirectories(dav, "/w/x/y");
       const chunks = Array.from({ length: 6 }, (_, i) => data.subarray(i * 1024 * 1024, (i + 1) * 1024 * 1024));
-      expect(await putFile(dav, "/w/x/y/big.bin", Readable.from(chunks), { contentLength: data.length, adler32: sum })).to.deep.equal({ created: true });
+      expect(await putFile(dav, "/w/x/y/big.bin", Readable.from(chunks), { contentLength: data.length, adler32: sum })).to.deep.equal({
+        created: true,
+      });
       expect(await putFile(dav, "/w/x/y/big.bin", () => Readable.from(chunks))).to.deep.equal({ created: false });
       const h = await headFile(dav, "/w/x/y/big.bin");
       expect(h).to.deep.include({ size: data.length, adler32: sum });

@@ -5,11 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { auth, createChannel, raw, startStorage, subscribe, type Storage } from "./support.ts";
 
-const basic = (u: string, p: string) => ({ Authorization: "Basic " + Buffer.from(`${u}:${p}`).toString("base64") });
+const basic = (u: string, p: string) => ({ Authorization: `Basic ${Buffer.from(`${u}:${p}`).toString("base64")}` });
 const bob = basic("bob", "builder");
 const carol = basic("carol", "singer");
 
-describe("local dCache: storage events REST API", function () {
+describe("local dCache: storage events REST API", () => {
   let s: Storage;
   let accountsDir = "";
   before(async () => {
@@ -50,8 +50,8 @@ describe("local dCache: storage events REST API", function () {
       ["GET", pathOf(ch)],
       ["PATCH", pathOf(ch)],
       ["DELETE", pathOf(ch)],
-      ["GET", pathOf(ch) + "/subscriptions"],
-      ["POST", pathOf(ch) + "/subscriptions/inotify"],
+      ["GET", `${pathOf(ch)}/subscriptions`],
+      ["POST", `${pathOf(ch)}/subscriptions/inotify`],
     ];
     for (const [method, p] of paths) {
       const r = await raw(s.frontend, method, p);
@@ -76,17 +76,23 @@ describe("local dCache: storage events REST API", function () {
   });
 
   it("POST /channels: 201 + Location; listed; client-id filter; JSON metadata; PATCH; DELETE → 404", async () => {
-    const r = await raw(s.frontend, "POST", "/api/v1/events/channels", { headers: { ...auth(), "Content-Type": "application/json" }, body: '{"client-id":"feed-1"}' });
+    const r = await raw(s.frontend, "POST", "/api/v1/events/channels", {
+      headers: { ...auth(), "Content-Type": "application/json" },
+      body: '{"client-id":"feed-1"}',
+    });
     expect(r.status).to.equal(201);
-    const url = r.headers["location"] as string;
+    const url = r.headers.location as string;
     expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/api\/v1\/events\/channels\/[A-Za-z0-9_-]{22}$/);
     const plain = await createChannel(s.frontend);
     expect(JSON.parse((await get("/api/v1/events/channels")).text)).to.include.members([url, plain]);
     expect(JSON.parse((await get("/api/v1/events/channels?client-id=feed-1")).text)).to.deep.equal([url]);
-    expect(JSON.parse((await get("/api/v1/events/channels?client-id=")).text)).to.include(plain).and.not.include(url);
+    expect(JSON.parse((await get("/api/v1/events/channels?client-id=")).text))
+      .to.include(plain)
+      .and.not.include(url);
     expect(JSON.parse((await get(pathOf(url), { ...auth(), Accept: "application/json" })).text)).to.deep.equal({ timeout: 300 });
 
-    const patch = (body: string) => raw(s.frontend, "PATCH", pathOf(url), { headers: { ...auth(), "Content-Type": "application/json" }, body });
+    const patch = (body: string) =>
+      raw(s.frontend, "PATCH", pathOf(url), { headers: { ...auth(), "Content-Type": "application/json" }, body });
     expect((await patch('{"timeout":3600}')).status).to.equal(204);
     expect(JSON.parse((await get(pathOf(url))).text)).to.deep.equal({ timeout: 3600 });
     for (const bad of ['{"timeout":0}', '{"timeout":86401}', '{"timeout":"x"}', "{}", "not json"]) {
@@ -125,14 +131,14 @@ describe("local dCache: storage events REST API", function () {
     const ch = await createChannel(s.frontend);
     const r = await subscribe(ch, { path: "/data", flags: ["IN_CLOSE_WRITE"] });
     expect(r.status).to.equal(201);
-    const sub = r.headers["location"] as string;
+    const sub = r.headers.location as string;
     expect(sub).to.match(new RegExp(`^${ch}/subscriptions/inotify/[A-Za-z0-9_-]+$`));
-    expect(JSON.parse((await get(pathOf(ch) + "/subscriptions")).text)).to.deep.equal([sub]);
+    expect(JSON.parse((await get(`${pathOf(ch)}/subscriptions`)).text)).to.deep.equal([sub]);
     expect(JSON.parse((await get(pathOf(sub))).text)).to.deep.equal({ path: "/data", flags: ["IN_CLOSE_WRITE"] });
 
     const again = await subscribe(ch, { path: "/data", flags: ["IN_CREATE", "IN_MASK_ADD"] });
     expect(again.status).to.equal(303);
-    expect(again.headers["location"]).to.equal(sub);
+    expect(again.headers.location).to.equal(sub);
     expect(JSON.parse((await get(pathOf(sub))).text).flags).to.have.members(["IN_CLOSE_WRITE", "IN_CREATE"]);
     const replaced = await subscribe(ch, { path: "/data", flags: ["IN_DELETE"] });
     expect(replaced.status).to.equal(303);
@@ -140,12 +146,12 @@ describe("local dCache: storage events REST API", function () {
 
     const file = await subscribe(ch, { path: "/data/file.txt" });
     expect(file.status).to.equal(201);
-    expect(JSON.parse((await get(pathOf(ch) + "/subscriptions")).text)).to.have.length(2);
+    expect(JSON.parse((await get(`${pathOf(ch)}/subscriptions`)).text)).to.have.length(2);
 
     expect((await raw(s.frontend, "DELETE", pathOf(sub), { headers: auth() })).status).to.equal(204);
     expect((await get(pathOf(sub))).status).to.equal(404);
     expect((await raw(s.frontend, "DELETE", pathOf(sub), { headers: auth() })).status).to.equal(404);
-    expect(JSON.parse((await get(pathOf(ch) + "/subscriptions")).text)).to.deep.equal([file.headers["location"]]);
+    expect(JSON.parse((await get(`${pathOf(ch)}/subscriptions`)).text)).to.deep.equal([file.headers.location]);
   });
 
   it("400 with a JSON errors message for bad selectors, paths and permissions", async () => {
@@ -178,7 +184,10 @@ describe("local dCache: storage events REST API", function () {
     expect(JSON.parse(empty.text).errors[0].message).to.match(/Missing JSON/);
     const unknownType = await raw(u.origin, "POST", `${u.pathname}/subscriptions/nosuch`, { headers: auth(), body: "{}" });
     expect(unknownType.status).to.equal(400);
-    const metronome = await raw(u.origin, "POST", `${u.pathname}/subscriptions/metronome`, { headers: auth(), body: '{"frequency":1,"delay":1}' });
+    const metronome = await raw(u.origin, "POST", `${u.pathname}/subscriptions/metronome`, {
+      headers: auth(),
+      body: '{"frequency":1,"delay":1}',
+    });
     expect(metronome.status).to.equal(400);
   });
 

@@ -7,7 +7,18 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from "nod
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Adler32 } from "../../lib/checksum/adler32.ts";
-import { auth, createChannel, isInotify, isSystem, openSse, raw, startStorage, subscribe, type SseMessage, type Storage } from "./support.ts";
+import {
+  auth,
+  createChannel,
+  isInotify,
+  isSystem,
+  openSse,
+  raw,
+  startStorage,
+  subscribe,
+  type SseMessage,
+  type Storage,
+} from "./support.ts";
 
 const hasInotifywait = (() => {
   try {
@@ -18,15 +29,18 @@ const hasInotifywait = (() => {
   }
 })();
 
-const names = (ms: SseMessage[], name: string) => ms.filter((m) => m.event === "inotify" && m.json.event.name === name).map((m) => m.json.event.mask.join("+"));
+const names = (ms: SseMessage[], name: string) =>
+  ms.filter((m) => m.event === "inotify" && m.json.event.name === name).map((m) => m.json.event.mask.join("+"));
 
 for (const mode of ["kernel", "webdav-only"] as const) {
   describe(`local dCache: event stream (${mode === "kernel" ? "events from inotifywait" : "--inotify off: events from the WebDAV door"})`, function () {
     this.timeout(30_000);
     let s: Storage;
-    before(async function () {
+    before(async () => {
       if (mode === "kernel" && !hasInotifywait) {
-        throw new Error("inotifywait is not installed: install inotify-tools (apt-get install inotify-tools; .ci/run does this) to test kernel events");
+        throw new Error(
+          "inotifywait is not installed: install inotify-tools (apt-get install inotify-tools; .ci/run does this) to test kernel events",
+        );
       }
       s = await startStorage(mode === "kernel" ? [] : ["--inotify", "off"]);
       mkdirSync(join(s.root, "in"));
@@ -37,7 +51,9 @@ for (const mode of ["kernel", "webdav-only"] as const) {
     });
 
     it("says where its events come from", () => {
-      expect(s.svc.output()).to.include(mode === "kernel" ? "events from the kernel (inotifywait)" : "only changes made through the WebDAV door produce events");
+      expect(s.svc.output()).to.include(
+        mode === "kernel" ? "events from the kernel (inotifywait)" : "only changes made through the WebDAV door produce events",
+      );
     });
 
     it("a WebDAV upload gives IN_CREATE, IN_OPEN, IN_MODIFY, IN_CLOSE_WRITE, IN_ATTRIB; size and ADLER32 readable at IN_CLOSE_WRITE", async () => {
@@ -48,7 +64,7 @@ for (const mode of ["kernel", "webdav-only"] as const) {
       expect(sub.status).to.equal(201);
       const nsub = await sse.waitFor(isSystem("NEW_SUBSCRIPTION"));
       expect(nsub.id).to.equal(undefined);
-      expect(nsub.json.subscription).to.equal(sub.headers["location"]);
+      expect(nsub.json.subscription).to.equal(sub.headers.location);
 
       const data = randomBytes(3 * 1024 * 1024 + 5);
       const put = await raw(s.webdav, "PUT", "/in/run-0042.nxs", { headers: auth(), body: data });
@@ -59,7 +75,9 @@ for (const mode of ["kernel", "webdav-only"] as const) {
       expect(ns.checksums[0].value).to.equal(new Adler32().update(data).hex());
       await sse.waitFor(isInotify("run-0042.nxs", "IN_ATTRIB"));
       expect(names(sse.messages, "run-0042.nxs")).to.deep.equal(["IN_CREATE", "IN_OPEN", "IN_MODIFY", "IN_CLOSE_WRITE", "IN_ATTRIB"]);
-      expect(close.data).to.equal(JSON.stringify({ event: { name: "run-0042.nxs", mask: ["IN_CLOSE_WRITE"] }, subscription: sub.headers["location"] }));
+      expect(close.data).to.equal(
+        JSON.stringify({ event: { name: "run-0042.nxs", mask: ["IN_CLOSE_WRITE"] }, subscription: sub.headers.location }),
+      );
       const ids = sse.messages.filter((m) => m.event === "inotify").map((m) => Number(m.id));
       expect(ids).to.deep.equal([0, 1, 2, 3, 4]);
       sse.close();
@@ -112,11 +130,13 @@ for (const mode of ["kernel", "webdav-only"] as const) {
       await raw(s.webdav, "PUT", "/in/doomed.txt", { headers: auth(), body: "d" });
       const ch = await createChannel(s.frontend);
       const sse = await openSse(ch);
-      const sub = (await subscribe(ch, { path: "/in/doomed.txt" })).headers["location"] as string;
+      const sub = (await subscribe(ch, { path: "/in/doomed.txt" })).headers.location as string;
       await raw(s.webdav, "DELETE", "/in/doomed.txt", { headers: auth() });
       const closed = await sse.waitFor(isSystem("SUBSCRIPTION_CLOSED"));
       expect(closed.json.subscription).to.equal(sub);
-      const seq = sse.messages.filter((m) => m.json?.subscription === sub).map((m) => m.event === "SYSTEM" ? m.json.type : m.json.event.mask.join("+"));
+      const seq = sse.messages
+        .filter((m) => m.json?.subscription === sub)
+        .map((m) => (m.event === "SYSTEM" ? m.json.type : m.json.event.mask.join("+")));
       expect(seq).to.deep.equal(["NEW_SUBSCRIPTION", "IN_DELETE_SELF", "IN_IGNORED", "SUBSCRIPTION_CLOSED"]);
       expect((await raw(s.frontend, "GET", new URL(sub).pathname, { headers: auth() })).status).to.equal(404);
       sse.close();
@@ -153,7 +173,10 @@ for (const mode of ["kernel", "webdav-only"] as const) {
       await raw(s.webdav, "PUT", "/in/only.txt", { headers: auth(), body: "o" });
       await raw(s.webdav, "MOVE", "/in/only.txt", { headers: auth({ Destination: "/in/only2.txt" }) });
       await sse.waitFor(isInotify("only2.txt", "IN_MOVED_TO"));
-      expect(sse.messages.filter((m) => m.event === "inotify").map((m) => m.json.event.mask[0])).to.deep.equal(["IN_CLOSE_WRITE", "IN_MOVED_TO"]);
+      expect(sse.messages.filter((m) => m.event === "inotify").map((m) => m.json.event.mask[0])).to.deep.equal([
+        "IN_CLOSE_WRITE",
+        "IN_MOVED_TO",
+      ]);
       sse.close();
     });
 
@@ -204,7 +227,10 @@ for (const mode of ["kernel", "webdav-only"] as const) {
     it("a channel without a client expires after its timeout; afterwards it is 404", async () => {
       const ch = await createChannel(s.frontend);
       const path = new URL(ch).pathname;
-      expect((await raw(s.frontend, "PATCH", path, { headers: { ...auth(), "Content-Type": "application/json" }, body: '{"timeout":1}' })).status).to.equal(204);
+      expect(
+        (await raw(s.frontend, "PATCH", path, { headers: { ...auth(), "Content-Type": "application/json" }, body: '{"timeout":1}' }))
+          .status,
+      ).to.equal(204);
       const sse = await openSse(ch);
       await new Promise((r) => setTimeout(r, 1500));
       expect((await raw(s.frontend, "GET", path, { headers: auth() })).status, "connected channels do not expire").to.equal(200);
@@ -256,7 +282,11 @@ for (const mode of ["kernel", "webdav-only"] as const) {
         // While inotifywait is stopped the kernel queue fills up and overflows.
         process.kill(pid, "SIGSTOP");
         try {
-          execFileSync("python3", ["-c", `import sys\nfor i in range(${Math.ceil(limit / 3) + 10000}): open(sys.argv[1] + "/f" + str(i), "w").close()`, join(s.root, "flood")]);
+          execFileSync("python3", [
+            "-c",
+            `import sys\nfor i in range(${Math.ceil(limit / 3) + 10000}): open(sys.argv[1] + "/f" + str(i), "w").close()`,
+            join(s.root, "flood"),
+          ]);
           await new Promise((r) => setTimeout(r, 300));
         } finally {
           process.kill(pid, "SIGCONT");

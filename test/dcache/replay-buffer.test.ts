@@ -26,7 +26,15 @@ describe("local dCache: replay buffer at its default size", function () {
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/channel`;
-    channel = new Channel(1000, "demo", undefined, (id) => `${url}/${id}`, 300, { replayable: opts.replayBuffer, subscriptionQueue: opts.subscriptionQueue }, () => {});
+    channel = new Channel(
+      1000,
+      "demo",
+      undefined,
+      (id) => `${url}/${id}`,
+      300,
+      { replayable: opts.replayBuffer, subscriptionQueue: opts.subscriptionQueue },
+      () => {},
+    );
   });
   after(() => {
     channel.close();

@@ -22,7 +22,14 @@ describe("local dCache: robustness", function () {
     await subscribe(ch, { path: "/in" });
     const u = new URL(s.webdav);
     await new Promise<void>((resolve) => {
-      const req = request({ host: u.hostname, port: u.port, method: "PUT", path: "/in/partial.bin", headers: { ...auth(), "Content-Length": String(10 * 1024 * 1024) }, agent: false });
+      const req = request({
+        host: u.hostname,
+        port: u.port,
+        method: "PUT",
+        path: "/in/partial.bin",
+        headers: { ...auth(), "Content-Length": String(10 * 1024 * 1024) },
+        agent: false,
+      });
       req.on("error", () => resolve());
       req.write(Buffer.alloc(256 * 1024));
       setTimeout(() => {
@@ -41,10 +48,20 @@ describe("local dCache: robustness", function () {
   it("a short upload (fewer bytes than Content-Length) is refused and removed", async () => {
     const u = new URL(s.webdav);
     const status = await new Promise<number | string>((resolve) => {
-      const req = request({ host: u.hostname, port: u.port, method: "PUT", path: "/in/short.bin", headers: { ...auth(), "Content-Length": "100" }, agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode!);
-      });
+      const req = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          method: "PUT",
+          path: "/in/short.bin",
+          headers: { ...auth(), "Content-Length": "100" },
+          agent: false,
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        },
+      );
       req.on("error", (e) => resolve(e.message));
       req.write("only a few bytes");
       setTimeout(() => req.socket?.end(), 200);
@@ -60,7 +77,7 @@ describe("local dCache: robustness", function () {
     const cases: [string, string, string | undefined, number][] = [
       ["POST", `${ch}/subscriptions/inotify`, "{not json", 400],
       ["POST", `${ch}/subscriptions/inotify`, "[1,2]", 400],
-      ["POST", `${ch}/subscriptions/inotify`, JSON.stringify({ path: "/" + "x".repeat(70_000) }), 413],
+      ["POST", `${ch}/subscriptions/inotify`, JSON.stringify({ path: `/${"x".repeat(70_000)}` }), 413],
       ["PATCH", ch, "null", 400],
       ["GET", "/api/v1/events/channels/%E0%A4%A", undefined, 400],
       ["GET", "/api/v1/namespace/%E0%A4%A", undefined, 400],
@@ -72,7 +89,10 @@ describe("local dCache: robustness", function () {
       expect(r.status, `${method} ${path}`).to.equal(status);
       expect(JSON.parse(r.text).errors[0].message, `${method} ${path}`).to.be.a("string").and.not.empty;
     }
-    const big = await raw(s.webdav, "PROPFIND", "/in", { headers: auth({ Depth: "0" }), body: "<?xml version='1.0'?>" + " ".repeat(300 * 1024) });
+    const big = await raw(s.webdav, "PROPFIND", "/in", {
+      headers: auth({ Depth: "0" }),
+      body: `<?xml version='1.0'?>${" ".repeat(300 * 1024)}`,
+    });
     expect(big.status).to.equal(413);
     expect((await raw(s.webdav, "GET", "/in/%E0%A4%A", { headers: auth() })).status).to.equal(400);
     expect((await raw(s.frontend, "GET", "/api/v1/events", { headers: auth() })).status).to.equal(200);
@@ -81,7 +101,9 @@ describe("local dCache: robustness", function () {
   it("says clearly when inotifywait is missing: only WebDAV changes produce events", async () => {
     const noTools = await startStorage([], { PATH: "/nonexistent" });
     try {
-      expect(noTools.svc.output()).to.match(/inotifywait not found \(install inotify-tools\); only changes made through the WebDAV door produce events/);
+      expect(noTools.svc.output()).to.match(
+        /inotifywait not found \(install inotify-tools\); only changes made through the WebDAV door produce events/,
+      );
       mkdirSync(join(noTools.root, "in"));
       const ch = await createChannel(noTools.frontend);
       const sse = await openSse(ch);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { request } from "node:http";
 import { startService, type RunningService } from "../support/service.ts";
 
-export const BASIC = "Basic " + Buffer.from("demo:demo").toString("base64");
+export const BASIC = `Basic ${Buffer.from("demo:demo").toString("base64")}`;
 
 export interface Storage {
   svc: RunningService;
@@ -45,7 +45,12 @@ export interface RawResponse {
 }
 
 /** One HTTP request with the path sent exactly as given. */
-export function raw(base: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<RawResponse> {
+export function raw(
+  base: string,
+  method: string,
+  path: string,
+  opts: { headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<RawResponse> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request({ host: u.hostname, port: u.port, method, path, headers: opts.headers, agent: false }, (res) => {
@@ -131,7 +136,11 @@ export function openSse(channelUrl: string, headers: Record<string, string> = au
               };
               const t = setTimeout(() => {
                 waiters.delete(check);
-                fail(new Error(`expected ${n} matching SSE messages within ${timeoutMs} ms; got:\n${messages.map((m) => `${m.event} ${m.id ?? "-"} ${m.data}`).join("\n")}`));
+                fail(
+                  new Error(
+                    `expected ${n} matching SSE messages within ${timeoutMs} ms; got:\n${messages.map((m) => `${m.event} ${m.id ?? "-"} ${m.data}`).join("\n")}`,
+                  ),
+                );
               }, timeoutMs);
               waiters.add(check);
               check();
@@ -159,7 +168,7 @@ export async function createChannel(frontend: string, headers = auth(), body?: u
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (r.status !== 201) throw new Error(`channel creation gave ${r.status}: ${r.text}`);
-  return r.headers["location"] as string;
+  return r.headers.location as string;
 }
 
 export async function subscribe(channelUrl: string, selector: unknown, headers = auth()): Promise<RawResponse> {

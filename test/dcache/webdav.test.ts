@@ -7,10 +7,16 @@ import { join } from "node:path";
 import { auth, raw, startStorage, type Storage } from "./support.ts";
 
 function zlibAdler32(file: string): string {
-  return execFileSync("python3", ["-c", "import sys,zlib\na=1\nf=open(sys.argv[1],'rb')\nwhile True:\n b=f.read(1<<24)\n if not b: break\n a=zlib.adler32(b,a)\nprint('%08x'%a)", file]).toString().trim();
+  return execFileSync("python3", [
+    "-c",
+    "import sys,zlib\na=1\nf=open(sys.argv[1],'rb')\nwhile True:\n b=f.read(1<<24)\n if not b: break\n a=zlib.adler32(b,a)\nprint('%08x'%a)",
+    file,
+  ])
+    .toString()
+    .trim();
 }
 
-describe("local dCache: WebDAV door", function () {
+describe("local dCache: WebDAV door", () => {
   let s: Storage;
   before(async () => {
     s = await startStorage();
@@ -23,7 +29,7 @@ describe("local dCache: WebDAV door", function () {
     const anon = await raw(s.webdav, "GET", "/");
     expect(anon.status).to.equal(401);
     expect(anon.headers["www-authenticate"]).to.match(/^Basic realm=/);
-    const wrong = await raw(s.webdav, "GET", "/", { headers: { Authorization: "Basic " + Buffer.from("demo:nope").toString("base64") } });
+    const wrong = await raw(s.webdav, "GET", "/", { headers: { Authorization: `Basic ${Buffer.from("demo:nope").toString("base64")}` } });
     expect(wrong.status).to.equal(401);
     expect(wrong.text).to.not.include("nope");
     const bearer = await raw(s.webdav, "GET", "/", { headers: { Authorization: "Bearer demo-token" } });
@@ -83,11 +89,11 @@ describe("local dCache: WebDAV door", function () {
     expect(head.status).to.equal(200);
     expect(head.body.length).to.equal(0);
     expect(head.headers["content-length"]).to.equal("300000");
-    expect(head.headers["digest"]).to.equal(`adler32=${zlibAdler32(join(s.root, "run1/a.bin"))}`);
+    expect(head.headers.digest).to.equal(`adler32=${zlibAdler32(join(s.root, "run1/a.bin"))}`);
     const md5 = await raw(s.webdav, "HEAD", "/run1/good.bin", { headers: auth({ "Want-Digest": "md5;q=0.3, unknown" }) });
-    expect(md5.headers["digest"]).to.equal("md5=XUFAKrxLKna5cZ2REBfFkg==");
+    expect(md5.headers.digest).to.equal("md5=XUFAKrxLKna5cZ2REBfFkg==");
     const none = await raw(s.webdav, "HEAD", "/run1/good.bin", { headers: auth() });
-    expect(none.headers["digest"]).to.equal(undefined);
+    expect(none.headers.digest).to.equal(undefined);
   });
 
   it("PROPFIND depth 0 and 1 give a DAV multistatus; infinite depth is refused with 403", async () => {
@@ -98,10 +104,14 @@ describe("local dCache: WebDAV door", function () {
     expect(d0.text).to.include("<d:href>/run1/</d:href>").and.include("<d:collection/>");
     const d1 = await raw(s.webdav, "PROPFIND", "/run1", { headers: auth({ Depth: "1" }) });
     expect(d1.text).to.include("<d:href>/run1/a.bin</d:href>").and.include("<d:getcontentlength>300000</d:getcontentlength>");
-    const body = '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:Z="urn:x"><D:prop><D:getcontentlength/><Z:color/></D:prop></D:propfind>';
+    const body =
+      '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:Z="urn:x"><D:prop><D:getcontentlength/><Z:color/></D:prop></D:propfind>';
     const sel = await raw(s.webdav, "PROPFIND", "/run1/a.bin", { headers: auth({ Depth: "0", "Content-Type": "application/xml" }), body });
     expect(sel.status).to.equal(207);
-    expect(sel.text).to.include("<d:getcontentlength>300000</d:getcontentlength>").and.include('<x:color xmlns:x="urn:x"/>').and.include("404 Not Found");
+    expect(sel.text)
+      .to.include("<d:getcontentlength>300000</d:getcontentlength>")
+      .and.include('<x:color xmlns:x="urn:x"/>')
+      .and.include("404 Not Found");
     expect(sel.text).to.not.include("getlastmodified");
     expect((await raw(s.webdav, "PROPFIND", "/run1", { headers: auth() })).status).to.equal(403);
     expect((await raw(s.webdav, "PROPFIND", "/run1", { headers: auth({ Depth: "0" }), body: "<nonsense/>" })).status).to.equal(400);
@@ -131,7 +141,14 @@ describe("local dCache: WebDAV door", function () {
   });
 
   it("rejects traversal: '..', encoded '..' and '/', and symbolic links out of the root", async () => {
-    for (const p of ["/../etc/passwd", "/run1/../../etc/passwd", "/%2e%2e/etc/passwd", "/run1/%2E%2E/%2e%2e/etc/passwd", "/run1%2f..%2f..%2fetc/passwd", "/a%00b"]) {
+    for (const p of [
+      "/../etc/passwd",
+      "/run1/../../etc/passwd",
+      "/%2e%2e/etc/passwd",
+      "/run1/%2E%2E/%2e%2e/etc/passwd",
+      "/run1%2f..%2f..%2fetc/passwd",
+      "/a%00b",
+    ]) {
       const r = await raw(s.webdav, "GET", p, { headers: auth() });
       expect(r.status, p).to.equal(400);
     }
@@ -151,8 +168,8 @@ describe("local dCache: WebDAV door", function () {
   it("answers unknown methods with 405 and an Allow header; OPTIONS advertises DAV", async () => {
     const r = await raw(s.webdav, "PATCH", "/run1", { headers: auth() });
     expect(r.status).to.equal(405);
-    expect(r.headers["allow"]).to.include("PROPFIND");
+    expect(r.headers.allow).to.include("PROPFIND");
     const o = await raw(s.webdav, "OPTIONS", "/", { headers: auth() });
-    expect(o.headers["dav"]).to.equal("1");
+    expect(o.headers.dav).to.equal("1");
   });
 });

@@ -82,14 +82,24 @@ describe("the provider image's entrypoint and health check", function () {
   it("starts from the bundle as the image does, and the health check passes, then fails once it stops", async () => {
     await bundleProvider(projectRoot, out);
     const port = "0";
-    const env = { PROVIDER_HOST: "127.0.0.1", PROVIDER_DATA_DIR: mkdtempSync(join(tmpdir(), "pdata-")), PROVIDER_AUTH: "feed:image-test-secret" };
+    const env = {
+      PROVIDER_HOST: "127.0.0.1",
+      PROVIDER_DATA_DIR: mkdtempSync(join(tmpdir(), "pdata-")),
+      PROVIDER_AUTH: "feed:image-test-secret",
+    };
     // `node main.cjs` is what ENTRYPOINT runs; startService runs it through tsx, which loads .cjs as is.
     const svc = await startService(join(out, "main.cjs"), ["--port", port], { listeners: ["provider"], env });
     const providerPort = new URL(svc.urls.provider!).port;
-    const ok = spawnSync(process.execPath, [join(out, "healthcheck.cjs")], { env: { ...process.env, PROVIDER_PORT: providerPort }, encoding: "utf8" });
+    const ok = spawnSync(process.execPath, [join(out, "healthcheck.cjs")], {
+      env: { ...process.env, PROVIDER_PORT: providerPort },
+      encoding: "utf8",
+    });
     expect(ok.status, ok.stderr).to.equal(0);
     await svc.stop();
-    const down = spawnSync(process.execPath, [join(out, "healthcheck.cjs")], { env: { ...process.env, PROVIDER_PORT: providerPort }, encoding: "utf8" });
+    const down = spawnSync(process.execPath, [join(out, "healthcheck.cjs")], {
+      env: { ...process.env, PROVIDER_PORT: providerPort },
+      encoding: "utf8",
+    });
     expect(down.status).to.equal(1);
     expect(down.stderr).to.include(`not reachable on port ${providerPort}`);
   });

@@ -16,7 +16,14 @@ import { activationsSince, faultyProxy, scicatToken, startStack, until } from ".
 const testdata = join(import.meta.dirname, "../data/nexus");
 const run = promisify(execFile);
 
-type FileView = { path: string; state: string; step?: string; reason?: string; permanent?: boolean; rules: Record<string, { state: string; attempt: number }> };
+type FileView = {
+  path: string;
+  state: string;
+  step?: string;
+  reason?: string;
+  permanent?: boolean;
+  rules: Record<string, { state: string; attempt: number }>;
+};
 
 describe("end to end: every arriving file ends processed, or failed with its reason", function () {
   this.timeout(900_000);
@@ -26,7 +33,11 @@ describe("end to end: every arriving file ends processed, or failed with its rea
   const provider = (path: string, init: RequestInit = {}) =>
     fetch(`${stack.endpoints.PROVIDER_URL}/api/v1/registrations/guest/raw-files${path}`, {
       ...init,
-      headers: { authorization: `Basic ${Buffer.from(stack.endpoints.PROVIDER_AUTH).toString("base64")}`, "x-owner-key": GUEST_AUTH, "content-type": "application/json" },
+      headers: {
+        authorization: `Basic ${Buffer.from(stack.endpoints.PROVIDER_AUTH).toString("base64")}`,
+        "x-owner-key": GUEST_AUTH,
+        "content-type": "application/json",
+      },
     });
 
   async function files(prefix: string): Promise<FileView[]> {
@@ -37,10 +48,15 @@ describe("end to end: every arriving file ends processed, or failed with its rea
 
   /** Waits until all `n` files under `prefix` are out of flight, and returns them. */
   const settled = (prefix: string, n: number, timeoutMs = 240_000) =>
-    until(`${n} files under ${prefix} processed or failed`, async () => {
-      const f = await files(prefix);
-      return f.length === n && f.every((x) => ["succeeded", "failed", "skipped"].includes(x.state)) ? f : undefined;
-    }, timeoutMs, stack);
+    until(
+      `${n} files under ${prefix} processed or failed`,
+      async () => {
+        const f = await files(prefix);
+        return f.length === n && f.every((x) => ["succeeded", "failed", "skipped"].includes(x.state)) ? f : undefined;
+      },
+      timeoutMs,
+      stack,
+    );
 
   async function datasetsIn(folder: string): Promise<string[]> {
     const token = await scicatToken(stack.endpoints.SCICAT_URL);
@@ -49,7 +65,10 @@ describe("end to end: every arriving file ends processed, or failed with its rea
   }
 
   const cli = (...args: string[]) =>
-    run(process.execPath, ["--import", "tsx", "scripts/files/cli.ts", ...args, "--state-dir", stack.state], { cwd: join(import.meta.dirname, "../.."), env: { ...process.env, PROVIDER_URL: "", PROVIDER_AUTH: "", OW_AUTH: "" } });
+    run(process.execPath, ["--import", "tsx", "scripts/files/cli.ts", ...args, "--state-dir", stack.state], {
+      cwd: join(import.meta.dirname, "../.."),
+      env: { ...process.env, PROVIDER_URL: "", PROVIDER_AUTH: "", OW_AUTH: "" },
+    });
 
   before(async () => {
     process.env.SKIP_TYPECHECK = "1";
@@ -81,11 +100,21 @@ describe("end to end: every arriving file ends processed, or failed with its rea
     const read = (await (await provider("")).json()) as { files: Record<string, number> };
     expect(read.files).to.include({ succeeded: 5, failed: 2, pending: 0, fired: 0, retrying: 0 });
     const { stdout } = await cli("failed", "--prefix", "/batch/");
-    expect(stdout).to.include("/batch/truncated.nxs").and.include("metadata (permanent)").and.include("/batch/random.nxs").and.include("expected HDF5");
+    expect(stdout)
+      .to.include("/batch/truncated.nxs")
+      .and.include("metadata (permanent)")
+      .and.include("/batch/random.nxs")
+      .and.include("expected HDF5");
     const status = JSON.parse((await cli("status", "--json")).stdout) as Array<{ trigger: string; failed: number }>;
     expect(status.find((s) => s.trigger === "/guest/raw-files")!.failed).to.equal(2);
     const metrics = await (await fetch(`${stack.endpoints.PROVIDER_URL}/metrics`)).text();
-    expect(metrics, metrics.split("\n").filter((l) => l.startsWith("feed_files")).join("\n")).to.match(/feed_files_failed_total\{permanent="true",step="metadata",trigger="\/guest\/raw-files"\} 2\n/);
+    expect(
+      metrics,
+      metrics
+        .split("\n")
+        .filter((l) => l.startsWith("feed_files"))
+        .join("\n"),
+    ).to.match(/feed_files_failed_total\{permanent="true",step="metadata",trigger="\/guest\/raw-files"\} 2\n/);
     expect(metrics).to.match(/feed_files_succeeded_total\{trigger="\/guest\/raw-files"\} 5\n/);
   });
 
@@ -96,7 +125,12 @@ describe("end to end: every arriving file ends processed, or failed with its rea
     const outage = stack.restart("scicat", "SIGTERM", 20_000);
     await new Promise((r) => setTimeout(r, 500));
     for (let i = 0; i < 10; i++) writeFileSync(join(dir, `mx-${i}.nxs`), sample);
-    await until("the files retrying while SciCat is down", async () => ((await files("/outage/")).some((f) => f.state === "retrying") ? true : undefined), 60_000, stack);
+    await until(
+      "the files retrying while SciCat is down",
+      async () => ((await files("/outage/")).some((f) => f.state === "retrying") ? true : undefined),
+      60_000,
+      stack,
+    );
     await outage;
     const all = await settled("/outage/", 10);
     for (const f of all) expect(f.state, `${f.path}: ${f.reason}`).to.equal("succeeded");
@@ -113,17 +147,23 @@ describe("end to end: every arriving file ends processed, or failed with its rea
     await stack.restart("dcache");
     // as after a takeover by a replica without this one's records: the source rescans and emits every file
     await stack.restart("provider", "SIGTERM", 0, () => {
-      for (const f of readdirSync(join(stack.state, "provider")).filter((n) => n.startsWith("dcache-seen"))) rmSync(join(stack.state, "provider", f));
+      for (const f of readdirSync(join(stack.state, "provider")).filter((n) => n.startsWith("dcache-seen")))
+        rmSync(join(stack.state, "provider", f));
     });
     // the provider's rescan of the tree has had time to run
     await new Promise((r) => setTimeout(r, 8000));
     const fires = (await activationsSince(ow, since)).filter((a) => a.name === "raw-files");
-    expect(fires.map((a) => JSON.stringify(a.response?.result)), "fires after the restart").to.deep.equal([]);
+    expect(
+      fires.map((a) => JSON.stringify(a.response?.result)),
+      "fires after the restart",
+    ).to.deep.equal([]);
     const after = await files("/");
     expect(after.map((f) => [f.path, f.state])).to.deep.equal(before.map((f) => [f.path, f.state]));
     // the restarted provider rescanned the tree and the ledger recognised every file
     const metrics = await (await fetch(`${stack.endpoints.PROVIDER_URL}/metrics`)).text();
-    const recognised = Number(/feed_files_duplicate_total\{trigger="\/guest\/raw-files",why="same-content"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    const recognised = Number(
+      /feed_files_duplicate_total\{trigger="\/guest\/raw-files",why="same-content"\} (\d+)/.exec(metrics)?.[1] ?? 0,
+    );
     // the files still in storage: the failed ones, which keep their buffer copy (archived ones left it)
     const stored = before.filter((f) => existsSync(join(stack.data, f.path)));
     expect(recognised, "rescanned files the ledger recognised").to.be.at.least(stored.length);
@@ -159,9 +199,15 @@ describe("end to end: every arriving file ends processed, or failed with its rea
     expect(ingest, "the ingest rule").to.not.equal(undefined);
     await ow.rules.disable({ name: ingest.name });
     mkdirSync(join(stack.data, "disabled"), { recursive: true });
-    for (let i = 0; i < 50; i++) copyFileSync(join(testdata, "IPNS_LRMECS_hdf5_lrcs3701.nx5"), join(stack.data, "disabled", `run-${i}.nx5`));
+    for (let i = 0; i < 50; i++)
+      copyFileSync(join(testdata, "IPNS_LRMECS_hdf5_lrcs3701.nx5"), join(stack.data, "disabled", `run-${i}.nx5`));
     const missed = await settled("/disabled/", 50);
-    for (const f of missed) expect(Object.values(f.rules).map((r) => r.state).sort()).to.include("inactive");
+    for (const f of missed)
+      expect(
+        Object.values(f.rules)
+          .map((r) => r.state)
+          .sort(),
+      ).to.include("inactive");
     expect(await datasetsIn("/disabled")).to.deep.equal([]);
     await ow.rules.enable({ name: ingest.name });
     const { stdout } = await cli("reconcile", "--trigger", "/guest/raw-files");
@@ -211,7 +257,14 @@ describe("end to end: a stream under faults — SciCat answering 500, a time-out
       s.endpoints.SCICAT_URL = scicat.url;
     }));
     const markerDir = mkdtempSync(join(tmpdir(), "slow-once-"));
-    await ow.actions.create({ name: "slow-once", action: { exec: { kind: "nodejs:20", code: SLOW_ONCE }, limits: { timeout: 2000 }, parameters: [{ key: "markerDir", value: markerDir }] } as never });
+    await ow.actions.create({
+      name: "slow-once",
+      action: {
+        exec: { kind: "nodejs:20", code: SLOW_ONCE },
+        limits: { timeout: 2000 },
+        parameters: [{ key: "markerDir", value: markerDir }],
+      } as never,
+    });
     await ow.rules.create({ name: "raw-files-slow-once", trigger: "raw-files", action: "slow-once" });
   });
   after(async () => {
@@ -241,44 +294,82 @@ describe("end to end: a stream under faults — SciCat answering 500, a time-out
     const cleared = Date.now();
 
     const auth = { authorization: `Basic ${Buffer.from(stack.endpoints.PROVIDER_AUTH).toString("base64")}`, "x-owner-key": GUEST_AUTH };
-    const files = await until(`${N} files processed`, async () => {
-      const r = (await (await fetch(`${stack.endpoints.PROVIDER_URL}/api/v1/registrations/guest/raw-files/files?prefix=/stream/&limit=1000`, { headers: auth })).json()) as { files: FileView[] };
-      return r.files.length === N && r.files.every((f) => ["succeeded", "failed", "skipped"].includes(f.state)) ? r.files : undefined;
-    }, 600_000, stack);
+    const files = await until(
+      `${N} files processed`,
+      async () => {
+        const r = (await (
+          await fetch(`${stack.endpoints.PROVIDER_URL}/api/v1/registrations/guest/raw-files/files?prefix=/stream/&limit=1000`, {
+            headers: auth,
+          })
+        ).json()) as { files: FileView[] };
+        return r.files.length === N && r.files.every((f) => ["succeeded", "failed", "skipped"].includes(f.state)) ? r.files : undefined;
+      },
+      600_000,
+      stack,
+    );
     const done = Date.now();
     for (const f of files) expect(f.state, `${f.path}: ${f.reason}`).to.equal("succeeded");
     expect(scicat.failed, "requests SciCat answered with 500").to.be.above(0);
     // every file's first run of the slow rule timed out; the ledger ran it again
     for (const f of files) expect(f.rules["guest/raw-files-slow-once"], f.path).to.deep.include({ state: "succeeded" });
-    expect(files.every((f) => f.rules["guest/raw-files-slow-once"]!.attempt >= 2), "the timed-out rule ran again").to.equal(true);
+    expect(
+      files.every((f) => f.rules["guest/raw-files-slow-once"]!.attempt >= 2),
+      "the timed-out rule ran again",
+    ).to.equal(true);
 
     const recs = await activationsSince(ow, t0);
-    const timedOut = recs.filter((a) => a.name === "slow-once" && /exceeded its time limits/.test(JSON.stringify(a.response?.result ?? {})));
+    const timedOut = recs.filter(
+      (a) => a.name === "slow-once" && /exceeded its time limits/.test(JSON.stringify(a.response?.result ?? {})),
+    );
     expect(timedOut.length, "activations that timed out").to.be.above(0);
-    const refused = recs.filter((a) => a.name === "raw-files").flatMap((a) => (a.logs as unknown as string[]).map((l) => JSON.parse(l) as { success: boolean; error?: string })).filter((l) => !l.success);
+    const refused = recs
+      .filter((a) => a.name === "raw-files")
+      .flatMap((a) => (a.logs as unknown as string[]).map((l) => JSON.parse(l) as { success: boolean; error?: string }))
+      .filter((l) => !l.success);
     expect(refused.length, "rule invocations the platform refused").to.be.above(0);
     expect(refused[0]!.error).to.match(/Too many concurrent requests/);
     // exactly once: one successful ingest per file, one dataset with one origdatablock, one accounting record
     const ingestedTimes = new Map<string, number>();
     for (const a of recs) {
-      if (!String(a.annotations?.find((x) => x.key === "path")?.value ?? "").endsWith("/facility-dev-ingest") || !a.response?.success) continue;
-      for (const f of ((a.response.result as { files?: Array<{ path: string }> }).files ?? [])) ingestedTimes.set(f.path, (ingestedTimes.get(f.path) ?? 0) + 1);
+      if (!String(a.annotations?.find((x) => x.key === "path")?.value ?? "").endsWith("/facility-dev-ingest") || !a.response?.success)
+        continue;
+      for (const f of (a.response.result as { files?: Array<{ path: string }> }).files ?? [])
+        ingestedTimes.set(f.path, (ingestedTimes.get(f.path) ?? 0) + 1);
     }
-    expect([...ingestedTimes].filter(([, n]) => n > 1), "files ingested more than once").to.deep.equal([]);
+    expect(
+      [...ingestedTimes].filter(([, n]) => n > 1),
+      "files ingested more than once",
+    ).to.deep.equal([]);
     expect(ingestedTimes.size).to.equal(N);
     const token = await scicatToken(stack.endpoints.SCICAT_URL);
-    const ds = ((await (await fetch(`${stack.endpoints.SCICAT_URL}/api/v3/datasets`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<{ pid: string; sourceFolder: string }>).filter((d) => d.sourceFolder === "/stream");
+    const ds = (
+      (await (
+        await fetch(`${stack.endpoints.SCICAT_URL}/api/v3/datasets`, { headers: { authorization: `Bearer ${token}` } })
+      ).json()) as Array<{ pid: string; sourceFolder: string }>
+    ).filter((d) => d.sourceFolder === "/stream");
     expect(ds.length).to.equal(N);
     let blocks = 0;
-    for (const d of ds) blocks += ((await (await fetch(`${stack.endpoints.SCICAT_URL}/api/v3/datasets/${encodeURIComponent(d.pid)}/origdatablocks`, { headers: { authorization: `Bearer ${token}` } })).json()) as unknown[]).length;
+    for (const d of ds)
+      blocks += (
+        (await (
+          await fetch(`${stack.endpoints.SCICAT_URL}/api/v3/datasets/${encodeURIComponent(d.pid)}/origdatablocks`, {
+            headers: { authorization: `Bearer ${token}` },
+          })
+        ).json()) as unknown[]
+      ).length;
     expect(blocks, "origdatablocks").to.equal(N);
-    const accounted = recs.filter((a) => String(a.annotations?.find((x) => x.key === "path")?.value ?? "").endsWith("/facility/accounting") && a.response?.success)
+    const accounted = recs
+      .filter(
+        (a) => String(a.annotations?.find((x) => x.key === "path")?.value ?? "").endsWith("/facility/accounting") && a.response?.success,
+      )
       .flatMap((a) => ((a.response!.result as { files?: Array<{ path: string }> }).files ?? []).map((f) => f.path));
     expect(accounted.length, "accounting records of the stream's files").to.equal(N);
     expect(new Set(accounted).size).to.equal(N);
     // (the lifecycle step's polls while an archive copy is made are not retries of a failure)
     const retried = files.filter((f) => Object.entries(f.rules).some(([k, r]) => !k.startsWith("finally:") && r.attempt > 1)).length;
-    console.log(`      ${N} files written, ${N} catalogued, 0 failed, 0 duplicates; ${scicat.failed} SciCat 500s, ${timedOut.length} activations timed out, ${refused.length} rule invocations refused (429), ${retried} files retried, provider SIGKILLed once; done ${((done - cleared) / 1000).toFixed(1)} s after the faults cleared`);
+    console.log(
+      `      ${N} files written, ${N} catalogued, 0 failed, 0 duplicates; ${scicat.failed} SciCat 500s, ${timedOut.length} activations timed out, ${refused.length} rule invocations refused (429), ${retried} files retried, provider SIGKILLed once; done ${((done - cleared) / 1000).toFixed(1)} s after the faults cleared`,
+    );
   });
 });
 
@@ -289,9 +380,12 @@ describe("end to end: three restarts of the whole stack (as `npm start` does) wi
   let root: string;
 
   const ledger = async (s: LocalStack, prefix: string): Promise<FileView[]> => {
-    const r = await fetch(`${s.endpoints.PROVIDER_URL}/api/v1/registrations/guest/raw-files/files?prefix=${encodeURIComponent(prefix)}&limit=1000`, {
-      headers: { authorization: `Basic ${Buffer.from(s.endpoints.PROVIDER_AUTH).toString("base64")}`, "x-owner-key": GUEST_AUTH },
-    });
+    const r = await fetch(
+      `${s.endpoints.PROVIDER_URL}/api/v1/registrations/guest/raw-files/files?prefix=${encodeURIComponent(prefix)}&limit=1000`,
+      {
+        headers: { authorization: `Basic ${Buffer.from(s.endpoints.PROVIDER_AUTH).toString("base64")}`, "x-owner-key": GUEST_AUTH },
+      },
+    );
     return ((await r.json()) as { files: FileView[] }).files;
   };
   /** ms from copying one file into storage until the ledger has it succeeded */
@@ -299,7 +393,12 @@ describe("end to end: three restarts of the whole stack (as `npm start` does) wi
     mkdirSync(join(s.data, "single"), { recursive: true });
     const t = Date.now();
     copyFileSync(join(testdata, "DLS_i03_i04_NXmx_hdf5_Therm_6_2.nxs"), join(s.data, "single", name));
-    await until(`${name} processed`, async () => ((await ledger(s, `/single/${name}`))[0]?.state === "succeeded" ? true : undefined), 120_000, s);
+    await until(
+      `${name} processed`,
+      async () => ((await ledger(s, `/single/${name}`))[0]?.state === "succeeded" ? true : undefined),
+      120_000,
+      s,
+    );
     return Date.now() - t;
   }
 
@@ -316,12 +415,26 @@ describe("end to end: three restarts of the whole stack (as `npm start` does) wi
     mkdirSync(dir, { recursive: true });
     const sample = readFileSync(join(testdata, "IPNS_LRMECS_hdf5_lrcs3701.nx5"));
     // the files stay in storage over the restarts: their plan keeps the buffer copy after archiving
-    writeFileSync(join(dir, "dmp.json"), JSON.stringify({ version: 1, id: "kept", owner: { ownerGroup: "p00000" }, archive: { rseExpression: "type=archive" }, buffer: { keepDaysAfterArchive: 30 } }));
+    writeFileSync(
+      join(dir, "dmp.json"),
+      JSON.stringify({
+        version: 1,
+        id: "kept",
+        owner: { ownerGroup: "p00000" },
+        archive: { rseExpression: "type=archive" },
+        buffer: { keepDaysAfterArchive: 30 },
+      }),
+    );
     for (let i = 0; i < N; i++) writeFileSync(join(dir, `run-${String(i).padStart(4, "0")}.nx5`), sample);
-    await until(`${N} files processed`, async () => {
-      const f = await ledger(stack, "/kept/");
-      return f.length === N && f.every((x) => x.state === "succeeded") ? true : undefined;
-    }, 900_000, stack);
+    await until(
+      `${N} files processed`,
+      async () => {
+        const f = await ledger(stack, "/kept/");
+        return f.length === N && f.every((x) => x.state === "succeeded") ? true : undefined;
+      },
+      900_000,
+      stack,
+    );
     const afterRestart: number[] = [];
     for (let k = 1; k <= 3; k++) {
       await stack.stop();
@@ -333,13 +446,23 @@ describe("end to end: three restarts of the whole stack (as `npm start` does) wi
       await new Promise((r) => setTimeout(r, 5000)); // rescans and replays have had their time
       const ow = openwhisk({ apihost: stack.endpoints.OW_APIHOST, api_key: GUEST_AUTH });
       const recs = await activationsSince(ow, since);
-      const fired = recs.filter((a) => a.name === "raw-files").flatMap((a) => ((a.response?.result as { events?: Array<{ subject: string }> })?.events ?? []).map((e) => e.subject));
-      expect(fired.filter((p) => !p.startsWith("/single/after-restart-")), `files fired again after restart ${k}`).to.deep.equal([]);
-      const accounted = recs.filter((a) => String(a.annotations?.find((x) => x.key === "path")?.value ?? "").endsWith("/facility/accounting"))
-        .flatMap((a) => ((a.response?.result as { files?: Array<{ path: string }> })?.files ?? []).map((f) => f.path)).filter((p) => p.startsWith("/kept/"));
+      const fired = recs
+        .filter((a) => a.name === "raw-files")
+        .flatMap((a) => ((a.response?.result as { events?: Array<{ subject: string }> })?.events ?? []).map((e) => e.subject));
+      expect(
+        fired.filter((p) => !p.startsWith("/single/after-restart-")),
+        `files fired again after restart ${k}`,
+      ).to.deep.equal([]);
+      const accounted = recs
+        .filter((a) => String(a.annotations?.find((x) => x.key === "path")?.value ?? "").endsWith("/facility/accounting"))
+        .flatMap((a) => ((a.response?.result as { files?: Array<{ path: string }> })?.files ?? []).map((f) => f.path))
+        .filter((p) => p.startsWith("/kept/"));
       expect(accounted, `accounting records of kept files after restart ${k}`).to.deep.equal([]);
     }
-    console.log(`      ${N} files kept over 3 restarts, 0 fired again; one new file: ${fresh} ms on a fresh stack, ${afterRestart.join(", ")} ms after each restart`);
-    for (const ms of afterRestart) expect(ms, "a new file after a restart waits behind nothing").to.be.below(Math.max(fresh * 3, fresh + 30_000));
+    console.log(
+      `      ${N} files kept over 3 restarts, 0 fired again; one new file: ${fresh} ms on a fresh stack, ${afterRestart.join(", ")} ms after each restart`,
+    );
+    for (const ms of afterRestart)
+      expect(ms, "a new file after a restart waits behind nothing").to.be.below(Math.max(fresh * 3, fresh + 30_000));
   });
 });

@@ -52,18 +52,35 @@ describe("end to end: storage events run the facility pipeline", function () {
     for (const d of ["/beamtime/", "/beamtime/raw/"]) await fetch(`${dav}${d}`, { method: "MKCOL", headers: { authorization: auth } });
     // the beamtime's data management plan: archived copies, and the buffer copy kept a day after
     // (the next test corrupts a buffer copy behind the storage's back)
-    const plan = { version: 1, id: "e2e beamtime", owner: { ownerGroup: "p-e2e" }, archive: { rseExpression: "type=archive" }, buffer: { keepDaysAfterArchive: 1 } };
-    expect((await fetch(`${dav}/beamtime/dmp.json`, { method: "PUT", headers: { authorization: auth }, body: JSON.stringify(plan) })).status).to.equal(201);
-    const put = await fetch(`${dav}/beamtime/raw/${FRAME}`, { method: "PUT", headers: { authorization: auth }, body: readFileSync(join(testdata, FRAME)) });
+    const plan = {
+      version: 1,
+      id: "e2e beamtime",
+      owner: { ownerGroup: "p-e2e" },
+      archive: { rseExpression: "type=archive" },
+      buffer: { keepDaysAfterArchive: 1 },
+    };
+    expect(
+      (await fetch(`${dav}/beamtime/dmp.json`, { method: "PUT", headers: { authorization: auth }, body: JSON.stringify(plan) })).status,
+    ).to.equal(201);
+    const put = await fetch(`${dav}/beamtime/raw/${FRAME}`, {
+      method: "PUT",
+      headers: { authorization: auth },
+      body: readFileSync(join(testdata, FRAME)),
+    });
     expect(put.status).to.equal(201);
     mkdirSync(join(stack.data, "beamtime/raw"), { recursive: true });
     copyFileSync(join(testdata, MX), join(stack.data, "beamtime/raw", MX));
     const paths = [`/beamtime/raw/${FRAME}`, `/beamtime/raw/${MX}`];
 
-    const done = await until("both files through the ingest sequence", async () => {
-      const m = ingested(await activationsSince(ow, t0));
-      return paths.every((p) => m.has(p)) ? m : undefined;
-    }, 180_000, stack);
+    const done = await until(
+      "both files through the ingest sequence",
+      async () => {
+        const m = ingested(await activationsSince(ow, t0));
+        return paths.every((p) => m.has(p)) ? m : undefined;
+      },
+      180_000,
+      stack,
+    );
 
     const token = await scicatToken(stack.endpoints.SCICAT_URL);
     for (const p of paths) {
@@ -73,7 +90,9 @@ describe("end to end: storage events run the facility pipeline", function () {
       expect(f.checksum).to.include({ verified: true });
       expect((f.metadata as { format: string }).format).to.equal(p.endsWith(".nxs") ? "nexus" : f.metadata.format);
       const pid = (f.catalogue as { pid: string }).pid;
-      const ds = await fetch(`${stack.endpoints.SCICAT_URL}/api/v3/datasets/${encodeURIComponent(pid)}`, { headers: { authorization: `Bearer ${token}` } });
+      const ds = await fetch(`${stack.endpoints.SCICAT_URL}/api/v3/datasets/${encodeURIComponent(pid)}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(ds.status, `SciCat dataset ${pid} of ${p}`).to.equal(200);
       // the catalogue names the exact code that made the entry: each step's bundle, as deployed
       const prov = ((await ds.json()) as { scientificMetadata: { provenance: Record<string, any> } }).scientificMetadata.provenance;
@@ -90,22 +109,50 @@ describe("end to end: storage events run the facility pipeline", function () {
       // once ingest and derive succeeded, lifecycle archives the file as the plan says
       const placement = f.placement as { scope: string; name: string };
       const rucioToken1 = await rucioToken(stack.endpoints.RUCIO_URL);
-      await until(`the archive rule of ${p} OK`, async () => {
-        const rules = await fetch(`${stack.endpoints.RUCIO_URL}/dids/${placement.scope}/${encodeURIComponent(placement.name)}/rules`, { headers: { "X-Rucio-Auth-Token": rucioToken1 } });
-        expect(rules.status).to.equal(200);
-        return (await rules.text()).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { rse_expression: string; state: string }).some((r) => r.rse_expression === "type=archive" && r.state === "OK") ? true : undefined;
-      }, 60_000, stack);
+      await until(
+        `the archive rule of ${p} OK`,
+        async () => {
+          const rules = await fetch(`${stack.endpoints.RUCIO_URL}/dids/${placement.scope}/${encodeURIComponent(placement.name)}/rules`, {
+            headers: { "X-Rucio-Auth-Token": rucioToken1 },
+          });
+          expect(rules.status).to.equal(200);
+          return (await rules.text())
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { rse_expression: string; state: string })
+            .some((r) => r.rse_expression === "type=archive" && r.state === "OK")
+            ? true
+            : undefined;
+        },
+        60_000,
+        stack,
+      );
     }
-    await until("an accounting record per file", async () => (paths.every((p) => JSON.stringify(accounting).includes(p)) ? true : undefined), 30_000);
+    await until(
+      "an accounting record per file",
+      async () => (paths.every((p) => JSON.stringify(accounting).includes(p)) ? true : undefined),
+      30_000,
+    );
 
     // the frame's preview, written back under derived/, went through the derived pipeline too
     const preview = `/beamtime/raw/derived/${FRAME}.preview.png`;
-    const derived = await until("the preview catalogued by the derived pipeline", async () => {
-      const recs = await activationsSince(ow, t0);
-      return recs.find((a) => pathOf(a).endsWith("/facility-dev-derived") && a.response?.success && JSON.stringify(a.response.result).includes(preview));
-    }, 120_000, stack);
-    const dfile = ((derived.response!.result as { files: Array<{ path: string; catalogue?: { pid: string } }> }).files).find((f) => f.path === preview)!;
-    const dds = await fetch(`${stack.endpoints.SCICAT_URL}/api/v3/datasets/${encodeURIComponent(dfile.catalogue!.pid)}`, { headers: { authorization: `Bearer ${token}` } });
+    const derived = await until(
+      "the preview catalogued by the derived pipeline",
+      async () => {
+        const recs = await activationsSince(ow, t0);
+        return recs.find(
+          (a) => pathOf(a).endsWith("/facility-dev-derived") && a.response?.success && JSON.stringify(a.response.result).includes(preview),
+        );
+      },
+      120_000,
+      stack,
+    );
+    const dfile = (derived.response!.result as { files: Array<{ path: string; catalogue?: { pid: string } }> }).files.find(
+      (f) => f.path === preview,
+    )!;
+    const dds = await fetch(`${stack.endpoints.SCICAT_URL}/api/v3/datasets/${encodeURIComponent(dfile.catalogue!.pid)}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(dds.status).to.equal(200);
     const dprov = ((await dds.json()) as { scientificMetadata: { provenance: Record<string, unknown> } }).scientificMetadata.provenance;
     expect(dprov["prov:wasDerivedFrom"]).to.deep.equal([(done.get(`/beamtime/raw/${FRAME}`)!.catalogue as { pid: string }).pid]);
@@ -128,24 +175,52 @@ describe("end to end: storage events run the facility pipeline", function () {
     unlinkSync(link);
     const since = Date.now();
     // the operator replays the file's event (as a provider redelivery would)
-    await ow.triggers.invoke({ name: "raw-files", params: { events: [{ specversion: "1.0", id: "replay-1", source: "e2e", type: "org.dcache.storage.IN_CLOSE_WRITE", subject: p, time: new Date().toISOString() }] } });
-    const seq = await until("the ingest sequence to end with the file failed", async () => {
-      const recs = await activationsSince(ow, since);
-      return recs.find((a) => pathOf(a).endsWith("/facility-dev-ingest") && JSON.stringify(a.response?.result ?? {}).includes('"failed"'));
-    }, 60_000, stack);
+    await ow.triggers.invoke({
+      name: "raw-files",
+      params: {
+        events: [
+          {
+            specversion: "1.0",
+            id: "replay-1",
+            source: "e2e",
+            type: "org.dcache.storage.IN_CLOSE_WRITE",
+            subject: p,
+            time: new Date().toISOString(),
+          },
+        ],
+      },
+    });
+    const seq = await until(
+      "the ingest sequence to end with the file failed",
+      async () => {
+        const recs = await activationsSince(ow, since);
+        return recs.find(
+          (a) => pathOf(a).endsWith("/facility-dev-ingest") && JSON.stringify(a.response?.result ?? {}).includes('"failed"'),
+        );
+      },
+      60_000,
+      stack,
+    );
     // the sequence ran to its end; the file left the batch at checksum and no later step touched it
     expect(seq.response!.success).to.equal(true);
-    const result = seq.response!.result as { files: unknown[]; failed: Array<{ path: string; step: string; reason: string; permanent: boolean }> };
+    const result = seq.response!.result as {
+      files: unknown[];
+      failed: Array<{ path: string; step: string; reason: string; permanent: boolean }>;
+    };
     expect(result.files).to.deep.equal([]);
     expect(result.failed).to.have.length(1);
     expect(result.failed[0]).to.include({ path: p, step: "checksum", permanent: true });
-    expect(result.failed[0]!.reason).to.include(good).and.include(adler32Hex(readFileSync(fsPath)));
+    expect(result.failed[0]!.reason)
+      .to.include(good)
+      .and.include(adler32Hex(readFileSync(fsPath)));
     const line = describeActivation(seq as Rec)!;
     expect(line).to.include("failed").and.include("checksum").and.include(good);
   });
 });
 
 async function rucioToken(url: string): Promise<string> {
-  const r = await fetch(`${url}/auth/userpass`, { headers: { "X-Rucio-Account": "demo", "X-Rucio-Username": "demo", "X-Rucio-Password": "demo" } });
+  const r = await fetch(`${url}/auth/userpass`, {
+    headers: { "X-Rucio-Account": "demo", "X-Rucio-Username": "demo", "X-Rucio-Password": "demo" },
+  });
   return r.headers.get("x-rucio-auth-token")!;
 }

@@ -25,13 +25,19 @@ async function catalogued(stack: LocalStack, folder: string): Promise<Dataset[]>
 }
 
 /** Copies `n` files named f-00000.cbf… into the folder, `perSecond` at most, calling `at(i)` before file i. */
-async function stream(dir: string, sample: string, n: number, perSecond: number, at: (i: number) => Promise<void> | void = () => {}): Promise<void> {
+async function stream(
+  dir: string,
+  sample: string,
+  n: number,
+  perSecond: number,
+  at: (i: number) => Promise<void> | void = () => {},
+): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const t0 = Date.now();
   for (let i = 0; i < n; i++) {
     await at(i);
     copyFileSync(sample, join(dir, `f-${String(i).padStart(5, "0")}.cbf`));
-    const ahead = (i + 1) / perSecond * 1000 - (Date.now() - t0);
+    const ahead = ((i + 1) / perSecond) * 1000 - (Date.now() - t0);
     if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
   }
 }
@@ -64,10 +70,15 @@ describe("end to end: no file lost or doubled across redeploys and crashes", fun
       if (i === Math.floor(n * 0.3)) redeploy = stack.serverless(["deploy"], "redeploy");
     });
     await redeploy;
-    const ds = await until(`${n} datasets in SciCat`, async () => {
-      const d = await catalogued(stack, folder);
-      return d.length >= n ? d : undefined;
-    }, 1_200_000, stack).catch(async (e) => {
+    const ds = await until(
+      `${n} datasets in SciCat`,
+      async () => {
+        const d = await catalogued(stack, folder);
+        return d.length >= n ? d : undefined;
+      },
+      1_200_000,
+      stack,
+    ).catch(async (e) => {
       report("redeploy", n, await catalogued(stack, folder));
       throw e;
     });
@@ -83,10 +94,15 @@ describe("end to end: no file lost or doubled across redeploys and crashes", fun
       if (i === Math.floor(n / 3)) await stack.restart("provider", "SIGKILL");
       if (i === Math.floor((2 * n) / 3)) await stack.restart("openwhisk", "SIGKILL");
     });
-    const ds = await until(`${n} datasets in SciCat`, async () => {
-      const d = await catalogued(stack, folder);
-      return d.length >= n ? d : undefined;
-    }, 1_200_000, stack).catch(async (e) => {
+    const ds = await until(
+      `${n} datasets in SciCat`,
+      async () => {
+        const d = await catalogued(stack, folder);
+        return d.length >= n ? d : undefined;
+      },
+      1_200_000,
+      stack,
+    ).catch(async (e) => {
       report("crashes", n, await catalogued(stack, folder));
       throw e;
     });

@@ -11,7 +11,10 @@ import { LocalStack, GUEST_AUTH } from "../../scripts/stack/stack.ts";
 
 export type Rec = Activation<Dict> & { cause?: string };
 
-export async function startStack(more: Partial<StackOptions> = {}, beforeDeploy?: (stack: LocalStack) => Promise<void>): Promise<{ stack: LocalStack; ow: ReturnType<typeof openwhisk> }> {
+export async function startStack(
+  more: Partial<StackOptions> = {},
+  beforeDeploy?: (stack: LocalStack) => Promise<void>,
+): Promise<{ stack: LocalStack; ow: ReturnType<typeof openwhisk> }> {
   const root = mkdtempSync(join(tmpdir(), "e2e-"));
   const stack = LocalStack.onFreePorts(root, more);
   await stack.start();
@@ -37,7 +40,8 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
   for (;;) {
     const v = await probe();
     if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${stack ? `; logs in ${stack.state}/logs` : ""}`);
+    if (Date.now() > end)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${stack ? `; logs in ${stack.state}/logs` : ""}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -53,7 +57,11 @@ export function ingested(recs: Rec[]): Map<string, Dict> {
 }
 
 export async function scicatToken(url: string): Promise<string> {
-  const r = await fetch(`${url}/api/v3/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "ingestor", password: "ingestor" }) });
+  const r = await fetch(`${url}/api/v3/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: "ingestor", password: "ingestor" }),
+  });
   return ((await r.json()) as { access_token: string }).access_token;
 }
 
@@ -74,7 +82,11 @@ export async function faultyProxy(target: string): Promise<{ url: string; failin
       }
       const headers = { ...req.headers };
       delete headers.host;
-      fetch(target + (req.url ?? "/"), { method: req.method, headers: headers as Record<string, string>, body: chunks.length ? Buffer.concat(chunks) : undefined })
+      fetch(target + (req.url ?? "/"), {
+        method: req.method,
+        headers: headers as Record<string, string>,
+        body: chunks.length ? Buffer.concat(chunks) : undefined,
+      })
         .then(async (r) => {
           const body = Buffer.from(await r.arrayBuffer());
           const out: Record<string, string> = {};

@@ -20,7 +20,7 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
   let outside: string;
   const root = () => join(stack.root, "arrive");
 
-  before(async function () {
+  before(async () => {
     for (const tool of ["inotifywait", "rsync"]) {
       try {
         execFileSync("which", [tool]);
@@ -42,23 +42,34 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
     if (outside) rmSync(outside, { recursive: true, force: true });
   });
   afterEach(function () {
-    if (this.currentTest?.state === "failed") process.stderr.write(`${stack.output().slice(-8000)}\n--- local dCache:\n${stack.dcache.output().slice(-4000)}\n`);
+    if (this.currentTest?.state === "failed")
+      process.stderr.write(`${stack.output().slice(-8000)}\n--- local dCache:\n${stack.dcache.output().slice(-4000)}\n`);
   });
 
   async function metric(name: string, labels: string): Promise<number> {
-    const res = await fetch(`${stack.provider.urls.provider}/metrics`, { headers: { authorization: `Basic ${Buffer.from(PROVIDER_AUTH).toString("base64")}` } });
+    const res = await fetch(`${stack.provider.urls.provider}/metrics`, {
+      headers: { authorization: `Basic ${Buffer.from(PROVIDER_AUTH).toString("base64")}` },
+    });
     const line = (await res.text()).split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels));
     return line ? Number(line.split(" ").pop()) : 0;
   }
 
   /** Fired events per path, once every expected path fired and late duplicates had time to show. */
-  async function firedPerPath(trigger: string, expected: string[]): Promise<Map<string, { n: number; types: string[]; data: Record<string, unknown>[] }>> {
-    await waitFor(`${expected.length} arrivals`, async () => {
-      const got = new Set((await stack.firedEvents(trigger)).map((e) => e.subject));
-      const missing = expected.filter((p) => !got.has(p));
-      if (missing.length > 0) throw new Error(`missing ${missing.join(", ")}`);
-      return true;
-    }, 30_000, 200);
+  async function firedPerPath(
+    trigger: string,
+    expected: string[],
+  ): Promise<Map<string, { n: number; types: string[]; data: Record<string, unknown>[] }>> {
+    await waitFor(
+      `${expected.length} arrivals`,
+      async () => {
+        const got = new Set((await stack.firedEvents(trigger)).map((e) => e.subject));
+        const missing = expected.filter((p) => !got.has(p));
+        if (missing.length > 0) throw new Error(`missing ${missing.join(", ")}`);
+        return true;
+      },
+      30_000,
+      200,
+    );
     // a listed file waits up to 2 s for its own event: give repeats that long to show up
     await new Promise((r) => setTimeout(r, 2500));
     const out = new Map<string, { n: number; types: string[]; data: Record<string, unknown>[] }>();
@@ -75,14 +86,27 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
   function expectOnce(per: Map<string, { n: number; types: string[] }>, expected: string[], under: string): void {
     const seen = [...per.entries()].filter(([p]) => p.startsWith(under));
     const temps = seen.filter(([p]) => TEMPORARY.test(p));
-    expect(temps.map(([p]) => p), "temporary names fired").to.deep.equal([]);
-    expect(seen.filter(([, c]) => c.n !== 1).map(([p, c]) => `${p} ×${c.n} (${c.types.join(",")})`), "fired more than once").to.deep.equal([]);
+    expect(
+      temps.map(([p]) => p),
+      "temporary names fired",
+    ).to.deep.equal([]);
+    expect(
+      seen.filter(([, c]) => c.n !== 1).map(([p, c]) => `${p} ×${c.n} (${c.types.join(",")})`),
+      "fired more than once",
+    ).to.deep.equal([]);
     expect(seen.map(([p]) => p).sort()).to.deep.equal([...expected].sort());
   }
 
   it("with the default filter, every final file fires once however it arrived, temporary names never", async () => {
     await stack.createFeed("arrivals", {
-      source: { kind: "dcache", url: stack.frontend, paths: ["/arrive"], recursive: true, enrich: true, auth: { username: "demo", password: "demo" } },
+      source: {
+        kind: "dcache",
+        url: stack.frontend,
+        paths: ["/arrive"],
+        recursive: true,
+        enrich: true,
+        auth: { username: "demo", password: "demo" },
+      },
       // the latency-tuned batching of serverless.yml; the filter is the feed's default
       batch: { maxEvents: 100, maxWaitMs: 20 },
     });
@@ -144,7 +168,8 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
     const report = [...per.entries()].map(([p, c]) => `${p.replace("/arrive/", "")}:${c.types.join(",")}`).join(" ");
     console.log(`      ${expected.length} files, fired ${[...per.values()].reduce((s, c) => s + c.n, 0)}: ${report}`);
     expectOnce(per, expected, "/arrive/");
-    for (const p of ["/arrive/final/m0.nxs", "/arrive/in/o0.h5", "/arrive/rsync/r0.nxs", "/arrive/instrument/x0.nxs"]) expect(per.get(p)!.types, p).to.deep.equal(["IN_MOVED_TO"]);
+    for (const p of ["/arrive/final/m0.nxs", "/arrive/in/o0.h5", "/arrive/rsync/r0.nxs", "/arrive/instrument/x0.nxs"])
+      expect(per.get(p)!.types, p).to.deep.equal(["IN_MOVED_TO"]);
     // renamed into place: the old (temporary) name, and size and checksum like a closed file
     expect(per.get("/arrive/instrument/x0.nxs")!.data[0]).to.include({ oldPath: "/arrive/instrument/x0.nxs.part", size: 1003 });
     expect(per.get("/arrive/rsync/r1.nxs")!.data[0]!.oldPath).to.match(/^\/arrive\/rsync\/\.r1\.nxs\.[A-Za-z0-9]{6}$/);
@@ -155,19 +180,40 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
 
   it("says in the provider's log when filter types or source flags leave renames out", async () => {
     await stack.createFeed("narrow", {
-      source: { kind: "dcache", url: stack.frontend, paths: ["/arrive/final"], flags: ["IN_CLOSE_WRITE"], auth: { username: "demo", password: "demo" } },
+      source: {
+        kind: "dcache",
+        url: stack.frontend,
+        paths: ["/arrive/final"],
+        flags: ["IN_CLOSE_WRITE"],
+        auth: { username: "demo", password: "demo" },
+      },
       filter: { types: ["IN_CLOSE_WRITE"] },
     });
-    const lines = await waitFor("the warnings", () => {
-      const l = stack.output().split("\n").filter((x) => x.includes('"trigger":"/guest/narrow"') && x.includes("the feed passes only some arrivals"));
-      return l.length >= 2 ? l : undefined;
-    }, 10_000);
-    expect(lines!.join("\n")).to.match(/filter.types leaves out IN_MOVED_TO/).and.match(/source.flags leaves out IN_MOVED_TO/);
+    const lines = await waitFor(
+      "the warnings",
+      () => {
+        const l = stack
+          .output()
+          .split("\n")
+          .filter((x) => x.includes('"trigger":"/guest/narrow"') && x.includes("the feed passes only some arrivals"));
+        return l.length >= 2 ? l : undefined;
+      },
+      10_000,
+    );
+    expect(lines!.join("\n"))
+      .to.match(/filter.types leaves out IN_MOVED_TO/)
+      .and.match(/source.flags leaves out IN_MOVED_TO/);
   });
 
   it("a growing file closed three times within the settle window fires once", async () => {
     await stack.createFeed("growing", {
-      source: { kind: "dcache", url: stack.frontend, paths: ["/arrive/grow"], recursive: true, auth: { username: "demo", password: "demo" } },
+      source: {
+        kind: "dcache",
+        url: stack.frontend,
+        paths: ["/arrive/grow"],
+        recursive: true,
+        auth: { username: "demo", password: "demo" },
+      },
       filter: { settleMs: 600 },
       batch: { maxEvents: 100, maxWaitMs: 20 },
     });

@@ -24,7 +24,20 @@ describe("dCache → MQTT bridge (local dCache, Mosquitto, bridge as processes)"
   const startBridge = async () => {
     bridge = await startService(
       "feeds/provider/bridge.ts",
-      ["--dcache", dcache.urls["dcache-frontend"]!, "--path", "/beamtime", "--flags", "IN_CLOSE_WRITE", "--mqtt", MQTT_URL, "--topic", topic, "--state-dir", join(dir, "bridge")],
+      [
+        "--dcache",
+        dcache.urls["dcache-frontend"]!,
+        "--path",
+        "/beamtime",
+        "--flags",
+        "IN_CLOSE_WRITE",
+        "--mqtt",
+        MQTT_URL,
+        "--topic",
+        topic,
+        "--state-dir",
+        join(dir, "bridge"),
+      ],
       { listeners: [], env: { BRIDGE_DCACHE_USER: "demo", BRIDGE_DCACHE_PASSWORD: "demo" } },
     );
     await waitFor("bridge watching", () => /"state":"connected"/.test(bridge!.output()));
@@ -39,7 +52,9 @@ describe("dCache → MQTT bridge (local dCache, Mosquitto, bridge as processes)"
     await sub.subscribeAsync(topic, { qos: 1 });
     sub.on("message", (_t, payload) => received.push(JSON.parse(payload.toString())));
     mkdirSync(join(root, "beamtime"), { recursive: true });
-    dcache = await startService("local/dcache/main.ts", ["--root", root, "--frontend-port", "0", "--webdav-port", "0"], { listeners: ["dcache-frontend", "dcache-webdav"] });
+    dcache = await startService("local/dcache/main.ts", ["--root", root, "--frontend-port", "0", "--webdav-port", "0"], {
+      listeners: ["dcache-frontend", "dcache-webdav"],
+    });
   });
 
   after(async () => {
@@ -61,14 +76,32 @@ describe("dCache → MQTT bridge (local dCache, Mosquitto, bridge as processes)"
       }
     };
     write("scan-1", 30);
-    await waitFor("scan-1 published", () => tally(written, received.map((e) => e.subject)).missing.length === 0);
+    await waitFor(
+      "scan-1 published",
+      () =>
+        tally(
+          written,
+          received.map((e) => e.subject),
+        ).missing.length === 0,
+    );
     await bridge!.stop();
     write("scan-2", 30);
     await startBridge();
     write("scan-3", 30);
-    await waitFor("all published", () => tally(written, received.map((e) => e.subject)).missing.length === 0, 20000);
+    await waitFor(
+      "all published",
+      () =>
+        tally(
+          written,
+          received.map((e) => e.subject),
+        ).missing.length === 0,
+      20000,
+    );
     await new Promise((r) => setTimeout(r, 1000));
-    const t = tally(written, received.map((e) => e.subject));
+    const t = tally(
+      written,
+      received.map((e) => e.subject),
+    );
     console.log(`      written ${written.length}, published ${received.length}, missing ${t.missing.length}, duplicates ${t.duplicates}`);
     expect(t.missing).to.deep.equal([]);
     expect(t.duplicates).to.equal(0);

@@ -18,7 +18,9 @@ describe("dCache source: competing client on the shared channel (local dCache as
 
   before(async () => {
     mkdirSync(join(dir, "root/data"), { recursive: true });
-    dcache = await startService("local/dcache/main.ts", ["--root", join(dir, "root"), "--frontend-port", "0", "--webdav-port", "0"], { listeners: ["dcache-frontend", "dcache-webdav"] });
+    dcache = await startService("local/dcache/main.ts", ["--root", join(dir, "root"), "--frontend-port", "0", "--webdav-port", "0"], {
+      listeners: ["dcache-frontend", "dcache-webdav"],
+    });
   });
   after(async () => {
     await dcache?.stop();
@@ -52,7 +54,9 @@ describe("dCache source: competing client on the shared channel (local dCache as
       }
     })().catch(() => {});
     const kickedAt = Date.now();
-    const backedOff = await waitFor("hub reports the competing client", () => states.find((s) => s.state === "reconnecting" && /COMPETING_CLIENT/.test(s.detail ?? "")));
+    const backedOff = await waitFor("hub reports the competing client", () =>
+      states.find((s) => s.state === "reconnecting" && /COMPETING_CLIENT/.test(s.detail ?? "")),
+    );
     expect(backedOff!.detail).to.match(/replica id/);
     expect(lines.join("")).to.match(/"level":"error".*COMPETING_CLIENT/);
     // during the back-off the hub leaves the channel alone

@@ -16,15 +16,26 @@ after(stopSharedStack);
 const AUTH = { username: "demo", password: "demo" };
 
 async function allDelivered(stack: Stack, trigger: string, written: string[], only?: RegExp, timeoutMs = 40000) {
-  await waitFor(`every file delivered to ${trigger}`, async () => {
-    const t = tally(written, (await stack.firedEvents(trigger)).map((e) => e.subject));
-    if (t.missing.length > 0) throw new Error(`${t.missing.length} of ${written.length} missing, e.g. ${t.missing.slice(0, 3).join(", ")}`);
-    return true;
-  }, timeoutMs, 300);
+  await waitFor(
+    `every file delivered to ${trigger}`,
+    async () => {
+      const t = tally(
+        written,
+        (await stack.firedEvents(trigger)).map((e) => e.subject),
+      );
+      if (t.missing.length > 0)
+        throw new Error(`${t.missing.length} of ${written.length} missing, e.g. ${t.missing.slice(0, 3).join(", ")}`);
+      return true;
+    },
+    timeoutMs,
+    300,
+  );
   await new Promise((r) => setTimeout(r, 1000));
   // only this test's directories: the trigger may have earlier tests' files too
   const dirs = new Set(written.map((p) => p.slice(0, p.lastIndexOf("/"))));
-  const mine = (await stack.firedEvents(trigger)).map((e) => e.subject).filter((p) => dirs.has(p.slice(0, p.lastIndexOf("/"))) && (!only || only.test(p)));
+  const mine = (await stack.firedEvents(trigger))
+    .map((e) => e.subject)
+    .filter((p) => dirs.has(p.slice(0, p.lastIndexOf("/"))) && (!only || only.test(p)));
   const t = tally(written, mine);
   const seenOnce = new Set<string>();
   const dupDirs = new Map<string, number>();
@@ -81,7 +92,9 @@ describe("dCache source: recovery (local dCache, local OpenWhisk, provider as pr
       burst(stack, "facility/raw/kill-b", 4, 40, written);
       await stack.startProvider();
       burst(stack, "facility/raw/kill-c", 2, 40, written);
-      await waitFor("the restarted provider finds its channel", () => /found the event channel again by client-id/.test(stack.provider.output()));
+      await waitFor("the restarted provider finds its channel", () =>
+        /found the event channel again by client-id/.test(stack.provider.output()),
+      );
       await allDelivered(stack, "crash", written);
     });
 
@@ -103,7 +116,10 @@ describe("dCache source: recovery (local dCache, local OpenWhisk, provider as pr
         proxy.cut();
         burst(stack, "facility/cut/c", 2, 40, written);
         await allDelivered(stack, "cut", written);
-        expect(stack.provider.output().split("reconnecting with Last-Event-ID").length - before, "each cut is seen and said").to.be.greaterThan(0);
+        expect(
+          stack.provider.output().split("reconnecting with Last-Event-ID").length - before,
+          "each cut is seen and said",
+        ).to.be.greaterThan(0);
       } finally {
         proxy.close();
       }
@@ -117,7 +133,11 @@ describe("dCache source: recovery (local dCache, local OpenWhisk, provider as pr
       // written while the storage is down: no event will ever say so, only a rescan finds them
       burst(stack, "facility/raw/rs-b", 2, 30, written);
       await stack.startDcache();
-      await waitFor("the provider re-created its channel", () => /creating a new one, re-subscribing and rescanning/.test(stack.provider.output()), 20000);
+      await waitFor(
+        "the provider re-created its channel",
+        () => /creating a new one, re-subscribing and rescanning/.test(stack.provider.output()),
+        20000,
+      );
       burst(stack, "facility/raw/rs-c", 2, 30, written);
       await allDelivered(stack, "crash", written);
       const log = stack.provider.output();
@@ -127,7 +147,13 @@ describe("dCache source: recovery (local dCache, local OpenWhisk, provider as pr
     it("wrong credentials: registration disabled with a clear reason, no retry storm", async () => {
       mkdirSync(join(stack.root, "other"), { recursive: true });
       await stack.createFeed("badauth", {
-        source: { kind: "dcache", url: stack.frontend, paths: ["/other"], recursive: false, auth: { username: "demo", password: "wrong-password-123" } },
+        source: {
+          kind: "dcache",
+          url: stack.frontend,
+          paths: ["/other"],
+          recursive: false,
+          auth: { username: "demo", password: "wrong-password-123" },
+        },
       });
       const read = await waitFor("disabled", async () => {
         const r = await stack.readFeed("badauth");
@@ -135,7 +161,11 @@ describe("dCache source: recovery (local dCache, local OpenWhisk, provider as pr
       });
       expect(read.status.reason.message).to.match(/refused the credentials \(HTTP 401\).*source\.auth/);
       expect(JSON.stringify(read)).to.not.include("wrong-password-123");
-      const refusals = () => stack.provider.output().split("\n").filter((l) => l.includes("dCache refused the credentials")).length;
+      const refusals = () =>
+        stack.provider
+          .output()
+          .split("\n")
+          .filter((l) => l.includes("dCache refused the credentials")).length;
       const n = refusals();
       await sleep(3000);
       expect(refusals()).to.equal(n);
@@ -145,7 +175,15 @@ describe("dCache source: recovery (local dCache, local OpenWhisk, provider as pr
       await (stack.ow().feeds as unknown as { update(o: object): Promise<unknown> }).update({
         name: "/guest/dcache/events",
         trigger: "badauth",
-        params: { source: { kind: "dcache", url: stack.frontend, paths: ["/other"], recursive: false, auth: { username: "demo", password: "demo" } } },
+        params: {
+          source: {
+            kind: "dcache",
+            url: stack.frontend,
+            paths: ["/other"],
+            recursive: false,
+            auth: { username: "demo", password: "demo" },
+          },
+        },
       });
       const fixed = await waitFor("re-enabled and connected", async () => {
         const r = await stack.readFeed("badauth");
@@ -161,7 +199,14 @@ describe("dCache source: recovery (local dCache, local OpenWhisk, provider as pr
       mkdirSync(join(stack.root, "fast"), { recursive: true });
       await stack.start({ subscriptionQueue: 10, replayBuffer: 50 });
       await stack.createFeed("overflow", {
-        source: { kind: "dcache", url: stack.frontend, paths: ["/fast"], recursive: true, flags: ["IN_CLOSE_WRITE"], auth: { token: "demo-token" } },
+        source: {
+          kind: "dcache",
+          url: stack.frontend,
+          paths: ["/fast"],
+          recursive: true,
+          flags: ["IN_CLOSE_WRITE"],
+          auth: { token: "demo-token" },
+        },
         batch: { maxEvents: 500, maxWaitMs: 50 },
       });
       await waitFor("source connected", async () => (await stack.readFeed("overflow"))?.source?.state === "connected");

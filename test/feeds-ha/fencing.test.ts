@@ -20,7 +20,19 @@ describe("feed provider HA: fenced store writes", () => {
     leases = new LeaseTable(store);
     store.setFence(() => fence);
     const now = Date.now();
-    await store.putRegistration({ id: "guest/f", namespace: "guest", trigger: "f", publicConfig: {}, sealed: "v1:x", state: "active", reason: null, dateChanged: now, cursor: null, stats: emptyStats(), createdAt: now });
+    await store.putRegistration({
+      id: "guest/f",
+      namespace: "guest",
+      trigger: "f",
+      publicConfig: {},
+      sealed: "v1:x",
+      state: "active",
+      reason: null,
+      dateChanged: now,
+      cursor: null,
+      stats: emptyStats(),
+      createdAt: now,
+    });
   });
   after(async () => {
     await store?.close();
@@ -47,9 +59,15 @@ describe("feed provider HA: fenced store writes", () => {
     let err: unknown;
     await store.appendIntake("guest/f", { events: [ev("e2")], dead: [], cursor: "c2" }).catch((e) => (err = e));
     expect(err).to.be.instanceOf(LeaseLostError);
-    await store.removeOutbox("guest/f", [e1!.seq]).then(() => (err = undefined), (e) => (err = e));
+    await store.removeOutbox("guest/f", [e1!.seq]).then(
+      () => (err = undefined),
+      (e) => (err = e),
+    );
     expect(err).to.be.instanceOf(LeaseLostError);
-    await store.moveToDeadLetters("guest/f", [e1!], "x", null).then(() => (err = undefined), (e) => (err = e));
+    await store.moveToDeadLetters("guest/f", [e1!], "x", null).then(
+      () => (err = undefined),
+      (e) => (err = e),
+    );
     expect(err).to.be.instanceOf(LeaseLostError);
     expect((await store.loadOutbox("guest/f")).map((e) => e.eventId)).to.deep.equal(["e1"]);
     expect((await store.getRegistration("guest/f"))!.cursor).to.equal("c1");

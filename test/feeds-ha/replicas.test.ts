@@ -69,52 +69,78 @@ describe("feed provider replicas sharing one PostgreSQL store", function () {
   async function allDelivered(timeoutMs = process.env.FEEDS_HA_DEBUG ? 5000 : 40_000): Promise<{ events: number; duplicates: number }> {
     let events = 0;
     let duplicates = 0;
-    await waitFor("every event fired at least once", () => {
-      events = 0;
-      duplicates = 0;
-      const missing: string[] = [];
-      for (const [trigger, subjects] of expected) {
-        const got = new Map<string, number>();
-        for (const e of ow.acceptedEvents(trigger)) got.set(e.subject, (got.get(e.subject) ?? 0) + 1);
-        for (const s of subjects) if (!got.has(s)) missing.push(`${trigger}:${s}`);
-        events += subjects.length;
-        for (const n of got.values()) duplicates += n - 1;
-      }
-      if (missing.length > 0 && process.env.FEEDS_HA_DEBUG) {
+    await waitFor(
+      "every event fired at least once",
+      () => {
+        events = 0;
+        duplicates = 0;
+        const missing: string[] = [];
         for (const [trigger, subjects] of expected) {
-          const got = new Set(ow.acceptedEvents(trigger).map((e) => e.subject));
-          console.log(trigger, subjects.map((s) => (got.has(s) ? "+" : "-")).join(""));
+          const got = new Map<string, number>();
+          for (const e of ow.acceptedEvents(trigger)) got.set(e.subject, (got.get(e.subject) ?? 0) + 1);
+          for (const s of subjects) if (!got.has(s)) missing.push(`${trigger}:${s}`);
+          events += subjects.length;
+          for (const n of got.values()) duplicates += n - 1;
         }
-      }
-      if (missing.length > 0) throw new Error(`${missing.length} not fired yet (${[...new Set(missing.map((m) => m.split(":")[0]))].join(", ")}), e.g. ${missing.slice(0, 3).join(", ")}`);
-      return true;
-    }, timeoutMs, 200);
+        if (missing.length > 0 && process.env.FEEDS_HA_DEBUG) {
+          for (const [trigger, subjects] of expected) {
+            const got = new Set(ow.acceptedEvents(trigger).map((e) => e.subject));
+            console.log(trigger, subjects.map((s) => (got.has(s) ? "+" : "-")).join(""));
+          }
+        }
+        if (missing.length > 0)
+          throw new Error(
+            `${missing.length} not fired yet (${[...new Set(missing.map((m) => m.split(":")[0]))].join(", ")}), e.g. ${missing.slice(0, 3).join(", ")}`,
+          );
+        return true;
+      },
+      timeoutMs,
+      200,
+    );
     return { events, duplicates };
   }
 
   /** Waits until every unit is run by exactly one live replica, none above its fair share. */
   async function spread(units: number): Promise<Map<string, string[]>> {
-    return waitFor("units spread over the live replicas", async (): Promise<Map<string, string[]> | false> => {
-      const claims = await cluster.claims();
-      const share = Math.ceil(units / cluster.live().length);
-      const per = new Map<string, number>();
-      for (const ids of claims.values()) for (const id of ids) per.set(id, (per.get(id) ?? 0) + 1);
-      const ok = claims.size === units && [...claims.values()].every((ids) => ids.length === 1) && [...per.values()].every((n) => n <= share);
-      return ok ? claims : false;
-    }, 30_000, 100) as Promise<Map<string, string[]>>;
+    return waitFor(
+      "units spread over the live replicas",
+      async (): Promise<Map<string, string[]> | false> => {
+        const claims = await cluster.claims();
+        const share = Math.ceil(units / cluster.live().length);
+        const per = new Map<string, number>();
+        for (const ids of claims.values()) for (const id of ids) per.set(id, (per.get(id) ?? 0) + 1);
+        const ok =
+          claims.size === units && [...claims.values()].every((ids) => ids.length === 1) && [...per.values()].every((n) => n <= share);
+        return ok ? claims : false;
+      },
+      30_000,
+      100,
+    ) as Promise<Map<string, string[]>>;
   }
 
   /** Waits until every registration's source is connected on the replica running it (files written
    *  before a dCache watch exists make no event: that would be the test's fault, not a loss). */
   async function connected(): Promise<void> {
     const triggers = [...Array.from({ length: MQTT_REGS }, (_, k) => `m${k}`), "da", "db"];
-    await waitFor("every source connected on its owner", async () => {
-      for (const t of triggers) {
-        const states = await Promise.all(cluster.live().map((r) => r.client.read(t).then((x) => x.body?.source?.state as string).catch(() => "")));
-        if (!states.includes("connected")) return false;
-      }
-      return true;
-    }, 30_000, 100);
+    await waitFor(
+      "every source connected on its owner",
+      async () => {
+        for (const t of triggers) {
+          const states = await Promise.all(
+            cluster.live().map((r) =>
+              r.client
+                .read(t)
+                .then((x) => x.body?.source?.state as string)
+                .catch(() => ""),
+            ),
+          );
+          if (!states.includes("connected")) return false;
+        }
+        return true;
+      },
+      30_000,
+      100,
+    );
   }
 
   /** SIGKILLs a replica and returns how long until the survivors ran all of its units. */
@@ -122,10 +148,15 @@ describe("feed provider replicas sharing one PostgreSQL store", function () {
     const units = (await cluster.held(victim)).map((u) => u.unit);
     const t0 = performance.now();
     await cluster.kill(victim);
-    await waitFor("the victim's units taken over", async () => {
-      const claims = await cluster.claims();
-      return units.every((u) => (claims.get(u) ?? []).length === 1);
-    }, 30_000, 25);
+    await waitFor(
+      "the victim's units taken over",
+      async () => {
+        const claims = await cluster.claims();
+        return units.every((u) => (claims.get(u) ?? []).length === 1);
+      },
+      30_000,
+      25,
+    );
     const ms = performance.now() - t0;
     takeovers.push(ms);
     console.log(`      takeover after SIGKILL of ${victim.id} (${units.length} units): ${Math.round(ms)} ms (lease ${LEASE_MS} ms)`);
@@ -141,20 +172,33 @@ describe("feed provider replicas sharing one PostgreSQL store", function () {
     ow.triggers.add("db");
     mkdirSync(join(root, "ha", "a"), { recursive: true });
     mkdirSync(join(root, "ha", "b"), { recursive: true });
-    dcache = await startService("local/dcache/main.ts", ["--root", root, "--frontend-port", "0", "--webdav-port", "0", "--inotify", "auto"], {
-      listeners: ["dcache-frontend", "dcache-webdav"],
-    });
+    dcache = await startService(
+      "local/dcache/main.ts",
+      ["--root", root, "--frontend-port", "0", "--webdav-port", "0", "--inotify", "auto"],
+      {
+        listeners: ["dcache-frontend", "dcache-webdav"],
+      },
+    );
     cluster = new Cluster({ apihost: ow.url, leaseMs: LEASE_MS });
     for (let n = 0; n < 3; n++) await cluster.add();
     const api = cluster.replicas[0]!.client;
     for (let k = 0; k < MQTT_REGS; k++) {
-      const r = await api.create(`m${k}`, GUEST_KEY, { source: { kind: "mqtt", url: MQTT_URL, topic: topics[k] }, batch: { maxEvents: 100, maxWaitMs: 20 } });
+      const r = await api.create(`m${k}`, GUEST_KEY, {
+        source: { kind: "mqtt", url: MQTT_URL, topic: topics[k] },
+        batch: { maxEvents: 100, maxWaitMs: 20 },
+      });
       expect(r.status, JSON.stringify(r.body)).to.equal(201);
     }
     // two registrations on one dCache channel (same frontend and credential): one unit
     for (const d of ["a", "b"]) {
       const r = await api.create(`d${d}`, GUEST_KEY, {
-        source: { kind: "dcache", url: dcache.urls["dcache-frontend"], paths: [`/ha/${d}`], flags: ["IN_CLOSE_WRITE"], auth: { username: "demo", password: "demo" } },
+        source: {
+          kind: "dcache",
+          url: dcache.urls["dcache-frontend"],
+          paths: [`/ha/${d}`],
+          flags: ["IN_CLOSE_WRITE"],
+          auth: { username: "demo", password: "demo" },
+        },
         batch: { maxEvents: 100, maxWaitMs: 20 },
       });
       expect(r.status, JSON.stringify(r.body)).to.equal(201);
@@ -164,6 +208,7 @@ describe("feed provider replicas sharing one PostgreSQL store", function () {
   });
 
   after(async function () {
+    if (takeovers.length > 0) console.log(`      takeover times: ${takeovers.map((t) => Math.round(t)).join(", ")} ms`);
     await watch?.stop();
     if (process.env.FEEDS_HA_LOG) writeFileSync(process.env.FEEDS_HA_LOG, cluster?.output() ?? "");
     else if (this.currentTest?.state === "failed") process.stderr.write(cluster?.output().slice(-12000) ?? "");
@@ -234,19 +279,29 @@ describe("feed provider replicas sharing one PostgreSQL store", function () {
     victim.svc.proc.kill("SIGSTOP");
     victim.alive = false; // not sampled while frozen
     const t0 = performance.now();
-    await waitFor("the frozen replica's units taken over", async () => {
-      const c = await cluster.claims();
-      return units.every((u) => (c.get(u) ?? []).length === 1);
-    }, 30_000, 25);
+    await waitFor(
+      "the frozen replica's units taken over",
+      async () => {
+        const c = await cluster.claims();
+        return units.every((u) => (c.get(u) ?? []).length === 1);
+      },
+      30_000,
+      25,
+    );
     console.log(`      takeover from a frozen replica (${units.length} units): ${Math.round(performance.now() - t0)} ms`);
     await sleep(LEASE_MS);
     victim.svc.proc.kill("SIGCONT");
     victim.alive = true;
-    await waitFor("the woken replica no longer runs the units taken from it", async () => {
-      const mine = (await cluster.held(victim)).map((u) => u.unit);
-      const c = await cluster.claims();
-      return [...c.values()].every((ids) => ids.length === 1) && units.every((u) => !mine.includes(u) || (c.get(u) ?? []).length === 1);
-    }, 15_000, 50);
+    await waitFor(
+      "the woken replica no longer runs the units taken from it",
+      async () => {
+        const mine = (await cluster.held(victim)).map((u) => u.unit);
+        const c = await cluster.claims();
+        return [...c.values()].every((ids) => ids.length === 1) && units.every((u) => !mine.includes(u) || (c.get(u) ?? []).length === 1);
+      },
+      15_000,
+      50,
+    );
     await sleep(1000);
     await l.stop();
     await allDelivered();
@@ -310,7 +365,12 @@ describe("feed provider replicas sharing one PostgreSQL store", function () {
       dead.push(`/data/ha-${tag}-m1/run-${n}.nxs`);
       pub.publish(topics[1]!, envelope(n, `ha-${tag}-m1`), { qos: 1 });
     }
-    await waitFor("5 dead letters", async () => (await others[0]!.client.call("GET", "/api/v1/registrations/guest/m1/dead-letters")).body.deadLetters?.length === 5, 15_000, 100);
+    await waitFor(
+      "5 dead letters",
+      async () => (await others[0]!.client.call("GET", "/api/v1/registrations/guest/m1/dead-letters")).body.deadLetters?.length === 5,
+      15_000,
+      100,
+    );
     ow.answer = () => ({ status: 202 });
     const r = await others[0]!.client.call("POST", "/api/v1/registrations/guest/m1/dead-letters/replay", {});
     expect(r.body).to.deep.include({ replayed: 5 });
@@ -321,10 +381,15 @@ describe("feed provider replicas sharing one PostgreSQL store", function () {
     const u = await others[1]!.client.call("PATCH", "/api/v1/registrations/guest/m1", { config: { filter: { paths: ["/nothing/**"] } } });
     expect(u.status, JSON.stringify(u.body)).to.equal(200);
     const ownerClient = cluster.live().find((x) => x.id === owner)!.client;
-    await waitFor("the owner runs the new filter", async () => {
-      const v = (await ownerClient.read("m1")).body;
-      return v.source?.state === "connected" && JSON.stringify(v.config.filter?.paths) === JSON.stringify(["/nothing/**"]);
-    }, 10_000, 50);
+    await waitFor(
+      "the owner runs the new filter",
+      async () => {
+        const v = (await ownerClient.read("m1")).body;
+        return v.source?.state === "connected" && JSON.stringify(v.config.filter?.paths) === JSON.stringify(["/nothing/**"]);
+      },
+      10_000,
+      50,
+    );
     const before = ow.acceptedEvents("m1").length;
     pub.publish(topics[1]!, envelope(8_100_000, `ha-${tag}-m1`), { qos: 1 });
     await sleep(1000);
@@ -338,15 +403,16 @@ describe("feed provider replicas sharing one PostgreSQL store", function () {
     const c = new pg.Client({ connectionString: PG_URL });
     await c.connect();
     try {
-      await waitFor("lease row pruned", async () => (await c.query(`SELECT 1 FROM ${cluster.schema}.provider_leases WHERE unit = 'reg:guest/m1'`)).rowCount === 0, 10_000, 100);
+      await waitFor(
+        "lease row pruned",
+        async () => (await c.query(`SELECT 1 FROM ${cluster.schema}.provider_leases WHERE unit = 'reg:guest/m1'`)).rowCount === 0,
+        10_000,
+        100,
+      );
     } finally {
       await c.end();
     }
     expected.delete("m1");
     expect(watch.overlaps).to.deep.equal([]);
-  });
-
-  after(() => {
-    if (takeovers.length > 0) console.log(`      takeover times: ${takeovers.map((t) => Math.round(t)).join(", ")} ms`);
   });
 });

@@ -45,7 +45,16 @@ describe("feeds/provider arrival stage: what is a file arriving", () => {
   });
 
   it("other events and directories are not arrivals", () => {
-    for (const m of [["IN_CREATE"], ["IN_OPEN"], ["IN_MODIFY"], ["IN_ATTRIB"], ["IN_CLOSE_NOWRITE"], ["IN_DELETE"], ["IN_MOVED_FROM"], ["IN_ACCESS"]])
+    for (const m of [
+      ["IN_CREATE"],
+      ["IN_OPEN"],
+      ["IN_MODIFY"],
+      ["IN_ATTRIB"],
+      ["IN_CLOSE_NOWRITE"],
+      ["IN_DELETE"],
+      ["IN_MOVED_FROM"],
+      ["IN_ACCESS"],
+    ])
       expect(a.classify(ev("/d/run-1.nxs", m)), m[0]).to.equal("not-arrival");
     expect(a.classify(ev("/d/scan7", ["IN_MOVED_TO", "IN_ISDIR"]))).to.equal("directory");
     expect(a.classify(ev("/d/scan8", ["IN_CLOSE_WRITE"], { isDir: true }))).to.equal("directory");
@@ -80,13 +89,17 @@ describe("feeds/provider arrival stage: what is a file arriving", () => {
 
   it("keys an outbox body by its path, a rename also by its old name", () => {
     expect(arrivalKeys(JSON.stringify(ev("/d/a.nxs", ["IN_CLOSE_WRITE"])))).to.deep.equal({ path: "/d/a.nxs", replaces: ["/d/a.nxs"] });
-    expect(arrivalKeys(JSON.stringify(ev("/d/b.nxs", ["IN_MOVED_TO"], { oldPath: "/d/a.nxs" })))).to.deep.equal({ path: "/d/b.nxs", replaces: ["/d/b.nxs", "/d/a.nxs"] });
+    expect(arrivalKeys(JSON.stringify(ev("/d/b.nxs", ["IN_MOVED_TO"], { oldPath: "/d/a.nxs" })))).to.deep.equal({
+      path: "/d/b.nxs",
+      replaces: ["/d/b.nxs", "/d/a.nxs"],
+    });
     for (const b of ["", "{", "null", "[]", '{"subject":3}']) expect(arrivalKeys(b), b).to.equal(undefined);
   });
 
   it("indexes pending arrivals by path", () => {
     const p = new PendingArrivals<{ n: number }>();
-    const x = { n: 1 }, y = { n: 2 };
+    const x = { n: 1 },
+      y = { n: 2 };
     p.add("/a", x);
     p.add("/b", y);
     expect(p.replaced(["/b", "/a", "/a"])).to.deep.equal([y, x]);
@@ -116,7 +129,10 @@ describe("feeds/common: arrival parameters", () => {
       [{ filter: { temporary: [""] } }, /`filter.temporary.0` must NOT have fewer than 1 characters/],
       [{ filter: { settleMs: -1 } }, /`filter.settleMs` must be >= 0/],
       [{ filter: { settleMs: 1.5 } }, /`filter.settleMs` must be integer/],
-      [{ filter: { types: ["IN_CREATE", "IN_DELETE"] } }, /`filter.types` \(IN_CREATE, IN_DELETE\) selects no arrival.*set `filter.arrivals` to false/],
+      [
+        { filter: { types: ["IN_CREATE", "IN_DELETE"] } },
+        /`filter.types` \(IN_CREATE, IN_DELETE\) selects no arrival.*set `filter.arrivals` to false/,
+      ],
     ];
     for (const [patch, re] of cases) {
       const c = checkFeedConfig({ source: mqtt, ...(patch as object) });
@@ -126,11 +142,16 @@ describe("feeds/common: arrival parameters", () => {
     expect(checkFeedConfig({ source: mqtt, filter: { arrivals: false, types: ["IN_DELETE"] } }).ok).to.equal(true);
   });
   it("says when types or source flags leave a kind of arrival out", () => {
-    const c = checkFeedConfig({ source: { kind: "dcache", url: "http://d:3880", paths: ["/a"], flags: ["IN_CLOSE_WRITE"] }, filter: { types: ["IN_CLOSE_WRITE"] } });
+    const c = checkFeedConfig({
+      source: { kind: "dcache", url: "http://d:3880", paths: ["/a"], flags: ["IN_CLOSE_WRITE"] },
+      filter: { types: ["IN_CLOSE_WRITE"] },
+    });
     if (!c.ok) throw new Error(c.error);
     const w = arrivalWarnings(c.value as FeedConfig);
     expect(w).to.have.length(2);
-    expect(w.join("\n")).to.match(/filter.types leaves out IN_MOVED_TO/).and.match(/source.flags leaves out IN_MOVED_TO/);
+    expect(w.join("\n"))
+      .to.match(/filter.types leaves out IN_MOVED_TO/)
+      .and.match(/source.flags leaves out IN_MOVED_TO/);
     const all = checkFeedConfig({ source: { kind: "dcache", url: "http://d:3880", paths: ["/a"], flags: ["IN_CLOSE", "IN_MOVE"] } });
     if (!all.ok) throw new Error(all.error);
     expect(arrivalWarnings(all.value)).to.deep.equal([]);
@@ -191,7 +212,19 @@ describe("feeds/provider delivery: queued arrivals of one file coalesce", functi
     dir = mkdtempSync(join(tmpdir(), "arrival-test-"));
     store = new SqliteStore(join(dir, "p.sqlite"));
     await store.migrate();
-    await store.putRegistration({ id: REG, namespace: "guest", trigger: "arrivals", publicConfig: {}, sealed: "v1:x", state: "active", reason: null, dateChanged: 0, cursor: null, stats: emptyStats(), createdAt: 0 });
+    await store.putRegistration({
+      id: REG,
+      namespace: "guest",
+      trigger: "arrivals",
+      publicConfig: {},
+      sealed: "v1:x",
+      state: "active",
+      reason: null,
+      dateChanged: 0,
+      cursor: null,
+      stats: emptyStats(),
+      createdAt: 0,
+    });
     fires = [];
     gate = undefined;
     logs = [];
@@ -231,7 +264,12 @@ describe("feeds/provider delivery: queued arrivals of one file coalesce", functi
 
   async function add(d: Delivery, ...events: StorageCloudEvent[]): Promise<void> {
     const entries = await store.appendIntake(REG, {
-      events: events.map((e) => ({ eventId: e.id, body: JSON.stringify(e), bytes: Buffer.byteLength(JSON.stringify(e)), receivedAt: Date.now() })),
+      events: events.map((e) => ({
+        eventId: e.id,
+        body: JSON.stringify(e),
+        bytes: Buffer.byteLength(JSON.stringify(e)),
+        receivedAt: Date.now(),
+      })),
       dead: [],
     });
     d.enqueue(entries);
@@ -248,7 +286,11 @@ describe("feeds/provider delivery: queued arrivals of one file coalesce", functi
     }
     await add(d, ev("/d/other.nxs", ["IN_CLOSE_WRITE"]));
     await sleep(400);
-    expect(fired().map((e) => e.subject).sort()).to.deep.equal(["/d/grow.nxs", "/d/other.nxs"]);
+    expect(
+      fired()
+        .map((e) => e.subject)
+        .sort(),
+    ).to.deep.equal(["/d/grow.nxs", "/d/other.nxs"]);
     expect(fired().find((e) => e.subject === "/d/grow.nxs")!.data.size).to.equal(300);
     // not before the window after the first close
     expect(fires[0]!.at - t0).to.be.at.least(145);
@@ -293,7 +335,15 @@ describe("feeds/provider delivery: queued arrivals of one file coalesce", functi
 
   it("coalesces what a restart loads from the outbox, and nothing when arrivals are off", async () => {
     // two arrivals of one file left in the outbox by a crash
-    await store.appendIntake(REG, { events: [1, 2].map((i) => ({ eventId: `x${i}`, body: JSON.stringify(ev("/d/x.nxs", ["IN_CLOSE_WRITE"], { size: i })), bytes: 300, receivedAt: Date.now() })), dead: [] });
+    await store.appendIntake(REG, {
+      events: [1, 2].map((i) => ({
+        eventId: `x${i}`,
+        body: JSON.stringify(ev("/d/x.nxs", ["IN_CLOSE_WRITE"], { size: i })),
+        bytes: 300,
+        receivedAt: Date.now(),
+      })),
+      dead: [],
+    });
     const d = delivery({ settleMs: 10 });
     d.enqueue(await store.loadOutbox(REG));
     await sleep(150);
@@ -320,7 +370,13 @@ describe("feeds/provider intake: the arrival stage before the filter", () => {
         regId: "guest/t",
         label: "/guest/t",
         store,
-        delivery: () => ({ hasRoom: () => true, room: async () => {}, enqueue: (e: OutboxEntry[]) => queued.push(...e), stats: emptyStats() }) as unknown as Delivery,
+        delivery: () =>
+          ({
+            hasRoom: () => true,
+            room: async () => {},
+            enqueue: (e: OutboxEntry[]) => queued.push(...e),
+            stats: emptyStats(),
+          }) as unknown as Delivery,
         arrival: () => compileArrival(ON),
         filter: () => compileFilter({ ...ON, exclude: ["**/skip/**"] }),
         maxEventBytes: () => 100_000,
@@ -329,7 +385,11 @@ describe("feeds/provider intake: the arrival stage before the filter", () => {
         onState: () => {},
       });
       const msg = (name: string, mask: string[], extra: object = {}) => ({
-        payload: { event: { name, mask, ...extra }, path: "/beam", subscription: "http://d/api/v1/events/channels/C/subscriptions/inotify/S" },
+        payload: {
+          event: { name, mask, ...extra },
+          path: "/beam",
+          subscription: "http://d/api/v1/events/channels/C/subscriptions/inotify/S",
+        },
         receivedAt: new Date(),
         origin: "test",
       });

@@ -41,7 +41,10 @@ describe("feeds/provider delivery (real provider process, Mosquitto, OpenWhisk s
   /** at-least-once: a redelivered event carries the same id; the first delivery of each counts */
   const firstDeliveries = (trigger: string) => {
     const seen = new Set<string>();
-    return ow.acceptedEvents(trigger).filter((e) => !seen.has(e.id) && seen.add(e.id)).map((e) => e.subject);
+    return ow
+      .acceptedEvents(trigger)
+      .filter((e) => !seen.has(e.id) && seen.add(e.id))
+      .map((e) => e.subject);
   };
   const expected = (from: number, to: number, dir = "beamline") =>
     Array.from({ length: to - from }, (_, k) => `/data/${dir}/run-${String(from + k).padStart(5, "0")}.nxs`);
@@ -76,7 +79,11 @@ describe("feeds/provider delivery (real provider process, Mosquitto, OpenWhisk s
     expect(sizes.length, `fire sizes ${sizes.join(", ")}`).to.be.within(3, 5);
     expect(Math.max(...sizes), `fire sizes ${sizes.join(", ")}`).to.equal(50);
     const e = fires[0]!.body.events[0]!;
-    expect(e).to.include({ specversion: "1.0", type: "org.dcache.storage.IN_CLOSE_WRITE", source: "https://dcache.example:3880/api/v1/events/channels/CHbeamline" });
+    expect(e).to.include({
+      specversion: "1.0",
+      type: "org.dcache.storage.IN_CLOSE_WRITE",
+      source: "https://dcache.example:3880/api/v1/events/channels/CHbeamline",
+    });
     const read = await api.read("happy");
     expect(read.body.delivery).to.include({ firedEvents: 120, pending: 0, deadLettered: 0 });
     expect(read.body.status.active).to.equal(true);
@@ -147,7 +154,7 @@ describe("feeds/provider delivery (real provider process, Mosquitto, OpenWhisk s
 
   it("an event larger than maxBytes on its own is dead-lettered, the rest still flows", async () => {
     const topic = await register("huge", { batch: { maxEvents: 10, maxWaitMs: 10, maxBytes: 2048 } });
-    const big = JSON.stringify({ event: { name: "x".repeat(3000) + ".nxs", mask: ["IN_CLOSE_WRITE"] }, path: "/data/big" });
+    const big = JSON.stringify({ event: { name: `${"x".repeat(3000)}.nxs`, mask: ["IN_CLOSE_WRITE"] }, path: "/data/big" });
     await publish(topic, 0, 2);
     await pub.publishAsync(topic, big, { qos: 1 });
     await publish(topic, 2, 4);
@@ -161,13 +168,16 @@ describe("feeds/provider delivery (real provider process, Mosquitto, OpenWhisk s
 
   it("malformed messages are counted and logged truncated, never fatal", async () => {
     const topic = await register("malformed");
-    await pub.publishAsync(topic, "not json at all " + "z".repeat(1000), { qos: 1 });
+    await pub.publishAsync(topic, `not json at all ${"z".repeat(1000)}`, { qos: 1 });
     await pub.publishAsync(topic, JSON.stringify({ event: { mask: ["NOPE"] }, path: "/x" }), { qos: 1 });
     await pub.publishAsync(topic, Buffer.from([0xff, 0xfe, 0x00]), { qos: 1 });
     await publish(topic, 0, 3);
     await waitFor("valid events fired", () => ow.acceptedEvents("malformed").length >= 3);
     expect(await api.metric("feed_events_malformed_total", "malformed")).to.equal(3);
-    const lines = provider.output().split("\n").filter((l) => l.includes("malformed message ignored"));
+    const lines = provider
+      .output()
+      .split("\n")
+      .filter((l) => l.includes("malformed message ignored"));
     expect(lines).to.have.length(3);
     for (const l of lines) expect(l.length).to.be.lessThan(900);
     expect((await fetch(`${api.url}/health`)).status).to.equal(200);
@@ -222,7 +232,14 @@ describe("feeds/provider delivery (real provider process, Mosquitto, OpenWhisk s
     expect(h).to.deep.include({ status: "ok", live: true, ready: true });
     expect(h.store).to.deep.include({ kind: "sqlite", ok: true });
     const m = (await api.call("GET", "/metrics")).body as string;
-    for (const name of ["feed_events_received_total", "feed_events_fired_total", "feed_fires_total", "feed_fire_duration_seconds_bucket", "feed_outbox_depth", "feed_events_dead_lettered_total"])
+    for (const name of [
+      "feed_events_received_total",
+      "feed_events_fired_total",
+      "feed_fires_total",
+      "feed_fire_duration_seconds_bucket",
+      "feed_outbox_depth",
+      "feed_events_dead_lettered_total",
+    ])
       expect(m).to.include(name);
   });
 
@@ -239,7 +256,13 @@ describe("feeds/provider delivery (real provider process, Mosquitto, OpenWhisk s
   it("never writes a secret into its logs", () => {
     const out = provider.output();
     expect(out).to.include("registration created");
-    for (const secret of [MQTT_PASSWORD, GUEST_KEY, GUEST_KEY.split(":")[1]!, "s3cret-provider-pass-0123", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"])
+    for (const secret of [
+      MQTT_PASSWORD,
+      GUEST_KEY,
+      GUEST_KEY.split(":")[1]!,
+      "s3cret-provider-pass-0123",
+      "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    ])
       expect(out.includes(secret), `a log line contains ${secret.slice(0, 4)}…`).to.equal(false);
   });
 });

@@ -10,7 +10,17 @@ import openwhisk from "openwhisk";
 import { bundleAction } from "../../scripts/build/bundle.ts";
 import { projectRoot, startService, type RunningService } from "../support/service.ts";
 import { GUEST_KEY } from "./support/openwhisk-standin.ts";
-import { MQTT_URL, PROVIDER_AUTH, ProviderClient, envelope, publisher, startProvider, tmp, uniqueTopic, waitFor } from "./support/provider.ts";
+import {
+  MQTT_URL,
+  PROVIDER_AUTH,
+  ProviderClient,
+  envelope,
+  publisher,
+  startProvider,
+  tmp,
+  uniqueTopic,
+  waitFor,
+} from "./support/provider.ts";
 
 const MQTT_PASSWORD = "e2e-mqtt-password-not-for-logs";
 const FEED = "/guest/dcache/events";
@@ -36,7 +46,12 @@ describe("feeds e2e: local OpenWhisk + feed action + provider + Mosquitto", func
   }
 
   async function lifecycle(event: "PAUSE" | "UNPAUSE", trigger: string) {
-    return ow.actions.invoke({ name: FEED, blocking: true, result: true, params: { lifecycleEvent: event, triggerName: `/guest/${trigger}`, authKey: GUEST_KEY } });
+    return ow.actions.invoke({
+      name: FEED,
+      blocking: true,
+      result: true,
+      params: { lifecycleEvent: event, triggerName: `/guest/${trigger}`, authKey: GUEST_KEY },
+    });
   }
 
   async function batchesSeen(): Promise<{ subjects: string[]; count: number; specversion: string }[]> {
@@ -48,7 +63,10 @@ describe("feeds e2e: local OpenWhisk + feed action + provider + Mosquitto", func
     platform = await startService("local/openwhisk/main.ts", ["--port", "0", "--data-dir", join(dir, "ow")], { listeners: ["openwhisk"] });
     provider = await startProvider({ dataDir: join(dir, "provider"), apihost: platform.urls.openwhisk });
     ow = openwhisk({ apihost: platform.urls.openwhisk!, api_key: GUEST_KEY, namespace: "guest" });
-    const built = await bundleAction({ name: "dcache-feed", entry: join(projectRoot, "feeds/dcache/index.ts") }, join(dir, "dist"), { projectDir: projectRoot, storeDir: join(dir, "store") });
+    const built = await bundleAction({ name: "dcache-feed", entry: join(projectRoot, "feeds/dcache/index.ts") }, join(dir, "dist"), {
+      projectDir: projectRoot,
+      storeDir: join(dir, "store"),
+    });
     await ow.packages.create({
       name: "dcache",
       package: {
@@ -60,7 +78,13 @@ describe("feeds e2e: local OpenWhisk + feed action + provider + Mosquitto", func
     });
     await ow.actions.create({
       name: "dcache/events",
-      action: { exec: { kind: "nodejs:20", code: readFileSync(built.zipPath).toString("base64"), binary: true }, annotations: [{ key: "feed", value: true }, { key: "final", value: true }] },
+      action: {
+        exec: { kind: "nodejs:20", code: readFileSync(built.zipPath).toString("base64"), binary: true },
+        annotations: [
+          { key: "feed", value: true },
+          { key: "final", value: true },
+        ],
+      },
     });
     await ow.actions.create({
       name: "record-batch",
@@ -88,12 +112,20 @@ describe("feeds e2e: local OpenWhisk + feed action + provider + Mosquitto", func
     });
     expect(res.response.result).to.deep.equal({ status: "success" });
     await ow.rules.create({ name: "files-to-record", action: "/guest/record-batch", trigger: "/guest/files" });
-    await waitFor("source connected", async () => (await ow.feeds.get({ name: FEED, trigger: "files" })).response.result.source.state === "connected");
+    await waitFor(
+      "source connected",
+      async () => (await ow.feeds.get({ name: FEED, trigger: "files" })).response.result.source.state === "connected",
+    );
     for (let i = 0; i < 25; i++) await pub.publishAsync(topic, envelope(i), { qos: 1 });
-    const batches = await waitFor("25 events in activations", async () => {
-      const b = await batchesSeen();
-      return b.reduce((n, x) => n + x.count, 0) >= 25 ? b : undefined;
-    }, 30000, 200);
+    const batches = await waitFor(
+      "25 events in activations",
+      async () => {
+        const b = await batchesSeen();
+        return b.reduce((n, x) => n + x.count, 0) >= 25 ? b : undefined;
+      },
+      30000,
+      200,
+    );
     expect(batches!.length).to.be.at.most(10);
     for (const b of batches!) expect(b.count).to.be.at.most(10);
     const subjects = batches!.flatMap((b) => b.subjects).sort();
@@ -130,10 +162,18 @@ describe("feeds e2e: local OpenWhisk + feed action + provider + Mosquitto", func
     expect(res.response.result).to.deep.equal({ status: "success" });
     const r = (await ow.feeds.get({ name: FEED, trigger: "files" })).response.result;
     // the defaults of arrivals show in READ too
-    expect(r.config.filter).to.deep.equal({ paths: ["**/*.h5"], types: ["IN_CLOSE_WRITE"], arrivals: true, temporary: ["*.part", "*.tmp", "*~", ".*.??????"], settleMs: 20 });
+    expect(r.config.filter).to.deep.equal({
+      paths: ["**/*.h5"],
+      types: ["IN_CLOSE_WRITE"],
+      arrivals: true,
+      temporary: ["*.part", "*.tmp", "*~", ".*.??????"],
+      settleMs: 20,
+    });
     expect(r.config.batch.maxEvents).to.equal(10);
     await pub.publishAsync(topic, envelope(200), { qos: 1 });
-    await pub.publishAsync(topic, JSON.stringify({ event: { name: "derived.h5", mask: ["IN_CLOSE_WRITE"] }, path: "/data/out" }), { qos: 1 });
+    await pub.publishAsync(topic, JSON.stringify({ event: { name: "derived.h5", mask: ["IN_CLOSE_WRITE"] }, path: "/data/out" }), {
+      qos: 1,
+    });
     await waitFor("the .h5 event", async () => (await batchesSeen()).some((b) => b.subjects.includes("/data/out/derived.h5")), 30000, 200);
     expect((await batchesSeen()).some((b) => b.subjects.includes("/data/beamline/run-00200.nxs"))).to.equal(false);
   });
@@ -156,7 +196,11 @@ describe("feeds e2e: local OpenWhisk + feed action + provider + Mosquitto", func
 
   it("the provider URL cannot be overridden by the caller (final)", async () => {
     const r = await ow.actions
-      .invoke({ name: FEED, blocking: true, params: { lifecycleEvent: "READ", triggerName: "/guest/files", authKey: GUEST_KEY, providerUrl: "http://evil.example" } })
+      .invoke({
+        name: FEED,
+        blocking: true,
+        params: { lifecycleEvent: "READ", triggerName: "/guest/files", authKey: GUEST_KEY, providerUrl: "http://evil.example" },
+      })
       .catch((e: any) => e);
     expect(r.statusCode).to.equal(400);
   });

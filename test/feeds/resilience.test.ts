@@ -32,14 +32,22 @@ class PrivateBroker {
     // mosquitto started as root drops to the `mosquitto` user, which must be able to write its database
     chmodSync(this.dir, 0o777);
     const conf = join(this.dir, "mosquitto.conf");
-    writeFileSync(conf, `listener ${this.port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${this.dir}/\nautosave_interval 1\nmax_queued_messages 1000000\nmax_inflight_messages 100\n`);
+    writeFileSync(
+      conf,
+      `listener ${this.port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${this.dir}/\nautosave_interval 1\nmax_queued_messages 1000000\nmax_inflight_messages 100\n`,
+    );
     this.proc = spawn("mosquitto", ["-c", conf], { stdio: "ignore" });
     this.proc.once("error", () => {});
-    await waitFor("private mosquitto listening", async () => {
-      const c = await mqtt.connectAsync(this.url, { reconnectPeriod: 0, connectTimeout: 500 });
-      await c.endAsync();
-      return true;
-    }, 10000, 100).catch((e) => {
+    await waitFor(
+      "private mosquitto listening",
+      async () => {
+        const c = await mqtt.connectAsync(this.url, { reconnectPeriod: 0, connectTimeout: 500 });
+        await c.endAsync();
+        return true;
+      },
+      10000,
+      100,
+    ).catch((e) => {
       throw new Error(`cannot start a private mosquitto (needs the mosquitto binary on PATH): ${e.message}`);
     });
   }
@@ -145,10 +153,14 @@ for (const storeKind of ["sqlite", "postgres"] as const) {
       expect(read.body.status.active).to.equal(true);
       // every file of the stream is in the ledger once, its outcome followed to the end
       let files: Record<string, number> = {};
-      await waitFor("every file's outcome followed", async () => {
-        files = (await api.read("crashy")).body.files;
-        return files.succeeded === N;
-      }, 15000).catch((e: Error) => {
+      await waitFor(
+        "every file's outcome followed",
+        async () => {
+          files = (await api.read("crashy")).body.files;
+          return files.succeeded === N;
+        },
+        15000,
+      ).catch((e: Error) => {
         throw new Error(`${e.message}; the ledger counts ${JSON.stringify(files)}`);
       });
     });
@@ -177,7 +189,9 @@ describe("feeds/provider: broker restart and graceful shutdown", function () {
     const api = new ProviderClient(provider.urls.provider!, GUEST_KEY);
     const url = broker.url;
     const topic = uniqueTopic("restart");
-    expect((await api.create("brokered", GUEST_KEY, { source: { kind: "mqtt", url, topic }, batch: { maxEvents: 20, maxWaitMs: 20 } })).status).to.equal(201);
+    expect(
+      (await api.create("brokered", GUEST_KEY, { source: { kind: "mqtt", url, topic }, batch: { maxEvents: 20, maxWaitMs: 20 } })).status,
+    ).to.equal(201);
     await waitFor("connected", async () => (await api.read("brokered")).body.source.state === "connected");
     let pub = await mqtt.connectAsync(url, { protocolVersion: 5 });
     for (let i = 0; i < 50; i++) await pub.publishAsync(topic, envelope(i), { qos: 1 });
@@ -201,7 +215,14 @@ describe("feeds/provider: broker restart and graceful shutdown", function () {
     ow.triggers.add("flushed");
     const api = new ProviderClient(provider!.urls.provider!, GUEST_KEY);
     const url = broker.url;
-    expect((await api.create("flushed", GUEST_KEY, { source: { kind: "mqtt", url, topic: "flush/events" }, batch: { maxEvents: 1000, maxWaitMs: 600000 } })).status).to.equal(201);
+    expect(
+      (
+        await api.create("flushed", GUEST_KEY, {
+          source: { kind: "mqtt", url, topic: "flush/events" },
+          batch: { maxEvents: 1000, maxWaitMs: 600000 },
+        })
+      ).status,
+    ).to.equal(201);
     await waitFor("connected", async () => (await api.read("flushed")).body.source.state === "connected");
     const pub = await mqtt.connectAsync(url, { protocolVersion: 5 });
     for (let i = 0; i < 7; i++) await pub.publishAsync("flush/events", envelope(i), { qos: 1 });

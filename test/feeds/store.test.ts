@@ -13,11 +13,31 @@ const PG_URL = process.env.FEED_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/t
 
 function rec(id: string): RegistrationRecord {
   const [namespace, trigger] = id.split("/") as [string, string];
-  return { id, namespace, trigger, publicConfig: { source: { kind: "mqtt" } }, sealed: "v1:x", state: "active", reason: null, dateChanged: 1, cursor: null, stats: emptyStats(), createdAt: Date.now() };
+  return {
+    id,
+    namespace,
+    trigger,
+    publicConfig: { source: { kind: "mqtt" } },
+    sealed: "v1:x",
+    state: "active",
+    reason: null,
+    dateChanged: 1,
+    cursor: null,
+    stats: emptyStats(),
+    createdAt: Date.now(),
+  };
 }
 const ev = (i: number) => ({ eventId: `e${i}`, body: JSON.stringify({ i }), bytes: 7, receivedAt: 1000 + i });
 const file = (path: string, state: FileEntry["state"], extra: Partial<FileEntry> = {}): FileEntry => ({
-  regId: "guest/t3", path, state, event: JSON.stringify({ id: path }), eventIds: [path], arrivedAt: 1, updatedAt: 1, rules: {}, ...extra,
+  regId: "guest/t3",
+  path,
+  state,
+  event: JSON.stringify({ id: path }),
+  eventIds: [path],
+  arrivedAt: 1,
+  updatedAt: 1,
+  rules: {},
+  ...extra,
 });
 
 function storeContract(name: string, make: () => Promise<Store>, cleanup: () => Promise<void>) {
@@ -51,7 +71,11 @@ function storeContract(name: string, make: () => Promise<Store>, cleanup: () => 
 
     it("appends events, dead letters and the cursor in one intake, in order", async () => {
       await store.putRegistration(rec("guest/t2"));
-      const a = await store.appendIntake("guest/t2", { events: [ev(1), ev(2), ev(3)], dead: [{ event: ev(99), reason: "too large" }], cursor: "17" });
+      const a = await store.appendIntake("guest/t2", {
+        events: [ev(1), ev(2), ev(3)],
+        dead: [{ event: ev(99), reason: "too large" }],
+        cursor: "17",
+      });
       expect(a.map((e) => e.eventId)).to.deep.equal(["e1", "e2", "e3"]);
       expect(a[0]!.seq).to.be.lessThan(a[1]!.seq);
       expect((await store.getRegistration("guest/t2"))!.cursor).to.equal("17");
@@ -65,7 +89,10 @@ function storeContract(name: string, make: () => Promise<Store>, cleanup: () => 
       const out = await store.loadOutbox("guest/t2");
       await store.moveToDeadLetters("guest/t2", [out[0]!], "maxAge", 503);
       const dl = await store.listDeadLetters("guest/t2", { limit: 10 });
-      expect(dl.map((d) => [d.eventId, d.reason, d.statusCode])).to.deep.equal([["e99", "too large", null], ["e2", "maxAge", 503]]);
+      expect(dl.map((d) => [d.eventId, d.reason, d.statusCode])).to.deep.equal([
+        ["e99", "too large", null],
+        ["e2", "maxAge", 503],
+      ]);
       expect((await store.listDeadLetters("guest/t2", { limit: 10, after: dl[0]!.seq })).length).to.equal(1);
       await store.appendIntake("guest/t2", { events: [ev(4)], dead: [] });
       const replayed = await store.replayDeadLetters("guest/t2", [dl[1]!.seq]);
@@ -88,10 +115,25 @@ function storeContract(name: string, make: () => Promise<Store>, cleanup: () => 
         file("/b/5.nxs", "succeeded", { size: 5, adler32: "00000001" }),
         file("/ab/6.nxs", "failed"),
       ]);
-      expect((await store.listFiles("guest/t3", { prefix: "/a/", limit: 10 })).map((f) => f.path)).to.deep.equal(["/a/1.nxs", "/a/2_%.nxs", "/a/3.nxs", "/a/4.nxs"]);
-      expect((await store.listFiles("guest/t3", { state: "failed", limit: 10 })).map((f) => f.path)).to.deep.equal(["/a/2_%.nxs", "/ab/6.nxs"]);
-      expect((await store.listFiles("guest/t3", { limit: 2, after: "/a/2_%.nxs" })).map((f) => f.path)).to.deep.equal(["/a/3.nxs", "/a/4.nxs"]);
-      expect((await store.getFiles("guest/t3", ["/a/2_%.nxs"])).get("/a/2_%.nxs")).to.deep.include({ step: "metadata", reason: "not HDF5", permanent: true });
+      expect((await store.listFiles("guest/t3", { prefix: "/a/", limit: 10 })).map((f) => f.path)).to.deep.equal([
+        "/a/1.nxs",
+        "/a/2_%.nxs",
+        "/a/3.nxs",
+        "/a/4.nxs",
+      ]);
+      expect((await store.listFiles("guest/t3", { state: "failed", limit: 10 })).map((f) => f.path)).to.deep.equal([
+        "/a/2_%.nxs",
+        "/ab/6.nxs",
+      ]);
+      expect((await store.listFiles("guest/t3", { limit: 2, after: "/a/2_%.nxs" })).map((f) => f.path)).to.deep.equal([
+        "/a/3.nxs",
+        "/a/4.nxs",
+      ]);
+      expect((await store.getFiles("guest/t3", ["/a/2_%.nxs"])).get("/a/2_%.nxs")).to.deep.include({
+        step: "metadata",
+        reason: "not HDF5",
+        permanent: true,
+      });
       expect(await store.countFiles("guest/t3")).to.deep.equal({ pending: 0, fired: 1, retrying: 2, succeeded: 1, skipped: 0, failed: 2 });
       expect((await store.dueFiles("guest/t3", 1000, 10)).map((f) => f.path)).to.deep.equal(["/a/3.nxs"]);
     });
@@ -109,28 +151,36 @@ function storeContract(name: string, make: () => Promise<Store>, cleanup: () => 
 }
 
 const dir = mkdtempSync(join(tmpdir(), "feed-store-"));
-storeContract("SQLite", async () => {
-  const s = new SqliteStore(join(dir, "p.sqlite"));
-  await s.migrate();
-  return s;
-}, async () => rmSync(dir, { recursive: true, force: true }));
+storeContract(
+  "SQLite",
+  async () => {
+    const s = new SqliteStore(join(dir, "p.sqlite"));
+    await s.migrate();
+    return s;
+  },
+  async () => rmSync(dir, { recursive: true, force: true }),
+);
 
 const schema = `feedtest_${process.pid}_${Date.now().toString(36)}`;
-storeContract("PostgreSQL", async () => {
-  const s = new PostgresStore({ connectionString: PG_URL, schema });
-  try {
-    await s.ping();
-  } catch (e) {
-    throw new Error(`PostgreSQL is needed at ${PG_URL} (set FEED_TEST_PG to another URL): ${(e as Error).message}`);
-  }
-  await s.migrate();
-  return s;
-}, async () => {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await c.end();
-});
+storeContract(
+  "PostgreSQL",
+  async () => {
+    const s = new PostgresStore({ connectionString: PG_URL, schema });
+    try {
+      await s.ping();
+    } catch (e) {
+      throw new Error(`PostgreSQL is needed at ${PG_URL} (set FEED_TEST_PG to another URL): ${(e as Error).message}`);
+    }
+    await s.migrate();
+    return s;
+  },
+  async () => {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await c.end();
+  },
+);
 
 describe("feeds/provider: credentials sealed at rest", () => {
   it("round-trips, binds to the registration, and refuses another key", () => {

@@ -26,7 +26,7 @@ async function describeLocal(path: string) {
   }
 }
 
-describe("lib/formats: metadata of real facility files", function () {
+describe("lib/formats: metadata of real facility files", () => {
   it("DLS I16 (entry1, GDA): title, identifiers, instrument, sample", async () => {
     const { d } = await describeLocal(real("DLS_i16_hdf5_538039.nxs"));
     expect(d.format).to.equal("nexus");
@@ -69,14 +69,20 @@ describe("lib/formats: metadata of real facility files", function () {
   });
 });
 
-describe("lib/formats: generated files", function () {
+describe("lib/formats: generated files", () => {
   let dir: string;
   before(() => (dir = mkdtempSync(join(tmpdir(), "formats-"))));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it("NeXus written by h5wasm: users, proposal, run, NXdata signal", async () => {
     const p = join(dir, "run.nxs");
-    await writeNexus(p, { title: "Lysozyme", proposal: "20261234", run: "42", users: [{ name: "Ada Lovelace", email: "ada@example.org" }], frames: [3, 20, 30] });
+    await writeNexus(p, {
+      title: "Lysozyme",
+      proposal: "20261234",
+      run: "42",
+      users: [{ name: "Ada Lovelace", email: "ada@example.org" }],
+      frames: [3, 20, 30],
+    });
     const { d } = await describeLocal(p);
     const e = d.nexus!.entries[0]!;
     expect(e).to.include({ title: "Lysozyme", experiment_identifier: "20261234", entry_identifier: "42", definition: "NXmx" });
@@ -91,7 +97,9 @@ describe("lib/formats: generated files", function () {
     expect(d.format).to.equal("exdf");
     expect(d.exdf).to.include({ proposalNumber: 2948, runNumber: 348, sequenceNumber: 2, dataFormatVersion: "1.2" });
     expect(d.exdf!.dataSources).to.have.length(2);
-    expect(d.exdf!.images).to.deep.equal([{ path: "/INSTRUMENT/SPB_DET_AGIPD1M-1/DET/4CH0:xtdf/image/data", shape: [3, 32, 16], dtype: "<u2" }]);
+    expect(d.exdf!.images).to.deep.equal([
+      { path: "/INSTRUMENT/SPB_DET_AGIPD1M-1/DET/4CH0:xtdf/image/data", shape: [3, 32, 16], dtype: "<u2" },
+    ]);
   });
 
   it("miniCBF: header fields, binary section; the frame decodes to the written pixels", async () => {
@@ -100,7 +108,14 @@ describe("lib/formats: generated files", function () {
     const src = new FileByteSource(p);
     const d = await describeFile(src, p);
     expect(d.format).to.equal("cbf");
-    expect(d.cbf).to.include({ detector: "PILATUS 6M, S/N 60-0100", exposureTime: 0.097, wavelength: 0.9795, detectorDistance: 0.264, startAngle: 12.5, angleIncrement: 0.1 });
+    expect(d.cbf).to.include({
+      detector: "PILATUS 6M, S/N 60-0100",
+      exposureTime: 0.097,
+      wavelength: 0.9795,
+      detectorDistance: 0.264,
+      startAngle: 12.5,
+      angleIncrement: 0.1,
+    });
     expect(d.cbf!.pixelSize).to.deep.equal([0.000172, 0.000172]);
     expect(d.cbf!.binary).to.include({ conversions: "x-CBF_BYTE_OFFSET" });
     const frame = cbfFrame(src, d.cbf!);
@@ -145,7 +160,10 @@ describe("lib/formats: generated files", function () {
     writeFileSync(p, bytes);
     const original = process.stderr.write.bind(process.stderr);
     let printed = "";
-    process.stderr.write = ((chunk: string | Uint8Array) => ((printed += String(chunk)), true)) as typeof process.stderr.write;
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      printed += String(chunk);
+      return true;
+    }) as typeof process.stderr.write;
     try {
       await describeLocal(p).then(
         () => expect.fail("a corrupt file must not be described"),
@@ -160,7 +178,7 @@ describe("lib/formats: generated files", function () {
   it("truncated HDF5: a clear error", async () => {
     const p = join(dir, "cut.nxs");
     await writeNexus(p, { frames: [2, 64, 64] });
-    copyFileSync(p, p + ".full");
+    copyFileSync(p, `${p}.full`);
     truncateSync(p, Math.floor(statSync(p).size / 3));
     await describeLocal(p).then(
       () => expect.fail("a truncated file must not be described"),

@@ -14,10 +14,23 @@ import { adler32Hex } from "../../lib/checksum/adler32.ts";
 import { buildBundles, runBundle, type BundleRun } from "./support/bundles.ts";
 import { writeExdfWithImage } from "./support/exdf-image.ts";
 import { writeCbf, writeEdf, writeNexus } from "./support/samples.ts";
-import { clearRetained, cloudEvent, DCACHE_AUTH, download, MQTT_URL, requireMosquitto, RUCIO_AUTH, SCICAT_AUTH, FACILITY_DMP, startStack, upload, type Stack } from "./support/stack.ts";
+import {
+  clearRetained,
+  cloudEvent,
+  DCACHE_AUTH,
+  download,
+  MQTT_URL,
+  requireMosquitto,
+  RUCIO_AUTH,
+  SCICAT_AUTH,
+  FACILITY_DMP,
+  startStack,
+  upload,
+  type Stack,
+} from "./support/stack.ts";
 
 const FUNCTIONS = ["checksum", "metadata", "catalogue", "placement", "lifecycle", "accounting", "derive"];
-const SECRETS = ["demo:demo", "ZGVtbzpkZW1v", "ingestor\"", "s3cret-pw"];
+const SECRETS = ["demo:demo", "ZGVtbzpkZW1v", 'ingestor"', "s3cret-pw"];
 
 function noSecrets(run: BundleRun): void {
   for (const s of SECRETS) {
@@ -38,7 +51,9 @@ async function closedPort(): Promise<number> {
 /** A stand-in for a broken service: every request gets `status` (and counts what arrived). */
 type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
 
-async function brokenService(answer: (url: string, method: string) => Answer): Promise<{ url: string; server: Server; requests: string[] }> {
+async function brokenService(
+  answer: (url: string, method: string) => Answer,
+): Promise<{ url: string; server: Server; requests: string[] }> {
   const requests: string[] = [];
   const server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
@@ -61,13 +76,20 @@ describe("functions: bundles against the local stack", function () {
   let storage: Record<string, string>;
   const sample: Record<string, Buffer> = {};
 
-  before(async function () {
+  before(async () => {
     await requireMosquitto();
     bundles = buildBundles(FUNCTIONS);
     stack = await startStack();
     storage = { webdavUrl: stack.webdavUrl, frontendUrl: stack.frontendUrl, ...DCACHE_AUTH };
     const tmp = stack.dir;
-    await writeNexus(join(tmp, "run-0042.nxs"), { title: "Lysozyme 100K", proposal: "20261234", run: "42", instrument: "P11", users: [{ name: "Ada Lovelace", email: "ada@example.org" }], frames: [40, 128, 128] });
+    await writeNexus(join(tmp, "run-0042.nxs"), {
+      title: "Lysozyme 100K",
+      proposal: "20261234",
+      run: "42",
+      instrument: "P11",
+      users: [{ name: "Ada Lovelace", email: "ada@example.org" }],
+      frames: [40, 128, 128],
+    });
     await writeExdfWithImage(join(tmp, "RAW-R0348-AGIPD04-S00002.h5"));
     writeCbf(join(tmp, "lyso_00001.cbf"), 200, 100);
     writeEdf(join(tmp, "img_0001.edf"), 64, 32);
@@ -97,7 +119,11 @@ describe("functions: bundles against the local stack", function () {
       expect(f.adler32).to.equal(adler32Hex(sample[path]!));
       expect(f.checksum).to.include({ algorithm: "ADLER32", verified: true, storage: f.adler32, bytes: sample[path]!.length });
       expect(f.event).to.include({ id: "7", type: "org.dcache.storage.IN_CLOSE_WRITE" });
-      expect((run.result.steps as Array<Record<string, unknown>>)[0]).to.include({ function: "checksum", outcome: "ok", bytesRead: sample[path]!.length });
+      expect((run.result.steps as Array<Record<string, unknown>>)[0]).to.include({
+        function: "checksum",
+        outcome: "ok",
+        bytesRead: sample[path]!.length,
+      });
     });
 
     it("without frontendUrl uses the Digest of the WebDAV transfer", async () => {
@@ -114,14 +140,17 @@ describe("functions: bundles against the local stack", function () {
       const fsPath = join(stack.root, path);
       const st = statSync(fsPath);
       // touch -r copies the timestamps with full (nanosecond) precision.
-      execFileSync("touch", ["-r", fsPath, fsPath + ".times"]);
+      execFileSync("touch", ["-r", fsPath, `${fsPath}.times`]);
       const fd = openSync(fsPath, "r+");
       writeSync(fd, Buffer.from([0xff, 0xee, 0xdd]), 0, 3, 4000);
       closeSync(fd);
-      execFileSync("touch", ["-r", fsPath + ".times", fsPath]);
-      unlinkSync(fsPath + ".times");
+      execFileSync("touch", ["-r", `${fsPath}.times`, fsPath]);
+      unlinkSync(`${fsPath}.times`);
       expect(statSync(fsPath).mtimeMs, "mtime restored").to.equal(st.mtimeMs);
-      const run = await runBundle(bundles, "checksum", { ...storage, events: [cloudEvent(path, "c1"), cloudEvent("/beamtime/raw/notes.txt", "c2")] });
+      const run = await runBundle(bundles, "checksum", {
+        ...storage,
+        events: [cloudEvent(path, "c1"), cloudEvent("/beamtime/raw/notes.txt", "c2")],
+      });
       const computed = adler32Hex(readFileSync(fsPath));
       expect(run.result.error).to.equal(undefined);
       expect((run.result.files as any[]).map((f) => f.path)).to.deep.equal(["/beamtime/raw/notes.txt"]);
@@ -137,10 +166,15 @@ describe("functions: bundles against the local stack", function () {
     it("skips a file deleted between the event and the run, and processes the rest of the batch", async () => {
       await upload(stack.webdavUrl, "/beamtime/raw/short-lived.dat", Buffer.from("gone soon"));
       unlinkSync(join(stack.root, "/beamtime/raw/short-lived.dat"));
-      const run = await runBundle(bundles, "checksum", { ...storage, events: [cloudEvent("/beamtime/raw/short-lived.dat", "1"), cloudEvent("/beamtime/raw/notes.txt", "2")] });
+      const run = await runBundle(bundles, "checksum", {
+        ...storage,
+        events: [cloudEvent("/beamtime/raw/short-lived.dat", "1"), cloudEvent("/beamtime/raw/notes.txt", "2")],
+      });
       expect(run.result.error).to.equal(undefined);
       expect((run.result.files as any[]).map((f) => f.path)).to.deep.equal(["/beamtime/raw/notes.txt"]);
-      expect(run.result.skipped).to.deep.equal([{ path: "/beamtime/raw/short-lived.dat", reason: "not found in storage (deleted after the event?)" }]);
+      expect(run.result.skipped).to.deep.equal([
+        { path: "/beamtime/raw/short-lived.dat", reason: "not found in storage (deleted after the event?)" },
+      ]);
     });
 
     it("wrong storage credentials: a clear error without the password", async () => {
@@ -154,13 +188,18 @@ describe("functions: bundles against the local stack", function () {
     it("an unreachable storage: says which service and parameter", async () => {
       const port = await closedPort();
       const run = await runBundle(bundles, "checksum", { webdavUrl: `http://127.0.0.1:${port}`, path: "/x" });
-      expect(run.result.error).to.equal(`cannot reach dCache WebDAV at http://127.0.0.1:${port}/x (connection refused); check that it runs and that parameter webdavUrl is right`);
+      expect(run.result.error).to.equal(
+        `cannot reach dCache WebDAV at http://127.0.0.1:${port}/x (connection refused); check that it runs and that parameter webdavUrl is right`,
+      );
       expect(run.result).to.deep.include({ step: "checksum", transient: true, paths: ["/x"] });
     });
 
     it("bad parameters: an ajv error naming the parameter", async () => {
       const run = await runBundle(bundles, "checksum", { webdavUrl: "ftp://nope", path: "relative/path" });
-      expect(run.result.error).to.match(/^invalid parameters for checksum: /).and.include('path must match pattern "^/"').and.include('webdavUrl must match pattern "^https?://"');
+      expect(run.result.error)
+        .to.match(/^invalid parameters for checksum: /)
+        .and.include('path must match pattern "^/"')
+        .and.include('webdavUrl must match pattern "^https?://"');
       const none = await runBundle(bundles, "checksum", { webdavUrl: stack.webdavUrl });
       expect(none.result.error).to.match(/events is required|path is required|files is required/);
     });
@@ -173,15 +212,27 @@ describe("functions: bundles against the local stack", function () {
       noSecrets(run);
       const f = (run.result.files as any[])[0];
       expect(f.metadata.format).to.equal("nexus");
-      expect(f.metadata.nexus.entries[0]).to.deep.include({ title: "Lysozyme 100K", experiment_identifier: "20261234", entry_identifier: "42", instrument: { name: "P11", detectors: ["detector"] } });
+      expect(f.metadata.nexus.entries[0]).to.deep.include({
+        title: "Lysozyme 100K",
+        experiment_identifier: "20261234",
+        entry_identifier: "42",
+        instrument: { name: "P11", detectors: ["detector"] },
+      });
       expect(f.metadata.nexus.entries[0].data[0]).to.deep.equal({ path: "/entry/data/data", shape: [40, 128, 128], dtype: "<u2" });
       expect(f.size).to.equal(sample[path]!.length);
       const step = (run.result.steps as any[])[0];
-      expect(step.bytesRead).to.be.above(0).and.below(sample[path]!.length / 10);
+      expect(step.bytesRead)
+        .to.be.above(0)
+        .and.below(sample[path]!.length / 10);
     });
 
     it("EXDF, miniCBF, EDF and unknown files in one batch", async () => {
-      const paths = ["/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5", "/beamtime/raw/lyso_00001.cbf", "/beamtime/raw/img_0001.edf", "/beamtime/raw/notes.txt"];
+      const paths = [
+        "/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5",
+        "/beamtime/raw/lyso_00001.cbf",
+        "/beamtime/raw/img_0001.edf",
+        "/beamtime/raw/notes.txt",
+      ];
       const run = await runBundle(bundles, "metadata", { ...storage, events: paths.map((p, i) => cloudEvent(p, String(i))) });
       const byPath = Object.fromEntries((run.result.files as any[]).map((f) => [f.path, f.metadata]));
       expect(byPath[paths[0]!].exdf).to.include({ proposalNumber: 2948, runNumber: 348 });
@@ -213,30 +264,89 @@ describe("functions: bundles against the local stack", function () {
   });
 
   describe("catalogue", () => {
-    const defaults = () => ({ scicatUrl: stack.scicatUrl, ...SCICAT_AUTH, ownerGroup: "p11-group", accessGroups: ["p11"], pidPrefix: "20.500.12269" });
+    const defaults = () => ({
+      scicatUrl: stack.scicatUrl,
+      ...SCICAT_AUTH,
+      ownerGroup: "p11-group",
+      accessGroups: ["p11"],
+      pidPrefix: "20.500.12269",
+    });
 
     async function datasets(): Promise<any[]> {
-      const login = await (await fetch(`${stack.scicatUrl}/api/v3/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "ingestor", password: "ingestor" }) })).json() as { access_token: string };
-      return (await (await fetch(`${stack.scicatUrl}/api/v3/datasets`, { headers: { Authorization: `Bearer ${login.access_token}` } })).json()) as any[];
+      const login = (await (
+        await fetch(`${stack.scicatUrl}/api/v3/auth/login`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ username: "ingestor", password: "ingestor" }),
+        })
+      ).json()) as { access_token: string };
+      return (await (
+        await fetch(`${stack.scicatUrl}/api/v3/datasets`, { headers: { Authorization: `Bearer ${login.access_token}` } })
+      ).json()) as any[];
     }
 
     it("the beamtime's dmp.json gives owner fields and embargo, and the dataset records which plan applied", async () => {
-      const plan = Buffer.from(JSON.stringify({ version: 1, id: "beamtime 20261234", owner: { ownerGroup: "p20261234", owner: "Ada", contactEmail: "ada@example.org", principalInvestigator: "Ada Lovelace", accessGroups: ["p20261234", "p11-staff"] }, archive: { rseExpression: "type=archive" }, embargoUntil: "2099-01-01" }, null, 2));
+      const plan = Buffer.from(
+        JSON.stringify(
+          {
+            version: 1,
+            id: "beamtime 20261234",
+            owner: {
+              ownerGroup: "p20261234",
+              owner: "Ada",
+              contactEmail: "ada@example.org",
+              principalInvestigator: "Ada Lovelace",
+              accessGroups: ["p20261234", "p11-staff"],
+            },
+            archive: { rseExpression: "type=archive" },
+            embargoUntil: "2099-01-01",
+          },
+          null,
+          2,
+        ),
+      );
       await upload(stack.webdavUrl, "/beamtime/planned/dmp.json", plan);
       const bytes = sample["/beamtime/raw/lyso_00001.cbf"]!;
       await upload(stack.webdavUrl, "/beamtime/planned/raw/frame.cbf", bytes);
-      const run = await runBundle(bundles, "catalogue", { ...defaults(), ...storage, contactEmail: "x@y", principalInvestigator: "someone", creationLocation: "P11", files: [{ path: "/beamtime/planned/raw/frame.cbf", size: bytes.length, adler32: adler32Hex(bytes) }] });
+      const run = await runBundle(bundles, "catalogue", {
+        ...defaults(),
+        ...storage,
+        contactEmail: "x@y",
+        principalInvestigator: "someone",
+        creationLocation: "P11",
+        files: [{ path: "/beamtime/planned/raw/frame.cbf", size: bytes.length, adler32: adler32Hex(bytes) }],
+      });
       const c = (run.result.files as any[])[0].catalogue;
       expect(c.dmp).to.equal("/beamtime/planned/dmp.json");
       const ds = (await datasets()).find((d) => d.pid === c.pid);
-      expect(ds).to.include({ ownerGroup: "p20261234", owner: "Ada", contactEmail: "ada@example.org", principalInvestigator: "Ada Lovelace", isPublished: false });
+      expect(ds).to.include({
+        ownerGroup: "p20261234",
+        owner: "Ada",
+        contactEmail: "ada@example.org",
+        principalInvestigator: "Ada Lovelace",
+        isPublished: false,
+      });
       expect(ds.accessGroups).to.deep.equal(["p20261234", "p11-staff"]);
-      expect(ds.scientificMetadata.dataManagementPlan).to.deep.equal({ id: "beamtime 20261234", source: "/beamtime/planned/dmp.json", sha256: createHash("sha256").update(plan).digest("hex"), embargoUntil: "2099-01-01" });
+      expect(ds.scientificMetadata.dataManagementPlan).to.deep.equal({
+        id: "beamtime 20261234",
+        source: "/beamtime/planned/dmp.json",
+        sha256: createHash("sha256").update(plan).digest("hex"),
+        embargoUntil: "2099-01-01",
+      });
       // not JSON: the file fails, permanently, saying which plan and what to do
       await upload(stack.webdavUrl, "/beamtime/planned/dmp.json", Buffer.from("{ version: 1"));
-      const bad = await runBundle(bundles, "catalogue", { ...defaults(), ...storage, contactEmail: "x@y", principalInvestigator: "someone", creationLocation: "P11", files: [{ path: "/beamtime/planned/raw/frame.cbf", size: bytes.length, adler32: adler32Hex(bytes) }] });
+      const bad = await runBundle(bundles, "catalogue", {
+        ...defaults(),
+        ...storage,
+        contactEmail: "x@y",
+        principalInvestigator: "someone",
+        creationLocation: "P11",
+        files: [{ path: "/beamtime/planned/raw/frame.cbf", size: bytes.length, adler32: adler32Hex(bytes) }],
+      });
       expect((bad.result.failed as any[])[0]).to.deep.include({ step: "catalogue", permanent: true });
-      expect((bad.result.failed as any[])[0].reason).to.match(/its data management plan \/beamtime\/planned\/dmp\.json is not valid JSON \(.*\); fix \/beamtime\/planned\/dmp\.json, then retry its files \(npm run files -- retry --prefix \/beamtime\/planned\/\)/);
+      expect((bad.result.failed as any[])[0].reason).to.match(
+        /its data management plan \/beamtime\/planned\/dmp\.json is not valid JSON \(.*\); fix \/beamtime\/planned\/dmp\.json, then retry its files \(npm run files -- retry --prefix \/beamtime\/planned\/\)/,
+      );
     });
 
     it("registers a dataset with the NeXus mapping and an origdatablock; a replay updates it", async () => {
@@ -252,19 +362,53 @@ describe("functions: bundles against the local stack", function () {
       expect((again.result.files as any[])[0].catalogue).to.include({ pid: c.pid, action: "updated" });
       const all = (await datasets()).filter((d) => d.pid === c.pid);
       expect(all).to.have.length(1);
-      expect(all[0]).to.include({ datasetName: "Lysozyme 100K", proposalId: "20261234", runNumber: "42", sourceFolder: "/beamtime/raw", creationLocation: "P11", principalInvestigator: "Ada Lovelace", contactEmail: "ada@example.org", type: "raw", ownerGroup: "p11-group" });
+      expect(all[0]).to.include({
+        datasetName: "Lysozyme 100K",
+        proposalId: "20261234",
+        runNumber: "42",
+        sourceFolder: "/beamtime/raw",
+        creationLocation: "P11",
+        principalInvestigator: "Ada Lovelace",
+        contactEmail: "ada@example.org",
+        type: "raw",
+        ownerGroup: "p11-group",
+      });
       expect(all[0].startTime).to.equal("2026-11-28T10:00:00.000Z");
-      const token = (await (await fetch(`${stack.scicatUrl}/api/v3/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "ingestor", password: "ingestor" }) })).json() as any).access_token;
-      const blocks = await (await fetch(`${stack.scicatUrl}/api/v3/datasets/${encodeURIComponent(c.pid)}/origdatablocks`, { headers: { Authorization: `Bearer ${token}` } })).json() as any[];
+      const token = (
+        (await (
+          await fetch(`${stack.scicatUrl}/api/v3/auth/login`, {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ username: "ingestor", password: "ingestor" }),
+          })
+        ).json()) as any
+      ).access_token;
+      const blocks = (await (
+        await fetch(`${stack.scicatUrl}/api/v3/datasets/${encodeURIComponent(c.pid)}/origdatablocks`, {
+          headers: { Authorization: `Bearer ${token}` },
+        })
+      ).json()) as any[];
       expect(blocks).to.have.length(1);
       expect(blocks[0].dataFileList[0]).to.include({ path: "run-0042.nxs", size: sample[path]!.length, chk: adler32Hex(sample[path]!) });
     });
 
     it("a batch: every file its own dataset, results in input order", async () => {
-      const paths = ["/beamtime/raw/lyso_00001.cbf", "/beamtime/raw/img_0001.edf", "/beamtime/raw/notes.txt", "/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5"];
+      const paths = [
+        "/beamtime/raw/lyso_00001.cbf",
+        "/beamtime/raw/img_0001.edf",
+        "/beamtime/raw/notes.txt",
+        "/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5",
+      ];
       const ck = await runBundle(bundles, "checksum", { ...storage, events: paths.map((p, i) => cloudEvent(p, String(i))) });
       const md = await runBundle(bundles, "metadata", { ...storage, ...ck.result });
-      const run = await runBundle(bundles, "catalogue", { ...defaults(), contactEmail: "a@b.c", principalInvestigator: "PI", creationLocation: "P11", concurrency: 3, ...md.result });
+      const run = await runBundle(bundles, "catalogue", {
+        ...defaults(),
+        contactEmail: "a@b.c",
+        principalInvestigator: "PI",
+        creationLocation: "P11",
+        concurrency: 3,
+        ...md.result,
+      });
       const files = run.result.files as any[];
       expect(files.map((f) => f.path)).to.deep.equal(paths);
       expect(new Set(files.map((f) => f.catalogue.pid)).size).to.equal(4);
@@ -273,7 +417,14 @@ describe("functions: bundles against the local stack", function () {
     });
 
     it("SciCat 401 (wrong password): a clear error without the password", async () => {
-      const run = await runBundle(bundles, "catalogue", { ...defaults(), scicatPassword: "s3cret-pw", contactEmail: "a@b.c", principalInvestigator: "PI", creationLocation: "P11", files: [{ path: "/beamtime/raw/notes.txt", size: 19 }] });
+      const run = await runBundle(bundles, "catalogue", {
+        ...defaults(),
+        scicatPassword: "s3cret-pw",
+        contactEmail: "a@b.c",
+        principalInvestigator: "PI",
+        creationLocation: "P11",
+        files: [{ path: "/beamtime/raw/notes.txt", size: 19 }],
+      });
       expect(run.result.error).to.match(/SciCat login as ingestor .* refused \(401\); check scicatUsername and scicatPassword/);
       noSecrets(run);
     });
@@ -286,9 +437,22 @@ describe("functions: bundles against the local stack", function () {
     });
 
     it("SciCat 500: the file fails transiently, saying SciCat has a problem", async () => {
-      const broken = await brokenService((url, method) => (url.endsWith("/auth/login") ? { status: 201, body: { access_token: "t", expires_in: 3600 } } : method === "GET" ? { status: 404, body: {} } : { status: 500, body: { statusCode: 500, message: "Internal server error" } }));
+      const broken = await brokenService((url, method) =>
+        url.endsWith("/auth/login")
+          ? { status: 201, body: { access_token: "t", expires_in: 3600 } }
+          : method === "GET"
+            ? { status: 404, body: {} }
+            : { status: 500, body: { statusCode: 500, message: "Internal server error" } },
+      );
       try {
-        const run = await runBundle(bundles, "catalogue", { ...defaults(), scicatUrl: broken.url, contactEmail: "a@b.c", principalInvestigator: "PI", creationLocation: "P11", files: [{ path: "/beamtime/raw/notes.txt", size: 19 }] });
+        const run = await runBundle(bundles, "catalogue", {
+          ...defaults(),
+          scicatUrl: broken.url,
+          contactEmail: "a@b.c",
+          principalInvestigator: "PI",
+          creationLocation: "P11",
+          files: [{ path: "/beamtime/raw/notes.txt", size: 19 }],
+        });
         const failed = run.result.failed as any[];
         expect(failed[0]).to.deep.include({ path: "/beamtime/raw/notes.txt", step: "catalogue", permanent: false });
         expect(failed[0].reason).to.match(/SciCat dataset creation for \/beamtime\/raw\/notes\.txt failed: HTTP 500 .*retry later/);
@@ -299,13 +463,25 @@ describe("functions: bundles against the local stack", function () {
 
     it("SciCat 409 on create (a concurrent run made it): updates instead", async () => {
       const broken = await brokenService((url, method) =>
-        url.endsWith("/auth/login") ? { status: 201, body: { access_token: "t", expires_in: 3600 } }
-        : method === "POST" && url.endsWith("/datasets") ? { status: 409, body: { statusCode: 409, message: "exists" } }
-        : method === "GET" && url.endsWith("/origdatablocks") ? { status: 200, body: [] }
-        : method === "GET" ? { status: 404, body: {} }
-        : { status: method === "POST" ? 201 : 200, body: {} });
+        url.endsWith("/auth/login")
+          ? { status: 201, body: { access_token: "t", expires_in: 3600 } }
+          : method === "POST" && url.endsWith("/datasets")
+            ? { status: 409, body: { statusCode: 409, message: "exists" } }
+            : method === "GET" && url.endsWith("/origdatablocks")
+              ? { status: 200, body: [] }
+              : method === "GET"
+                ? { status: 404, body: {} }
+                : { status: method === "POST" ? 201 : 200, body: {} },
+      );
       try {
-        const run = await runBundle(bundles, "catalogue", { ...defaults(), scicatUrl: broken.url, contactEmail: "a@b.c", principalInvestigator: "PI", creationLocation: "P11", files: [{ path: "/beamtime/raw/notes.txt", size: 19 }] });
+        const run = await runBundle(bundles, "catalogue", {
+          ...defaults(),
+          scicatUrl: broken.url,
+          contactEmail: "a@b.c",
+          principalInvestigator: "PI",
+          creationLocation: "P11",
+          files: [{ path: "/beamtime/raw/notes.txt", size: 19 }],
+        });
         expect((run.result.files as any[])[0].catalogue.action).to.equal("updated");
         expect(broken.requests.filter((r) => r.startsWith("PATCH /api/v3/datasets/"))).to.have.length(1);
       } finally {
@@ -315,11 +491,23 @@ describe("functions: bundles against the local stack", function () {
   });
 
   describe("placement", () => {
-    const defaults = () => ({ rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, scope: "raw", bufferRse: "DCACHE-BUFFER", ...storage, pfnBase: stack.webdavUrl, dmp: FACILITY_DMP });
+    const defaults = () => ({
+      rucioUrl: stack.rucioUrl,
+      ...RUCIO_AUTH,
+      scope: "raw",
+      bufferRse: "DCACHE-BUFFER",
+      ...storage,
+      pfnBase: stack.webdavUrl,
+      dmp: FACILITY_DMP,
+    });
     const file = { path: "/beamtime/raw/lyso_00001.cbf", size: 0, adler32: "" };
 
     async function rucio(path: string): Promise<string> {
-      const tok = (await fetch(`${stack.rucioUrl}/auth/userpass`, { headers: { "X-Rucio-Account": "demo", "X-Rucio-Username": "demo", "X-Rucio-Password": "demo" } })).headers.get("x-rucio-auth-token")!;
+      const tok = (
+        await fetch(`${stack.rucioUrl}/auth/userpass`, {
+          headers: { "X-Rucio-Account": "demo", "X-Rucio-Username": "demo", "X-Rucio-Password": "demo" },
+        })
+      ).headers.get("x-rucio-auth-token")!;
       return (await fetch(stack.rucioUrl + path, { headers: { "X-Rucio-Auth-Token": tok } })).text();
     }
 
@@ -333,8 +521,13 @@ describe("functions: bundles against the local stack", function () {
       noSecrets(first);
       const p = (first.result.files as any[])[0].placement;
       expect(p).to.include({ scope: "raw", name: file.path, rse: "DCACHE-BUFFER", replica: "registered", dmp: "parameter dmp" });
-      const rules = (await rucio(`/dids/raw/${encodeURIComponent(file.path)}/rules`)).trim().split("\n").map((l) => JSON.parse(l));
-      expect(rules.map((r) => [r.id, r.rse_expression, r.expires_at, r.state])).to.deep.equal([[p.rules.buffer, "DCACHE-BUFFER", null, "OK"]]);
+      const rules = (await rucio(`/dids/raw/${encodeURIComponent(file.path)}/rules`))
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(rules.map((r) => [r.id, r.rse_expression, r.expires_at, r.state])).to.deep.equal([
+        [p.rules.buffer, "DCACHE-BUFFER", null, "OK"],
+      ]);
       const replicas = JSON.parse(await rucio(`/replicas/raw/${encodeURIComponent(file.path)}`));
       expect(replicas).to.deep.include({ adler32: file.adler32, rses: { "DCACHE-BUFFER": [stack.webdavUrl + file.path] } });
       const again = await runBundle(bundles, "placement", { ...defaults(), files: [file] });
@@ -395,9 +588,17 @@ describe("functions: bundles against the local stack", function () {
       expect(failed).to.deep.include({ step: "lifecycle", permanent: false });
       expect(failed.reason).to.match(/archive not yet OK: rule [0-9a-f]{32} \(1 on type=archive\) is STUCK: checksum mismatch/);
       expect(failed.reason).to.include(adler32Hex(rotten)).and.include(f.adler32);
-      const rules = (await rucio(`/dids/raw/${encodeURIComponent(path)}/rules`)).trim().split("\n").map((l) => JSON.parse(l));
-      expect(rules.map((r) => [r.rse_expression, r.state, r.expires_at])).to.deep.equal([["DCACHE-BUFFER", "OK", null], ["type=archive", "STUCK", null]]);
-      expect(Object.keys(JSON.parse(await rucio(`/replicas/raw/${encodeURIComponent(path)}?all_states=True`)).rses)).to.deep.equal(["DCACHE-BUFFER"]);
+      const rules = (await rucio(`/dids/raw/${encodeURIComponent(path)}/rules`))
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(rules.map((r) => [r.rse_expression, r.state, r.expires_at])).to.deep.equal([
+        ["DCACHE-BUFFER", "OK", null],
+        ["type=archive", "STUCK", null],
+      ]);
+      expect(Object.keys(JSON.parse(await rucio(`/replicas/raw/${encodeURIComponent(path)}?all_states=True`)).rses)).to.deep.equal([
+        "DCACHE-BUFFER",
+      ]);
     });
 
     it("lifecycle: a pipeline the plan requires did not succeed → permanent failure naming it; nothing archived", async () => {
@@ -407,32 +608,65 @@ describe("functions: bundles against the local stack", function () {
       const f = { path, size: bytes.length, adler32: adler32Hex(bytes) };
       const dmp = { ...FACILITY_DMP, pipelines: ["ingest", "derive"] };
       await runBundle(bundles, "placement", { ...defaults(), dmp, files: [f] });
-      const run = await runBundle(bundles, "lifecycle", { ...defaults(), dmp, files: [f], pipelines: { [path]: [{ action: "guest/facility-dev-ingest", state: "succeeded" }, { action: "guest/facility/derive", state: "failed" }] } });
+      const run = await runBundle(bundles, "lifecycle", {
+        ...defaults(),
+        dmp,
+        files: [f],
+        pipelines: {
+          [path]: [
+            { action: "guest/facility-dev-ingest", state: "succeeded" },
+            { action: "guest/facility/derive", state: "failed" },
+          ],
+        },
+      });
       const failed = (run.result.failed as any[])[0];
       expect(failed).to.deep.include({ step: "lifecycle", permanent: true });
-      expect(failed.reason).to.match(/requires pipeline\(s\) derive to succeed, but the trigger's rules that ran for it are: guest\/facility-dev-ingest \(succeeded\), guest\/facility\/derive \(failed\)/);
-      const rules = (await rucio(`/dids/raw/${encodeURIComponent(path)}/rules`)).trim().split("\n").map((l) => JSON.parse(l));
+      expect(failed.reason).to.match(
+        /requires pipeline\(s\) derive to succeed, but the trigger's rules that ran for it are: guest\/facility-dev-ingest \(succeeded\), guest\/facility\/derive \(failed\)/,
+      );
+      const rules = (await rucio(`/dids/raw/${encodeURIComponent(path)}/rules`))
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
       expect(rules.map((r) => r.rse_expression)).to.deep.equal(["DCACHE-BUFFER"]);
     });
 
     it("lifecycle for a file placement never registered: permanent failure saying the ingest pipeline has not run", async () => {
-      const run = await runBundle(bundles, "lifecycle", { ...defaults(), files: [{ path: "/beamtime/life/never.cbf", size: 1, adler32: "00020002" }] });
+      const run = await runBundle(bundles, "lifecycle", {
+        ...defaults(),
+        files: [{ path: "/beamtime/life/never.cbf", size: 1, adler32: "00020002" }],
+      });
       expect((run.result.failed as any[])[0]).to.deep.include({ step: "lifecycle", permanent: true });
       expect((run.result.failed as any[])[0].reason).to.match(/Rucio does not know raw:\/beamtime\/life\/never\.cbf/);
     });
 
     it("a dmp.json that breaks the schema fails placement of the files it covers, permanently, with the reason; a bad facility plan fails the step", async () => {
-      await upload(stack.webdavUrl, "/beamtime/badplan/dmp.json", Buffer.from(JSON.stringify({ version: 1, id: "x", owner: {}, archive: { rseExpression: "type=archive", copies: 0 } })));
+      await upload(
+        stack.webdavUrl,
+        "/beamtime/badplan/dmp.json",
+        Buffer.from(JSON.stringify({ version: 1, id: "x", owner: {}, archive: { rseExpression: "type=archive", copies: 0 } })),
+      );
       const bytes = sample["/beamtime/raw/lyso_00001.cbf"]!;
       await upload(stack.webdavUrl, "/beamtime/badplan/sub/f.cbf", bytes);
-      const run = await runBundle(bundles, "placement", { ...defaults(), files: [{ path: "/beamtime/badplan/sub/f.cbf", size: bytes.length, adler32: adler32Hex(bytes) }] });
+      const run = await runBundle(bundles, "placement", {
+        ...defaults(),
+        files: [{ path: "/beamtime/badplan/sub/f.cbf", size: bytes.length, adler32: adler32Hex(bytes) }],
+      });
       const failed = (run.result.failed as any[])[0];
       expect(failed).to.deep.include({ step: "placement", permanent: true });
-      expect(failed.reason).to.include("its data management plan /beamtime/badplan/dmp.json is not valid: owner.ownerGroup is required; archive.copies must be >= 1");
+      expect(failed.reason).to.include(
+        "its data management plan /beamtime/badplan/dmp.json is not valid: owner.ownerGroup is required; archive.copies must be >= 1",
+      );
       expect(await rucio(`/dids/raw/${encodeURIComponent("/beamtime/badplan/sub/f.cbf")}/rules`)).to.match(/DataIdentifierNotFound/);
-      const bad = await runBundle(bundles, "placement", { ...defaults(), dmp: { version: 2 }, files: [{ path: "/beamtime/badplan/sub/f.cbf", size: bytes.length, adler32: adler32Hex(bytes) }] });
+      const bad = await runBundle(bundles, "placement", {
+        ...defaults(),
+        dmp: { version: 2 },
+        files: [{ path: "/beamtime/badplan/sub/f.cbf", size: bytes.length, adler32: adler32Hex(bytes) }],
+      });
       expect(bad.result).to.deep.include({ step: "placement", transient: false });
-      expect(bad.result.error).to.match(/parameter dmp \(the facility's data management plan\) is not valid: .*version must be equal to constant/);
+      expect(bad.result.error).to.match(
+        /parameter dmp \(the facility's data management plan\) is not valid: .*version must be equal to constant/,
+      );
     });
 
     it("Rucio 401 (wrong password): a clear error without the password", async () => {
@@ -448,7 +682,19 @@ describe("functions: bundles against the local stack", function () {
     });
 
     it("Rucio 500: the file fails transiently, saying Rucio has a problem", async () => {
-      const broken = await brokenService((url): Answer => (url.startsWith("/auth/userpass") ? { status: 200, headers: { "X-Rucio-Auth-Token": "tok", "X-Rucio-Auth-Token-Expires": new Date(Date.now() + 3600_000).toUTCString() } } : { status: 500, body: { ExceptionClass: "DatabaseException", ExceptionMessage: "Database exception" }, headers: { ExceptionClass: "DatabaseException" } }));
+      const broken = await brokenService(
+        (url): Answer =>
+          url.startsWith("/auth/userpass")
+            ? {
+                status: 200,
+                headers: { "X-Rucio-Auth-Token": "tok", "X-Rucio-Auth-Token-Expires": new Date(Date.now() + 3600_000).toUTCString() },
+              }
+            : {
+                status: 500,
+                body: { ExceptionClass: "DatabaseException", ExceptionMessage: "Database exception" },
+                headers: { ExceptionClass: "DatabaseException" },
+              },
+      );
       try {
         const run = await runBundle(bundles, "placement", { ...defaults(), rucioUrl: broken.url, files: [file] });
         const failed = run.result.failed as any[];
@@ -474,24 +720,66 @@ describe("functions: bundles against the local stack", function () {
       await sub.subscribeAsync(`${prefix}/files/#`, { qos: 1 });
       try {
         const input = {
-          files: [{ path: "/beamtime/raw/run-0042.nxs", size: 100, adler32: "0000abcd", metadata: { format: "nexus", contentType: "application/x-hdf5", size: 100 }, event: { id: "9", time: new Date(Date.now() - 500).toISOString() } }],
+          files: [
+            {
+              path: "/beamtime/raw/run-0042.nxs",
+              size: 100,
+              adler32: "0000abcd",
+              metadata: { format: "nexus", contentType: "application/x-hdf5", size: 100 },
+              event: { id: "9", time: new Date(Date.now() - 500).toISOString() },
+            },
+          ],
           failed: [{ path: "/beamtime/raw/bad.nxs", step: "checksum", reason: "ADLER32 mismatch", permanent: true, size: 5 }],
           skipped: [{ path: "/beamtime/raw/gone", reason: "not found" }],
-          steps: [{ function: "checksum", version: "0.0.3", startedAt: new Date().toISOString(), durationMs: 20, files: 1, bytesRead: 100, outcome: "ok" }],
+          steps: [
+            {
+              function: "checksum",
+              version: "0.0.3",
+              startedAt: new Date().toISOString(),
+              durationMs: 20,
+              files: 1,
+              bytesRead: 100,
+              outcome: "ok",
+            },
+          ],
         };
-        const run = await runBundle(bundles, "accounting", { mqttUrl: MQTT_URL, mqttTopicPrefix: prefix, facility: "test-facility", ...input });
+        const run = await runBundle(bundles, "accounting", {
+          mqttUrl: MQTT_URL,
+          mqttTopicPrefix: prefix,
+          facility: "test-facility",
+          ...input,
+        });
         expect(run.result.accounting).to.deep.equal({ prefix, published: 3, succeeded: 1, failed: 1, skipped: 1 });
         const m = run.result.metrics as { counters: Record<string, number>; prometheus: string };
         expect(m.counters['storage_pipeline_files_total{facility="test-facility",outcome="ok",format="nexus"}']).to.equal(1);
         expect(m.counters['storage_pipeline_failed_files_total{facility="test-facility",step="checksum",permanent="true"}']).to.equal(1);
-        expect(m.prometheus).to.include("# TYPE storage_pipeline_bytes_total counter").and.include('storage_pipeline_bytes_total{facility="test-facility"} 100');
+        expect(m.prometheus)
+          .to.include("# TYPE storage_pipeline_bytes_total counter")
+          .and.include('storage_pipeline_bytes_total{facility="test-facility"} 100');
         for (let i = 0; i < 50 && Object.keys(got).length < 3; i++) await new Promise((r) => setTimeout(r, 50));
-        expect(Object.keys(got).sort()).to.deep.equal([`${prefix}/files/beamtime/raw/bad.nxs`, `${prefix}/files/beamtime/raw/gone`, `${prefix}/files/beamtime/raw/run-0042.nxs`]);
+        expect(Object.keys(got).sort()).to.deep.equal([
+          `${prefix}/files/beamtime/raw/bad.nxs`,
+          `${prefix}/files/beamtime/raw/gone`,
+          `${prefix}/files/beamtime/raw/run-0042.nxs`,
+        ]);
         const ok = got[`${prefix}/files/beamtime/raw/run-0042.nxs`];
-        expect(ok).to.include({ path: "/beamtime/raw/run-0042.nxs", outcome: "ok", bytes: 100, adler32: "0000abcd", format: "nexus", facility: "test-facility" });
+        expect(ok).to.include({
+          path: "/beamtime/raw/run-0042.nxs",
+          outcome: "ok",
+          bytes: 100,
+          adler32: "0000abcd",
+          format: "nexus",
+          facility: "test-facility",
+        });
         expect(ok.latencyMs).to.be.at.least(500);
         expect(ok.steps[0]).to.include({ function: "checksum", version: "0.0.3", durationMs: 20 });
-        expect(got[`${prefix}/files/beamtime/raw/bad.nxs`]).to.include({ outcome: "failed", step: "checksum", reason: "ADLER32 mismatch", permanent: true, bytes: 5 });
+        expect(got[`${prefix}/files/beamtime/raw/bad.nxs`]).to.include({
+          outcome: "failed",
+          step: "checksum",
+          reason: "ADLER32 mismatch",
+          permanent: true,
+          bytes: 5,
+        });
         expect(got[`${prefix}/files/beamtime/raw/gone`]).to.include({ path: "/beamtime/raw/gone", outcome: "skipped" });
       } finally {
         // clear the retained records again
@@ -512,7 +800,10 @@ describe("functions: bundles against the local stack", function () {
       const run = await runBundle(bundles, "derive", { ...storage, path });
       noSecrets(run);
       const d = (run.result.files as any[])[0].derived;
-      expect(d.map((x: any) => x.path)).to.deep.equal(["/beamtime/raw/derived/run-0042.nxs.preview.png", "/beamtime/raw/derived/run-0042.nxs.summary.json"]);
+      expect(d.map((x: any) => x.path)).to.deep.equal([
+        "/beamtime/raw/derived/run-0042.nxs.preview.png",
+        "/beamtime/raw/derived/run-0042.nxs.summary.json",
+      ]);
       const png = await download(stack.webdavUrl, d[0].path);
       expect(png.status).to.equal(200);
       expect(png.body.subarray(1, 4).toString()).to.equal("PNG");
@@ -524,38 +815,83 @@ describe("functions: bundles against the local stack", function () {
 
     it("the derived files are catalogued as SciCat derived datasets of their source", async () => {
       const run = await runBundle(bundles, "catalogue", {
-        scicatUrl: stack.scicatUrl, ...SCICAT_AUTH, ownerGroup: "p11-group", contactEmail: "a@b.c", principalInvestigator: "PI", creationLocation: "P11", pidPrefix: "20.500.12269",
-        files: [{ path: "/beamtime/raw/derived/run-0042.nxs.preview.png", size: 100, metadata: { format: "unknown", contentType: "image/png", size: 100 } }],
+        scicatUrl: stack.scicatUrl,
+        ...SCICAT_AUTH,
+        ownerGroup: "p11-group",
+        contactEmail: "a@b.c",
+        principalInvestigator: "PI",
+        creationLocation: "P11",
+        pidPrefix: "20.500.12269",
+        files: [
+          {
+            path: "/beamtime/raw/derived/run-0042.nxs.preview.png",
+            size: 100,
+            metadata: { format: "unknown", contentType: "image/png", size: 100 },
+          },
+        ],
       });
       expect(run.result.error, String(run.result.error)).to.equal(undefined);
       const c = (run.result.files as any[])[0].catalogue;
       expect(c.type).to.equal("derived");
-      const token = (await (await fetch(`${stack.scicatUrl}/api/v3/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "ingestor", password: "ingestor" }) })).json() as any).access_token;
-      const ds = await (await fetch(`${stack.scicatUrl}/api/v3/datasets/${encodeURIComponent(c.pid)}`, { headers: { Authorization: `Bearer ${token}` } })).json() as any;
+      const token = (
+        (await (
+          await fetch(`${stack.scicatUrl}/api/v3/auth/login`, {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ username: "ingestor", password: "ingestor" }),
+          })
+        ).json()) as any
+      ).access_token;
+      const ds = (await (
+        await fetch(`${stack.scicatUrl}/api/v3/datasets/${encodeURIComponent(c.pid)}`, { headers: { Authorization: `Bearer ${token}` } })
+      ).json()) as any;
       expect(ds).to.include({ type: "derived", investigator: "PI", sourceFolder: "/beamtime/raw/derived" });
       expect(ds.usedSoftware).to.deep.equal(["derive"]);
       // The input is the dataset the raw file got (same deterministic pid).
-      const raw = await (await fetch(`${stack.scicatUrl}/api/v3/datasets/${encodeURIComponent(ds.inputDatasets[0])}`, { headers: { Authorization: `Bearer ${token}` } })).json() as any;
+      const raw = (await (
+        await fetch(`${stack.scicatUrl}/api/v3/datasets/${encodeURIComponent(ds.inputDatasets[0])}`, {
+          headers: { Authorization: `Bearer ${token}` },
+        })
+      ).json()) as any;
       expect(raw).to.include({ type: "raw", datasetName: "Lysozyme 100K" });
     });
 
     it("derives from miniCBF and EDF; skips derived files and files without a frame", async () => {
       const run = await runBundle(bundles, "derive", {
         ...storage,
-        events: ["/beamtime/raw/lyso_00001.cbf", "/beamtime/raw/img_0001.edf", "/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5", "/beamtime/raw/notes.txt", "/beamtime/raw/derived/run-0042.nxs.preview.png"].map((p, i) => cloudEvent(p, String(i))),
+        events: [
+          "/beamtime/raw/lyso_00001.cbf",
+          "/beamtime/raw/img_0001.edf",
+          "/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5",
+          "/beamtime/raw/notes.txt",
+          "/beamtime/raw/derived/run-0042.nxs.preview.png",
+        ].map((p, i) => cloudEvent(p, String(i))),
       });
-      expect((run.result.files as any[]).map((f) => f.path)).to.deep.equal(["/beamtime/raw/lyso_00001.cbf", "/beamtime/raw/img_0001.edf", "/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5"]);
-      expect((run.result.skipped as any[]).map((s) => s.reason)).to.deep.equal(["format unknown holds no detector frame this function can read", "already a derived file"]);
+      expect((run.result.files as any[]).map((f) => f.path)).to.deep.equal([
+        "/beamtime/raw/lyso_00001.cbf",
+        "/beamtime/raw/img_0001.edf",
+        "/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5",
+      ]);
+      expect((run.result.skipped as any[]).map((s) => s.reason)).to.deep.equal([
+        "format unknown holds no detector frame this function can read",
+        "already a derived file",
+      ]);
       const summary = JSON.parse((await download(stack.webdavUrl, "/beamtime/raw/derived/lyso_00001.cbf.summary.json")).body.toString());
       expect(summary.frame).to.include({ width: 200, height: 100 });
       expect(summary.stats.masked).to.be.above(0);
-      const exdf = JSON.parse((await download(stack.webdavUrl, "/beamtime/raw/derived/RAW-R0348-AGIPD04-S00002.h5.summary.json")).body.toString());
+      const exdf = JSON.parse(
+        (await download(stack.webdavUrl, "/beamtime/raw/derived/RAW-R0348-AGIPD04-S00002.h5.summary.json")).body.toString(),
+      );
       expect(exdf.frame).to.include({ origin: "/INSTRUMENT/SPB_DET_AGIPD1M-1/DET/4CH0:xtdf/image/data[0,:,:]", width: 16, height: 32 });
     });
 
     it("derives from a real facility frame (APS area detector, 487 × 195)", async () => {
       const path = "/beamtime/raw/APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5";
-      await upload(stack.webdavUrl, path, readFileSync(join(import.meta.dirname, "../data/nexus/APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5")));
+      await upload(
+        stack.webdavUrl,
+        path,
+        readFileSync(join(import.meta.dirname, "../data/nexus/APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5")),
+      );
       const run = await runBundle(bundles, "derive", { ...storage, path });
       const png = await download(stack.webdavUrl, (run.result.files as any[])[0].derived[0].path);
       expect([png.body.readUInt32BE(16), png.body.readUInt32BE(20)]).to.deep.equal([487, 195]);
@@ -571,8 +907,22 @@ describe("functions: bundles against the local stack", function () {
       const params: Record<string, Record<string, unknown>> = {
         checksum: storage,
         metadata: storage,
-        catalogue: { scicatUrl: stack.scicatUrl, ...SCICAT_AUTH, ownerGroup: "xfel", contactEmail: "doc@xfel.eu", principalInvestigator: "PI", creationLocation: "SPB/SFX" },
-        placement: { rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, bufferRse: "DCACHE-BUFFER", ...storage, pfnBase: stack.webdavUrl, dmp: FACILITY_DMP },
+        catalogue: {
+          scicatUrl: stack.scicatUrl,
+          ...SCICAT_AUTH,
+          ownerGroup: "xfel",
+          contactEmail: "doc@xfel.eu",
+          principalInvestigator: "PI",
+          creationLocation: "SPB/SFX",
+        },
+        placement: {
+          rucioUrl: stack.rucioUrl,
+          ...RUCIO_AUTH,
+          bufferRse: "DCACHE-BUFFER",
+          ...storage,
+          pfnBase: stack.webdavUrl,
+          dmp: FACILITY_DMP,
+        },
         accounting: { mqttUrl: MQTT_URL, mqttTopicPrefix: prefix },
       };
       let payload: Record<string, unknown> = { events: [cloudEvent(path, "100")] };
@@ -588,7 +938,13 @@ describe("functions: bundles against the local stack", function () {
       expect(f.metadata.format).to.equal("exdf");
       expect(f.catalogue.action).to.equal("created");
       expect(f.placement.replica).to.equal("registered");
-      expect((payload.steps as any[]).map((s) => s.function)).to.deep.equal(["checksum", "metadata", "catalogue", "placement", "accounting"]);
+      expect((payload.steps as any[]).map((s) => s.function)).to.deep.equal([
+        "checksum",
+        "metadata",
+        "catalogue",
+        "placement",
+        "accounting",
+      ]);
       expect(payload.accounting).to.deep.equal({ prefix, published: 1, succeeded: 1, failed: 0, skipped: 0 });
       await clearRetained(prefix);
     });

@@ -24,7 +24,13 @@ async function describePath(path: string): Promise<FileDescription> {
   }
 }
 
-const DEFAULTS = { owner: "ingestor", ownerGroup: "g", contactEmail: "beamline@localhost", principalInvestigator: "beamline scientist", creationLocation: "local/beamline" };
+const DEFAULTS = {
+  owner: "ingestor",
+  ownerGroup: "g",
+  contactEmail: "beamline@localhost",
+  principalInvestigator: "beamline scientist",
+  creationLocation: "local/beamline",
+};
 
 interface Truth {
   title?: string;
@@ -83,49 +89,91 @@ const TRUTH: Record<string, Truth> = {
   },
 };
 
-describe("NeXus metadata of the real facility files (values read with h5dump)", function () {
+describe("NeXus metadata of the real facility files (values read with h5dump)", () => {
   for (const [name, truth] of Object.entries(TRUTH)) {
     it(`${name}: title, times, instrument, location, sample, PI`, async () => {
       const d = await describePath(join(NEXUS, name));
       const f = nexusFacts(d.nexus!.entries[0]!);
-      expect({ title: f.title, startTime: f.startTime, endTime: f.endTime, instrument: f.instrument, creationLocation: f.creationLocation, sample: f.sample?.name, pi: f.pi?.name, contactEmail: f.contactEmail, definitions: f.definitions })
-        .to.deep.equal({ contactEmail: undefined, pi: undefined, sample: undefined, title: undefined, startTime: undefined, endTime: undefined, instrument: undefined, ...truth });
+      expect({
+        title: f.title,
+        startTime: f.startTime,
+        endTime: f.endTime,
+        instrument: f.instrument,
+        creationLocation: f.creationLocation,
+        sample: f.sample?.name,
+        pi: f.pi?.name,
+        contactEmail: f.contactEmail,
+        definitions: f.definitions,
+      }).to.deep.equal({
+        contactEmail: undefined,
+        pi: undefined,
+        sample: undefined,
+        title: undefined,
+        startTime: undefined,
+        endTime: undefined,
+        instrument: undefined,
+        ...truth,
+      });
     });
   }
 
   it("catalogued: the file's values win, the parameters fill only what the file leaves out", async () => {
     const aps = await describePath(join(NEXUS, "APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5"));
     const ds = datasetFor({ path: "/raw/aps.hdf5", size: 1, metadata: aps }, "p/1", DEFAULTS);
-    expect(ds).to.include({ datasetName: "Glassy carbon C6 fixed", principalInvestigator: "Dale Schaefer", creationLocation: "APS:USAXS", contactEmail: "beamline@localhost" });
+    expect(ds).to.include({
+      datasetName: "Glassy carbon C6 fixed",
+      principalInvestigator: "Dale Schaefer",
+      creationLocation: "APS:USAXS",
+      contactEmail: "beamline@localhost",
+    });
     expect(ds.scientificMetadata).to.include({ sampleName: "Glassy carbon C6 fixed", instrumentName: "USAXS" });
     expect(ds.keywords).to.include("NXsas");
 
     const sls = await describePath(join(NEXUS, "SLS_Focus_2021-03-16_051.hdf5"));
     const s = datasetFor({ path: "/raw/sls.hdf5", size: 1, metadata: sls }, "p/2", DEFAULTS);
-    expect(s).to.include({ datasetName: "Focus", creationLocation: "Swiss Light Source", principalInvestigator: "beamline scientist", contactEmail: "beamline@localhost", startTime: "2021-03-16T11:42:07.000Z", endTime: "2021-03-16T11:42:22.000Z" });
+    expect(s).to.include({
+      datasetName: "Focus",
+      creationLocation: "Swiss Light Source",
+      principalInvestigator: "beamline scientist",
+      contactEmail: "beamline@localhost",
+      startTime: "2021-03-16T11:42:07.000Z",
+      endTime: "2021-03-16T11:42:22.000Z",
+    });
 
     const ipns = await describePath(join(NEXUS, "IPNS_LRMECS_hdf5_lrcs3701.nx5"));
     const i = datasetFor({ path: "/raw/lrcs3701.nx5", size: 1, metadata: ipns }, "p/3", DEFAULTS);
-    expect(i).to.include({ runNumber: "3701", creationLocation: "IPNS:LRMECS", startTime: "2001-02-07T14:54:21.000Z", endTime: "2001-02-09T20:12:53.000Z" });
+    expect(i).to.include({
+      runNumber: "3701",
+      creationLocation: "IPNS:LRMECS",
+      startTime: "2001-02-07T14:54:21.000Z",
+      endTime: "2001-02-09T20:12:53.000Z",
+    });
 
     const nxmx = await describePath(join(NEXUS, "DLS_i03_i04_NXmx_hdf5_Therm_6_2.nxs"));
-    expect(datasetFor({ path: "/raw/Therm_6_2.nxs", size: 1, metadata: nxmx }, "p/4", DEFAULTS)).to.include({ datasetName: "Therm_6_2.nxs", creationLocation: "DLS" });
+    expect(datasetFor({ path: "/raw/Therm_6_2.nxs", size: 1, metadata: nxmx }, "p/4", DEFAULTS)).to.include({
+      datasetName: "Therm_6_2.nxs",
+      creationLocation: "DLS",
+    });
   });
 
   it("signals stored elsewhere are named, with the missing file, as the reason there is no preview", async () => {
     // h5dump -n: "ext link /entry1/pil100k/data -> 538039-pilatus100k-files/538039.hdf /entry/instrument/detector/data"
     const i16 = await describePath(join(NEXUS, "DLS_i16_hdf5_538039.nxs"));
-    expect(nexusFrameSignal(i16.nexus!.entries)).to.equal("signal /entry1/pil100k/data is an external link to missing file 538039-pilatus100k-files/538039.hdf (object /entry/instrument/detector/data); derive reads only the event's own file");
+    expect(nexusFrameSignal(i16.nexus!.entries)).to.equal(
+      "signal /entry1/pil100k/data is an external link to missing file 538039-pilatus100k-files/538039.hdf (object /entry/instrument/detector/data); derive reads only the event's own file",
+    );
     // h5dump -p: /entry/data/data is VIRTUAL with SOURCE FILE "." DATASET "/entry/data/data_000001",
     // and "ext link /entry/data/data_000001 -> Therm_6_2_000001.h5 /data"
     const nxmx = await describePath(join(NEXUS, "DLS_i03_i04_NXmx_hdf5_Therm_6_2.nxs"));
-    expect(nexusFrameSignal(nxmx.nexus!.entries)).to.match(/^signal \/entry\/data\/data is a virtual dataset whose source \/entry\/data\/data_000001 is an external link to missing file Therm_6_2_000001\.h5 \(object \/data\)/);
+    expect(nexusFrameSignal(nxmx.nexus!.entries)).to.match(
+      /^signal \/entry\/data\/data is a virtual dataset whose source \/entry\/data\/data_000001 is an external link to missing file Therm_6_2_000001\.h5 \(object \/data\)/,
+    );
     const aps = await describePath(join(NEXUS, "APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5"));
     expect(nexusFrameSignal(aps.nexus!.entries)).to.deep.equal({ path: "/entry/data/data" });
   });
 });
 
-describe("NeXus metadata of generated edge cases", function () {
+describe("NeXus metadata of generated edge cases", () => {
   let dir: string;
   before(async function () {
     this.timeout(120_000);
@@ -150,7 +198,11 @@ describe("NeXus metadata of generated edge cases", function () {
             nx: "NXsubentry",
             fields: { title: "Thaumatin, sweep 1", definition: "NXmx" },
             groups: {
-              instrument: { nx: "NXinstrument", fields: { name: "I04" }, groups: { source: { nx: "NXsource", fields: { name: "Diamond Light Source" } } } },
+              instrument: {
+                nx: "NXinstrument",
+                fields: { name: "I04" },
+                groups: { source: { nx: "NXsource", fields: { name: "Diamond Light Source" } } },
+              },
               sample: { nx: "NXsample", fields: { name: "thaumatin" } },
             },
           },
@@ -158,7 +210,12 @@ describe("NeXus metadata of generated edge cases", function () {
       },
     });
     const f = nexusFacts(d.nexus!.entries[0]!);
-    expect(f).to.include({ title: "Thaumatin, sweep 1", instrument: "I04", creationLocation: "Diamond Light Source:I04", startTime: "2026-03-01T09:00:00Z" });
+    expect(f).to.include({
+      title: "Thaumatin, sweep 1",
+      instrument: "I04",
+      creationLocation: "Diamond Light Source:I04",
+      startTime: "2026-03-01T09:00:00Z",
+    });
     expect(f.definitions).to.deep.equal(["NXmx"]);
     expect(f.sample?.name).to.equal("thaumatin");
     const ds = datasetFor({ path: "/raw/dials.nxs", size: 1, metadata: d }, "p/5", DEFAULTS);
@@ -168,7 +225,11 @@ describe("NeXus metadata of generated edge cases", function () {
 
   it("the entry's own values win over its subentry's", async () => {
     const d = await written("both.nxs", {
-      entry: { nx: "NXentry", fields: { title: "entry title" }, groups: { sub: { nx: "NXsubentry", fields: { title: "subentry title", definition: "NXmx" } } } },
+      entry: {
+        nx: "NXentry",
+        fields: { title: "entry title" },
+        groups: { sub: { nx: "NXsubentry", fields: { title: "subentry title", definition: "NXmx" } } },
+      },
     });
     expect(nexusFacts(d.nexus!.entries[0]!).title).to.equal("entry title");
   });
@@ -178,12 +239,20 @@ describe("NeXus metadata of generated edge cases", function () {
       entry: {
         nx: "NXentry",
         fields: { title: "AgBehenate", definition: "NXsas" },
-        groups: { instrument: { nx: "NXinstrument", fields: { name: "USAXS" }, groups: { detector: { nx: "NXdetector" }, sample: { nx: "NXsample", fields: { name: "silver behenate" } } } } },
+        groups: {
+          instrument: {
+            nx: "NXinstrument",
+            fields: { name: "USAXS" },
+            groups: { detector: { nx: "NXdetector" }, sample: { nx: "NXsample", fields: { name: "silver behenate" } } },
+          },
+        },
       },
     });
     const e = d.nexus!.entries[0]!;
     expect(e.sample).to.deep.equal({ name: "silver behenate", path: "/entry/instrument/sample" });
-    expect(datasetFor({ path: "/raw/nxsas.h5", size: 1, metadata: d }, "p/6", DEFAULTS).scientificMetadata).to.include({ sampleName: "silver behenate" });
+    expect(datasetFor({ path: "/raw/nxsas.h5", size: 1, metadata: d }, "p/6", DEFAULTS).scientificMetadata).to.include({
+      sampleName: "silver behenate",
+    });
   });
 
   it("NXinstrument without name: its group name (Soleil DIFFABS) and the NXsource name", async () => {
@@ -200,39 +269,74 @@ describe("NeXus metadata of generated edge cases", function () {
   });
 
   it("users: the one whose role says PI is the principal investigator and the contact, not the first", async () => {
-    const user = (name: string, role: string | undefined, email?: string): NxGroup => ({ nx: "NXuser", fields: { name, ...(role ? { role } : {}), ...(email ? { email } : {}) } });
+    const user = (name: string, role: string | undefined, email?: string): NxGroup => ({
+      nx: "NXuser",
+      fields: { name, ...(role ? { role } : {}), ...(email ? { email } : {}) },
+    });
     for (const role of ["principal_investigator", "PI", "Principal Investigator"]) {
       const d = await written(`roles-${role.replace(/\W/g, "")}.nxs`, {
-        entry: { nx: "NXentry", groups: { user_1: user("Ann Local", "local_contact", "ann@facility.eu"), user_2: user("Pat Proposer", role, "pat@uni.example"), user_3: user("Sam Student", "user") } },
+        entry: {
+          nx: "NXentry",
+          groups: {
+            user_1: user("Ann Local", "local_contact", "ann@facility.eu"),
+            user_2: user("Pat Proposer", role, "pat@uni.example"),
+            user_3: user("Sam Student", "user"),
+          },
+        },
       });
       const ds = datasetFor({ path: "/raw/r.nxs", size: 1, metadata: d }, "p/8", DEFAULTS);
       expect(ds, role).to.include({ principalInvestigator: "Pat Proposer", contactEmail: "pat@uni.example" });
-      expect((ds.scientificMetadata as { acquisitionTeamMembers: string[] }).acquisitionTeamMembers).to.deep.equal(["Ann Local", "Pat Proposer", "Sam Student"]);
+      expect((ds.scientificMetadata as { acquisitionTeamMembers: string[] }).acquisitionTeamMembers).to.deep.equal([
+        "Ann Local",
+        "Pat Proposer",
+        "Sam Student",
+      ]);
     }
-    const noRoles = await written("noroles.nxs", { entry: { nx: "NXentry", groups: { user_1: user("Ann Local", undefined), user_2: user("Pat Proposer", undefined, "pat@uni.example") } } });
+    const noRoles = await written("noroles.nxs", {
+      entry: {
+        nx: "NXentry",
+        groups: { user_1: user("Ann Local", undefined), user_2: user("Pat Proposer", undefined, "pat@uni.example") },
+      },
+    });
     // no role: the first user is the PI; the contact is the first email any user gives
-    expect(datasetFor({ path: "/raw/r.nxs", size: 1, metadata: noRoles }, "p/9", DEFAULTS)).to.include({ principalInvestigator: "Ann Local", contactEmail: "pat@uni.example" });
+    expect(datasetFor({ path: "/raw/r.nxs", size: 1, metadata: noRoles }, "p/9", DEFAULTS)).to.include({
+      principalInvestigator: "Ann Local",
+      contactEmail: "pat@uni.example",
+    });
   });
 
   it("a file that says nothing: every field from the parameters", async () => {
     const d = await written("bare.nxs", { entry: { nx: "NXentry", groups: { instrument: { nx: "NXinstrument" } } } });
     expect(datasetFor({ path: "/raw/bare.nxs", size: 1, metadata: d }, "p/10", DEFAULTS)).to.include({
-      datasetName: "bare.nxs", principalInvestigator: "beamline scientist", contactEmail: "beamline@localhost", creationLocation: "local/beamline",
+      datasetName: "bare.nxs",
+      principalInvestigator: "beamline scientist",
+      contactEmail: "beamline@localhost",
+      creationLocation: "local/beamline",
     });
   });
 
   it("a signal that is an external link to a missing file: the reason names the link and the file", async () => {
     const d = await written("linked.nxs", {
-      entry: { nx: "NXentry", groups: { data: { nx: "NXdata", attrs: { signal: "data" }, external: { data: { file: "foo.h5", path: "/entry/data/data" } } } } },
+      entry: {
+        nx: "NXentry",
+        groups: { data: { nx: "NXdata", attrs: { signal: "data" }, external: { data: { file: "foo.h5", path: "/entry/data/data" } } } },
+      },
     });
-    expect(d.nexus!.entries[0]!.data).to.deep.equal([{ path: "/entry/data/data", shape: [], dtype: "external link", external: { file: "foo.h5", path: "/entry/data/data" } }]);
+    expect(d.nexus!.entries[0]!.data).to.deep.equal([
+      { path: "/entry/data/data", shape: [], dtype: "external link", external: { file: "foo.h5", path: "/entry/data/data" } },
+    ]);
     expect(nexusFrameSignal(d.nexus!.entries)).to.match(/^signal \/entry\/data\/data is an external link to missing file foo\.h5 /);
   });
 });
 
 describe("catalogue mapping: derived datasets", () => {
   it("dataFormat is the media type of the preview and of the summary", () => {
-    const png = datasetFor({ path: "/raw/derived/run.nxs.preview.png", size: 10, metadata: { format: "unknown", contentType: "image/png", size: 10 } }, "p/d1", DEFAULTS, "p/raw");
+    const png = datasetFor(
+      { path: "/raw/derived/run.nxs.preview.png", size: 10, metadata: { format: "unknown", contentType: "image/png", size: 10 } },
+      "p/d1",
+      DEFAULTS,
+      "p/raw",
+    );
     const json = datasetFor({ path: "/raw/derived/run.nxs.summary.json", size: 10 }, "p/d2", DEFAULTS, "p/raw");
     expect(png).to.include({ type: "derived", dataFormat: "image/png" });
     expect(json).to.include({ type: "derived", dataFormat: "application/json" });

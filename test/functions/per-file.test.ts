@@ -57,12 +57,38 @@ describe("functions: per-file outcomes, strict formats, write-once", function ()
     params = {
       checksum: storage,
       metadata: storage,
-      catalogue: { scicatUrl: stack.scicatUrl, ...SCICAT_AUTH, ownerGroup: "p11", pidPrefix: "20.500.12269", contactEmail: "pi@example.org", principalInvestigator: "PI", creationLocation: "P11" },
-      placement: { rucioUrl: stack.rucioUrl, ...RUCIO_AUTH, scope: "raw", bufferRse: "DCACHE-BUFFER", ...storage, pfnBase: stack.webdavUrl, dmp: FACILITY_DMP },
+      catalogue: {
+        scicatUrl: stack.scicatUrl,
+        ...SCICAT_AUTH,
+        ownerGroup: "p11",
+        pidPrefix: "20.500.12269",
+        contactEmail: "pi@example.org",
+        principalInvestigator: "PI",
+        creationLocation: "P11",
+      },
+      placement: {
+        rucioUrl: stack.rucioUrl,
+        ...RUCIO_AUTH,
+        scope: "raw",
+        bufferRse: "DCACHE-BUFFER",
+        ...storage,
+        pfnBase: stack.webdavUrl,
+        dmp: FACILITY_DMP,
+      },
     };
-    const login = (await (await fetch(`${stack.scicatUrl}/api/v3/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "ingestor", password: "ingestor" }) })).json()) as { access_token: string };
+    const login = (await (
+      await fetch(`${stack.scicatUrl}/api/v3/auth/login`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ username: "ingestor", password: "ingestor" }),
+      })
+    ).json()) as { access_token: string };
     token = login.access_token;
-    rucioToken = (await fetch(`${stack.rucioUrl}/auth/userpass`, { headers: { "X-Rucio-Account": "demo", "X-Rucio-Username": "demo", "X-Rucio-Password": "demo" } })).headers.get("x-rucio-auth-token")!;
+    rucioToken = (
+      await fetch(`${stack.rucioUrl}/auth/userpass`, {
+        headers: { "X-Rucio-Account": "demo", "X-Rucio-Username": "demo", "X-Rucio-Password": "demo" },
+      })
+    ).headers.get("x-rucio-auth-token")!;
   });
 
   after(async () => {
@@ -87,7 +113,17 @@ describe("functions: per-file outcomes, strict formats, write-once", function ()
     await upload(stack.webdavUrl, `${dir}/deleted.nxs`, first);
     unlinkSync(join(stack.root, `${dir}/deleted.nxs`));
 
-    const names = ["good-1.nxs", "truncated.nxs", "good-2.nxs", "random.nxs", "empty.nxs", "not-a.cbf", "deleted.nxs", "good-3.nxs", "notes.txt"];
+    const names = [
+      "good-1.nxs",
+      "truncated.nxs",
+      "good-2.nxs",
+      "random.nxs",
+      "empty.nxs",
+      "not-a.cbf",
+      "deleted.nxs",
+      "good-3.nxs",
+      "notes.txt",
+    ];
     const out = await sequence({ events: names.map((n, i) => cloudEvent(`${dir}/${n}`, `m${i}`)) });
 
     const done = (out.files as any[]).map((f) => f.path).sort();
@@ -103,7 +139,9 @@ describe("functions: per-file outcomes, strict formats, write-once", function ()
     expect(Object.keys(failed).sort()).to.deep.equal(["empty.nxs", "not-a.cbf", "random.nxs", "truncated.nxs"]);
     for (const f of Object.values(failed)) expect(f).to.include({ step: "metadata", permanent: true });
     expect(failed["truncated.nxs"].reason).to.match(/truncated\.nxs is not a readable HDF5 file/);
-    expect(failed["random.nxs"].reason).to.match(/random\.nxs: expected HDF5 \(NeXus\) but found no known signature \(first bytes [0-9a-f ]+\)/);
+    expect(failed["random.nxs"].reason).to.match(
+      /random\.nxs: expected HDF5 \(NeXus\) but found no known signature \(first bytes [0-9a-f ]+\)/,
+    );
     expect(failed["empty.nxs"].reason).to.match(/empty\.nxs: empty file \(0 bytes\)/);
     expect(failed["not-a.cbf"].reason).to.match(/not-a\.cbf: expected a CBF image .* but found no known signature/);
     expect(failed["truncated.nxs"].event.id).to.equal("m1");
@@ -137,7 +175,12 @@ describe("functions: per-file outcomes, strict formats, write-once", function ()
     expect(second.files).to.deep.equal([]);
     const f = (second.failed as any[])[0];
     expect(f).to.include({ path, step: "catalogue", permanent: true });
-    expect(f.reason).to.include("changed after registration").and.include(String(v1.length)).and.include(String(v2.length)).and.include(adler32Hex(v1)).and.include(adler32Hex(v2));
+    expect(f.reason)
+      .to.include("changed after registration")
+      .and.include(String(v1.length))
+      .and.include(String(v2.length))
+      .and.include(adler32Hex(v1))
+      .and.include(adler32Hex(v2));
 
     const blocks = (await dataset(path)).blocks;
     const registered = blocks[0].dataFileList[0];
@@ -158,8 +201,13 @@ describe("functions: per-file outcomes, strict formats, write-once", function ()
     await upload(stack.webdavUrl, path, v2);
 
     // placement alone with a stale catalogue: Rucio's FileConsistencyMismatch is also a visible failure
-    const stale = await runBundle(bundles, "placement", { ...params.placement, files: [{ path, size: v2.length, adler32: adler32Hex(v2) }] });
-    expect((stale.result.failed as any[])[0].reason).to.match(/changed after registration: Rucio has raw:\/overwrite\/run\.nxs with size \d+ ADLER32 [0-9a-f]{8}/);
+    const stale = await runBundle(bundles, "placement", {
+      ...params.placement,
+      files: [{ path, size: v2.length, adler32: adler32Hex(v2) }],
+    });
+    expect((stale.result.failed as any[])[0].reason).to.match(
+      /changed after registration: Rucio has raw:\/overwrite\/run\.nxs with size \d+ ADLER32 [0-9a-f]{8}/,
+    );
 
     const out = await sequence({ events: [cloudEvent(path, "o2")] }, { reprocessChanged: true });
     expect(out.failed ?? []).to.deep.equal([]);

@@ -29,7 +29,7 @@ function decodeGreyPng(png: Buffer): { width: number; height: number; pixels: Ui
   return { width, height, pixels };
 }
 
-describe("previews: contrast from the frame's percentiles", function () {
+describe("previews: contrast from the frame's percentiles", () => {
   let dir: string;
   before(async function () {
     this.timeout(120_000);
@@ -61,7 +61,12 @@ describe("previews: contrast from the frame's percentiles", function () {
     const [h, w] = [80, 100];
     const value = (_k: number, y: number, x: number) => 892 + ((x * 7 + y * 3) % 250);
     const p = join(dir, "offset.nxs");
-    await writeNexusTree(p, { entry: { nx: "NXentry", groups: { data: { nx: "NXdata", attrs: { signal: "data" }, frames: { data: { shape: [2, h, w], value } } } } } });
+    await writeNexusTree(p, {
+      entry: {
+        nx: "NXentry",
+        groups: { data: { nx: "NXdata", attrs: { signal: "data" }, frames: { data: { shape: [2, h, w], value } } } },
+      },
+    });
     const written = Array.from({ length: h * w }, (_, i) => value(0, Math.floor(i / w), i % w));
     expect(Math.min(...written)).to.equal(892);
     expect(Math.max(...written)).to.equal(1141);
@@ -74,7 +79,12 @@ describe("previews: contrast from the frame's percentiles", function () {
       const frame = await hdf5Frame(src, p, (signal as { path: string }).path);
       const stats = frameStats(frame);
       const sorted = [...written].sort((a, b) => a - b);
-      expect(stats).to.include({ min: 892, max: 1141, p005: sorted[Math.floor(sorted.length * 0.005)], p995: sorted[Math.floor(sorted.length * 0.995)] });
+      expect(stats).to.include({
+        min: 892,
+        max: 1141,
+        p005: sorted[Math.floor(sorted.length * 0.005)],
+        p995: sorted[Math.floor(sorted.length * 0.995)],
+      });
       const png = decodeGreyPng(encodeGreyPng(previewPixels(frame, stats), frame.width, frame.height));
       expect([png.width, png.height]).to.deep.equal([w, h]);
       const px = Array.from(png.pixels);
@@ -111,7 +121,10 @@ describe("previews: contrast from the frame's percentiles", function () {
 
   it("a flat frame does not divide by zero", () => {
     const values = new Float64Array(16).fill(1000);
-    const px = previewPixels({ width: 4, height: 4, values, origin: "test", stride: 1 }, frameStats({ width: 4, height: 4, values, origin: "test", stride: 1 }));
+    const px = previewPixels(
+      { width: 4, height: 4, values, origin: "test", stride: 1 },
+      frameStats({ width: 4, height: 4, values, origin: "test", stride: 1 }),
+    );
     expect(Array.from(px).every((v) => Number.isInteger(v) && v >= 0 && v <= 255)).to.equal(true);
   });
 });

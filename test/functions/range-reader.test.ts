@@ -10,7 +10,7 @@ import { ActionError } from "../../functions/_shared/errors.ts";
 import { Storage, WHOLE_FILE_BYTES } from "../../functions/_shared/storage.ts";
 import { startStack, upload, type Stack } from "./support/stack.ts";
 
-const auth = { Authorization: "Basic " + Buffer.from("demo:demo").toString("base64") };
+const auth = { Authorization: `Basic ${Buffer.from("demo:demo").toString("base64")}` };
 
 describe("lib/http: synchronous Range reads", function () {
   this.timeout(30_000);
@@ -60,17 +60,26 @@ describe("lib/http: synchronous Range reads", function () {
     const missing = new SyncRangeReader(`${stack.webdavUrl}/r/nope.bin`, { headers: auth });
     expect(() => missing.size).to.throw(/nope\.bin: file not found/);
     missing.close();
-    const denied = new SyncRangeReader(`${stack.webdavUrl}/r/data.bin`, { headers: { Authorization: "Basic " + Buffer.from("demo:wrong").toString("base64") } });
+    const denied = new SyncRangeReader(`${stack.webdavUrl}/r/data.bin`, {
+      headers: { Authorization: `Basic ${Buffer.from("demo:wrong").toString("base64")}` },
+    });
     expect(() => denied.size).to.throw(/access denied; check the storage credentials/);
     denied.close();
   });
 
   it("refuses a server that ignores Range instead of downloading the whole file", async () => {
     // In its own process: this thread blocks while the reader waits for an answer.
-    const server = spawn(process.execPath, ["-e", `
+    const server = spawn(
+      process.execPath,
+      [
+        "-e",
+        `
       const data = Buffer.alloc(200000, 7);
       const s = require("node:http").createServer((req, res) => { res.writeHead(200, { "Content-Length": data.length }); res.end(req.method === "HEAD" ? undefined : data); });
-      s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));`], { stdio: ["ignore", "pipe", "inherit"] });
+      s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     const port = await new Promise<number>((resolve) => server.stdout.on("data", (d) => resolve(Number(/port (\d+)/.exec(String(d))![1]))));
     const r = new SyncRangeReader(`http://127.0.0.1:${port}/x`, { timeoutMs: 5000 });
     try {
@@ -84,9 +93,16 @@ describe("lib/http: synchronous Range reads", function () {
 
   it("readers take turns on one worker; a request that times out leaves the next reader unharmed", async () => {
     // A server that accepts and never answers, in its own process (this thread blocks while reading).
-    const server = spawn(process.execPath, ["-e", `
+    const server = spawn(
+      process.execPath,
+      [
+        "-e",
+        `
       const s = require("node:http").createServer(() => {});
-      s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));`], { stdio: ["ignore", "pipe", "inherit"] });
+      s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     const port = await new Promise<number>((resolve) => server.stdout.on("data", (d) => resolve(Number(/port (\d+)/.exec(String(d))![1]))));
     try {
       const stuck = new SyncRangeReader(`http://127.0.0.1:${port}/x`, { timeoutMs: 300 });
@@ -145,7 +161,10 @@ describe("lib/http: synchronous Range reads", function () {
 
     it("a file shorter than the size announced fails transiently, saying it changed", async () => {
       for (const size of [data.length + 10, 2 * data.length]) {
-        const err = await new Storage(params()).bytes("/r/data.bin", size).then(() => undefined, (e: unknown) => e);
+        const err = await new Storage(params()).bytes("/r/data.bin", size).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(err, `announced ${size}`).to.be.instanceOf(ActionError);
         expect((err as ActionError).message).to.match(/announced \d+ bytes but .*changed while it was read/);
         expect((err as ActionError).status).to.equal(0);

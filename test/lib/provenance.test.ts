@@ -13,7 +13,10 @@ describe("lib/provenance", () => {
     this.timeout(60000);
     const src = mkdtempSync(join(projectRoot, "test", ".tmp-prov-"));
     const entry = join(src, "index.ts");
-    writeFileSync(entry, `import { functionVersion } from "../../lib/provenance.ts";\nexport const main = () => ({ v: functionVersion() });\n`);
+    writeFileSync(
+      entry,
+      `import { functionVersion } from "../../lib/provenance.ts";\nexport const main = () => ({ v: functionVersion() });\n`,
+    );
     const out = mkdtempSync(join(tmpdir(), "prov-"));
     const built = await bundleAction({ name: "prov", entry }, out, { projectDir: projectRoot });
     const r = await runActionZip(built.zipPath, {}, { env: { __OW_ACTION_NAME: "/guest/prov", __OW_ACTIVATION_ID: "a".repeat(32) } });

@@ -34,10 +34,14 @@ describe("local Rucio peer", function () {
   const bufferFile = async (name: string, content: Buffer, registered = hex(adler32(content))) => {
     mkdirSync(join(buf(), "d"), { recursive: true });
     writeFileSync(join(buf(), name), content);
-    const r = await call("POST", "/replicas", { rse: "BUF", files: [{ scope: "raw", name, bytes: content.length, adler32: registered, pfn: PFN + name }] });
+    const r = await call("POST", "/replicas", {
+      rse: "BUF",
+      files: [{ scope: "raw", name, bytes: content.length, adler32: registered, pfn: PFN + name }],
+    });
     expect(r.status).to.equal(201);
   };
-  const rule = async (id: string) => (await (await call("GET", `/rules/${id}`)).json()) as { state: string; error: string | null; expires_at: string | null };
+  const rule = async (id: string) =>
+    (await (await call("GET", `/rules/${id}`)).json()) as { state: string; error: string | null; expires_at: string | null };
   const until = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 10_000): Promise<T> => {
     for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
       const v = await fn();
@@ -45,15 +49,48 @@ describe("local Rucio peer", function () {
     }
     throw new Error(`timed out waiting for ${what}`);
   };
-  const replicas = async (name: string, all = false) => JSON.parse(await (await call("GET", `/replicas/raw/${encodeURIComponent(name)}${all ? "?all_states=True" : ""}`)).text()) as { rses: Record<string, string[]>; pfns: Record<string, { rse: string }>; states: Record<string, string> };
+  const replicas = async (name: string, all = false) =>
+    JSON.parse(await (await call("GET", `/replicas/raw/${encodeURIComponent(name)}${all ? "?all_states=True" : ""}`)).text()) as {
+      rses: Record<string, string[]>;
+      pfns: Record<string, { rse: string }>;
+      states: Record<string, string>;
+    };
 
-  const auth = (password = "pw") => fetch(`${base}/auth/userpass`, { headers: { "X-Rucio-Account": "root", "X-Rucio-Username": "ddmadmin", "X-Rucio-Password": password } });
+  const auth = (password = "pw") =>
+    fetch(`${base}/auth/userpass`, {
+      headers: { "X-Rucio-Account": "root", "X-Rucio-Username": "ddmadmin", "X-Rucio-Password": password },
+    });
   const call = (method: string, path: string, body?: unknown, tok = token) =>
-    fetch(base + path, { method, headers: { "X-Rucio-Auth-Token": tok, ...(body ? { "Content-Type": "application/json" } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    fetch(base + path, {
+      method,
+      headers: { "X-Rucio-Auth-Token": tok, ...(body ? { "Content-Type": "application/json" } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "rucio-peer-"));
-    svc = await startService("local/rucio/main.ts", ["--port", "0", "--db", join(dir, "db.sqlite"), "--accounts", "root:ddmadmin:pw", "--rses", "BUF:type=buffer,TAPE1:type=archive,TAPE2:type=archive", "--scopes", "raw,user.x", "--storage", JSON.stringify({ BUF: { dir: join(dir, "buffer"), pfn: PFN } }), "--storage-root", join(dir, "rses"), "--daemon-interval-ms", "50"], { listeners: ["rucio"] });
+    svc = await startService(
+      "local/rucio/main.ts",
+      [
+        "--port",
+        "0",
+        "--db",
+        join(dir, "db.sqlite"),
+        "--accounts",
+        "root:ddmadmin:pw",
+        "--rses",
+        "BUF:type=buffer,TAPE1:type=archive,TAPE2:type=archive",
+        "--scopes",
+        "raw,user.x",
+        "--storage",
+        JSON.stringify({ BUF: { dir: join(dir, "buffer"), pfn: PFN } }),
+        "--storage-root",
+        join(dir, "rses"),
+        "--daemon-interval-ms",
+        "50",
+      ],
+      { listeners: ["rucio"] },
+    );
     base = svc.urls.rucio!;
     const r = await auth();
     token = r.headers.get("x-rucio-auth-token")!;
@@ -85,7 +122,10 @@ describe("local Rucio peer", function () {
     expect(r.status).to.equal(201);
     expect(await r.text()).to.equal("Created");
     // a PFN outside the RSE's own prefix is refused
-    const outside = await call("POST", "/replicas", { rse: "BUF", files: [{ scope: "raw", name: "/d/x", bytes: 1, pfn: "file:///etc/passwd" }] });
+    const outside = await call("POST", "/replicas", {
+      rse: "BUF",
+      files: [{ scope: "raw", name: "/d/x", bytes: 1, pfn: "file:///etc/passwd" }],
+    });
     expect(outside.status).to.equal(400);
     expect(outside.headers.get("exceptionclass")).to.equal("InvalidPath");
     const dup = await call("POST", "/replicas", { rse: "BUF", files });
@@ -110,7 +150,12 @@ describe("local Rucio peer", function () {
     const badExpr = await call("POST", "/rules/", { dids: [did], account: "root", copies: 1, rse_expression: "type=disk" });
     expect(badExpr.status).to.equal(409);
     expect(badExpr.headers.get("exceptionclass")).to.equal("InvalidRSEExpression");
-    const unknown = await call("POST", "/rules/", { dids: [{ scope: "raw", name: "/none" }], account: "root", copies: 1, rse_expression: "BUF" });
+    const unknown = await call("POST", "/rules/", {
+      dids: [{ scope: "raw", name: "/none" }],
+      account: "root",
+      copies: 1,
+      rse_expression: "BUF",
+    });
     expect(unknown.status).to.equal(404);
     // The transfer daemon copies the bytes to both archive RSEs; then the rule is OK.
     await until("rule OK", async () => ((await rule(ids[0]!)).state === "OK" ? true : undefined));
@@ -131,8 +176,13 @@ describe("local Rucio peer", function () {
   it("a copy whose ADLER32 differs from the registered one makes the rule STUCK, with the reason, and leaves no archive bytes", async () => {
     const content = Buffer.from("corrupted on the buffer");
     await bufferFile("/d/bad.nxs", content, "0badc0de");
-    const [id] = (await (await call("POST", "/rules/", { dids: [{ scope: "raw", name: "/d/bad.nxs" }], account: "root", copies: 1, rse_expression: "TAPE1" })).json()) as string[];
-    const r = await until("rule STUCK", async () => { const x = await rule(id!); return x.state === "STUCK" ? x : undefined; });
+    const [id] = (await (
+      await call("POST", "/rules/", { dids: [{ scope: "raw", name: "/d/bad.nxs" }], account: "root", copies: 1, rse_expression: "TAPE1" })
+    ).json()) as string[];
+    const r = await until("rule STUCK", async () => {
+      const x = await rule(id!);
+      return x.state === "STUCK" ? x : undefined;
+    });
     expect(r.error).to.match(/checksum mismatch .* ADLER32 [0-9a-f]{8}.*ADLER32 0badc0de/);
     expect(r.error).to.include(hex(adler32(content)));
     expect(Object.keys((await replicas("/d/bad.nxs", true)).rses)).to.deep.equal(["BUF"]);
@@ -142,8 +192,13 @@ describe("local Rucio peer", function () {
   it("a source whose bytes are gone makes the rule STUCK, saying so", async () => {
     await bufferFile("/d/gone.nxs", Buffer.from("soon gone"));
     rmSync(join(buf(), "d/gone.nxs"));
-    const [id] = (await (await call("POST", "/rules/", { dids: [{ scope: "raw", name: "/d/gone.nxs" }], account: "root", copies: 1, rse_expression: "TAPE2" })).json()) as string[];
-    const r = await until("rule STUCK", async () => { const x = await rule(id!); return x.state === "STUCK" ? x : undefined; });
+    const [id] = (await (
+      await call("POST", "/rules/", { dids: [{ scope: "raw", name: "/d/gone.nxs" }], account: "root", copies: 1, rse_expression: "TAPE2" })
+    ).json()) as string[];
+    const r = await until("rule STUCK", async () => {
+      const x = await rule(id!);
+      return x.state === "STUCK" ? x : undefined;
+    });
     expect(r.error).to.match(/source file missing/);
   });
 
@@ -151,9 +206,13 @@ describe("local Rucio peer", function () {
     const content = Buffer.from("archive me, then free the buffer");
     await bufferFile("/d/cycle.nxs", content);
     const did = { scope: "raw", name: "/d/cycle.nxs" };
-    const [protect] = (await (await call("POST", "/rules/", { dids: [did], account: "root", copies: 1, rse_expression: "BUF" })).json()) as string[];
+    const [protect] = (await (
+      await call("POST", "/rules/", { dids: [did], account: "root", copies: 1, rse_expression: "BUF" })
+    ).json()) as string[];
     expect((await rule(protect!)).state).to.equal("OK");
-    const [archive] = (await (await call("POST", "/rules/", { dids: [did], account: "root", copies: 1, rse_expression: "TAPE1" })).json()) as string[];
+    const [archive] = (await (
+      await call("POST", "/rules/", { dids: [did], account: "root", copies: 1, rse_expression: "TAPE1" })
+    ).json()) as string[];
     await until("archive OK", async () => ((await rule(archive!)).state === "OK" ? true : undefined));
     // still protected: the buffer bytes stay
     await new Promise((r) => setTimeout(r, 300));
@@ -161,14 +220,18 @@ describe("local Rucio peer", function () {
     const del = await call("DELETE", `/rules/${protect}`, { purge_replicas: false });
     expect(del.status).to.equal(200);
     expect((await call("GET", `/rules/${protect}`)).status).to.equal(404);
-    await until("buffer replica reaped", async () => (Object.keys((await replicas("/d/cycle.nxs", true)).rses).join() === "TAPE1" ? true : undefined));
+    await until("buffer replica reaped", async () =>
+      Object.keys((await replicas("/d/cycle.nxs", true)).rses).join() === "TAPE1" ? true : undefined,
+    );
     expect(existsSync(join(buf(), "d/cycle.nxs"))).to.equal(false);
     expect(hex(adler32(readFileSync(join(dir, "rses", "TAPE1", "d", "cycle.nxs"))))).to.equal(hex(adler32(content)));
   });
 
   it("PUT /rules/{id} sets a lifetime; when it ends, the rule goes and so does the replica only it protected", async () => {
     await bufferFile("/d/later.nxs", Buffer.from("keep for a second"));
-    const [id] = (await (await call("POST", "/rules/", { dids: [{ scope: "raw", name: "/d/later.nxs" }], account: "root", copies: 1, rse_expression: "BUF" })).json()) as string[];
+    const [id] = (await (
+      await call("POST", "/rules/", { dids: [{ scope: "raw", name: "/d/later.nxs" }], account: "root", copies: 1, rse_expression: "BUF" })
+    ).json()) as string[];
     expect((await rule(id!)).expires_at).to.equal(null);
     const put = await call("PUT", `/rules/${id}`, { options: { lifetime: 1 } });
     expect(put.status).to.equal(200);
@@ -182,19 +245,28 @@ describe("local Rucio peer", function () {
   it("a rule with a lifetime expires and releases the replica it alone protected", async () => {
     const did = { scope: "raw", name: "/d/f2.nxs" };
     await bufferFile(did.name, Buffer.from("f2f2f"));
-    const [archive] = (await (await call("POST", "/rules/", { dids: [did], account: "root", copies: 1, rse_expression: "TAPE1" })).json()) as string[];
+    const [archive] = (await (
+      await call("POST", "/rules/", { dids: [did], account: "root", copies: 1, rse_expression: "TAPE1" })
+    ).json()) as string[];
     await until("archive OK", async () => ((await rule(archive!)).state === "OK" ? true : undefined));
     const r = await call("POST", "/rules/", { dids: [did], account: "root", copies: 1, rse_expression: "BUF", lifetime: 1 });
     const [id] = (await r.json()) as string[];
     expect((await rule(id!)).state).to.equal("OK");
     await new Promise((res) => setTimeout(res, 1300));
     expect((await call("GET", `/rules/${id}`)).status).to.equal(404);
-    await until("buffer replica reaped", async () => (Object.keys((await replicas(did.name, true)).rses).join() === "TAPE1" ? true : undefined));
+    await until("buffer replica reaped", async () =>
+      Object.keys((await replicas(did.name, true)).rses).join() === "TAPE1" ? true : undefined,
+    );
     expect(existsSync(join(buf(), "d/f2.nxs"))).to.equal(false);
   });
 
   it("a rule for another account is refused", async () => {
-    const r = await call("POST", "/rules/", { dids: [{ scope: "raw", name: "/d/f1.nxs" }], account: "someone", copies: 1, rse_expression: "BUF" });
+    const r = await call("POST", "/rules/", {
+      dids: [{ scope: "raw", name: "/d/f1.nxs" }],
+      account: "someone",
+      copies: 1,
+      rse_expression: "BUF",
+    });
     expect(r.status).to.equal(401);
     expect(r.headers.get("exceptionclass")).to.equal("AccessDenied");
   });

@@ -20,7 +20,10 @@ describe("local openwhisk: command line", function () {
     });
     try {
       const props = Object.fromEntries(
-        readFileSync(join(dir, "wskprops"), "utf8").trim().split("\n").map((l) => l.split("=") as [string, string]),
+        readFileSync(join(dir, "wskprops"), "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => l.split("=") as [string, string]),
       );
       expect(props).to.deep.equal({ APIHOST: svc.urls.openwhisk, AUTH: GUEST_AUTH, NAMESPACE: "guest" });
       expect(svc.output()).to.include(`export WSK_CONFIG_FILE=${join(dir, "wskprops")}`);
@@ -34,7 +37,10 @@ describe("local openwhisk: command line", function () {
 
   it("refuses bad options with a message and the usage", () => {
     for (const args of [["--port", "http"], ["--frobnicate"]]) {
-      const r = spawnSync(process.execPath, ["--import", "tsx", "local/openwhisk/main.ts", ...args], { cwd: projectRoot, encoding: "utf8" });
+      const r = spawnSync(process.execPath, ["--import", "tsx", "local/openwhisk/main.ts", ...args], {
+        cwd: projectRoot,
+        encoding: "utf8",
+      });
       expect(r.status, args.join(" ")).to.equal(2);
       expect(r.stderr).to.match(/local openwhisk: .+/);
       expect(r.stderr).to.include("usage: npm run local:openwhisk");

@@ -99,7 +99,10 @@ describe("local openwhisk: the openwhisk npm client", function () {
     });
 
     it("rejects bad input with 400 and a message saying what is wrong", async () => {
-      const badLimit = await p.http("PUT", "/api/v1/namespaces/_/actions/badlimit", { exec: { kind: "nodejs:20", code }, limits: { memory: 4096 } });
+      const badLimit = await p.http("PUT", "/api/v1/namespaces/_/actions/badlimit", {
+        exec: { kind: "nodejs:20", code },
+        limits: { memory: 4096 },
+      });
       expect(badLimit.status).to.equal(400);
       expect(badLimit.body.error).to.match(/limits\.memory is 4096 but must be between 128 and 512/);
       expect(badLimit.body.code).to.match(/^[0-9a-f]{32}$/);
@@ -132,7 +135,10 @@ describe("local openwhisk: the openwhisk npm client", function () {
       expect(annotations.limits).to.deep.equal({ timeout: 60000, memory: 256, logs: 10, concurrency: 1 });
 
       const warm = await p.ow.actions.invoke({ name: "greet", blocking: true });
-      expect(warm.annotations.some((a: { key: string }) => a.key === "initTime"), "warm: no initTime").to.equal(false);
+      expect(
+        warm.annotations.some((a: { key: string }) => a.key === "initTime"),
+        "warm: no initTime",
+      ).to.equal(false);
 
       const nb = await p.ow.actions.invoke({ name: "greet", params: { name: "bob" } });
       expect(Object.keys(nb)).to.deep.equal(["activationId"]);
@@ -161,7 +167,10 @@ describe("local openwhisk: the openwhisk npm client", function () {
     });
 
     it("answers 202 when a blocking invoke outlasts the wait limit, and the activation still completes", async () => {
-      await p.ow.actions.create({ name: "slow", action: `function main() { return new Promise(r => setTimeout(() => r({ done: true }), 600)); }` });
+      await p.ow.actions.create({
+        name: "slow",
+        action: `function main() { return new Promise(r => setTimeout(() => r({ done: true }), 600)); }`,
+      });
       const r = await p.http("POST", "/api/v1/namespaces/_/actions/slow?blocking=true&timeout=100", {});
       expect(r.status).to.equal(202);
       expect(r.body.activationId).to.match(/^[0-9a-f]{32}$/);
@@ -197,7 +206,9 @@ describe("local openwhisk: the openwhisk npm client", function () {
           }`,
         annotations: { "provide-api-key": true },
       });
-      expect(await p.ow.actions.invoke({ name: "caller", blocking: true, result: true, params: { hop: 2 } })).to.deep.equal({ echoed: { hop: 2 } });
+      expect(await p.ow.actions.invoke({ name: "caller", blocking: true, result: true, params: { hop: 2 } })).to.deep.equal({
+        echoed: { hop: 2 },
+      });
     });
 
     it("runs a zip action through package.json main, with module.fn main and a Promise result", async () => {
@@ -209,26 +220,59 @@ describe("local openwhisk: the openwhisk npm client", function () {
       });
       const created = await p.ow.actions.create({ name: "zipped", action: Buffer.from(zip), kind: "nodejs:20" });
       expect(created.exec.binary).to.equal(true);
-      expect(await p.ow.actions.invoke({ name: "zipped", blocking: true, result: true, params: { text: "quiet" } })).to.deep.equal({ shout: "QUIET" });
+      expect(await p.ow.actions.invoke({ name: "zipped", blocking: true, result: true, params: { text: "quiet" } })).to.deep.equal({
+        shout: "QUIET",
+      });
       await p.ow.actions.create({ name: "zipped-fn", action: Buffer.from(zip), exec: { main: "other.handler" } as any });
       expect(await p.ow.actions.invoke({ name: "zipped-fn", blocking: true, result: true })).to.deep.equal({ from: "other" });
     });
 
     it("refuses a payload that overrides a parameter of a final action with 400", async () => {
-      await p.ow.actions.create({ name: "fixed", action: `function main(p) { return { target: p.target }; }`, params: { target: "prod" }, annotations: { final: true } });
+      await p.ow.actions.create({
+        name: "fixed",
+        action: `function main(p) { return { target: p.target }; }`,
+        params: { target: "prod" },
+        annotations: { final: true },
+      });
       const e = await statusOf(p.ow.actions.invoke({ name: "fixed", blocking: true, params: { target: "evil" } }));
       expect(e.statusCode).to.equal(400);
       expect(e.message).to.match(/parameters that are not allowed/);
-      expect(await p.ow.actions.invoke({ name: "fixed", blocking: true, result: true, params: { other: 1 } })).to.deep.equal({ target: "prod" });
+      expect(await p.ow.actions.invoke({ name: "fixed", blocking: true, result: true, params: { other: 1 } })).to.deep.equal({
+        target: "prod",
+      });
     });
   });
 
   describe("packages and bindings", () => {
     it("inherits parameters package < binding < action < payload and lists package contents", async () => {
-      await p.ow.packages.create({ name: "tools", package: { parameters: [{ key: "a", value: "pkg" }, { key: "b", value: "pkg" }, { key: "c", value: "pkg" }, { key: "d", value: "pkg" }] } });
+      await p.ow.packages.create({
+        name: "tools",
+        package: {
+          parameters: [
+            { key: "a", value: "pkg" },
+            { key: "b", value: "pkg" },
+            { key: "c", value: "pkg" },
+            { key: "d", value: "pkg" },
+          ],
+        },
+      });
       await p.ow.actions.create({ name: "tools/show", action: `function main(p) { return p; }`, params: { c: "action", d: "action" } });
-      await p.ow.packages.create({ name: "mytools", package: { binding: { namespace: "guest", name: "tools" }, parameters: [{ key: "b", value: "binding" }, { key: "c", value: "binding" }] } });
-      expect(await p.ow.actions.invoke({ name: "tools/show", blocking: true, result: true })).to.deep.equal({ a: "pkg", b: "pkg", c: "action", d: "action" });
+      await p.ow.packages.create({
+        name: "mytools",
+        package: {
+          binding: { namespace: "guest", name: "tools" },
+          parameters: [
+            { key: "b", value: "binding" },
+            { key: "c", value: "binding" },
+          ],
+        },
+      });
+      expect(await p.ow.actions.invoke({ name: "tools/show", blocking: true, result: true })).to.deep.equal({
+        a: "pkg",
+        b: "pkg",
+        c: "action",
+        d: "action",
+      });
       expect(await p.ow.actions.invoke({ name: "mytools/show", blocking: true, result: true, params: { d: "payload" } })).to.deep.equal({
         a: "pkg",
         b: "binding",
@@ -244,15 +288,26 @@ describe("local openwhisk: the openwhisk npm client", function () {
     });
 
     it("binds a public package of another namespace and refuses bindings to nothing", async () => {
-      const b = await p.ow.packages.create({ name: "myutils", package: { binding: { namespace: "whisk.system", name: "utils" }, parameters: [{ key: "from", value: "binding" }] } });
+      const b = await p.ow.packages.create({
+        name: "myutils",
+        package: { binding: { namespace: "whisk.system", name: "utils" }, parameters: [{ key: "from", value: "binding" }] },
+      });
       expect(b.binding).to.deep.equal({ namespace: "whisk.system", name: "utils" });
-      expect(await p.ow.actions.invoke({ name: "myutils/echo", blocking: true, result: true, params: { x: 1 } })).to.deep.equal({ from: "binding", x: 1 });
+      expect(await p.ow.actions.invoke({ name: "myutils/echo", blocking: true, result: true, params: { x: 1 } })).to.deep.equal({
+        from: "binding",
+        x: 1,
+      });
       const missing = await p.http("PUT", "/api/v1/namespaces/_/packages/nobind", { binding: { namespace: "guest", name: "absent" } });
       expect(missing.status).to.equal(400);
       expect(missing.body.error).to.equal("Binding references a package that does not exist.");
-      const intoSystem = await p.http("PUT", "/api/v1/namespaces/whisk.system/actions/utils/mine", { exec: { kind: "nodejs:20", code: "function main(){return {}}" } });
+      const intoSystem = await p.http("PUT", "/api/v1/namespaces/whisk.system/actions/utils/mine", {
+        exec: { kind: "nodejs:20", code: "function main(){return {}}" },
+      });
       expect(intoSystem.status).to.equal(403);
-      const huge = await p.http("PUT", "/api/v1/namespaces/_/actions/huge", { exec: { kind: "nodejs:20", code: "function main(){return {}}" }, parameters: [{ key: "k", value: "x".repeat(1100 * 1024) }] });
+      const huge = await p.http("PUT", "/api/v1/namespaces/_/actions/huge", {
+        exec: { kind: "nodejs:20", code: "function main(){return {}}" },
+        parameters: [{ key: "k", value: "x".repeat(1100 * 1024) }],
+      });
       expect(huge.status).to.equal(413);
       expect(huge.body.error).to.match(/^Parameters larger than allowed: \d+ > 1048576 bytes\.$/);
     });
@@ -317,7 +372,9 @@ describe("local openwhisk: the openwhisk npm client", function () {
       const missing = await p.http("PUT", "/api/v1/namespaces/_/actions/s1", { exec: { kind: "sequence", components: ["/_/missing"] } });
       expect(missing.body.error).to.equal("Sequence component does not exist.");
       await p.ow.actions.create({ name: "s2", sequence: ["/whisk.system/utils/echo"] });
-      const cyclic = await p.http("PUT", "/api/v1/namespaces/_/actions/s2?overwrite=true", { exec: { kind: "sequence", components: ["/_/s2"] } });
+      const cyclic = await p.http("PUT", "/api/v1/namespaces/_/actions/s2?overwrite=true", {
+        exec: { kind: "sequence", components: ["/_/s2"] },
+      });
       expect(cyclic.status).to.equal(400);
       expect(cyclic.body.error).to.equal("Sequence may not refer to itself.");
     });
@@ -325,10 +382,17 @@ describe("local openwhisk: the openwhisk npm client", function () {
 
   describe("triggers and rules", () => {
     it("fires a trigger through a rule to an activation whose result and logs are checked", async () => {
-      await p.ow.actions.create({ name: "onfire", action: `function main(p) { console.log("got", p.file, p.site); return { seen: p.file, site: p.site }; }` });
+      await p.ow.actions.create({
+        name: "onfire",
+        action: `function main(p) { console.log("got", p.file, p.site); return { seen: p.file, site: p.site }; }`,
+      });
       await p.ow.triggers.create({ name: "landed", trigger: { parameters: [{ key: "site", value: "desy" }] } });
       const rule = await p.ow.rules.create({ name: "landed-rule", action: "/_/onfire", trigger: "/_/landed" });
-      expect(rule).to.deep.include({ status: "active", trigger: { path: "guest", name: "landed" }, action: { path: "guest", name: "onfire" } });
+      expect(rule).to.deep.include({
+        status: "active",
+        trigger: { path: "guest", name: "landed" },
+        action: { path: "guest", name: "onfire" },
+      });
       const t = await p.ow.triggers.get({ name: "landed" });
       expect(t.rules).to.deep.equal({ "guest/landed-rule": { action: { path: "guest", name: "onfire" }, status: "active" } });
 

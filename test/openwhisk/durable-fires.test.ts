@@ -19,12 +19,19 @@ describe("local openwhisk: durable rule invocations", function () {
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
     };
     await put("actions/slow", {
-      exec: { kind: "nodejs:20", code: `function main(p) { return new Promise((r) => setTimeout(() => r({ file: p.file, site: p.site, done: true }), ${SLOW_MS})); }` },
+      exec: {
+        kind: "nodejs:20",
+        code: `function main(p) { return new Promise((r) => setTimeout(() => r({ file: p.file, site: p.site, done: true }), ${SLOW_MS})); }`,
+      },
     });
     await put("actions/mark", { exec: { kind: "nodejs:20", code: `function main(p) { return { ...p, marked: true }; }` } });
     await put("actions/fast", { exec: { kind: "nodejs:20", code: `function main(p) { return { got: p.n }; }` } });
     await put("actions/slowseq", { exec: { kind: "sequence", components: ["/_/mark", "/_/slow"] } });
-    for (const [t, a] of [["t-slow", "slow"], ["t-seq", "slowseq"], ["t-fast", "fast"]] as const) {
+    for (const [t, a] of [
+      ["t-slow", "slow"],
+      ["t-seq", "slowseq"],
+      ["t-fast", "fast"],
+    ] as const) {
       await put(`triggers/${t}`, { parameters: [{ key: "site", value: "desy" }] });
       await put(`rules/r-${t}`, { trigger: `/_/${t}`, action: `/_/${a}` });
     }
@@ -55,10 +62,14 @@ describe("local openwhisk: durable rule invocations", function () {
   }
 
   async function completed(id: string): Promise<any> {
-    return eventually(async () => {
-      const r = await p.http("GET", `/api/v1/namespaces/_/activations/${id}`);
-      return r.status === 200 ? r.body : undefined;
-    }, `activation ${id}`, 20_000);
+    return eventually(
+      async () => {
+        const r = await p.http("GET", `/api/v1/namespaces/_/activations/${id}`);
+        return r.status === 200 ? r.body : undefined;
+      },
+      `activation ${id}`,
+      20_000,
+    );
   }
 
   async function recordsOf(name: string): Promise<{ activationId: string }[]> {

@@ -11,7 +11,10 @@ async function invoke(p: Platform, name: string, body: unknown = {}) {
 }
 
 async function create(p: Platform, name: string, code: string, limits?: object) {
-  const r = await p.http("PUT", `/api/v1/namespaces/_/actions/${name}?overwrite=true`, { exec: { kind: "nodejs:20", code }, ...(limits ? { limits } : {}) });
+  const r = await p.http("PUT", `/api/v1/namespaces/_/actions/${name}?overwrite=true`, {
+    exec: { kind: "nodejs:20", code },
+    ...(limits ? { limits } : {}),
+  });
   expect(r.status, JSON.stringify(r.body)).to.equal(200);
 }
 
@@ -44,7 +47,10 @@ describe("local openwhisk: faults, restarts and throttles", function () {
     expect(r.body.logs.join("\n")).to.match(/stdout: about to fail/);
     const again = await invoke(p, "throws");
     expect(again.status).to.equal(502);
-    expect(again.body.annotations.some((a: { key: string }) => a.key === "initTime"), "a container that threw is not reused").to.equal(true);
+    expect(
+      again.body.annotations.some((a: { key: string }) => a.key === "initTime"),
+      "a container that threw is not reused",
+    ).to.equal(true);
     await stillServes();
   });
 
@@ -100,7 +106,10 @@ describe("local openwhisk: faults, restarts and throttles", function () {
     expect(r.body.response.result).to.deep.equal({ error: "The action did not produce a valid response and exited unexpectedly." });
     const next = await invoke(p, "exits", {});
     expect(next.status).to.equal(200);
-    expect(next.body.annotations.some((a: { key: string }) => a.key === "initTime"), "a cold start after the crash").to.equal(true);
+    expect(
+      next.body.annotations.some((a: { key: string }) => a.key === "initTime"),
+      "a cold start after the crash",
+    ).to.equal(true);
     await stillServes();
   });
 
@@ -139,7 +148,10 @@ describe("local openwhisk: namespaces from config and throttles", function () {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "ow-cfg-"));
     const config = join(dir, "config.json");
-    writeFileSync(config, JSON.stringify({ namespaces: [{ namespace: "alice", auth: ALICE }], limits: { invocationsPerMinute: 3, firesPerMinute: 2 } }));
+    writeFileSync(
+      config,
+      JSON.stringify({ namespaces: [{ namespace: "alice", auth: ALICE }], limits: { invocationsPerMinute: 3, firesPerMinute: 2 } }),
+    );
     p = await startPlatform({ dataDir: join(dir, "data"), args: ["--config", config] });
   });
   after(async () => {
@@ -148,7 +160,12 @@ describe("local openwhisk: namespaces from config and throttles", function () {
   });
 
   it("serves extra namespaces with their own keys and keeps them apart", async () => {
-    const mine = await p.http("PUT", "/api/v1/namespaces/_/actions/a", { exec: { kind: "nodejs:20", code: "function main(){return {who:'alice'}}" } }, ALICE);
+    const mine = await p.http(
+      "PUT",
+      "/api/v1/namespaces/_/actions/a",
+      { exec: { kind: "nodejs:20", code: "function main(){return {who:'alice'}}" } },
+      ALICE,
+    );
     expect(mine.status).to.equal(200);
     expect(mine.body.namespace).to.equal("alice");
     expect((await p.http("GET", "/api/v1/namespaces", undefined, ALICE)).body).to.deep.equal(["alice"]);

@@ -53,7 +53,15 @@ describe("local openwhisk: fidelity to Apache OpenWhisk", function () {
   before(async () => {
     p = await startPlatform();
     await p.ow.actions.create({ name: "echo-params", action: `function main(p) { return p; }` });
-    await p.ow.triggers.create({ name: "arrived", trigger: { parameters: [{ key: "site", value: "desy" }, { key: "token", value: "secret-in-trigger" }] } });
+    await p.ow.triggers.create({
+      name: "arrived",
+      trigger: {
+        parameters: [
+          { key: "site", value: "desy" },
+          { key: "token", value: "secret-in-trigger" },
+        ],
+      },
+    });
     await p.ow.rules.create({ name: "arrived-rule", action: "echo-params", trigger: "arrived" });
   });
   after(async () => {
@@ -85,7 +93,18 @@ describe("local openwhisk: fidelity to Apache OpenWhisk", function () {
   describe("trigger activations", () => {
     it("have a start but no end, duration, annotations or result size, and keep the payload as fired", async () => {
       const { trigger, action } = await fireAndFollow({ file: "/data/run7.nxs" });
-      expect(keysOf(trigger)).to.deep.equal(["activationId", "annotations", "logs", "name", "namespace", "publish", "response", "start", "subject", "version"]);
+      expect(keysOf(trigger)).to.deep.equal([
+        "activationId",
+        "annotations",
+        "logs",
+        "name",
+        "namespace",
+        "publish",
+        "response",
+        "start",
+        "subject",
+        "version",
+      ]);
       expect(trigger.start).to.be.a("number");
       expect(trigger.annotations).to.deep.equal([]);
       expect(trigger.response, "the payload only: trigger parameters are not recorded").to.deep.equal({
@@ -106,7 +125,19 @@ describe("local openwhisk: fidelity to Apache OpenWhisk", function () {
       const t = list.find((a: { activationId: string }) => a.activationId === trigger.activationId);
       const a = list.find((x: { activationId: string }) => x.activationId === action.activationId);
       expect(keysOf(t)).to.deep.equal(["activationId", "annotations", "name", "namespace", "publish", "start", "version"]);
-      expect(keysOf(a)).to.deep.equal(["activationId", "annotations", "cause", "duration", "end", "name", "namespace", "publish", "start", "statusCode", "version"]);
+      expect(keysOf(a)).to.deep.equal([
+        "activationId",
+        "annotations",
+        "cause",
+        "duration",
+        "end",
+        "name",
+        "namespace",
+        "publish",
+        "start",
+        "statusCode",
+        "version",
+      ]);
       expect(a).to.include({ cause: trigger.activationId, statusCode: 0 });
       const docs = await p.ow.activations.list({ name: "arrived", docs: true, limit: 1 } as never);
       expect(docs[0]).to.not.have.any.keys("end", "duration");
@@ -164,7 +195,10 @@ describe("local openwhisk: fidelity to Apache OpenWhisk", function () {
       const size = Buffer.byteLength(JSON.stringify(params));
       const before = (await p.http("GET", "/api/v1/namespaces/_/activations?name=arrived&count=true")).body.activations;
       for (const call of [p.ow.triggers.invoke({ name: "arrived", params }), p.ow.actions.invoke({ name: "echo-params", params })]) {
-        const e = await call.then(() => undefined, (err: { statusCode: number; error: { error: string } }) => err);
+        const e = await call.then(
+          () => undefined,
+          (err: { statusCode: number; error: { error: string } }) => err,
+        );
         expect(e, "refused").to.not.equal(undefined);
         expect(e!.statusCode).to.equal(413);
         expect(e!.error.error).to.equal(message(size));
@@ -200,7 +234,11 @@ describe("local openwhisk: fidelity to Apache OpenWhisk", function () {
     });
 
     it("authenticates before it measures: 401 beats 413", async () => {
-      const r = await fetch(`${p.url}/api/v1/namespaces/_/triggers/arrived`, { method: "POST", headers: { "content-type": "application/json" }, body: bodyOfSize(2 * MB) });
+      const r = await fetch(`${p.url}/api/v1/namespaces/_/triggers/arrived`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: bodyOfSize(2 * MB),
+      });
       expect(r.status).to.equal(401);
     });
   });
@@ -209,7 +247,10 @@ describe("local openwhisk: fidelity to Apache OpenWhisk", function () {
     it("list actions, packages and triggers without parameters; an ordinary package has binding false", async () => {
       await p.ow.actions.create({ name: "with-secret", action: `function main() { return {}; }`, params: { password: "hunter2" } });
       await p.ow.packages.create({ name: "plain", package: { parameters: [{ key: "password", value: "hunter2" }] } });
-      await p.ow.packages.create({ name: "bound", package: { binding: { namespace: "guest", name: "plain" }, parameters: [{ key: "user", value: "me" }] } });
+      await p.ow.packages.create({
+        name: "bound",
+        package: { binding: { namespace: "guest", name: "plain" }, parameters: [{ key: "user", value: "me" }] },
+      });
       const actions = await p.ow.actions.list();
       const action = actions.find((a: { name: string }) => a.name === "with-secret");
       expect(keysOf(action)).to.deep.equal(["annotations", "exec", "limits", "name", "namespace", "publish", "updated", "version"]);
@@ -230,9 +271,26 @@ describe("local openwhisk: fidelity to Apache OpenWhisk", function () {
 
   describe("package bindings", () => {
     before(async () => {
-      await p.ow.packages.create({ name: "lib", package: { parameters: [{ key: "host", value: "lib" }, { key: "port", value: 1 }] } });
+      await p.ow.packages.create({
+        name: "lib",
+        package: {
+          parameters: [
+            { key: "host", value: "lib" },
+            { key: "port", value: 1 },
+          ],
+        },
+      });
       await p.ow.actions.create({ name: "lib/show", action: `function main(p) { return p; }` });
-      await p.ow.packages.create({ name: "mylib", package: { binding: { namespace: "guest", name: "lib" }, parameters: [{ key: "port", value: 2 }, { key: "user", value: "me" }] } });
+      await p.ow.packages.create({
+        name: "mylib",
+        package: {
+          binding: { namespace: "guest", name: "lib" },
+          parameters: [
+            { key: "port", value: 2 },
+            { key: "user", value: "me" },
+          ],
+        },
+      });
     });
 
     it("shows the bound package's parameters merged under the binding's own", async () => {

@@ -6,8 +6,7 @@ import { join } from "node:path";
 import openwhisk from "openwhisk";
 import { startService, type RunningService } from "../support/service.ts";
 
-export const GUEST_AUTH =
-  "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
+export const GUEST_AUTH = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
 
 export interface Platform {
   service: RunningService;

@@ -17,7 +17,11 @@ describe("local openwhisk: web actions", function () {
     await p.ow.actions.create({ name: "page", action: code, annotations: { "web-export": true, final: true }, params: { fixed: "yes" } });
     await p.ow.actions.create({ name: "hidden", action: code });
     await p.ow.packages.create({ name: "site" });
-    await p.ow.actions.create({ name: "site/raw", action: `function main(p) { return { body: { q: p.__ow_query, b: p.__ow_body } }; }`, annotations: { "web-export": true, "raw-http": true } });
+    await p.ow.actions.create({
+      name: "site/raw",
+      action: `function main(p) { return { body: { q: p.__ow_query, b: p.__ow_body } }; }`,
+      annotations: { "web-export": true, "raw-http": true },
+    });
   });
   after(async () => {
     await p?.stop();
@@ -30,7 +34,11 @@ describe("local openwhisk: web actions", function () {
     expect(r.headers.get("content-type")).to.equal("text/plain");
     expect(r.headers.get("x-openwhisk-activation-id")).to.match(/^[0-9a-f]{32}$/);
     expect(await r.text()).to.equal("hi ada via get/some/path");
-    const post = await fetch(`${p.url}/api/v1/web/guest/default/page.http`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "teapot" }) });
+    const post = await fetch(`${p.url}/api/v1/web/guest/default/page.http`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "teapot" }),
+    });
     expect(post.status).to.equal(418);
     expect(post.headers.get("x-kind")).to.equal("teapot");
     expect(await post.json()).to.deep.equal({ short: true });
@@ -39,7 +47,11 @@ describe("local openwhisk: web actions", function () {
   it("serves .json and .html projections and form posts", async () => {
     const j = await fetch(`${p.url}/api/v1/web/guest/default/page.json?name=bo`);
     expect(((await j.json()) as { name: string }).name).to.equal("bo");
-    const h = await fetch(`${p.url}/api/v1/web/guest/default/page.html`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "name=cy" });
+    const h = await fetch(`${p.url}/api/v1/web/guest/default/page.html`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "name=cy",
+    });
     expect(h.headers.get("content-type")).to.match(/^text\/html/);
     expect(await h.text()).to.equal("<b>cy</b>");
   });
@@ -54,7 +66,11 @@ describe("local openwhisk: web actions", function () {
   });
 
   it("gives raw-http actions the query and body as they came", async () => {
-    const r = await fetch(`${p.url}/api/v1/web/guest/site/raw.json?a=1&b=2`, { method: "PUT", headers: { "content-type": "text/plain" }, body: "plain words" });
+    const r = await fetch(`${p.url}/api/v1/web/guest/site/raw.json?a=1&b=2`, {
+      method: "PUT",
+      headers: { "content-type": "text/plain" },
+      body: "plain words",
+    });
     expect(((await r.json()) as { body: unknown }).body).to.deep.equal({ q: "a=1&b=2", b: "plain words" });
   });
 });

@@ -28,7 +28,9 @@ describe("provenance on the local OpenWhisk platform", function () {
   const home = mkdtempSync(join(tmpdir(), "prov-home-"));
 
   before(async () => {
-    platform = await startService("local/openwhisk/main.ts", ["--port", "0", "--data-dir", mkdtempSync(join(tmpdir(), "ow-"))], { listeners: ["openwhisk"] });
+    platform = await startService("local/openwhisk/main.ts", ["--port", "0", "--data-dir", mkdtempSync(join(tmpdir(), "ow-"))], {
+      listeners: ["openwhisk"],
+    });
     env = { OW_APIHOST: platform.urls.openwhisk, OW_AUTH: GUEST_KEY, HOME: home, SLS_TELEMETRY_DISABLED: "1" };
     ow = openwhisk({ apihost: platform.urls.openwhisk!, api_key: GUEST_KEY });
     const r = await run([join(projectRoot, "node_modules/serverless/bin/serverless.js"), "deploy"], service, env);
@@ -54,7 +56,11 @@ describe("provenance on the local OpenWhisk platform", function () {
     expect(components).to.have.length(2);
     const second = await ow.activations.get({ name: components[1]! });
     expect(second.response!.result).to.deep.equal({ message: "Moin, world" });
-    const r = await run(["--import", "tsx", "scripts/rerun/cli.ts", components[1]!, "--store", join(service, "dist/store")], projectRoot, env);
+    const r = await run(
+      ["--import", "tsx", "scripts/rerun/cli.ts", components[1]!, "--store", join(service, "dist/store")],
+      projectRoot,
+      env,
+    );
     expect(r.code, r.out).to.equal(0);
     expect(r.out).to.match(/input\s+result of sequence component 1/);
     expect(r.out).to.include("result  matches the recorded result");
@@ -62,17 +68,29 @@ describe("provenance on the local OpenWhisk platform", function () {
 
   it("asks for the input of a direct invocation, and reruns it when given", async () => {
     const a = await ow.actions.invoke({ name: "fixture-dev-greet", params: { name: "Ada" }, blocking: true });
-    const asked = await run(["--import", "tsx", "scripts/rerun/cli.ts", a.activationId, "--store", join(service, "dist/store")], projectRoot, env);
+    const asked = await run(
+      ["--import", "tsx", "scripts/rerun/cli.ts", a.activationId, "--store", join(service, "dist/store")],
+      projectRoot,
+      env,
+    );
     expect(asked.code).to.equal(2);
     expect(asked.out).to.include("give it with --input FILE.json");
     const input = join(mkdtempSync(join(tmpdir(), "in-")), "input.json");
     writeFileSync(input, JSON.stringify({ name: "Ada" }));
-    const r = await run(["--import", "tsx", "scripts/rerun/cli.ts", a.activationId, "--store", join(service, "dist/store"), "--input", input], projectRoot, env);
+    const r = await run(
+      ["--import", "tsx", "scripts/rerun/cli.ts", a.activationId, "--store", join(service, "dist/store"), "--input", input],
+      projectRoot,
+      env,
+    );
     expect(r.code, r.out).to.equal(0);
     expect(r.out).to.include("matches the recorded result");
     const other = join(mkdtempSync(join(tmpdir(), "in-")), "input.json");
     writeFileSync(other, JSON.stringify({ name: "Bob" }));
-    const d = await run(["--import", "tsx", "scripts/rerun/cli.ts", a.activationId, "--store", join(service, "dist/store"), "--input", other], projectRoot, env);
+    const d = await run(
+      ["--import", "tsx", "scripts/rerun/cli.ts", a.activationId, "--store", join(service, "dist/store"), "--input", other],
+      projectRoot,
+      env,
+    );
     expect(d.code).to.equal(1);
     expect(d.out).to.include("DIFFERS at $.message");
   });
@@ -96,7 +114,11 @@ describe("provenance on the local OpenWhisk platform", function () {
 
   it("says where to find a bundle that is not in the store", async () => {
     const a = await ow.actions.invoke({ name: "fixture-dev-greet", params: {}, blocking: true });
-    const r = await run(["--import", "tsx", "scripts/rerun/cli.ts", a.activationId, "--store", mkdtempSync(join(tmpdir(), "empty-"))], projectRoot, env);
+    const r = await run(
+      ["--import", "tsx", "scripts/rerun/cli.ts", a.activationId, "--store", mkdtempSync(join(tmpdir(), "empty-"))],
+      projectRoot,
+      env,
+    );
     expect(r.code).to.equal(2);
     expect(r.out).to.match(/bundle [0-9a-f]{64} is not in the store .*build commit [0-9a-f]{40}/);
   });

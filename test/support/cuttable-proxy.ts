@@ -30,4 +30,3 @@ async function cuttableProxy(target: string): Promise<{ url: string; cut(): void
     },
   };
 }
-

@@ -11,7 +11,10 @@ describe("activation feed (scripts/view/activations.ts)", function () {
   let p: Platform;
   before(async () => {
     p = await startPlatform();
-    await p.ow.actions.create({ name: "slow", action: "function main(){ return new Promise((r) => setTimeout(() => r({ path: '/slow.nxs' }), 4000)); }" });
+    await p.ow.actions.create({
+      name: "slow",
+      action: "function main(){ return new Promise((r) => setTimeout(() => r({ path: '/slow.nxs' }), 4000)); }",
+    });
     await p.ow.actions.create({ name: "fast", action: "function main(a){ return { files: [{ path: a.path }] }; }" });
   });
   after(() => p?.stop());
@@ -23,14 +26,20 @@ describe("activation feed (scripts/view/activations.ts)", function () {
     const slow = p.ow.actions.invoke({ name: "slow", blocking: true, result: true });
     await new Promise((r) => setTimeout(r, 300));
     for (let round = 0; round < 10; round++) {
-      await Promise.all(Array.from({ length: 25 }, (_, i) => p.ow.actions.invoke({ name: "fast", params: { path: `/f-${round}-${i}.nxs` } })));
+      await Promise.all(
+        Array.from({ length: 25 }, (_, i) => p.ow.actions.invoke({ name: "fast", params: { path: `/f-${round}-${i}.nxs` } })),
+      );
       await feed.poll();
     }
     await slow;
-    const listed = await eventually(async () => {
-      const all = await listSince(p.ow, since);
-      return all.length >= 251 ? all : undefined;
-    }, "251 activations listed", 30_000);
+    const listed = await eventually(
+      async () => {
+        const all = await listSince(p.ow, since);
+        return all.length >= 251 ? all : undefined;
+      },
+      "251 activations listed",
+      30_000,
+    );
     await feed.poll();
     expect(feed.total).to.equal(listed.length);
     expect(new Set(feed.records.map((r) => r.id))).to.deep.equal(new Set(listed.map((a) => a.activationId)));

@@ -27,12 +27,19 @@ describe("catalogue annotations (scripts/build/annotations.ts)", () => {
       const result = ajv.compile(mod[Object.keys(mod).find((k) => k.endsWith("ResultSchema"))!]!);
       expect(result(ann.sampleOutput), JSON.stringify(result.errors)).to.equal(true);
       const required = ((mod.paramsSchema as { required?: string[] }).required ?? []).slice().sort();
-      expect((ann.parameters as CatalogueParameter[]).filter((p) => p.required).map((p) => p.name).sort()).to.deep.equal(required);
+      expect(
+        (ann.parameters as CatalogueParameter[])
+          .filter((p) => p.required)
+          .map((p) => p.name)
+          .sort(),
+      ).to.deep.equal(required);
     });
   }
 
   it("checksum: types, defaults from the descriptions, credentials marked secret and never given a value", async () => {
-    const ann = Object.fromEntries((await catalogueAnnotations(withSchema.find((e) => e.name === "checksum")!)).map((a) => [a.key, a.value]));
+    const ann = Object.fromEntries(
+      (await catalogueAnnotations(withSchema.find((e) => e.name === "checksum")!)).map((a) => [a.key, a.value]),
+    );
     const p = Object.fromEntries((ann.parameters as CatalogueParameter[]).map((x) => [x.name, x]));
     expect(p.webdavUrl).to.include({ required: true, type: "string" });
     expect(p.concurrency).to.include({ required: false, type: "integer", default: 4 });

@@ -8,11 +8,21 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const SCREENSHOTS = join(import.meta.dirname, "../../test-output/view");
 
-const FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const FLAGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 export function requireChromium(): void {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`chromium is missing at ${CHROMIUM}: these browser tests need Debian's chromium (apt-get install chromium; .ci/run installs it), or set CHROMIUM_PATH`);
+    throw new Error(
+      `chromium is missing at ${CHROMIUM}: these browser tests need Debian's chromium (apt-get install chromium; .ci/run installs it), or set CHROMIUM_PATH`,
+    );
   }
 }
 
@@ -20,7 +30,12 @@ export async function openBrowser(): Promise<{ context: BrowserContext; page: Pa
   requireChromium();
   const profile = mkdtempSync(join(tmpdir(), "chromium-profile-"));
   // headless: true makes playwright pass --headless; the profile is the --user-data-dir
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1400, height: 900 } });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    viewport: { width: 1400, height: 900 },
+  });
   const page = context.pages()[0] ?? (await context.newPage());
   return { context, page, close: () => context.close() };
 }

@@ -12,7 +12,11 @@ describe("parsing the provider's /metrics (scripts/view/provider.ts)", () => {
     m.gauge("feed_outbox_depth", "Events waiting", () => [[{ trigger: "/guest/raw-files" }, 7]]);
     m.fireSeconds.observe(0.003);
     const s = parsePrometheus(m.registry.render());
-    expect(s.find((x) => x.name === "feed_events_fired_total")).to.deep.equal({ name: "feed_events_fired_total", labels: { trigger: "/guest/raw-files" }, value: 42 });
+    expect(s.find((x) => x.name === "feed_events_fired_total")).to.deep.equal({
+      name: "feed_events_fired_total",
+      labels: { trigger: "/guest/raw-files" },
+      value: 42,
+    });
     expect(s.find((x) => x.name === "feed_files_failed_total")!.labels.step).to.equal('meta"data\nx');
     expect(s.find((x) => x.name === "feed_outbox_depth")!.value).to.equal(7);
     expect(s.find((x) => x.name === "feed_fire_duration_seconds_count")!.value).to.equal(1);

@@ -20,10 +20,10 @@ describe("view server safety (scripts/view/server.ts)", function () {
     const page = await (await fetch(v.url)).text();
     expect(page).to.include('<script type="module" src="/app.js">');
     expect(page).not.to.match(/https?:\/\/(?!127)/);
-    const js = await fetch(v.url + "app.js");
+    const js = await fetch(`${v.url}app.js`);
     expect(js.headers.get("content-type")).to.match(/javascript/);
     expect(js.headers.get("content-security-policy")).to.include("default-src 'self'");
-    const acts = (await (await fetch(v.url + "api/activations")).json()) as { records: unknown[]; error: string | null };
+    const acts = (await (await fetch(`${v.url}api/activations`)).json()) as { records: unknown[]; error: string | null };
     expect(acts.records).to.deep.equal([]);
   });
 
@@ -49,12 +49,20 @@ describe("view server safety (scripts/view/server.ts)", function () {
   it("refuses a POST without X-View-Request, and a retry without a provider says what to configure", async () => {
     const v = await startViewServer({ host: "127.0.0.1", port: 0, openwhisk: ow, since: Date.now() });
     open.push(v);
-    const bare = await fetch(v.url + "api/files/retry", { method: "POST", headers: { "content-type": "application/json" }, body: '{"paths":["/a"]}' });
+    const bare = await fetch(`${v.url}api/files/retry`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"paths":["/a"]}',
+    });
     expect(bare.status).to.equal(403);
-    const ok = await fetch(v.url + "api/files/retry", { method: "POST", headers: { "content-type": "application/json", "x-view-request": "1" }, body: '{"paths":["/a"]}' });
+    const ok = await fetch(`${v.url}api/files/retry`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-view-request": "1" },
+      body: '{"paths":["/a"]}',
+    });
     expect(ok.status).to.equal(503);
     expect(((await ok.json()) as { error: string }).error).to.match(/--provider URL --provider-auth/);
-    const bad = await fetch(v.url + "api/files/retry", { method: "POST", headers: { "x-view-request": "1" }, body: '{"paths":"x"}' });
+    const bad = await fetch(`${v.url}api/files/retry`, { method: "POST", headers: { "x-view-request": "1" }, body: '{"paths":"x"}' });
     expect(bad.status).to.equal(400);
   });
 });

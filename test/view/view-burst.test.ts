@@ -40,41 +40,64 @@ describe("the Live view during a 1,000-file burst", function () {
 
   it(`shows every activation of ${N} files arriving at once`, async () => {
     const page = browser.page;
-    await page.goto(view.url + "#live");
+    await page.goto(`${view.url}#live`);
     await page.waitForSelector('[data-testid="live-count"]');
     const dir = join(stack.data, "burst");
     mkdirSync(dir, { recursive: true });
     // small files that are no HDF5: checksum passes, metadata fails each one with a reason (fast on 2 cores)
     for (let i = 0; i < N; i++) writeFileSync(join(dir, `f-${String(i).padStart(4, "0")}.nxs`), randomBytes(512));
     const auth = `Basic ${Buffer.from(stack.endpoints.PROVIDER_AUTH).toString("base64")}`;
-    await until(`${N} files out of flight`, async () => {
-      let n = 0;
-      let after = "";
-      for (;;) {
-        const r = (await (await fetch(`${stack.endpoints.PROVIDER_URL}/api/v1/registrations/guest/raw-files/files?prefix=/burst/&limit=1000${after ? `&after=${encodeURIComponent(after)}` : ""}`, { headers: { authorization: auth } })).json()) as { files: Array<{ state: string }>; next: string | null };
-        n += r.files.filter((f) => ["succeeded", "failed", "skipped"].includes(f.state)).length;
-        if (!r.next) break;
-        after = r.next;
-      }
-      return n === N ? true : undefined;
-    }, 1_500_000, stack);
+    await until(
+      `${N} files out of flight`,
+      async () => {
+        let n = 0;
+        let after = "";
+        for (;;) {
+          const r = (await (
+            await fetch(
+              `${stack.endpoints.PROVIDER_URL}/api/v1/registrations/guest/raw-files/files?prefix=/burst/&limit=1000${after ? `&after=${encodeURIComponent(after)}` : ""}`,
+              { headers: { authorization: auth } },
+            )
+          ).json()) as { files: Array<{ state: string }>; next: string | null };
+          n += r.files.filter((f) => ["succeeded", "failed", "skipped"].includes(f.state)).length;
+          if (!r.next) break;
+          after = r.next;
+        }
+        return n === N ? true : undefined;
+      },
+      1_500_000,
+      stack,
+    );
     // quiet for a moment, then both counts over the view's span
     let api = 0;
-    await until("the activation count to stop changing", async () => {
-      await new Promise((r) => setTimeout(r, 3000));
-      const now = (await activationsSince(ow, view.feed.since)).length;
-      const stable = now === api;
-      api = now;
-      return stable ? true : undefined;
-    }, 120_000, stack);
+    await until(
+      "the activation count to stop changing",
+      async () => {
+        await new Promise((r) => setTimeout(r, 3000));
+        const now = (await activationsSince(ow, view.feed.since)).length;
+        const stable = now === api;
+        api = now;
+        return stable ? true : undefined;
+      },
+      120_000,
+      stack,
+    );
     expect(api).to.be.above(N / 10);
     const all = (await activationsSince(ow, view.feed.since)).filter((a) => a.start >= view.feed.since);
     const listed = all.length;
     const missing = () => {
       const known = new Set(view.feed.records.map((r) => r.id));
-      return all.filter((a) => !known.has(a.activationId)).map((a) => `${a.name} start ${a.start} duration ${a.duration}`).slice(0, 10).join("; ");
+      return all
+        .filter((a) => !known.has(a.activationId))
+        .map((a) => `${a.name} start ${a.start} duration ${a.duration}`)
+        .slice(0, 10)
+        .join("; ");
     };
-    await poll(`the Live view at ${listed} activations (the view server has ${view.feed.total}; lacking e.g. ${missing()})`, async () => Number(await page.locator('[data-testid="live-count"]').textContent()) >= listed, 60_000);
+    await poll(
+      `the Live view at ${listed} activations (the view server has ${view.feed.total}; lacking e.g. ${missing()})`,
+      async () => Number(await page.locator('[data-testid="live-count"]').textContent()) >= listed,
+      60_000,
+    );
     const shown = Number(await page.locator('[data-testid="live-count"]').textContent());
     expect(shown, missing()).to.equal(listed);
     // the list itself holds a row for each (rendered virtually: only those in view are in the DOM)

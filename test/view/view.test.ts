@@ -30,16 +30,24 @@ describe("the pipeline's web page, in Chromium, against the local stack", functi
   const bodies: Array<{ url: string; body: string }> = [];
 
   const ledger = async (trigger: string, prefix: string): Promise<Ledger[]> => {
-    const r = await fetch(`${stack.endpoints.PROVIDER_URL}/api/v1/registrations/guest/${trigger}/files?prefix=${encodeURIComponent(prefix)}&limit=1000`, {
-      headers: { authorization: `Basic ${Buffer.from(stack.endpoints.PROVIDER_AUTH).toString("base64")}` },
-    });
+    const r = await fetch(
+      `${stack.endpoints.PROVIDER_URL}/api/v1/registrations/guest/${trigger}/files?prefix=${encodeURIComponent(prefix)}&limit=1000`,
+      {
+        headers: { authorization: `Basic ${Buffer.from(stack.endpoints.PROVIDER_AUTH).toString("base64")}` },
+      },
+    );
     return ((await r.json()) as { files: Ledger[] }).files;
   };
   const settled = (trigger: string, prefix: string, n: number) =>
-    until(`${n} files under ${prefix} (${trigger}) out of flight`, async () => {
-      const f = await ledger(trigger, prefix);
-      return f.length === n && f.every((x) => ["succeeded", "failed", "skipped"].includes(x.state)) ? f : undefined;
-    }, 300_000, stack);
+    until(
+      `${n} files under ${prefix} (${trigger}) out of flight`,
+      async () => {
+        const f = await ledger(trigger, prefix);
+        return f.length === n && f.every((x) => ["succeeded", "failed", "skipped"].includes(x.state)) ? f : undefined;
+      },
+      300_000,
+      stack,
+    );
 
   before(async () => {
     requireChromium();
@@ -55,7 +63,10 @@ describe("the pipeline's web page, in Chromium, against the local stack", functi
     browser = await openBrowser();
     page = browser.page;
     page.on("response", (res) => {
-      void res.body().then((b) => bodies.push({ url: res.url(), body: b.toString("latin1") }), () => {});
+      void res.body().then(
+        (b) => bodies.push({ url: res.url(), body: b.toString("latin1") }),
+        () => {},
+      );
     });
   });
   after(async () => {
@@ -83,7 +94,7 @@ describe("the pipeline's web page, in Chromium, against the local stack", functi
     expect(truth["/view/frame.nxs"]!.state).to.equal("succeeded");
     expect(truth["/view/bad.nxs"]).to.include({ state: "failed", step: "metadata", permanent: true });
 
-    await page.goto(view.url + "#files");
+    await page.goto(`${view.url}#files`);
     await page.fill('[data-testid="prefix"]', "/view/");
     await page.press('[data-testid="prefix"]', "Enter");
     await page.waitForSelector('.file-row[data-path="/view/bad.nxs"][data-trigger="/guest/raw-files"]');
@@ -109,9 +120,15 @@ describe("the pipeline's web page, in Chromium, against the local stack", functi
     expect(size[1], "preview naturalHeight").to.be.above(0);
     await page.click('[data-testid="scicat-link"]');
     await page.waitForSelector(".detail details pre");
-    const dataset = JSON.parse((await page.locator(".detail details pre").textContent())!) as { dataset: { pid: string; sourceFolder: string } };
+    const dataset = JSON.parse((await page.locator(".detail details pre").textContent())!) as {
+      dataset: { pid: string; sourceFolder: string };
+    };
     const token = await scicatToken(stack.endpoints.SCICAT_URL);
-    const fromScicat = (await (await fetch(`${stack.endpoints.SCICAT_URL}/api/v3/datasets/${encodeURIComponent(dataset.dataset.pid)}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { pid: string; datasetName: string };
+    const fromScicat = (await (
+      await fetch(`${stack.endpoints.SCICAT_URL}/api/v3/datasets/${encodeURIComponent(dataset.dataset.pid)}`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).json()) as { pid: string; datasetName: string };
     expect(dataset.dataset.pid).to.equal(fromScicat.pid);
     expect(dataset.dataset.sourceFolder).to.equal("/view");
     await page.click('[data-testid="rucio-link"]');
@@ -121,21 +138,29 @@ describe("the pipeline's web page, in Chromium, against the local stack", functi
 
   it("Retry brings a file that failed for a cause since fixed to processed", async () => {
     // the cause: Rucio refuses the pipeline's credentials (a wrong password in the facility package)
-    const pkg = (await ow.packages.get({ name: "facility" })) as unknown as { parameters: Array<{ key: string; value: unknown }>; publish?: boolean };
+    const pkg = (await ow.packages.get({ name: "facility" })) as unknown as {
+      parameters: Array<{ key: string; value: unknown }>;
+      publish?: boolean;
+    };
     const original = pkg.parameters;
     const broken = original.map((p) => (p.key === "rucioPassword" ? { ...p, value: "not-the-password" } : p));
     await ow.packages.update({ name: "facility", package: { parameters: broken, publish: pkg.publish ?? false } } as never);
     copyFileSync(join(testdata, "DLS_i03_i04_NXmx_hdf5_Therm_6_2.nxs"), join(stack.data, "view", "later.nxs"));
-    const failed = await until("later.nxs failed at placement", async () => {
-      const f = (await ledger("raw-files", "/view/later.nxs")).find((x) => x.path === "/view/later.nxs");
-      return f?.state === "failed" ? f : undefined;
-    }, 240_000, stack);
+    const failed = await until(
+      "later.nxs failed at placement",
+      async () => {
+        const f = (await ledger("raw-files", "/view/later.nxs")).find((x) => x.path === "/view/later.nxs");
+        return f?.state === "failed" ? f : undefined;
+      },
+      240_000,
+      stack,
+    );
     expect(failed.step).to.equal("placement");
     expect(failed.reason).to.match(/Rucio login .* refused/);
     // fixed
     await ow.packages.update({ name: "facility", package: { parameters: original, publish: pkg.publish ?? false } } as never);
 
-    await page.goto(view.url + "#files");
+    await page.goto(`${view.url}#files`);
     await page.fill('[data-testid="prefix"]', "/view/later");
     await page.press('[data-testid="prefix"]', "Enter");
     const row = page.locator('.file-row[data-path="/view/later.nxs"][data-trigger="/guest/raw-files"]');
@@ -144,15 +169,20 @@ describe("the pipeline's web page, in Chromium, against the local stack", functi
     expect(await row.locator(".reason").textContent()).to.include("placement");
     await row.locator("input[type=checkbox]").check();
     await page.click('[data-testid="retry-selected"]');
-    const note = await poll("the retry's answer", async () => (await page.locator('[data-testid="retry-note"]').textContent()) || undefined);
+    const note = await poll(
+      "the retry's answer",
+      async () => (await page.locator('[data-testid="retry-note"]').textContent()) || undefined,
+    );
     expect(note).to.match(/^1 file\(s\) sent again/);
-    await page.waitForSelector('.file-row[data-path="/view/later.nxs"][data-trigger="/guest/raw-files"][data-state="succeeded"]', { timeout: 240_000 });
+    await page.waitForSelector('.file-row[data-path="/view/later.nxs"][data-trigger="/guest/raw-files"][data-state="succeeded"]', {
+      timeout: 240_000,
+    });
     const truth = (await ledger("raw-files", "/view/later.nxs")).find((x) => x.path === "/view/later.nxs")!;
     expect(truth.state).to.equal("succeeded");
   });
 
   it("the Functions view lists every deployed action with its parameters and the deployed bundle hash", async () => {
-    await page.goto(view.url + "#functions");
+    await page.goto(`${view.url}#functions`);
     await page.waitForSelector('[data-testid="function"]');
     const deployed = (await ow.actions.list({ limit: 200 })) as unknown as Array<{ name: string; namespace: string }>;
     expect(deployed.length).to.be.above(5);
@@ -177,7 +207,7 @@ describe("the pipeline's web page, in Chromium, against the local stack", functi
   });
 
   it("Live and Health views render; no secret appears in the page's HTML or any network response", async () => {
-    await page.goto(view.url + "#live");
+    await page.goto(`${view.url}#live`);
     await poll("activations in the Live view", async () => Number(await page.locator('[data-testid="live-count"]').textContent()) > 0);
     await screenshot(page, "live");
     // per file: each file's fire, pipelines and end, as the activations tell
@@ -188,47 +218,64 @@ describe("the pipeline's web page, in Chromium, against the local stack", functi
     expect(await page.locator('.flow[data-path="/view/good.nxs"]').getAttribute("data-state")).to.equal("ok");
     expect(await page.locator('.flow[data-path="/view/good.nxs"]').textContent()).to.include("facility-dev-ingest");
     await screenshot(page, "live-per-file");
-    await page.goto(view.url + "#health");
+    await page.goto(`${view.url}#health`);
     await page.waitForSelector('[data-testid="chart-throughput"] canvas');
     await page.waitForTimeout(6000);
     await screenshot(page, "health");
     // and back through the Files view with a file open, so its detail's responses are checked too
-    await page.goto(view.url + "#files");
+    await page.goto(`${view.url}#files`);
     await page.waitForSelector(".file-row");
 
     // every secret the deployment holds: package and trigger parameters with credential names, and the keys
-    const secrets = new Set<string>([GUEST_AUTH, GUEST_AUTH.split(":")[1]!, stack.endpoints.PROVIDER_AUTH, stack.endpoints.PROVIDER_AUTH.split(":")[1]!]);
+    const secrets = new Set<string>([
+      GUEST_AUTH,
+      GUEST_AUTH.split(":")[1]!,
+      stack.endpoints.PROVIDER_AUTH,
+      stack.endpoints.PROVIDER_AUTH.split(":")[1]!,
+    ]);
     const named: Array<{ key: string; value: string }> = [];
     const collect = (v: unknown, key = "") => {
-      if (Array.isArray(v)) return v.forEach((x) => collect(x, key));
+      if (Array.isArray(v)) {
+        for (const x of v) collect(x, key);
+        return;
+      }
       if (v && typeof v === "object") {
         const o = v as Record<string, unknown>;
-        if (typeof o.key === "string" && "value" in o) return collect(o.value, o.key);
-        return Object.entries(o).forEach(([k, x]) => collect(x, k));
+        if (typeof o.key === "string" && "value" in o) collect(o.value, o.key);
+        else for (const [k, x] of Object.entries(o)) collect(x, k);
+        return;
       }
       if (typeof v === "string" && isSecretName(key) && v) named.push({ key, value: v });
     };
-    for (const name of ["facility", "dcache"]) collect(((await ow.packages.get({ name })) as unknown as { parameters: unknown }).parameters);
-    for (const t of ["raw-files", "derived-files"]) collect(((await ow.triggers.get({ name: t })) as unknown as { parameters: unknown }).parameters);
+    for (const name of ["facility", "dcache"])
+      collect(((await ow.packages.get({ name })) as unknown as { parameters: unknown }).parameters);
+    for (const t of ["raw-files", "derived-files"])
+      collect(((await ow.triggers.get({ name: t })) as unknown as { parameters: unknown }).parameters);
     expect(named.map((n) => n.key)).to.include.members(["dcachePassword", "scicatPassword", "rucioPassword", "providerAuth"]);
     // a long secret must appear nowhere; one that equals a plain value (the demo SciCat password is
     // its user name, "ingestor") is checked as a key:value pair below
     const plain = new Set<string>();
     const collectPlain = (v: unknown, key = ""): void => {
-      if (Array.isArray(v)) return v.forEach((x) => collectPlain(x, key));
+      if (Array.isArray(v)) {
+        for (const x of v) collectPlain(x, key);
+        return;
+      }
       if (v && typeof v === "object") {
         const o = v as Record<string, unknown>;
-        if (typeof o.key === "string" && "value" in o) return collectPlain(o.value, o.key);
-        return Object.entries(o).forEach(([k, x]) => collectPlain(x, k));
+        if (typeof o.key === "string" && "value" in o) collectPlain(o.value, o.key);
+        else for (const [k, x] of Object.entries(o)) collectPlain(x, k);
+        return;
       }
       if (typeof v === "string" && !isSecretName(key)) plain.add(v);
     };
-    for (const name of ["facility", "dcache"]) collectPlain(((await ow.packages.get({ name })) as unknown as { parameters: unknown }).parameters);
+    for (const name of ["facility", "dcache"])
+      collectPlain(((await ow.packages.get({ name })) as unknown as { parameters: unknown }).parameters);
     for (const n of named) if (n.value.length >= 8 && !plain.has(n.value)) secrets.add(n.value);
     const html = await page.content();
     expect(bodies.length).to.be.above(10);
     for (const { url, body } of [...bodies, { url: "page HTML", body: html }]) {
-      for (const s of secrets) expect(body.includes(s), `a secret (${named.find((n) => n.value === s)?.key ?? "a key"}) in ${url}`).to.equal(false);
+      for (const s of secrets)
+        expect(body.includes(s), `a secret (${named.find((n) => n.value === s)?.key ?? "a key"}) in ${url}`).to.equal(false);
       // short demo passwords equal user names ("demo"): no response pairs them with their key
       for (const n of named) expect(body.includes(`"${n.key}":"${n.value}"`), `${n.key} in ${url}`).to.equal(false);
     }

@@ -65,8 +65,12 @@ export class Coordinator implements Owner {
   private firstRound = true;
 
   constructor(private readonly o: CoordinatorOptions) {
-    o.metrics?.gauge("feed_units_held", "Units of work (leases) this replica holds", () => [[{}, [...this.held.values()].filter((h) => this.fenceValid(h)).length]]);
-    o.metrics?.gauge("feed_live_replicas", "Provider replicas with a recent heartbeat, as this replica sees them", () => [[{}, this.live.length]]);
+    o.metrics?.gauge("feed_units_held", "Units of work (leases) this replica holds", () => [
+      [{}, [...this.held.values()].filter((h) => this.fenceValid(h)).length],
+    ]);
+    o.metrics?.gauge("feed_live_replicas", "Provider replicas with a recent heartbeat, as this replica sees them", () => [
+      [{}, this.live.length],
+    ]);
     o.metrics?.gauge("feed_lease_token", "Lease token of each unit this replica holds (rises with every change of owner)", () =>
       [...this.held].filter(([, h]) => this.fenceValid(h)).map(([unit, h]) => [{ unit }, h.token]),
     );
@@ -111,13 +115,24 @@ export class Coordinator implements Owner {
       liveReplicas: this.live,
       at: Date.now(),
       // a lease past its local validity is as good as lost (writes are refused), even before the watchdog ran
-      units: [...this.held].filter(([, h]) => this.fenceValid(h)).map(([unit, h]) => ({ unit, token: h.token, registrations: (regs.get(unit) ?? []).sort(), releasing: !!h.releasing, since: h.since })).sort((a, b) => a.unit.localeCompare(b.unit)),
+      units: [...this.held]
+        .filter(([, h]) => this.fenceValid(h))
+        .map(([unit, h]) => ({
+          unit,
+          token: h.token,
+          registrations: (regs.get(unit) ?? []).sort(),
+          releasing: !!h.releasing,
+          since: h.since,
+        }))
+        .sort((a, b) => a.unit.localeCompare(b.unit)),
     };
   }
 
   /** API changes: tell the owner (NOTIFY reaches every replica, this one included). */
   async changed(id: string, kind: ChangeKind): Promise<void> {
-    await this.o.leases.notify(`${kind}:${id}`).catch((e) => this.o.log.warn("cannot notify the other replicas; they see the change within a lease/3", { err: e as Error }));
+    await this.o.leases
+      .notify(`${kind}:${id}`)
+      .catch((e) => this.o.log.warn("cannot notify the other replicas; they see the change within a lease/3", { err: e as Error }));
   }
 
   /** Runs a reconciliation soon (coalescing requests that arrive meanwhile). */
@@ -217,7 +232,10 @@ export class Coordinator implements Owner {
 
     const live = Math.max(1, this.live.length);
     const share = Math.ceil(members.size / live);
-    const mine = [...this.held].filter(([, h]) => !h.releasing).map(([u]) => u).sort();
+    const mine = [...this.held]
+      .filter(([, h]) => !h.releasing)
+      .map(([u]) => u)
+      .sort();
     if (mine.length > share) {
       // one at a time, so that a flapping replica count does not shuffle everything
       this.handOver(mine[mine.length - 1]!);

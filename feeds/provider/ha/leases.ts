@@ -80,7 +80,7 @@ export class LeaseTable {
 
   /** Removes lease rows of units that no registration needs any more. */
   async prune(units: string[]): Promise<void> {
-    await this.pool.query("DELETE FROM provider_leases WHERE NOT (unit = ANY($1::text[])) AND expires_at <= " + NOW, [units]);
+    await this.pool.query(`DELETE FROM provider_leases WHERE NOT (unit = ANY($1::text[])) AND expires_at <= ${NOW}`, [units]);
   }
 
   private get channel(): string {
@@ -101,7 +101,13 @@ export class LeaseTable {
         if (this.listener !== c) return;
         this.listener = undefined;
         c.end().catch(() => {});
-        setTimeout(() => void connect().then(() => fn("")).catch(() => {}), 1000).unref();
+        setTimeout(
+          () =>
+            void connect()
+              .then(() => fn(""))
+              .catch(() => {}),
+          1000,
+        ).unref();
       });
       await c.connect();
       await c.query(`LISTEN ${this.channel}`);

@@ -25,7 +25,6 @@ interface EventLike {
   data?: { path?: unknown; mask?: unknown; isDir?: unknown; size?: unknown; mtime?: unknown; adler32?: unknown } | null;
 }
 
-
 /** The file an event announces, or undefined for events that announce no file (deletes, directories, other flags). */
 export function arrivalOf(body: string, receivedAt: number): Arrival | undefined {
   let ev: EventLike;
@@ -63,7 +62,17 @@ function identityOf(a: FileIdentity): FileIdentity {
 }
 
 export function newEntry(regId: string, a: Arrival, now: number): FileEntry {
-  return { regId, path: a.path, state: "pending", event: a.event, eventIds: [a.eventId], arrivedAt: now, updatedAt: now, rules: {}, ...identityOf(a) };
+  return {
+    regId,
+    path: a.path,
+    state: "pending",
+    event: a.event,
+    eventIds: [a.eventId],
+    arrivedAt: now,
+    updatedAt: now,
+    rules: {},
+    ...identityOf(a),
+  };
 }
 
 export type Admission =

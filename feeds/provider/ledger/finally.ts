@@ -31,5 +31,7 @@ export function addFinally(e: FileEntry, action: string | undefined, namespace: 
 
 /** What the trigger's own rules did with the file: the finally step's `pipelines` for it. */
 export function pipelinesOf(e: FileEntry): Array<{ action: string; state: string }> {
-  return Object.entries(e.rules).filter(([k]) => !isFinallyRule(k)).map(([, r]) => ({ action: r.action, state: r.state }));
+  return Object.entries(e.rules)
+    .filter(([k]) => !isFinallyRule(k))
+    .map(([, r]) => ({ action: r.action, state: r.state }));
 }

@@ -54,7 +54,6 @@ export interface RetrySelector {
   prefix?: string;
 }
 
-
 export class Ledger {
   private chain: Promise<unknown> = Promise.resolve();
   private stopped = false;
@@ -85,7 +84,10 @@ export class Ledger {
   admitAll<T>(events: NewEvent[], commit: (fire: NewEvent[], files: FileEntry[]) => Promise<T>): Promise<T> {
     return this.lock(async () => {
       const arrivals = events.map((e) => arrivalOf(e.body, e.receivedAt));
-      const known = await this.o.store.getFiles(this.o.regId, arrivals.flatMap((a) => (a ? [a.path] : [])));
+      const known = await this.o.store.getFiles(
+        this.o.regId,
+        arrivals.flatMap((a) => (a ? [a.path] : [])),
+      );
       const changed = new Map<string, FileEntry>();
       const fire: NewEvent[] = [];
       const now = this.now();
@@ -110,7 +112,12 @@ export class Ledger {
    * OpenWhisk accepted a fire (202 with the trigger activation's id, or 204: no active rule).
    * `commit` removes the fired events from the outbox together with the entries now fired.
    */
-  fired(entries: OutboxEntry[], status: number, activationId: string | undefined, commit: (files: FileEntry[]) => Promise<void>): Promise<void> {
+  fired(
+    entries: OutboxEntry[],
+    status: number,
+    activationId: string | undefined,
+    commit: (files: FileEntry[]) => Promise<void>,
+  ): Promise<void> {
     return this.lock(async () => {
       const paths = this.pathsOf(entries);
       const files = await this.o.store.getFiles(this.o.regId, paths);
@@ -118,15 +125,16 @@ export class Ledger {
       const changed: FileEntry[] = [];
       for (const p of paths) {
         const e = files.get(p);
-        if (!e || e.state !== "pending") continue;
+        if (e?.state !== "pending") continue;
         e.firedAt = now;
         if (status === 204 || !activationId) {
           e.state = "failed";
           e.step = "fire";
           e.permanent = false;
-          e.reason = status === 204
-            ? "no rule of the trigger was active when the file fired (OpenWhisk answered 204); enable a rule, then retry the file"
-            : "OpenWhisk accepted the fire without an activation id, so its outcome cannot be followed";
+          e.reason =
+            status === 204
+              ? "no rule of the trigger was active when the file fired (OpenWhisk answered 204); enable a rule, then retry the file"
+              : "OpenWhisk accepted the fire without an activation id, so its outcome cannot be followed";
           this.o.metrics.filesFailed.inc({ trigger: this.o.label, step: "fire", permanent: "false" });
         } else {
           e.state = "fired";
@@ -136,7 +144,11 @@ export class Ledger {
         changed.push(e);
       }
       await commit(changed);
-      if (activationId && status !== 204) this.followTrigger(activationId, changed.filter((e) => e.state === "fired").map((e) => e.path));
+      if (activationId && status !== 204)
+        this.followTrigger(
+          activationId,
+          changed.filter((e) => e.state === "fired").map((e) => e.path),
+        );
     });
   }
 
@@ -148,8 +160,14 @@ export class Ledger {
       const changed: FileEntry[] = [];
       for (const p of paths) {
         const e = files.get(p);
-        if (!e || e.state !== "pending") continue;
-        Object.assign(e, { state: "failed", step: "fire", reason: `not fired: ${reason} (the event is in the dead letters; replay it there)`, permanent: false, updatedAt: this.now() });
+        if (e?.state !== "pending") continue;
+        Object.assign(e, {
+          state: "failed",
+          step: "fire",
+          reason: `not fired: ${reason} (the event is in the dead letters; replay it there)`,
+          permanent: false,
+          updatedAt: this.now(),
+        });
         changed.push(e);
         this.o.metrics.filesFailed.inc({ trigger: this.o.label, step: "fire", permanent: "false" });
       }
@@ -161,7 +179,14 @@ export class Ledger {
   renamed(paths: string[]): Promise<void> {
     return this.lock(async () => {
       const files = await this.o.store.getFiles(this.o.regId, paths);
-      const changed = [...files.values()].filter((e) => e.state === "pending").map((e) => ({ ...e, state: "skipped" as FileState, reason: "renamed before it fired; processed under its new name", updatedAt: this.now() }));
+      const changed = [...files.values()]
+        .filter((e) => e.state === "pending")
+        .map((e) => ({
+          ...e,
+          state: "skipped" as FileState,
+          reason: "renamed before it fired; processed under its new name",
+          updatedAt: this.now(),
+        }));
       await this.o.store.putFiles(this.o.regId, changed);
     });
   }
@@ -171,16 +196,22 @@ export class Ledger {
     return this.lock(async () => {
       const files = await this.o.store.getFiles(this.o.regId, this.pathsOf(entries));
       const now = this.now();
-      const changed = [...files.values()].filter((e) => e.state === "failed" && e.step === "fire").map((e) => ({ ...e, state: "pending" as FileState, rules: {}, arrivedAt: now, updatedAt: now }));
+      const changed = [...files.values()]
+        .filter((e) => e.state === "failed" && e.step === "fire")
+        .map((e) => ({ ...e, state: "pending" as FileState, rules: {}, arrivedAt: now, updatedAt: now }));
       await this.o.store.putFiles(this.o.regId, changed);
     });
   }
 
   private pathsOf(entries: OutboxEntry[]): string[] {
-    return [...new Set(entries.flatMap((e) => {
-      const a = arrivalOf(e.body, e.receivedAt);
-      return a ? [a.path] : [];
-    }))];
+    return [
+      ...new Set(
+        entries.flatMap((e) => {
+          const a = arrivalOf(e.body, e.receivedAt);
+          return a ? [a.path] : [];
+        }),
+      ),
+    ];
   }
 
   // ---- following outcomes ---------------------------------------------------------------------
@@ -200,7 +231,8 @@ export class Ledger {
           f.paths.push(e.path);
           rules.set(r.activationId!, f);
         }
-        if (running.length === 0 && e.triggerActivationId) triggers.set(e.triggerActivationId, [...(triggers.get(e.triggerActivationId) ?? []), e.path]);
+        if (running.length === 0 && e.triggerActivationId)
+          triggers.set(e.triggerActivationId, [...(triggers.get(e.triggerActivationId) ?? []), e.path]);
       }
       if (page.length < 1000) break;
       after = page[page.length - 1]!.path;
@@ -284,15 +316,32 @@ export class Ledger {
           if (e.triggerActivationId !== taid || e.state !== "fired" || Object.keys(e.rules).length) continue;
           const was = e.state;
           if (!record) {
-            Object.assign(e, { state: "failed", step: "fire", permanent: false, reason: `OpenWhisk kept no record of trigger activation ${taid}; retry the file` });
+            Object.assign(e, {
+              state: "failed",
+              step: "fire",
+              permanent: false,
+              reason: `OpenWhisk kept no record of trigger activation ${taid}; retry the file`,
+            });
           } else if (lines.length === 0) {
-            Object.assign(e, { state: "failed", step: "fire", permanent: false, reason: `trigger activation ${taid} lists no rule invocation; check the trigger's rules, then retry the file` });
+            Object.assign(e, {
+              state: "failed",
+              step: "fire",
+              permanent: false,
+              reason: `trigger activation ${taid} lists no rule invocation; check the trigger's rules, then retry the file`,
+            });
           } else {
             for (const l of lines) {
               const r: RuleOutcome = { action: l.action, state: "running", attempt: 1 };
               if (l.success && l.activationId) r.activationId = l.activationId;
               else if (isInactiveRule(l)) r.state = "inactive";
-              else Object.assign(r, { state: "retrying", nextAt: Math.round(now + backoffDelay(1, this.o.backoff)), step: "fire", reason: `the rule's invocation was refused: ${l.error ?? "no reason given"}`, permanent: false });
+              else
+                Object.assign(r, {
+                  state: "retrying",
+                  nextAt: Math.round(now + backoffDelay(1, this.o.backoff)),
+                  step: "fire",
+                  reason: `the rule's invocation was refused: ${l.error ?? "no reason given"}`,
+                  permanent: false,
+                });
               e.rules[l.rule] = r;
             }
             settle(e, now);
@@ -302,7 +351,13 @@ export class Ledger {
           this.count(e, was);
         }
         await this.o.store.putFiles(this.o.regId, changed);
-        for (const l of lines) if (l.success && l.activationId) started.push([l.activationId, l.rule, changed.filter((e) => e.rules[l.rule]?.activationId === l.activationId).map((e) => e.path)]);
+        for (const l of lines)
+          if (l.success && l.activationId)
+            started.push([
+              l.activationId,
+              l.rule,
+              changed.filter((e) => e.rules[l.rule]?.activationId === l.activationId).map((e) => e.path),
+            ]);
       });
       for (const [id, rule, ps] of started) this.followRule(id, rule, ps);
       this.schedule(this.o.backoff.baseMs);
@@ -320,8 +375,13 @@ export class Ledger {
         const changed: FileEntry[] = [];
         for (const e of files.values()) {
           const r = e.rules[rule];
-          if (!r || r.state !== "running" || r.activationId !== activationId) continue;
-          const o: FileOutcome = outcomes?.get(e.path) ?? { state: "failed", step: "action", reason: `activation ${activationId} left no record within maxAgeSeconds`, permanent: false };
+          if (r?.state !== "running" || r.activationId !== activationId) continue;
+          const o: FileOutcome = outcomes?.get(e.path) ?? {
+            state: "failed",
+            step: "action",
+            reason: `activation ${activationId} left no record within maxAgeSeconds`,
+            permanent: false,
+          };
           const was = e.state;
           this.apply(e, r, o, now);
           settle(e, now);
@@ -380,12 +440,18 @@ export class Ledger {
     const trigger = this.o.label;
     if (e.state === "succeeded") this.o.metrics.filesSucceeded.inc({ trigger });
     else if (e.state === "skipped") this.o.metrics.filesSkipped.inc({ trigger });
-    else if (e.state === "failed") this.o.metrics.filesFailed.inc({ trigger, step: e.step ?? "?", permanent: String(e.permanent === true) });
+    else if (e.state === "failed")
+      this.o.metrics.filesFailed.inc({ trigger, step: e.step ?? "?", permanent: String(e.permanent === true) });
   }
 
   /** Files that arrived again with other content while in flight: fire them again through the outbox. */
   private async refire(files: FileEntry[]): Promise<void> {
-    const events: NewEvent[] = files.map((f) => ({ eventId: f.eventIds[f.eventIds.length - 1] ?? "", body: f.event, bytes: Buffer.byteLength(f.event), receivedAt: f.arrivedAt }));
+    const events: NewEvent[] = files.map((f) => ({
+      eventId: f.eventIds[f.eventIds.length - 1] ?? "",
+      body: f.event,
+      bytes: Buffer.byteLength(f.event),
+      receivedAt: f.arrivedAt,
+    }));
     await this.o.refire(events, files);
   }
 
@@ -450,7 +516,7 @@ export class Ledger {
       const changed: FileEntry[] = [];
       for (const e of files.values()) {
         const r = e.rules[rule];
-        if (!r || r.state !== "retrying") continue;
+        if (r?.state !== "retrying") continue;
         const was = e.state;
         r.attempt++;
         if (answer.status === 202 && answer.body?.activationId) {
@@ -459,9 +525,24 @@ export class Ledger {
           follow = answer.body.activationId;
           this.o.metrics.filesRetried.inc({ trigger: this.o.label });
         } else if (answer.status === 0 || answer.status === 429 || answer.status >= 500 || answer.status === 408) {
-          this.apply(e, r, { state: "failed", step: "retry", reason: `invoking ${action} again was refused: ${answer.message ?? answer.status}`, permanent: false }, now);
+          this.apply(
+            e,
+            r,
+            {
+              state: "failed",
+              step: "retry",
+              reason: `invoking ${action} again was refused: ${answer.message ?? answer.status}`,
+              permanent: false,
+            },
+            now,
+          );
         } else {
-          this.apply(e, r, { state: "failed", step: "retry", reason: `cannot invoke ${action}: ${answer.message ?? answer.status}`, permanent: true }, now);
+          this.apply(
+            e,
+            r,
+            { state: "failed", step: "retry", reason: `cannot invoke ${action}: ${answer.message ?? answer.status}`, permanent: true },
+            now,
+          );
         }
         settle(e, now);
         this.count(e, was);
@@ -482,7 +563,10 @@ export class Ledger {
     const rules = await this.lock(async () => {
       const now = this.now();
       const found = await unrunFiles(this.o.store, this.o.regId, prefix);
-      await this.o.store.putFiles(this.o.regId, found.map((e) => reconcileEntry(e, now)));
+      await this.o.store.putFiles(
+        this.o.regId,
+        found.map((e) => reconcileEntry(e, now)),
+      );
       this.schedule(0);
       return found.length;
     });
@@ -542,7 +626,12 @@ export async function failedFiles(store: Store, regId: string, sel: RetrySelecto
   const out: FileEntry[] = [];
   let after: string | undefined;
   for (;;) {
-    const page = await store.listFiles(regId, { state: "failed", ...(sel.prefix ? { prefix: sel.prefix } : {}), limit: 1000, ...(after ? { after } : {}) });
+    const page = await store.listFiles(regId, {
+      state: "failed",
+      ...(sel.prefix ? { prefix: sel.prefix } : {}),
+      limit: 1000,
+      ...(after ? { after } : {}),
+    });
     out.push(...page);
     if (page.length < 1000) return out;
     after = page[page.length - 1]!.path;
@@ -552,7 +641,8 @@ export async function failedFiles(store: Store, regId: string, sel: RetrySelecto
 /** An entry set to run again now: failed rules retry at once; with no rule, it starts over as pending. */
 export function retryEntry(e: FileEntry, now: number): FileEntry {
   const rules: Record<string, RuleOutcome> = {};
-  for (const [name, r] of Object.entries(e.rules)) rules[name] = r.state === "failed" || r.state === "inactive" ? { ...r, state: "retrying", nextAt: now } : r;
+  for (const [name, r] of Object.entries(e.rules))
+    rules[name] = r.state === "failed" || r.state === "inactive" ? { ...r, state: "retrying", nextAt: now } : r;
   const out: FileEntry = { ...e, rules, arrivedAt: now };
   if (Object.keys(rules).length === 0) return { ...out, state: "pending", updatedAt: now };
   return settle(out, now);

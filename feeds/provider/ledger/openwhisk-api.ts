@@ -55,7 +55,11 @@ export async function triggerParameters(t: FireTarget): Promise<Answer<Record<st
  * Invokes the action a rule names (as the trigger activation writes it: "ns/name" or
  * "ns/package/name") non-blocking, as the rule did; 202 with the new activation's id.
  */
-export async function invokeRuleAction(t: FireTarget, action: string, payload: Record<string, unknown>): Promise<Answer<{ activationId: string }>> {
+export async function invokeRuleAction(
+  t: FireTarget,
+  action: string,
+  payload: Record<string, unknown>,
+): Promise<Answer<{ activationId: string }>> {
   const [ns, ...rest] = action.split("/");
   const target = { ...t, namespace: ns || t.namespace };
   return call<{ activationId: string }>(target, "POST", `/actions/${rest.map(encodeURIComponent).join("/")}?blocking=false`, payload);

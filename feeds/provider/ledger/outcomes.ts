@@ -61,7 +61,15 @@ export interface ActivationRecord {
 type Result = {
   files?: Array<{ path?: unknown; size?: unknown; mtime?: unknown; adler32?: unknown }>;
   skipped?: Array<{ path?: unknown; reason?: unknown }>;
-  failed?: Array<{ path?: unknown; step?: unknown; reason?: unknown; permanent?: unknown; size?: unknown; mtime?: unknown; adler32?: unknown }>;
+  failed?: Array<{
+    path?: unknown;
+    step?: unknown;
+    reason?: unknown;
+    permanent?: unknown;
+    size?: unknown;
+    mtime?: unknown;
+    adler32?: unknown;
+  }>;
   error?: unknown;
   step?: unknown;
   transient?: unknown;
@@ -86,14 +94,32 @@ export function outcomesOf(record: ActivationRecord, paths: string[]): Map<strin
   }
   for (const f of Array.isArray(result.failed) ? result.failed : []) {
     if (typeof f?.path !== "string") continue;
-    out.set(f.path, { state: "failed", step: String(f.step ?? "?"), reason: String(f.reason ?? "failed"), permanent: f.permanent === true, ...identity(f) });
+    out.set(f.path, {
+      state: "failed",
+      step: String(f.step ?? "?"),
+      reason: String(f.reason ?? "failed"),
+      permanent: f.permanent === true,
+      ...identity(f),
+    });
   }
   if (!success || typeof result.error === "string") {
     const named = Array.isArray(result.paths) ? new Set(result.paths.filter((p): p is string => typeof p === "string")) : undefined;
     const reason = typeof result.error === "string" ? result.error : `the activation ended with ${record.response?.status ?? "an error"}`;
-    const whole: FileOutcome = { state: "failed", step: typeof result.step === "string" ? result.step : "action", reason, permanent: result.transient === false };
+    const whole: FileOutcome = {
+      state: "failed",
+      step: typeof result.step === "string" ? result.step : "action",
+      reason,
+      permanent: result.transient === false,
+    };
     for (const p of paths) if (!out.has(p) && (!named || named.has(p))) out.set(p, whole);
   }
-  for (const p of paths) if (!out.has(p)) out.set(p, success ? { state: "succeeded" } : { state: "failed", step: "action", reason: "the activation failed without naming the file", permanent: false });
+  for (const p of paths)
+    if (!out.has(p))
+      out.set(
+        p,
+        success
+          ? { state: "succeeded" }
+          : { state: "failed", step: "action", reason: "the activation failed without naming the file", permanent: false },
+      );
   return out;
 }

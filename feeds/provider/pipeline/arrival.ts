@@ -26,7 +26,7 @@ export function compileArrival(params: FilterParams): ArrivalStage {
   // absent only in registrations stored before arrivals existed: they keep what they were created with
   const enabled = params.arrivals === true;
   const temporary = (params.temporary ?? DEFAULT_TEMPORARY).map(compileGlob);
-  const settleMs = enabled ? params.settleMs ?? DEFAULT_SETTLE_MS : 0;
+  const settleMs = enabled ? (params.settleMs ?? DEFAULT_SETTLE_MS) : 0;
   return {
     enabled,
     settleMs,

@@ -19,10 +19,13 @@ export function maxEventBytes(limits: BatchParams): number {
   return limits.maxBytes - ENVELOPE;
 }
 
-export type Cut = { kind: "batch"; entries: OutboxEntry[]; body: string; bytes: number } | { kind: "too-large"; entry: OutboxEntry } | { kind: "empty" };
+export type Cut =
+  | { kind: "batch"; entries: OutboxEntry[]; body: string; bytes: number }
+  | { kind: "too-large"; entry: OutboxEntry }
+  | { kind: "empty" };
 
 /** How many entries from the head fit one fire (stopping at the first that is not `ready`), and their payload bytes. */
-function fit(queue: readonly OutboxEntry[], limits: BatchParams, ready: (e: OutboxEntry) => boolean): { n: number; bytes: number } {
+function fitting(queue: readonly OutboxEntry[], limits: BatchParams, ready: (e: OutboxEntry) => boolean): { n: number; bytes: number } {
   let bytes = ENVELOPE;
   let n = 0;
   while (n < queue.length && n < limits.maxEvents && ready(queue[n]!)) {
@@ -39,7 +42,7 @@ export function cutBatch(queue: readonly OutboxEntry[], limits: BatchParams, rea
   if (queue.length === 0) return { kind: "empty" };
   const first = queue[0]!;
   if (first.bytes > maxEventBytes(limits)) return { kind: "too-large", entry: first };
-  const { n, bytes } = fit(queue, limits, ready);
+  const { n, bytes } = fitting(queue, limits, ready);
   if (n === 0) return { kind: "empty" };
   const entries = queue.slice(0, n);
   return { kind: "batch", entries, body: `{"events":[${entries.map((e) => e.body).join(",")}]}`, bytes };
@@ -50,12 +53,18 @@ export function cutBatch(queue: readonly OutboxEntry[], limits: BatchParams, rea
  * oldest event. With a settle window, never before the oldest event settled (settleMs after it
  * arrived); a full batch waits for its newest event to settle, so that it still goes whole.
  */
-export function batchDueAt(queue: readonly OutboxEntry[], queuedBytes: number, limits: BatchParams, arrivedAt: (e: OutboxEntry) => number, settleMs = 0): number {
+export function batchDueAt(
+  queue: readonly OutboxEntry[],
+  queuedBytes: number,
+  limits: BatchParams,
+  arrivedAt: (e: OutboxEntry) => number,
+  settleMs = 0,
+): number {
   if (queue.length === 0) return Infinity;
   const head = arrivedAt(queue[0]!);
   const full = queue.length >= limits.maxEvents || payloadBytes([queuedBytes]) + queue.length - 1 >= limits.maxBytes;
   if (settleMs <= 0) return full ? 0 : head + limits.maxWaitMs;
   if (!full) return Math.max(head + limits.maxWaitMs, head + settleMs);
-  const { n } = fit(queue, limits, () => true);
+  const { n } = fitting(queue, limits, () => true);
   return arrivedAt(queue[Math.max(0, n - 1)]!) + settleMs;
 }

@@ -114,7 +114,10 @@ export class Delivery {
     const olds = this.pendingArrivals.replaced(keys.replaces);
     for (const o of olds) this.pendingArrivals.remove(o);
     this.pendingArrivals.add(keys.path, e);
-    const idx = olds.map((o) => this.queue.indexOf(o)).filter((i) => i >= 0).sort((a, b) => a - b);
+    const idx = olds
+      .map((o) => this.queue.indexOf(o))
+      .filter((i) => i >= 0)
+      .sort((a, b) => a - b);
     if (idx.length === 0) return false;
     const first = this.queue[idx[0]!]!;
     for (const i of idx.slice(1).reverse()) {
@@ -135,11 +138,23 @@ export class Delivery {
     // a file renamed before it fired: the ledger closes the old name's entry
     const now = new Set(by.flatMap((e) => arrivalKeys(e.body)?.path ?? []));
     const gone = old.flatMap((e) => arrivalKeys(e.body)?.path ?? []).filter((p) => !now.has(p));
-    if (gone.length) this.opts.ledger?.()?.renamed(gone).catch((err) => log.warn("cannot record renamed files in the ledger", { err: err as Error }));
+    if (gone.length)
+      this.opts
+        .ledger?.()
+        ?.renamed(gone)
+        .catch((err) => log.warn("cannot record renamed files in the ledger", { err: err as Error }));
     metrics.coalesced.inc({ trigger: label }, old.length);
-    log.debug("arrivals of files still queued replaced by their newer arrival", { events: old.length, example: arrivalKeys(old[0]!.body)?.path });
+    log.debug("arrivals of files still queued replaced by their newer arrival", {
+      events: old.length,
+      example: arrivalKeys(old[0]!.body)?.path,
+    });
     // the replacing rows are durable already: a crash before this removal fires the old ones as well, never neither
-    store.removeOutbox(regId, old.map((e) => e.seq)).catch((err) => log.warn("cannot remove replaced arrivals from the outbox; they fire again after a restart", { err: err as Error }));
+    store
+      .removeOutbox(
+        regId,
+        old.map((e) => e.seq),
+      )
+      .catch((err) => log.warn("cannot remove replaced arrivals from the outbox; they fire again after a restart", { err: err as Error }));
     this.releaseRoom();
   }
 
@@ -310,7 +325,11 @@ export class Delivery {
       return;
     }
     if (outcome.kind === "reject") {
-      log.warn("OpenWhisk rejected the batch; dead-lettering it", { status: outcome.status, reason: outcome.message, events: cut.entries.length });
+      log.warn("OpenWhisk rejected the batch; dead-lettering it", {
+        status: outcome.status,
+        reason: outcome.message,
+        events: cut.entries.length,
+      });
       await this.deadLetter(cut.entries, `OpenWhisk rejected the fire: ${outcome.message}`, outcome.status);
       return;
     }
@@ -333,7 +352,12 @@ export class Delivery {
       if (e.receivedAt > cutoff) break;
       expired.push(e);
     }
-    if (expired.length > 0) await this.deadLetter(expired, `not delivered within maxAgeSeconds=${this.opts.delivery.maxAgeSeconds}: ${outcome.message}`, outcome.status || null);
+    if (expired.length > 0)
+      await this.deadLetter(
+        expired,
+        `not delivered within maxAgeSeconds=${this.opts.delivery.maxAgeSeconds}: ${outcome.message}`,
+        outcome.status || null,
+      );
     await store.setStats(regId, stats);
   }
 

@@ -4,7 +4,7 @@
 
 export class GlobError extends Error {}
 
-function escape(ch: string): string {
+function escapeChar(ch: string): string {
   return /[\\^$.*+?()[\]{}|/]/.test(ch) ? `\\${ch}` : ch;
 }
 
@@ -56,10 +56,10 @@ function translate(p: string, i: number, stopAt: string): { re: string; i: numbe
       }
       re += `(?:${alts.join("|")})`;
     } else if (c === "\\" && i + 1 < p.length) {
-      re += escape(p[i + 1]!);
+      re += escapeChar(p[i + 1]!);
       i += 2;
     } else {
-      re += escape(c);
+      re += escapeChar(c);
       i += 1;
     }
   }

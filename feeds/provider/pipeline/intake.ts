@@ -100,9 +100,14 @@ export class Intake implements SourceSink {
     });
   }
 
-  private normalise(m: Extract<SourceMessage, { payload: unknown }>): Extract<Normalised, { ok: true }> | { ok: false; error: string; sample: string } {
+  private normalise(
+    m: Extract<SourceMessage, { payload: unknown }>,
+  ): Extract<Normalised, { ok: true }> | { ok: false; error: string; sample: string } {
     const parsed = this.parse(m);
-    const n = parsed === undefined ? { ok: false as const, error: "the message is not JSON" } : normaliseStorageEvent(parsed, { receivedAt: m.receivedAt, fallbackSource: m.origin });
+    const n =
+      parsed === undefined
+        ? { ok: false as const, error: "the message is not JSON" }
+        : normaliseStorageEvent(parsed, { receivedAt: m.receivedAt, fallbackSource: m.origin });
     if (n.ok) return n;
     return { ...n, sample: Buffer.isBuffer(m.payload) ? m.payload.toString("utf8") : (JSON.stringify(m.payload) ?? String(m.payload)) };
   }

@@ -58,7 +58,8 @@ export class Access {
     const found = ref.namespace === "_" ? all.find((x) => sameKey(x.sealed.authKey, ownerKey)) : all[0];
     if (!found) throw new ApiError(404, `no feed registration for trigger ${triggerName}; create the trigger with the feed first`);
     // the owner may have a new key: OpenWhisk decides
-    if (!sameKey(found.sealed.authKey, ownerKey)) await verifyOwner(found.sealed.apihost, { namespace: found.rec.namespace, name: found.rec.trigger }, ownerKey);
+    if (!sameKey(found.sealed.authKey, ownerKey))
+      await verifyOwner(found.sealed.apihost, { namespace: found.rec.namespace, name: found.rec.trigger }, ownerKey);
     return found;
   }
 

@@ -41,7 +41,10 @@ export class Registrations {
     const c = checkFeedConfig(input);
     if (!c.ok) throw new ApiError(400, c.error);
     if (!this.o.sourceKinds.includes(c.value.source.kind))
-      throw new ApiError(400, `invalid feed parameters: parameter \`source.kind\` "${c.value.source.kind}" is not served by this provider (available: ${this.o.sourceKinds.join(", ")})`);
+      throw new ApiError(
+        400,
+        `invalid feed parameters: parameter \`source.kind\` "${c.value.source.kind}" is not served by this provider (available: ${this.o.sourceKinds.join(", ")})`,
+      );
     compileStages(c.value);
     return c.value;
   }
@@ -101,7 +104,8 @@ export class Registrations {
 
   async update(triggerName: string, ownerKey: string | undefined, patch: unknown, apihost?: string): Promise<ReadView> {
     const found = await this.o.access.find(triggerName, ownerKey);
-    if (!patch || typeof patch !== "object" || Array.isArray(patch)) throw new ApiError(400, "the update must be an object of feed parameters");
+    if (!patch || typeof patch !== "object" || Array.isArray(patch))
+      throw new ApiError(400, "the update must be an object of feed parameters");
     const config = this.checkConfig(updateConfig(found.sealed.config, patch as Record<string, unknown>));
     const host = this.apihostFor(apihost ?? found.sealed.apihost);
     await verifyOwner(host, { namespace: found.rec.namespace, name: found.rec.trigger }, ownerKey!);
@@ -131,7 +135,8 @@ export class Registrations {
   async unpause(triggerName: string, ownerKey: string | undefined): Promise<ReadView> {
     const found = await this.o.access.find(triggerName, ownerKey);
     // re-enabling after OpenWhisk refused fires: the trigger and key must work again
-    if (found.rec.state === "disabled") await verifyOwner(found.sealed.apihost, { namespace: found.rec.namespace, name: found.rec.trigger }, found.sealed.authKey);
+    if (found.rec.state === "disabled")
+      await verifyOwner(found.sealed.apihost, { namespace: found.rec.namespace, name: found.rec.trigger }, found.sealed.authKey);
     return this.change(found, { kind: "unpause" }, "registration resumed");
   }
 
@@ -160,7 +165,11 @@ export class Registrations {
 
   async list(): Promise<{ trigger: string; state: string; pending: number | null }[]> {
     // every replica answers for all: pending is known only where the registration runs
-    return (await this.o.store.listRegistrations()).map((r) => ({ trigger: `/${r.id}`, state: r.state, pending: this.o.runner.get(r)?.delivery.pending ?? null }));
+    return (await this.o.store.listRegistrations()).map((r) => ({
+      trigger: `/${r.id}`,
+      state: r.state,
+      pending: this.o.runner.get(r)?.delivery.pending ?? null,
+    }));
   }
 
   // ---- the file ledger ------------------------------------------------------------------------
@@ -173,7 +182,10 @@ export class Registrations {
   private async ledgerOf(triggerName: string, ownerKey: string | undefined) {
     const rec = await this.o.access.findAdmin(triggerName, ownerKey);
     if ((rec.publicConfig as FeedConfig).delivery.ledger === false)
-      throw new ApiError(409, `the feed of ${triggerName} keeps no file ledger (delivery.ledger is false); update it with delivery.ledger true`);
+      throw new ApiError(
+        409,
+        `the feed of ${triggerName} keeps no file ledger (delivery.ledger is false); update it with delivery.ledger true`,
+      );
     return { rec, ledger: this.o.runner.get(rec)?.ledger };
   }
 
@@ -188,7 +200,11 @@ export class Registrations {
     const found = await failedFiles(this.o.store, rec.id, sel);
     const ruled = found.map((e) => retryEntry(e, now)).filter((e) => Object.keys(e.rules).length);
     await this.o.store.putFiles(rec.id, ruled, { fenced: false });
-    if (ruled.length < found.length) this.o.log.warn("files that never reached a rule can be retried only where the registration runs", { trigger: triggerName, files: found.length - ruled.length });
+    if (ruled.length < found.length)
+      this.o.log.warn("files that never reached a rule can be retried only where the registration runs", {
+        trigger: triggerName,
+        files: found.length - ruled.length,
+      });
     return ruled.length;
   }
 
@@ -196,12 +212,20 @@ export class Registrations {
    * Runs the rules that were inactive when files fired, for those files (under a prefix, or all),
    * and (without a prefix) has the source list the watched tree to fire what the ledger lacks.
    */
-  async reconcileFiles(triggerName: string, ownerKey: string | undefined, prefix?: string): Promise<{ rules: number; listed: number | null }> {
+  async reconcileFiles(
+    triggerName: string,
+    ownerKey: string | undefined,
+    prefix?: string,
+  ): Promise<{ rules: number; listed: number | null }> {
     const { rec, ledger } = await this.ledgerOf(triggerName, ownerKey);
     if (ledger) return ledger.reconcile(prefix);
     const now = Date.now();
     const found = await unrunFiles(this.o.store, rec.id, prefix);
-    await this.o.store.putFiles(rec.id, found.map((e) => reconcileEntry(e, now)), { fenced: false });
+    await this.o.store.putFiles(
+      rec.id,
+      found.map((e) => reconcileEntry(e, now)),
+      { fenced: false },
+    );
     // the tree is listed by the replica running the registration, at its periodic reconcile
     return { rules: found.length, listed: null };
   }

@@ -176,7 +176,9 @@ export class Runner {
   private disable(rt: Runtime, reason: StatusReason): void {
     applyChange(rt.rec, { kind: "disable", reason });
     rt.delivery.pause();
-    this.o.store.setState(rt.rec.id, rt.rec.state, rt.rec.reason, rt.rec.dateChanged).catch((e) => rt.log.error("cannot store the disabled state", { err: e as Error }));
+    this.o.store
+      .setState(rt.rec.id, rt.rec.state, rt.rec.reason, rt.rec.dateChanged)
+      .catch((e) => rt.log.error("cannot store the disabled state", { err: e as Error }));
     const src = rt.source;
     rt.source = undefined;
     src?.stop().catch(() => {});
@@ -274,8 +276,23 @@ export class Runner {
   private forgetMetrics(rt: Runtime): void {
     const label = `trigger="/${rt.rec.id}"`;
     const m = this.o.metrics;
-    for (const c of [m.received, m.malformed, m.filtered, m.notArrivals, m.coalesced, m.fired, m.fires, m.retried, m.deadLettered, m.dropped,
-      m.filesSucceeded, m.filesFailed, m.filesSkipped, m.filesRetried, m.filesDuplicate])
+    for (const c of [
+      m.received,
+      m.malformed,
+      m.filtered,
+      m.notArrivals,
+      m.coalesced,
+      m.fired,
+      m.fires,
+      m.retried,
+      m.deadLettered,
+      m.dropped,
+      m.filesSucceeded,
+      m.filesFailed,
+      m.filesSkipped,
+      m.filesRetried,
+      m.filesDuplicate,
+    ])
       c.forget((k) => k.includes(label));
   }
 }

@@ -10,7 +10,12 @@ export async function readView(store: Store, found: Found, rt: Runtime | undefin
   const kind = found.sealed.config.source.kind;
   return {
     config: rec.publicConfig as ReadView["config"],
-    status: { active: rec.state === "active", dateChanged: rec.dateChanged, dateChangedISO: new Date(rec.dateChanged).toISOString(), reason: rec.reason },
+    status: {
+      active: rec.state === "active",
+      dateChanged: rec.dateChanged,
+      dateChangedISO: new Date(rec.dateChanged).toISOString(),
+      reason: rec.reason,
+    },
     delivery: {
       pending: rt ? rt.delivery.pending : (await store.loadOutbox(rec.id)).length,
       fires: s.fires,

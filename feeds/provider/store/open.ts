@@ -10,7 +10,10 @@ export async function openStore(opts: { store?: string; dataDir: string }): Prom
   if (/^postgres(ql)?:\/\//.test(spec)) store = new PostgresStore(parsePostgresUrl(spec));
   else if (spec === "sqlite") store = new SqliteStore(join(opts.dataDir, "provider.sqlite"));
   else if (spec.startsWith("sqlite:")) store = new SqliteStore(spec.slice("sqlite:".length));
-  else throw new Error(`unknown store "${spec}": use "sqlite" (default, in the data directory), "sqlite:/path/file.sqlite" or "postgres://host/db[?schema=name]"`);
+  else
+    throw new Error(
+      `unknown store "${spec}": use "sqlite" (default, in the data directory), "sqlite:/path/file.sqlite" or "postgres://host/db[?schema=name]"`,
+    );
   await store.migrate();
   return store;
 }

@@ -3,7 +3,16 @@
 import pg from "pg";
 import { postgresMigrations } from "./migrations.ts";
 import { FILE_STATES, type FileEntry, type FileQuery, type FileState } from "../ledger/types.ts";
-import type { DeadLetter, DeliveryStats, Intake, OutboxEntry, RegistrationRecord, RegistrationState, StatusReason, Store } from "./types.ts";
+import type {
+  DeadLetter,
+  DeliveryStats,
+  Intake,
+  OutboxEntry,
+  RegistrationRecord,
+  RegistrationState,
+  StatusReason,
+  Store,
+} from "./types.ts";
 
 type Row = Record<string, unknown>;
 
@@ -24,7 +33,13 @@ function toRegistration(r: Row): RegistrationRecord {
 }
 
 function toEntry(r: Row): OutboxEntry {
-  return { seq: Number(r.seq), eventId: r.event_id as string, body: r.body as string, bytes: Number(r.bytes), receivedAt: Number(r.received_at) };
+  return {
+    seq: Number(r.seq),
+    eventId: r.event_id as string,
+    body: r.body as string,
+    bytes: Number(r.bytes),
+    receivedAt: Number(r.received_at),
+  };
 }
 
 export interface PostgresOptions {
@@ -86,11 +101,16 @@ export class PostgresStore implements Store {
   constructor(opts: PostgresOptions) {
     this.connectionString = opts.connectionString;
     this.schema = opts.schema ?? "public";
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema)) throw new Error(`PostgreSQL schema name "${this.schema}" is not a plain lower-case identifier`);
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema))
+      throw new Error(`PostgreSQL schema name "${this.schema}" is not a plain lower-case identifier`);
     // A replica frozen (SIGSTOP, a long GC pause) inside a transaction would hold the lease row's
     // share lock and so block the takeover: the server ends such a transaction (rolled back, nothing
     // stale committed) once it sits idle this long.
-    this.pool = new pg.Pool({ connectionString: opts.connectionString, max: 8, options: `-c search_path=${this.schema} -c idle_in_transaction_session_timeout=5000` });
+    this.pool = new pg.Pool({
+      connectionString: opts.connectionString,
+      max: 8,
+      options: `-c search_path=${this.schema} -c idle_in_transaction_session_timeout=5000`,
+    });
     // an idle client losing its connection must not crash the provider; the next query reconnects
     this.pool.on("error", () => {});
   }
@@ -121,7 +141,9 @@ export class PostgresStore implements Store {
     await this.tx(async (c) => {
       // one migrator at a time when several providers start together
       await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`${this.schema}.migrations`]);
-      await c.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+      await c.query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+      );
       const applied = new Set((await c.query("SELECT version FROM schema_migrations")).rows.map((r) => Number(r.version)));
       for (const m of postgresMigrations) {
         if (applied.has(m.version)) continue;
@@ -155,17 +177,35 @@ export class PostgresStore implements Store {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        ON CONFLICT (id) DO UPDATE SET public_config = excluded.public_config, sealed = excluded.sealed, state = excluded.state,
          reason = excluded.reason, date_changed = excluded.date_changed, cursor = excluded.cursor, stats = excluded.stats`,
-      [rec.id, rec.namespace, rec.trigger, JSON.stringify(rec.publicConfig), rec.sealed, rec.state, rec.reason ? JSON.stringify(rec.reason) : null,
-        rec.dateChanged, rec.cursor, JSON.stringify(rec.stats), rec.createdAt],
+      [
+        rec.id,
+        rec.namespace,
+        rec.trigger,
+        JSON.stringify(rec.publicConfig),
+        rec.sealed,
+        rec.state,
+        rec.reason ? JSON.stringify(rec.reason) : null,
+        rec.dateChanged,
+        rec.cursor,
+        JSON.stringify(rec.stats),
+        rec.createdAt,
+      ],
     );
   }
 
   async setState(id: string, state: RegistrationState, reason: StatusReason | null, dateChanged: number): Promise<void> {
-    await this.pool.query("UPDATE registrations SET state = $1, reason = $2, date_changed = $3 WHERE id = $4", [state, reason ? JSON.stringify(reason) : null, dateChanged, id]);
+    await this.pool.query("UPDATE registrations SET state = $1, reason = $2, date_changed = $3 WHERE id = $4", [
+      state,
+      reason ? JSON.stringify(reason) : null,
+      dateChanged,
+      id,
+    ]);
   }
 
   async replaceSealed(id: string, old: string, sealed: string): Promise<boolean> {
-    return ((await this.pool.query("UPDATE registrations SET sealed = $1 WHERE id = $2 AND sealed = $3", [sealed, id, old])).rowCount ?? 0) === 1;
+    return (
+      ((await this.pool.query("UPDATE registrations SET sealed = $1 WHERE id = $2 AND sealed = $3", [sealed, id, old])).rowCount ?? 0) === 1
+    );
   }
 
   async setStats(id: string, stats: DeliveryStats): Promise<void> {
@@ -183,7 +223,8 @@ export class PostgresStore implements Store {
   /** throws LeaseLostError unless this replica still holds the registration's lease (inside a transaction) */
   private async checkFence(c: pg.PoolClient, regId: string): Promise<void> {
     const fence = this.fence(regId);
-    if (fence && (await c.query(fenceSql(`WITH ${FENCE_CTE} SELECT count(*) AS held FROM fence`, 0), fence)).rows[0].held === "0") throw new LeaseLostError(regId);
+    if (fence && (await c.query(fenceSql(`WITH ${FENCE_CTE} SELECT count(*) AS held FROM fence`, 0), fence)).rows[0].held === "0")
+      throw new LeaseLostError(regId);
   }
 
   private async writeFiles(c: pg.PoolClient, regId: string, files: FileEntry[] | undefined): Promise<void> {
@@ -200,8 +241,15 @@ export class PostgresStore implements Store {
     const files = intake.files?.length ? intake.files : undefined;
     if (fence && !files) {
       // one statement: nothing is written unless the lease is still ours
-      const args = [regId, intake.events.map((e) => e.eventId), intake.events.map((e) => e.body), intake.events.map((e) => e.bytes), intake.events.map((e) => e.receivedAt),
-        intake.cursor ?? null, intake.cursor !== undefined];
+      const args = [
+        regId,
+        intake.events.map((e) => e.eventId),
+        intake.events.map((e) => e.body),
+        intake.events.map((e) => e.bytes),
+        intake.events.map((e) => e.receivedAt),
+        intake.cursor ?? null,
+        intake.cursor !== undefined,
+      ];
       const r = await this.pool.query(
         fenceSql(
           `WITH ${FENCE_CTE},
@@ -217,7 +265,11 @@ export class PostgresStore implements Store {
       if (Number(r.rows[0].held) === 0) throw new LeaseLostError(regId);
       const seqs = (r.rows[0].seqs as string[]).map(Number);
       const out = intake.events.map((e, i) => ({ ...e, seq: seqs[i]! }));
-      if (intake.dead.length > 0) await this.deadOnArrival(regId, intake.dead.map((d) => ({ ...d.event, reason: d.reason })));
+      if (intake.dead.length > 0)
+        await this.deadOnArrival(
+          regId,
+          intake.dead.map((d) => ({ ...d.event, reason: d.reason })),
+        );
       return out;
     }
     if (intake.dead.length === 0 && !files) {
@@ -228,8 +280,15 @@ export class PostgresStore implements Store {
            SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) RETURNING seq),
          cur AS (UPDATE registrations SET cursor = $6 WHERE id = $1 AND $7::boolean RETURNING 1)
          SELECT seq FROM ins ORDER BY seq`,
-        [regId, intake.events.map((e) => e.eventId), intake.events.map((e) => e.body), intake.events.map((e) => e.bytes), intake.events.map((e) => e.receivedAt),
-          intake.cursor ?? null, intake.cursor !== undefined],
+        [
+          regId,
+          intake.events.map((e) => e.eventId),
+          intake.events.map((e) => e.body),
+          intake.events.map((e) => e.bytes),
+          intake.events.map((e) => e.receivedAt),
+          intake.cursor ?? null,
+          intake.cursor !== undefined,
+        ],
       );
       return intake.events.map((e, i) => ({ ...e, seq: Number(r.rows[i].seq) }));
     }
@@ -242,14 +301,22 @@ export class PostgresStore implements Store {
         const r = await c.query(
           `INSERT INTO outbox (reg_id, event_id, body, bytes, received_at)
            SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) RETURNING seq`,
-          [regId, intake.events.map((e) => e.eventId), intake.events.map((e) => e.body), intake.events.map((e) => e.bytes), intake.events.map((e) => e.receivedAt)],
+          [
+            regId,
+            intake.events.map((e) => e.eventId),
+            intake.events.map((e) => e.body),
+            intake.events.map((e) => e.bytes),
+            intake.events.map((e) => e.receivedAt),
+          ],
         );
         out = intake.events.map((e, i) => ({ ...e, seq: Number(r.rows[i].seq) }));
       }
       const now = Date.now();
       for (const d of intake.dead)
-        await c.query("INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at) VALUES ($1,$2,$3,$4,$5,$6,NULL,$7)",
-          [regId, d.event.eventId, d.event.body, d.event.bytes, d.event.receivedAt, d.reason, now]);
+        await c.query(
+          "INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at) VALUES ($1,$2,$3,$4,$5,$6,NULL,$7)",
+          [regId, d.event.eventId, d.event.body, d.event.bytes, d.event.receivedAt, d.reason, now],
+        );
       if (intake.cursor !== undefined) await c.query("UPDATE registrations SET cursor = $1 WHERE id = $2", [intake.cursor, regId]);
       await this.writeFiles(c, regId, files);
       return out;
@@ -264,8 +331,10 @@ export class PostgresStore implements Store {
   private async deadOnArrival(regId: string, dead: (OutboxEntry | (Omit<OutboxEntry, "seq"> & { reason: string }))[]): Promise<void> {
     const now = Date.now();
     for (const d of dead as (Omit<OutboxEntry, "seq"> & { reason: string })[])
-      await this.pool.query("INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at) VALUES ($1,$2,$3,$4,$5,$6,NULL,$7)",
-        [regId, d.eventId, d.body, d.bytes, d.receivedAt, d.reason, now]);
+      await this.pool.query(
+        "INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at) VALUES ($1,$2,$3,$4,$5,$6,NULL,$7)",
+        [regId, d.eventId, d.body, d.bytes, d.receivedAt, d.reason, now],
+      );
   }
 
   async removeOutbox(regId: string, seqs: number[], files?: FileEntry[]): Promise<void> {
@@ -281,8 +350,11 @@ export class PostgresStore implements Store {
     const fence = this.fence(regId);
     if (fence) {
       const r = await this.pool.query(
-        fenceSql(`WITH ${FENCE_CTE}, del AS (DELETE FROM outbox WHERE reg_id = $1 AND seq = ANY($2::bigint[]) AND EXISTS (SELECT 1 FROM fence) RETURNING 1)
-           SELECT (SELECT count(*) FROM fence) AS held`, 2),
+        fenceSql(
+          `WITH ${FENCE_CTE}, del AS (DELETE FROM outbox WHERE reg_id = $1 AND seq = ANY($2::bigint[]) AND EXISTS (SELECT 1 FROM fence) RETURNING 1)
+           SELECT (SELECT count(*) FROM fence) AS held`,
+          2,
+        ),
         [regId, seqs, ...fence],
       );
       if (Number(r.rows[0].held) === 0) throw new LeaseLostError(regId);
@@ -291,7 +363,13 @@ export class PostgresStore implements Store {
     await this.pool.query("DELETE FROM outbox WHERE reg_id = $1 AND seq = ANY($2::bigint[])", [regId, seqs]);
   }
 
-  async moveToDeadLetters(regId: string, entries: OutboxEntry[], reason: string, statusCode: number | null, files?: FileEntry[]): Promise<void> {
+  async moveToDeadLetters(
+    regId: string,
+    entries: OutboxEntry[],
+    reason: string,
+    statusCode: number | null,
+    files?: FileEntry[],
+  ): Promise<void> {
     if (entries.length === 0) return;
     await this.tx(async (c) => {
       await this.checkFence(c, regId);
@@ -306,8 +384,19 @@ export class PostgresStore implements Store {
   }
 
   async listDeadLetters(regId: string, opts: { limit: number; after?: number }): Promise<DeadLetter[]> {
-    const rows = (await this.pool.query("SELECT * FROM dead_letters WHERE reg_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", [regId, opts.after ?? 0, opts.limit])).rows;
-    return rows.map((r) => ({ ...toEntry(r), reason: r.reason as string, statusCode: r.status_code === null ? null : Number(r.status_code), deadAt: Number(r.dead_at) }));
+    const rows = (
+      await this.pool.query("SELECT * FROM dead_letters WHERE reg_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", [
+        regId,
+        opts.after ?? 0,
+        opts.limit,
+      ])
+    ).rows;
+    return rows.map((r) => ({
+      ...toEntry(r),
+      reason: r.reason as string,
+      statusCode: r.status_code === null ? null : Number(r.status_code),
+      deadAt: Number(r.dead_at),
+    }));
   }
 
   async countDeadLetters(regId: string): Promise<number> {
@@ -318,7 +407,9 @@ export class PostgresStore implements Store {
     return this.tx(async (c) => {
       const rows = (
         await c.query(
-          seqs ? "SELECT * FROM dead_letters WHERE reg_id = $1 AND seq = ANY($2::bigint[]) ORDER BY seq FOR UPDATE" : "SELECT * FROM dead_letters WHERE reg_id = $1 ORDER BY seq FOR UPDATE",
+          seqs
+            ? "SELECT * FROM dead_letters WHERE reg_id = $1 AND seq = ANY($2::bigint[]) ORDER BY seq FOR UPDATE"
+            : "SELECT * FROM dead_letters WHERE reg_id = $1 ORDER BY seq FOR UPDATE",
           seqs ? [regId, seqs] : [regId],
         )
       ).rows;
@@ -326,7 +417,13 @@ export class PostgresStore implements Store {
       const out: OutboxEntry[] = [];
       for (const r of rows) {
         const e = { ...toEntry(r), receivedAt: now };
-        const ins = await c.query("INSERT INTO outbox (reg_id, event_id, body, bytes, received_at) VALUES ($1,$2,$3,$4,$5) RETURNING seq", [regId, e.eventId, e.body, e.bytes, e.receivedAt]);
+        const ins = await c.query("INSERT INTO outbox (reg_id, event_id, body, bytes, received_at) VALUES ($1,$2,$3,$4,$5) RETURNING seq", [
+          regId,
+          e.eventId,
+          e.body,
+          e.bytes,
+          e.receivedAt,
+        ]);
         await c.query("DELETE FROM dead_letters WHERE seq = $1", [r.seq]);
         out.push({ ...e, seq: Number(ins.rows[0].seq) });
       }
@@ -337,7 +434,9 @@ export class PostgresStore implements Store {
   async getFiles(regId: string, paths: string[]): Promise<Map<string, FileEntry>> {
     const out = new Map<string, FileEntry>();
     if (paths.length === 0) return out;
-    const rows = (await this.pool.query("SELECT path, doc FROM files WHERE reg_id = $1 AND path = ANY($2::text[])", [regId, [...new Set(paths)]])).rows;
+    const rows = (
+      await this.pool.query("SELECT path, doc FROM files WHERE reg_id = $1 AND path = ANY($2::text[])", [regId, [...new Set(paths)]])
+    ).rows;
     for (const r of rows) out.set(r.path as string, JSON.parse(r.doc as string) as FileEntry);
     return out;
   }
@@ -363,23 +462,37 @@ export class PostgresStore implements Store {
       where.push(`starts_with(path, $${args.length})`);
     }
     args.push(q.limit);
-    const rows = (await this.pool.query(`SELECT doc FROM files WHERE ${where.join(" AND ")} ORDER BY path COLLATE "C" LIMIT $${args.length}`, args)).rows;
+    const rows = (
+      await this.pool.query(`SELECT doc FROM files WHERE ${where.join(" AND ")} ORDER BY path COLLATE "C" LIMIT $${args.length}`, args)
+    ).rows;
     return rows.map((r) => JSON.parse(r.doc as string) as FileEntry);
   }
 
   async countFiles(regId: string): Promise<Record<FileState, number>> {
     const out = Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>;
-    for (const r of (await this.pool.query("SELECT state, count(*) AS n FROM files WHERE reg_id = $1 GROUP BY state", [regId])).rows) out[r.state as FileState] = Number(r.n);
+    for (const r of (await this.pool.query("SELECT state, count(*) AS n FROM files WHERE reg_id = $1 GROUP BY state", [regId])).rows)
+      out[r.state as FileState] = Number(r.n);
     return out;
   }
 
   async firedFiles(regId: string, limit: number, after?: string): Promise<FileEntry[]> {
-    const rows = (await this.pool.query(`SELECT doc FROM files WHERE reg_id = $1 AND state = 'fired' AND path COLLATE "C" > $2 ORDER BY path COLLATE "C" LIMIT $3`, [regId, after ?? "", limit])).rows;
+    const rows = (
+      await this.pool.query(
+        `SELECT doc FROM files WHERE reg_id = $1 AND state = 'fired' AND path COLLATE "C" > $2 ORDER BY path COLLATE "C" LIMIT $3`,
+        [regId, after ?? "", limit],
+      )
+    ).rows;
     return rows.map((r) => JSON.parse(r.doc as string) as FileEntry);
   }
 
   async dueFiles(regId: string, dueBy: number, limit: number): Promise<FileEntry[]> {
-    const rows = (await this.pool.query("SELECT doc FROM files WHERE reg_id = $1 AND state = 'retrying' AND next_at <= $2 ORDER BY next_at LIMIT $3", [regId, dueBy, limit])).rows;
+    const rows = (
+      await this.pool.query("SELECT doc FROM files WHERE reg_id = $1 AND state = 'retrying' AND next_at <= $2 ORDER BY next_at LIMIT $3", [
+        regId,
+        dueBy,
+        limit,
+      ])
+    ).rows;
     return rows.map((r) => JSON.parse(r.doc as string) as FileEntry);
   }
 }

@@ -4,7 +4,16 @@
 import Database from "better-sqlite3";
 import { sqliteMigrations } from "./migrations.ts";
 import { FILE_STATES, type FileEntry, type FileQuery, type FileState } from "../ledger/types.ts";
-import type { DeadLetter, DeliveryStats, Intake, OutboxEntry, RegistrationRecord, RegistrationState, StatusReason, Store } from "./types.ts";
+import type {
+  DeadLetter,
+  DeliveryStats,
+  Intake,
+  OutboxEntry,
+  RegistrationRecord,
+  RegistrationState,
+  StatusReason,
+  Store,
+} from "./types.ts";
 
 type Row = Record<string, unknown>;
 
@@ -25,7 +34,13 @@ function toRegistration(r: Row): RegistrationRecord {
 }
 
 function toEntry(r: Row): OutboxEntry {
-  return { seq: r.seq as number, eventId: r.event_id as string, body: r.body as string, bytes: r.bytes as number, receivedAt: r.received_at as number };
+  return {
+    seq: r.seq as number,
+    eventId: r.event_id as string,
+    body: r.body as string,
+    bytes: r.bytes as number,
+    receivedAt: r.received_at as number,
+  };
 }
 
 export class SqliteStore implements Store {
@@ -45,7 +60,9 @@ export class SqliteStore implements Store {
   }
 
   async migrate(): Promise<number> {
-    this.db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    this.db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    );
     const applied = new Set((this.db.prepare("SELECT version FROM schema_migrations").all() as Row[]).map((r) => r.version as number));
     for (const m of sqliteMigrations) {
       if (applied.has(m.version)) continue;
@@ -98,7 +115,9 @@ export class SqliteStore implements Store {
   }
 
   async setState(id: string, state: RegistrationState, reason: StatusReason | null, dateChanged: number): Promise<void> {
-    this.db.prepare("UPDATE registrations SET state = ?, reason = ?, date_changed = ? WHERE id = ?").run(state, reason ? JSON.stringify(reason) : null, dateChanged, id);
+    this.db
+      .prepare("UPDATE registrations SET state = ?, reason = ?, date_changed = ? WHERE id = ?")
+      .run(state, reason ? JSON.stringify(reason) : null, dateChanged, id);
   }
 
   async replaceSealed(id: string, old: string, sealed: string): Promise<boolean> {
@@ -117,10 +136,19 @@ export class SqliteStore implements Store {
     })();
   }
 
-  private readonly insertOutbox = () => this.db.prepare("INSERT INTO outbox (reg_id, event_id, body, bytes, received_at) VALUES (?, ?, ?, ?, ?)");
+  private readonly insertOutbox = () =>
+    this.db.prepare("INSERT INTO outbox (reg_id, event_id, body, bytes, received_at) VALUES (?, ?, ?, ?, ?)");
   private readonly insertDead = () =>
-    this.db.prepare("INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-  private stmts?: { outbox: Database.Statement; dead: Database.Statement; cursor: Database.Statement; del: Database.Statement; file: Database.Statement };
+    this.db.prepare(
+      "INSERT INTO dead_letters (reg_id, event_id, body, bytes, received_at, reason, status_code, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+  private stmts?: {
+    outbox: Database.Statement;
+    dead: Database.Statement;
+    cursor: Database.Statement;
+    del: Database.Statement;
+    file: Database.Statement;
+  };
   private get s() {
     return (this.stmts ??= {
       outbox: this.insertOutbox(),
@@ -144,23 +172,28 @@ export class SqliteStore implements Store {
   }
 
   // better-sqlite3 transaction functions are built once: building one per call costs more than the insert
-  private get appendTx() { return (this.txs.append ??= this.db.transaction((regId: string, intake: Intake): OutboxEntry[] => {
-    const out: OutboxEntry[] = [];
-    for (const e of intake.events) {
-      const r = this.s.outbox.run(regId, e.eventId, e.body, e.bytes, e.receivedAt);
-      out.push({ ...e, seq: Number(r.lastInsertRowid) });
-    }
-    const now = Date.now();
-    for (const d of intake.dead) this.s.dead.run(regId, d.event.eventId, d.event.body, d.event.bytes, d.event.receivedAt, d.reason, null, now);
-    if (intake.cursor !== undefined) this.s.cursor.run(intake.cursor, regId);
-    this.writeFiles(regId, intake.files);
-    return out;
-  })); }
+  private get appendTx() {
+    return (this.txs.append ??= this.db.transaction((regId: string, intake: Intake): OutboxEntry[] => {
+      const out: OutboxEntry[] = [];
+      for (const e of intake.events) {
+        const r = this.s.outbox.run(regId, e.eventId, e.body, e.bytes, e.receivedAt);
+        out.push({ ...e, seq: Number(r.lastInsertRowid) });
+      }
+      const now = Date.now();
+      for (const d of intake.dead)
+        this.s.dead.run(regId, d.event.eventId, d.event.body, d.event.bytes, d.event.receivedAt, d.reason, null, now);
+      if (intake.cursor !== undefined) this.s.cursor.run(intake.cursor, regId);
+      this.writeFiles(regId, intake.files);
+      return out;
+    }));
+  }
 
-  private get removeTx() { return (this.txs.remove ??= this.db.transaction((regId: string, seqs: number[], files?: FileEntry[]) => {
-    for (const seq of seqs) this.s.del.run(regId, seq);
-    this.writeFiles(regId, files);
-  })); }
+  private get removeTx() {
+    return (this.txs.remove ??= this.db.transaction((regId: string, seqs: number[], files?: FileEntry[]) => {
+      for (const seq of seqs) this.s.del.run(regId, seq);
+      this.writeFiles(regId, files);
+    }));
+  }
 
   private readonly txs: {
     append?: Database.Transaction<(regId: string, intake: Intake) => OutboxEntry[]>;
@@ -176,7 +209,13 @@ export class SqliteStore implements Store {
     this.removeTx(regId, seqs, files);
   }
 
-  async moveToDeadLetters(regId: string, entries: OutboxEntry[], reason: string, statusCode: number | null, files?: FileEntry[]): Promise<void> {
+  async moveToDeadLetters(
+    regId: string,
+    entries: OutboxEntry[],
+    reason: string,
+    statusCode: number | null,
+    files?: FileEntry[],
+  ): Promise<void> {
     const now = Date.now();
     this.db.transaction(() => {
       for (const e of entries) {
@@ -203,7 +242,9 @@ export class SqliteStore implements Store {
     if (entries.length) this.putTx(regId, entries);
   }
 
-  private get putTx() { return (this.txs.put ??= this.db.transaction((regId: string, entries: FileEntry[]) => this.writeFiles(regId, entries))); }
+  private get putTx() {
+    return (this.txs.put ??= this.db.transaction((regId: string, entries: FileEntry[]) => this.writeFiles(regId, entries)));
+  }
 
   async listFiles(regId: string, q: FileQuery): Promise<FileEntry[]> {
     const where = ["reg_id = ?", "path > ?"];
@@ -215,7 +256,7 @@ export class SqliteStore implements Store {
     if (q.prefix) {
       // a range instead of LIKE: paths may contain % and _
       where.push("path >= ? AND path < ?");
-      args.push(q.prefix, q.prefix + "\uffff");
+      args.push(q.prefix, `${q.prefix}\uffff`);
     }
     const rows = this.db.prepare(`SELECT doc FROM files WHERE ${where.join(" AND ")} ORDER BY path LIMIT ?`).all(...args, q.limit) as Row[];
     return rows.map((r) => JSON.parse(r.doc as string) as FileEntry);
@@ -223,17 +264,22 @@ export class SqliteStore implements Store {
 
   async countFiles(regId: string): Promise<Record<FileState, number>> {
     const out = Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>;
-    for (const r of this.db.prepare("SELECT state, count(*) AS n FROM files WHERE reg_id = ? GROUP BY state").all(regId) as Row[]) out[r.state as FileState] = r.n as number;
+    for (const r of this.db.prepare("SELECT state, count(*) AS n FROM files WHERE reg_id = ? GROUP BY state").all(regId) as Row[])
+      out[r.state as FileState] = r.n as number;
     return out;
   }
 
   async firedFiles(regId: string, limit: number, after?: string): Promise<FileEntry[]> {
-    const rows = this.db.prepare("SELECT doc FROM files WHERE reg_id = ? AND state = 'fired' AND path > ? ORDER BY path LIMIT ?").all(regId, after ?? "", limit) as Row[];
+    const rows = this.db
+      .prepare("SELECT doc FROM files WHERE reg_id = ? AND state = 'fired' AND path > ? ORDER BY path LIMIT ?")
+      .all(regId, after ?? "", limit) as Row[];
     return rows.map((r) => JSON.parse(r.doc as string) as FileEntry);
   }
 
   async dueFiles(regId: string, dueBy: number, limit: number): Promise<FileEntry[]> {
-    const rows = this.db.prepare("SELECT doc FROM files WHERE reg_id = ? AND state = 'retrying' AND next_at <= ? ORDER BY next_at LIMIT ?").all(regId, dueBy, limit) as Row[];
+    const rows = this.db
+      .prepare("SELECT doc FROM files WHERE reg_id = ? AND state = 'retrying' AND next_at <= ? ORDER BY next_at LIMIT ?")
+      .all(regId, dueBy, limit) as Row[];
     return rows.map((r) => JSON.parse(r.doc as string) as FileEntry);
   }
 
@@ -241,7 +287,12 @@ export class SqliteStore implements Store {
     const rows = this.db
       .prepare("SELECT * FROM dead_letters WHERE reg_id = ? AND seq > ? ORDER BY seq LIMIT ?")
       .all(regId, opts.after ?? 0, opts.limit) as Row[];
-    return rows.map((r) => ({ ...toEntry(r), reason: r.reason as string, statusCode: (r.status_code as number | null) ?? null, deadAt: r.dead_at as number }));
+    return rows.map((r) => ({
+      ...toEntry(r),
+      reason: r.reason as string,
+      statusCode: (r.status_code as number | null) ?? null,
+      deadAt: r.dead_at as number,
+    }));
   }
 
   async countDeadLetters(regId: string): Promise<number> {

@@ -9,7 +9,19 @@ import type { EventType } from "../../../lib/events/inotify.ts";
 import { newCookie } from "./hub.ts";
 import type { Change } from "./watches.ts";
 
-const WATCHED = ["create", "open", "modify", "attrib", "close_write", "close_nowrite", "moved_from", "moved_to", "delete", "delete_self", "move_self"];
+const WATCHED = [
+  "create",
+  "open",
+  "modify",
+  "attrib",
+  "close_write",
+  "close_nowrite",
+  "moved_from",
+  "moved_to",
+  "delete",
+  "delete_self",
+  "move_self",
+];
 const KERNEL_TO_TYPE: Record<string, EventType> = {
   ACCESS: "IN_ACCESS",
   MODIFY: "IN_MODIFY",
@@ -56,7 +68,10 @@ export class KernelEvents {
   /** opens (and the matching closes) the server makes itself, e.g. to hash a file: not events */
   private readonly ownReads = new Map<string, { open: number; close: number }>();
 
-  private constructor(private readonly root: string, private readonly sink: KernelSink) {}
+  private constructor(
+    private readonly root: string,
+    private readonly sink: KernelSink,
+  ) {}
 
   /** Starts inotifywait on `root`; resolves once every watch is set up, rejects if it cannot run. */
   static async start(root: string, sink: KernelSink): Promise<KernelEvents> {
@@ -107,7 +122,16 @@ export class KernelEvents {
   }
 
   private spawn(): Promise<void> {
-    const args = ["-m", "-r", "--no-newline", "--format", "%w%0%f%0%e%0%c%0", ...WATCHED.flatMap((e) => ["-e", e]), this.root, this.sentinelDir!];
+    const args = [
+      "-m",
+      "-r",
+      "--no-newline",
+      "--format",
+      "%w%0%f%0%e%0%c%0",
+      ...WATCHED.flatMap((e) => ["-e", e]),
+      this.root,
+      this.sentinelDir!,
+    ];
     const proc = spawn("inotifywait", args, { stdio: ["ignore", "pipe", "pipe"] });
     this.proc = proc;
     return new Promise((resolve, reject) => {
@@ -140,7 +164,10 @@ export class KernelEvents {
 
   private record(w: string, f: string, e: string, c: string): void {
     const flags = e.split(",");
-    if (flags.includes("Q_OVERFLOW")) return this.sink.overflow();
+    if (flags.includes("Q_OVERFLOW")) {
+      this.sink.overflow();
+      return;
+    }
     // Self events (no name) are derived from the parent's events instead, for every source alike.
     if (f === "") return;
     const kernelType = flags.find((x) => x in KERNEL_TO_TYPE);
@@ -148,7 +175,10 @@ export class KernelEvents {
     const type = KERNEL_TO_TYPE[kernelType]!;
     const isDir = flags.includes("ISDIR");
     const dir = w.endsWith("/") ? w.slice(0, -1) : w;
-    if (dir === this.sentinelDir) return this.sentinel(type, f);
+    if (dir === this.sentinelDir) {
+      this.sentinel(type, f);
+      return;
+    }
     this.lastEventAt = Date.now();
     const path = `${dir}/${f}`;
     // Listing a directory is not an event in dCache's namespace.

@@ -10,11 +10,17 @@ export class TooManyChannels extends Error {}
 export class Registrar {
   private readonly channels = new Map<string, Channel>();
 
-  constructor(readonly settings: ChannelSettings, readonly maximumPerUser = 128) {}
+  constructor(
+    readonly settings: ChannelSettings,
+    readonly maximumPerUser = 128,
+  ) {}
 
   create(uid: number, username: string, clientId: string | undefined, urlOf: (id: string) => string): Channel {
     const owned = [...this.channels.values()].filter((c) => c.uid === uid).length;
-    if (owned >= this.maximumPerUser) throw new TooManyChannels(`you already have ${owned} channels, the maximum per user; delete unused channels or reuse one found by client-id`);
+    if (owned >= this.maximumPerUser)
+      throw new TooManyChannels(
+        `you already have ${owned} channels, the maximum per user; delete unused channels or reuse one found by client-id`,
+      );
     const channel = new Channel(uid, username, clientId, urlOf, LIFETIME.default, this.settings, (c) => this.channels.delete(c.id));
     this.channels.set(channel.id, channel);
     return channel;

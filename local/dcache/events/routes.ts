@@ -9,20 +9,23 @@ import { HttpError, readJson, sendJson } from "../../../lib/http/server.ts";
 import { baseUrlOf, sendJsonError } from "../http.ts";
 import { PathError, segmentsOfPlainPath, type StorageRoot } from "../paths.ts";
 import type { Channel } from "./channel.ts";
-import {
-  INOTIFY_EVENT_SCHEMA,
-  INOTIFY_SELECTOR_SCHEMA,
-  METRONOME_EVENT_SCHEMA,
-  METRONOME_SELECTOR_SCHEMA,
-} from "./schemas.ts";
+import { INOTIFY_EVENT_SCHEMA, INOTIFY_SELECTOR_SCHEMA, METRONOME_EVENT_SCHEMA, METRONOME_SELECTOR_SCHEMA } from "./schemas.ts";
 import { selectedTypes } from "../../../lib/events/inotify.ts";
-import { LIFETIME, MAX_CLIENT_ID_LENGTH, Registrar, TooManyChannels } from "./registrar.ts";
+import { LIFETIME, MAX_CLIENT_ID_LENGTH, type Registrar, TooManyChannels } from "./registrar.ts";
 import { InotifySubscription, MetronomeSubscription, type InotifySelector, type MetronomeSelector } from "./subscription.ts";
 import type { WatchTable } from "./watches.ts";
 
 const EVENT_TYPES = {
-  inotify: { description: "notification of namespace activity, modelled after inotify(7)", selector: INOTIFY_SELECTOR_SCHEMA, event: INOTIFY_EVENT_SCHEMA },
-  metronome: { description: "a configurable stream of messages, for testing clients", selector: METRONOME_SELECTOR_SCHEMA, event: METRONOME_EVENT_SCHEMA },
+  inotify: {
+    description: "notification of namespace activity, modelled after inotify(7)",
+    selector: INOTIFY_SELECTOR_SCHEMA,
+    event: INOTIFY_EVENT_SCHEMA,
+  },
+  metronome: {
+    description: "a configurable stream of messages, for testing clients",
+    selector: METRONOME_SELECTOR_SCHEMA,
+    event: METRONOME_EVENT_SCHEMA,
+  },
 } as const;
 type EventTypeName = keyof typeof EVENT_TYPES;
 
@@ -42,7 +45,12 @@ const validModification = ajv.compile<{ timeout: number }>({
 });
 
 function why(v: ValidateFunction): string {
-  return (v.errors ?? []).map((e) => `${e.instancePath || "selector"} ${e.message}${e.params && "allowedValues" in e.params ? ` (${(e.params.allowedValues as string[]).join(", ")})` : ""}`).join("; ");
+  return (v.errors ?? [])
+    .map(
+      (e) =>
+        `${e.instancePath || "selector"} ${e.message}${e.params && "allowedValues" in e.params ? ` (${(e.params.allowedValues as string[]).join(", ")})` : ""}`,
+    )
+    .join("; ");
 }
 
 /** selectors and channel settings are small */
@@ -57,19 +65,25 @@ export function createEventsHandler(deps: { registrar: Registrar; watches: Watch
 
   function channelFor(id: string, account: Account): Channel {
     const c = registrar.get(id);
-    if (!c || c.isClosed) throw new HttpError(404, "No such channel: it was deleted, expired after its timeout without a client, or the frontend restarted; create a new channel");
+    if (!c || c.isClosed)
+      throw new HttpError(
+        404,
+        "No such channel: it was deleted, expired after its timeout without a client, or the frontend restarted; create a new channel",
+      );
     if (c.uid !== account.uid) throw new HttpError(403, "Access denied: the channel belongs to another user");
     return c;
   }
 
   async function subscribe(req: IncomingMessage, res: ServerResponse, channel: Channel, type: string, account: Account): Promise<void> {
-    if (!(type in EVENT_TYPES)) throw new HttpError(400, `Unknown event type: ${type}; known types are ${Object.keys(EVENT_TYPES).join(", ")}`);
+    if (!(type in EVENT_TYPES))
+      throw new HttpError(400, `Unknown event type: ${type}; known types are ${Object.keys(EVENT_TYPES).join(", ")}`);
     const body = await readJson(req, BODY);
     if (body === undefined) throw new HttpError(400, "Missing JSON entity in POST request: send the selector as the body");
     const cap = registrar.settings.subscriptionQueue;
     if (type === "metronome") {
       if (!validMetronome(body)) throw new HttpError(400, `Bad selector: ${why(validMetronome)}`);
-      if ((body.frequency === undefined) === (body.delay === undefined)) throw new HttpError(400, 'Bad selector: give exactly one of "frequency" and "delay"');
+      if ((body.frequency === undefined) === (body.delay === undefined))
+        throw new HttpError(400, 'Bad selector: give exactly one of "frequency" and "delay"');
       const sub = new MetronomeSubscription(channel, cap, body, account.username);
       channel.add(sub);
       return created(res, channel.subscriptionUrl(sub));
@@ -79,12 +93,14 @@ export function createEventsHandler(deps: { registrar: Registrar; watches: Watch
     try {
       target = await root.resolve(segmentsOfPlainPath(body.path), account.home);
     } catch (e) {
-      if (e instanceof PathError) throw new HttpError(400, e.status === 403 ? `Permission denied: ${e.message}` : `Bad selector: ${e.message}`);
+      if (e instanceof PathError)
+        throw new HttpError(400, e.status === 403 ? `Permission denied: ${e.message}` : `Bad selector: ${e.message}`);
       throw e;
     }
     const st = await lstat(target.fsPath).catch(() => undefined);
     if (!st) throw new HttpError(400, `Not found: ${body.path} does not exist`);
-    if (body.flags?.includes("IN_ONLYDIR") && !st.isDirectory()) throw new HttpError(400, `Failed condition: ${body.path} is not a directory (IN_ONLYDIR)`);
+    if (body.flags?.includes("IN_ONLYDIR") && !st.isDirectory())
+      throw new HttpError(400, `Failed condition: ${body.path} is not a directory (IN_ONLYDIR)`);
 
     const existing = channel
       .subscriptions()
@@ -115,10 +131,16 @@ export function createEventsHandler(deps: { registrar: Registrar; watches: Watch
   }
 
   async function route(req: IncomingMessage, res: ServerResponse, url: URL, rest: string, account: Account): Promise<void> {
-    const parts = rest.split("/").filter((p) => p !== "").map((p) => decodeURIComponent(p));
+    const parts = rest
+      .split("/")
+      .filter((p) => p !== "")
+      .map((p) => decodeURIComponent(p));
     const method = req.method ?? "GET";
     const only = (...allowed: string[]) => {
-      if (!allowed.includes(method)) throw new HttpError(405, `method ${method} is not allowed here; allowed: ${allowed.join(", ")}`, { headers: { Allow: allowed.join(", ") } });
+      if (!allowed.includes(method))
+        throw new HttpError(405, `method ${method} is not allowed here; allowed: ${allowed.join(", ")}`, {
+          headers: { Allow: allowed.join(", ") },
+        });
     };
 
     if (parts.length === 0) {
@@ -143,10 +165,15 @@ export function createEventsHandler(deps: { registrar: Registrar; watches: Watch
         const raw = url.searchParams.get("client-id");
         const clientId = raw === null ? undefined : raw.slice(0, MAX_CLIENT_ID_LENGTH);
         const base = channelsBase(req);
-        return sendJson(res, 200, registrar.list(account.uid, clientId).map((c) => `${base}/${c.id}`));
+        return sendJson(
+          res,
+          200,
+          registrar.list(account.uid, clientId).map((c) => `${base}/${c.id}`),
+        );
       }
       const body = await readJson(req, BODY);
-      if (body !== undefined && !validChannelRequest(body)) throw new HttpError(400, `Bad request: ${why(validChannelRequest)}; the body is optional, {"client-id":"…"}`);
+      if (body !== undefined && !validChannelRequest(body))
+        throw new HttpError(400, `Bad request: ${why(validChannelRequest)}; the body is optional, {"client-id":"…"}`);
       const raw = (body as { "client-id"?: string } | undefined)?.["client-id"];
       const clientId = raw ? raw.slice(0, MAX_CLIENT_ID_LENGTH) : undefined;
       const base = channelsBase(req);
@@ -174,7 +201,8 @@ export function createEventsHandler(deps: { registrar: Registrar; watches: Watch
         return noContent(res);
       }
       const body = await readJson(req, BODY);
-      if (!validModification(body)) throw new HttpError(400, `Bad request: ${body === undefined ? "missing body" : why(validModification)}; send {"timeout": seconds}`);
+      if (!validModification(body))
+        throw new HttpError(400, `Bad request: ${body === undefined ? "missing body" : why(validModification)}; send {"timeout": seconds}`);
       if (body.timeout < LIFETIME.minimum) throw new HttpError(400, `Timeout shorter than minimum allowed (${LIFETIME.minimum} s)`);
       if (body.timeout > LIFETIME.maximum) throw new HttpError(400, `Timeout longer than maximum allowed (${LIFETIME.maximum} s)`);
       channel.setTimeout(body.timeout);
@@ -183,7 +211,14 @@ export function createEventsHandler(deps: { registrar: Registrar; watches: Watch
     if (parts[2] !== "subscriptions") throw new HttpError(404, `no such resource: ${rest}`);
     if (parts.length === 3) {
       only("GET");
-      return sendJson(res, 200, channel.subscriptions().filter((s) => !s.isClosed).map((s) => channel.subscriptionUrl(s)));
+      return sendJson(
+        res,
+        200,
+        channel
+          .subscriptions()
+          .filter((s) => !s.isClosed)
+          .map((s) => channel.subscriptionUrl(s)),
+      );
     }
     if (parts.length === 4) {
       only("POST");

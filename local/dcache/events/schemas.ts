@@ -22,7 +22,10 @@ export const INOTIFY_EVENT_SCHEMA = {
   required: ["mask"],
   additionalProperties: false,
   properties: {
-    name: { type: "string", description: "name of the entry, relative to the watched directory; absent for events about the watched target itself" },
+    name: {
+      type: "string",
+      description: "name of the entry, relative to the watched directory; absent for events about the watched target itself",
+    },
     cookie: { type: "string", description: "pairs IN_MOVED_FROM with IN_MOVED_TO" },
     mask: { type: "array", items: { enum: [...EVENT_TYPES, ...MASK_MODIFIER_FLAGS] }, minItems: 1 },
   },

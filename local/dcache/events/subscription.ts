@@ -150,15 +150,23 @@ export class MetronomeSubscription extends Subscription {
   private timer: NodeJS.Timeout;
   private sent = 0;
 
-  constructor(owner: SubscriptionOwner, capacity: number, private readonly sel: MetronomeSelector, username: string) {
+  constructor(
+    owner: SubscriptionOwner,
+    capacity: number,
+    private readonly sel: MetronomeSelector,
+    username: string,
+  ) {
     super("metronome", owner, capacity);
     const periodMs = sel.frequency !== undefined ? 1000 / sel.frequency : sel.delay! * 1000;
     const template = (sel.message ?? "tick").replaceAll("${username}", username);
-    this.timer = setInterval(() => {
-      this.sent++;
-      this.enqueue(template.replaceAll("${count}", String(this.sent)));
-      if (sel.count && this.sent >= sel.count) this.close();
-    }, Math.max(1, periodMs));
+    this.timer = setInterval(
+      () => {
+        this.sent++;
+        this.enqueue(template.replaceAll("${count}", String(this.sent)));
+        if (sel.count && this.sent >= sel.count) this.close();
+      },
+      Math.max(1, periodMs),
+    );
     this.timer.unref();
   }
 

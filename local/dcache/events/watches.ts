@@ -75,7 +75,7 @@ export class WatchTable implements WatchListener {
 
   private follow(from: string, to: string): void {
     for (const [p, subs] of [...this.byPath]) {
-      if (p !== from && !p.startsWith(from + "/")) continue;
+      if (p !== from && !p.startsWith(`${from}/`)) continue;
       const moved = to + p.slice(from.length);
       this.byPath.delete(p);
       for (const sub of subs) {

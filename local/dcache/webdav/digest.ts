@@ -21,7 +21,12 @@ export function chooseDigest(header: string | undefined): DigestAlgorithm | unde
   return wanted[0]?.name as DigestAlgorithm | undefined;
 }
 
-const NODE_HASH: Record<Exclude<DigestAlgorithm, "adler32">, string> = { md5: "md5", sha: "sha1", "sha-256": "sha256", "sha-512": "sha512" };
+const NODE_HASH: Record<Exclude<DigestAlgorithm, "adler32">, string> = {
+  md5: "md5",
+  sha: "sha1",
+  "sha-256": "sha256",
+  "sha-512": "sha512",
+};
 
 export async function digestHeader(algo: DigestAlgorithm, fsPath: string, adler32: () => Promise<string>): Promise<string> {
   if (algo === "adler32") return `adler32=${await adler32()}`;

@@ -39,7 +39,7 @@ async function statOrUndefined(fsPath: string): Promise<Stats | undefined> {
 
 function hrefOf(path: string, isDir: boolean): string {
   const enc = path.split("/").map(encodeURIComponent).join("/");
-  return isDir && !enc.endsWith("/") ? enc + "/" : enc;
+  return isDir && !enc.endsWith("/") ? `${enc}/` : enc;
 }
 
 export function createWebdavHandler(deps: DoorDeps) {
@@ -54,7 +54,9 @@ export function createWebdavHandler(deps: DoorDeps) {
     if (!st) throw new HttpError(404, `${target.path} does not exist`);
     if (st.isDirectory()) {
       const names = (await readdir(target.fsPath)).sort();
-      const rows = names.map((n) => `<li><a href="${hrefOf(target.path === "/" ? "/" + n : target.path + "/" + n, false)}">${n.replace(/[<>&"]/g, "")}</a></li>`);
+      const rows = names.map(
+        (n) => `<li><a href="${hrefOf(target.path === "/" ? `/${n}` : `${target.path}/${n}`, false)}">${n.replace(/[<>&"]/g, "")}</a></li>`,
+      );
       const html = `<!DOCTYPE html><html><head><title>${target.path}</title></head><body><h1>${target.path}</h1><ul>${rows.join("")}</ul></body></html>\n`;
       res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Content-Length": Buffer.byteLength(html) });
       res.end(head ? undefined : html);
@@ -68,9 +70,12 @@ export function createWebdavHandler(deps: DoorDeps) {
       "Accept-Ranges": "bytes",
     };
     const algo = chooseDigest(req.headers["want-digest"] as string | undefined);
-    if (algo) headers["Digest"] = await digestHeader(algo, target.fsPath, () => checksums.adler32(target.fsPath));
+    if (algo) headers.Digest = await digestHeader(algo, target.fsPath, () => checksums.adler32(target.fsPath));
     const range = parseRange(req.headers.range, st.size);
-    if (range.kind === "unsatisfiable") throw new HttpError(416, `range ${req.headers.range} is outside the file (size ${st.size})`, { headers: { "Content-Range": `bytes */${st.size}` } });
+    if (range.kind === "unsatisfiable")
+      throw new HttpError(416, `range ${req.headers.range} is outside the file (size ${st.size})`, {
+        headers: { "Content-Range": `bytes */${st.size}` },
+      });
     const [start, end] = range.kind === "partial" ? [range.start, range.end] : [0, st.size - 1];
     const length = st.size === 0 ? 0 : end - start + 1;
     headers["Content-Length"] = String(length);
@@ -95,11 +100,13 @@ export function createWebdavHandler(deps: DoorDeps) {
   async function put(req: IncomingMessage, res: ServerResponse, target: ResolvedPath): Promise<void> {
     if (target.path === "/") throw new HttpError(405, "cannot PUT onto the root directory", { headers: { Allow: ALLOW } });
     const existing = await statOrUndefined(target.fsPath);
-    if (existing?.isDirectory()) throw new HttpError(405, `${target.path} is a directory; PUT needs a file path`, { headers: { Allow: ALLOW } });
+    if (existing?.isDirectory())
+      throw new HttpError(405, `${target.path} is a directory; PUT needs a file path`, { headers: { Allow: ALLOW } });
     const parent = await statOrUndefined(dirname(target.fsPath));
-    if (!parent?.isDirectory()) throw new HttpError(409, `the parent directory of ${target.path} does not exist; create it first with MKCOL`);
+    if (!parent?.isDirectory())
+      throw new HttpError(409, `the parent directory of ${target.path} does not exist; create it first with MKCOL`);
     const expected = req.headers["content-length"] === undefined ? undefined : Number(req.headers["content-length"]);
-    const supplied = suppliedAdler32(req.headers["digest"] as string | undefined);
+    const supplied = suppliedAdler32(req.headers.digest as string | undefined);
 
     const notifier = deps.notifier();
     const release = checksums.beginUpload(target.fsPath);
@@ -124,9 +131,13 @@ export function createWebdavHandler(deps: DoorDeps) {
         },
       });
       await pipeline(req, hasher, out);
-      if (expected !== undefined && bytes !== expected) throw new HttpError(400, `upload incomplete: received ${bytes} of ${expected} bytes`);
+      if (expected !== undefined && bytes !== expected)
+        throw new HttpError(400, `upload incomplete: received ${bytes} of ${expected} bytes`);
       if (supplied && supplied !== sum.hex()) {
-        throw new HttpError(409, `checksum mismatch: the client's Digest says adler32=${supplied}, the data received has adler32=${sum.hex()}; the file was not stored`);
+        throw new HttpError(
+          409,
+          `checksum mismatch: the client's Digest says adler32=${supplied}, the data received has adler32=${sum.hex()}; the file was not stored`,
+        );
       }
       const st = await stat(target.fsPath);
       checksums.record(target.fsPath, st, sum.hex());
@@ -137,7 +148,11 @@ export function createWebdavHandler(deps: DoorDeps) {
       release();
       notifier.deleted(target.fsPath, false);
       if (e instanceof HttpError) throw e;
-      if (req.destroyed || (e as NodeJS.ErrnoException).code === "ECONNRESET" || (e as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE") {
+      if (
+        req.destroyed ||
+        (e as NodeJS.ErrnoException).code === "ECONNRESET" ||
+        (e as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE"
+      ) {
         deps.log(`webdav: upload of ${target.path} aborted by the client after ${bytes} bytes; partial file removed`);
         return;
       }
@@ -157,7 +172,8 @@ export function createWebdavHandler(deps: DoorDeps) {
     const st = await lstat(target.fsPath).catch(() => undefined);
     if (!st) throw new HttpError(404, `${target.path} does not exist`);
     if (st.isDirectory()) {
-      if ((await readdir(target.fsPath)).length > 0) throw new HttpError(409, `directory ${target.path} is not empty; delete its contents first`);
+      if ((await readdir(target.fsPath)).length > 0)
+        throw new HttpError(409, `directory ${target.path} is not empty; delete its contents first`);
       await rmdir(target.fsPath);
     } else {
       await unlink(target.fsPath);
@@ -170,7 +186,13 @@ export function createWebdavHandler(deps: DoorDeps) {
   async function mkcol(req: IncomingMessage, target: ResolvedPath): Promise<number> {
     const body = await readText(req, { limit: 1024 }).catch(() => "x");
     if (body.length > 0) throw new HttpError(415, "MKCOL with a request body is not supported; send it without a body");
-    if (await lstat(target.fsPath).then(() => true, () => false)) throw new HttpError(405, `${target.path} already exists`, { headers: { Allow: ALLOW } });
+    if (
+      await lstat(target.fsPath).then(
+        () => true,
+        () => false,
+      )
+    )
+      throw new HttpError(405, `${target.path} already exists`, { headers: { Allow: ALLOW } });
     const parent = await statOrUndefined(dirname(target.fsPath));
     if (!parent?.isDirectory()) throw new HttpError(409, `the parent directory of ${target.path} does not exist; create the parents first`);
     await mkdir(target.fsPath);
@@ -179,8 +201,9 @@ export function createWebdavHandler(deps: DoorDeps) {
   }
 
   async function move(req: IncomingMessage, target: ResolvedPath, account: Account): Promise<number> {
-    const destHeader = req.headers["destination"];
-    if (typeof destHeader !== "string" || destHeader === "") throw new HttpError(400, "MOVE needs a Destination header (an absolute URL or path)");
+    const destHeader = req.headers.destination;
+    if (typeof destHeader !== "string" || destHeader === "")
+      throw new HttpError(400, "MOVE needs a Destination header (an absolute URL or path)");
     let destPath: string;
     try {
       destPath = /^[a-z][a-z0-9+.-]*:\/\//i.test(destHeader) ? destHeader.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "") : destHeader;
@@ -193,8 +216,8 @@ export function createWebdavHandler(deps: DoorDeps) {
     const src = await lstat(target.fsPath).catch(() => undefined);
     if (!src) throw new HttpError(404, `${target.path} does not exist`);
     if (dest.path === target.path) throw new HttpError(403, "source and destination are the same");
-    if (src.isDirectory() && dest.path.startsWith(target.path + "/")) throw new HttpError(409, `cannot move ${target.path} into itself`);
-    const overwrite = String(req.headers["overwrite"] ?? "T").toUpperCase() !== "F";
+    if (src.isDirectory() && dest.path.startsWith(`${target.path}/`)) throw new HttpError(409, `cannot move ${target.path} into itself`);
+    const overwrite = String(req.headers.overwrite ?? "T").toUpperCase() !== "F";
     const existing = await lstat(dest.fsPath).catch(() => undefined);
     if (existing && !overwrite) throw new HttpError(412, `${dest.path} exists and Overwrite: F was given`);
     const parent = await statOrUndefined(dirname(dest.fsPath));
@@ -215,7 +238,7 @@ export function createWebdavHandler(deps: DoorDeps) {
   }
 
   async function propfind(req: IncomingMessage, res: ServerResponse, target: ResolvedPath): Promise<void> {
-    const depth = String(req.headers["depth"] ?? "infinity").toLowerCase();
+    const depth = String(req.headers.depth ?? "infinity").toLowerCase();
     if (depth !== "0" && depth !== "1") {
       const body = FINITE_DEPTH_ERROR;
       res.writeHead(403, { "Content-Type": "application/xml; charset=utf-8", "Content-Length": Buffer.byteLength(body) });
@@ -276,7 +299,9 @@ export function createWebdavHandler(deps: DoorDeps) {
         case "MOVE":
           return end(res, await move(req, target, who.account));
         default:
-          throw new HttpError(405, `method ${req.method} is not supported by this WebDAV door; allowed: ${ALLOW}`, { headers: { Allow: ALLOW } });
+          throw new HttpError(405, `method ${req.method} is not supported by this WebDAV door; allowed: ${ALLOW}`, {
+            headers: { Allow: ALLOW },
+          });
       }
     } catch (e) {
       if (res.headersSent) {

@@ -26,7 +26,7 @@ export function parsePropfind(body: string): PropRequest {
   const props: { ns: string; name: string }[] = [];
   for (const m of block[2]!.matchAll(/<(?:([\w.-]+):)?([\w.-]+)((?:\s+[^>]*?)?)\/?>/g)) {
     const local = /xmlns\s*=\s*["']([^"']*)["']/.exec(m[3] ?? "");
-    const ns = local ? local[1]! : prefixes.get(m[1] ?? "") ?? "";
+    const ns = local ? local[1]! : (prefixes.get(m[1] ?? "") ?? "");
     props.push({ ns, name: m[2]! });
   }
   return { kind: "prop", props };
@@ -77,13 +77,17 @@ export function multistatus(entries: PropfindEntry[], req: PropRequest): string 
     } else {
       const wanted = req.kind === "allprop" ? LIVE.map((name) => ({ ns: DAV, name })) : req.props;
       for (const w of wanted) {
-        const live = w.ns === DAV && (LIVE as readonly string[]).includes(w.name) ? liveValue(w.name as (typeof LIVE)[number], e.name, e.st) : undefined;
+        const live =
+          w.ns === DAV && (LIVE as readonly string[]).includes(w.name)
+            ? liveValue(w.name as (typeof LIVE)[number], e.name, e.st)
+            : undefined;
         if (live !== undefined) found.push(`<d:${w.name}>${live}</d:${w.name}>`);
         else if (req.kind === "prop") missing.push(w.ns === DAV ? `<d:${w.name}/>` : `<x:${w.name} xmlns:x="${esc(w.ns)}"/>`);
       }
     }
     if (found.length) out.push(`<d:propstat><d:prop>${found.join("")}</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>`);
-    if (missing.length) out.push(`<d:propstat><d:prop>${missing.join("")}</d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>`);
+    if (missing.length)
+      out.push(`<d:propstat><d:prop>${missing.join("")}</d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>`);
     out.push("</d:response>");
   }
   out.push("</d:multistatus>");

@@ -89,7 +89,9 @@ export function overwrite(call: Call): boolean {
 }
 
 export function nextVersion(v: unknown): string {
-  const parts = String(v ?? "0.0.0").split(".").map((x) => Number(x) || 0);
+  const parts = String(v ?? "0.0.0")
+    .split(".")
+    .map((x) => Number(x) || 0);
   while (parts.length < 3) parts.push(0);
   parts[2]! += 1;
   return parts.slice(0, 3).join(".");

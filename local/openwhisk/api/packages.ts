@@ -7,7 +7,17 @@ import { canRead, getPackage } from "../resolver.ts";
 import type { Doc } from "../store/entities.ts";
 import type { ApiReply } from "../http/server.ts";
 import { packageListItem } from "./list-views.ts";
-import { checkBody, checkParametersSize, keyValueList, listOptions, nextVersion, overwrite, requireOwn, validator, type Call } from "./common.ts";
+import {
+  checkBody,
+  checkParametersSize,
+  keyValueList,
+  listOptions,
+  nextVersion,
+  overwrite,
+  requireOwn,
+  validator,
+  type Call,
+} from "./common.ts";
 
 const RESERVED = ["default"];
 
@@ -80,7 +90,7 @@ export function putPackage(call: Call, name: string): ApiReply {
   if (existing && !overwrite(call)) throw new ApiError(409, Messages.exists);
   const old = existing?.doc;
   let binding: Record<string, string> = (old?.binding as Record<string, string>) ?? {};
-  if (body.binding && body.binding.name) {
+  if (body.binding?.name) {
     if (old && !isBinding(old)) throw new ApiError(409, Messages.packageCannotBecomeBinding);
     const bns = !body.binding.namespace || body.binding.namespace === "_" ? call.identity.namespace : body.binding.namespace;
     const target = getPackage(call.s.store, bns, checkName(body.binding.name));

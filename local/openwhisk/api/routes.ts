@@ -28,8 +28,13 @@ export const MAX_ACTIVATION_BODY_BYTES = 1024 * 1024;
  */
 export function createBodyLimit(auth: Authenticator): BodyLimit {
   return ({ method, segments, headers }) => {
-    const activates = method === "POST" && segments[0] === "api" && segments[1] === "v1" && segments[2] === "namespaces" &&
-      ["actions", "triggers", "rules"].includes(segments[4]!) && segments.length > 5;
+    const activates =
+      method === "POST" &&
+      segments[0] === "api" &&
+      segments[1] === "v1" &&
+      segments[2] === "namespaces" &&
+      ["actions", "triggers", "rules"].includes(segments[4]!) &&
+      segments.length > 5;
     if (!activates) return undefined;
     auth.authenticate(headers.authorization);
     return MAX_ACTIVATION_BODY_BYTES;

@@ -42,7 +42,7 @@ export function rulesOf(call: Call, trigger: string): Doc[] {
 function getRule(call: Call, name: string): Doc {
   requireOwn(call);
   const s = call.s.store.get(call.ns, checkName(name));
-  if (!s || s.collection !== "rules") throw new ApiError(404, Messages.notFound);
+  if (s?.collection !== "rules") throw new ApiError(404, Messages.notFound);
   return s.doc;
 }
 
@@ -66,14 +66,18 @@ export function putRule(call: Call, name: string): ApiReply {
   if (existing && !overwrite(call)) throw new ApiError(409, Messages.exists);
   const old = existing?.doc;
   if (!old && (!body.trigger || !body.action)) {
-    throw new ApiError(400, "The request content was malformed: a rule needs both trigger and action, e.g. {\"trigger\":\"/_/t\",\"action\":\"/_/a\"}.");
+    throw new ApiError(
+      400,
+      'The request content was malformed: a rule needs both trigger and action, e.g. {"trigger":"/_/t","action":"/_/a"}.',
+    );
   }
   let trigger = old?.trigger as { path: string; name: string } | undefined;
   if (body.trigger) {
     const t = parseQualified(body.trigger, call.identity.namespace);
-    if (t.pkg || t.namespace !== call.ns) throw new ApiError(400, `The trigger of a rule must be a trigger of namespace ${call.ns}, not ${body.trigger}.`);
+    if (t.pkg || t.namespace !== call.ns)
+      throw new ApiError(400, `The trigger of a rule must be a trigger of namespace ${call.ns}, not ${body.trigger}.`);
     const s = call.s.store.get(t.namespace, t.name);
-    if (!s || s.collection !== "triggers") throw new ApiError(404, Messages.notFound);
+    if (s?.collection !== "triggers") throw new ApiError(404, Messages.notFound);
     trigger = { path: t.namespace, name: t.name };
   }
   let action = old?.action as { path: string; name: string } | undefined;
@@ -106,10 +110,10 @@ export function deleteRule(call: Call, name: string): ApiReply {
 
 export function setRuleState(call: Call, name: string): ApiReply {
   const doc = getRule(call, name);
-  const { status } = checkBody(validateState, call.req.body, "rule state (give {\"status\":\"active\"} or {\"status\":\"inactive\"})");
+  const { status } = checkBody(validateState, call.req.body, 'rule state (give {"status":"active"} or {"status":"inactive"})');
   const t = doc.trigger as { path: string; name: string };
   const trigger = call.s.store.get(t.path, t.name);
-  if (!trigger || trigger.collection !== "triggers") throw new ApiError(404, Messages.ruleWithoutTrigger);
+  if (trigger?.collection !== "triggers") throw new ApiError(404, Messages.ruleWithoutTrigger);
   if (doc.status !== status) call.s.store.put(call.ns, name, "rules", { ...doc, status, updated: doc.updated });
   // OpenWhisk completes a state change with a bare 200, whose body akka-http fills with the status
   // text; the rule with its new status is a GET away.

@@ -9,7 +9,17 @@ import type { ApiReply } from "../http/server.ts";
 import { newActivationId } from "../invoker/invoker.ts";
 import type { Activation } from "../store/activations.ts";
 import type { PlannedRun } from "../invoker/rule-runs.ts";
-import { checkBody, checkParametersSize, keyValueList, listOptions, nextVersion, overwrite, requireOwn, validator, type Call } from "./common.ts";
+import {
+  checkBody,
+  checkParametersSize,
+  keyValueList,
+  listOptions,
+  nextVersion,
+  overwrite,
+  requireOwn,
+  validator,
+  type Call,
+} from "./common.ts";
 import { rulesOf } from "./rules.ts";
 import { triggerListItem } from "./list-views.ts";
 
@@ -28,7 +38,7 @@ const validateTrigger = validator<TriggerBody>({
 function getTrigger(call: Call, name: string): Doc {
   requireOwn(call);
   const s = call.s.store.get(call.ns, checkName(name));
-  if (!s || s.collection !== "triggers") throw new ApiError(404, Messages.notFound);
+  if (s?.collection !== "triggers") throw new ApiError(404, Messages.notFound);
   return s.doc;
 }
 
@@ -127,7 +137,15 @@ export function fireTrigger(call: Call, name: string): ApiReply {
     const ruleName = `${call.ns}/${rule.name as string}`;
     const target = rule.action as { path: string; name: string };
     const actionPath = `${target.path}/${target.name}`;
-    logs.push(JSON.stringify({ statusCode: 1, success: false, error: `Rule '${ruleName}' is inactive, action '${actionPath}' was not activated.`, rule: ruleName, action: actionPath }));
+    logs.push(
+      JSON.stringify({
+        statusCode: 1,
+        success: false,
+        error: `Rule '${ruleName}' is inactive, action '${actionPath}' was not activated.`,
+        rule: ruleName,
+        action: actionPath,
+      }),
+    );
   }
   // As in OpenWhisk: the record keeps the payload as fired (the trigger's parameters went only to
   // the rules' actions), and a trigger activation has a start but no end, duration, size or
@@ -149,7 +167,10 @@ export function fireTrigger(call: Call, name: string): ApiReply {
     call.s.ruleRuns.fire(rec, name, runs);
   } catch (e) {
     call.s.log(`trigger ${call.ns}/${name} not fired: its activation could not be stored: ${(e as Error).message}`);
-    throw new ApiError(503, "The trigger was not fired: the platform could not store its activation. Fire it again later; the platform log says why.");
+    throw new ApiError(
+      503,
+      "The trigger was not fired: the platform could not store its activation. Fire it again later; the platform log says why.",
+    );
   }
   return { status: 202, body: { activationId }, headers: { "x-openwhisk-activation-id": activationId } };
 }

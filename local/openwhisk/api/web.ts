@@ -24,10 +24,17 @@ function requestParams(req: ApiRequest, path: string, raw: boolean): Record<stri
   const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== "authorization"));
   const meta = { __ow_method: req.method.toLowerCase(), __ow_headers: headers, __ow_path: path };
   const body = req.rawBody ?? Buffer.alloc(0);
-  const type = String(req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  const type = String(req.headers["content-type"] ?? "")
+    .split(";")[0]!
+    .trim()
+    .toLowerCase();
   const text = /^(text\/|application\/(json|x-www-form-urlencoded|xml|javascript))/.test(type) || type === "";
   if (raw) {
-    return { ...meta, __ow_query: new URLSearchParams(req.query).toString(), __ow_body: text ? body.toString("utf8") : body.toString("base64") };
+    return {
+      ...meta,
+      __ow_query: new URLSearchParams(req.query).toString(),
+      __ow_body: text ? body.toString("utf8") : body.toString("base64"),
+    };
   }
   let fromBody: Record<string, unknown> = {};
   if (body.length > 0) {
@@ -38,7 +45,8 @@ function requestParams(req: ApiRequest, path: string, raw: boolean): Record<stri
       } catch (e) {
         throw new ApiError(400, `The request content was malformed:\n${(e as Error).message}`);
       }
-      fromBody = parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { __ow_body: parsed };
+      fromBody =
+        parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { __ow_body: parsed };
     } else if (type === "application/x-www-form-urlencoded") {
       fromBody = Object.fromEntries(new URLSearchParams(body.toString("utf8")));
     } else {
@@ -57,7 +65,12 @@ function httpResponse(result: Record<string, unknown>, tid: string): ApiReply {
   if (typeof body === "string") {
     // A binary content type means the action gave its body base64-encoded.
     const binary = type !== undefined && !/^(text\/|application\/(json|xml|javascript)|image\/svg)/.test(type);
-    return { status, headers: { "content-type": type ?? "text/html; charset=utf-8", ...headers }, body: binary ? Buffer.from(body, "base64") : body, raw: true };
+    return {
+      status,
+      headers: { "content-type": type ?? "text/html; charset=utf-8", ...headers },
+      body: binary ? Buffer.from(body, "base64") : body,
+      raw: true,
+    };
   }
   if (typeof body === "object" || typeof body === "number" || typeof body === "boolean") {
     return { status, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body), raw: true };
@@ -81,7 +94,7 @@ export async function webAction(req: ApiRequest, seg: string[], auth: Authentica
   else if (typeof secret === "string" || typeof secret === "number") {
     if (req.headers["x-require-whisk-auth"] !== String(secret)) throw new ApiError(401, Messages.unauthorized);
   }
-  const path = seg.length > 3 ? "/" + seg.slice(3).join("/") : "";
+  const path = seg.length > 3 ? `/${seg.slice(3).join("/")}` : "";
   const raw = annotation(action.annotations, "raw-http") === true;
   const payload = requestParams(req, path, raw);
   checkFinal(action.annotations, action.params, Object.fromEntries(Object.entries(payload).filter(([k]) => !k.startsWith("__ow_"))));
@@ -92,11 +105,16 @@ export async function webAction(req: ApiRequest, seg: string[], auth: Authentica
   const response = rec.response as { status: string; result: Record<string, unknown> };
   const headers = { "x-openwhisk-activation-id": run.activationId };
   if (response.status === "action developer error" || response.status === "whisk internal error") {
-    return { status: response.status === "whisk internal error" ? 500 : 502, body: { error: String(response.result?.error ?? "The action failed."), code: req.tid }, headers };
+    return {
+      status: response.status === "whisk internal error" ? 500 : 502,
+      body: { error: String(response.result?.error ?? "The action failed."), code: req.tid },
+      headers,
+    };
   }
   if (response.status === "application error") {
     const err = response.result.error;
-    if (err && typeof err === "object" && ext === "http") return withHeaders(httpResponse(err as Record<string, unknown>, req.tid), headers);
+    if (err && typeof err === "object" && ext === "http")
+      return withHeaders(httpResponse(err as Record<string, unknown>, req.tid), headers);
     return { status: 400, body: { error: typeof err === "string" ? err : JSON.stringify(err), code: req.tid }, headers };
   }
   const result = response.result ?? {};
@@ -107,7 +125,8 @@ export async function webAction(req: ApiRequest, seg: string[], auth: Authentica
     case "text":
     case "svg": {
       const field = result[ext];
-      if (typeof field !== "string") throw new ApiError(400, `The action did not return a string '${ext}' property, which a .${ext} web action needs.`);
+      if (typeof field !== "string")
+        throw new ApiError(400, `The action did not return a string '${ext}' property, which a .${ext} web action needs.`);
       const type = { html: "text/html; charset=utf-8", text: "text/plain; charset=utf-8", svg: "image/svg+xml" }[ext];
       return { status: 200, body: field, raw: true, headers: { ...headers, "content-type": type } };
     }

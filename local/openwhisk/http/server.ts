@@ -48,14 +48,23 @@ export function createApiServer(router: Router, log: (line: string) => void, bod
   return server;
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, router: Router, log: (line: string) => void, bodyLimit: BodyLimit): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  router: Router,
+  log: (line: string) => void,
+  bodyLimit: BodyLimit,
+): Promise<void> {
   const tid = randomUUID().replaceAll("-", "");
   try {
     const url = new URL(req.url ?? "/", "http://localhost");
     const raw = url.pathname;
     let segments: string[];
     try {
-      segments = raw.split("/").filter((s) => s.length > 0).map(decodeURIComponent);
+      segments = raw
+        .split("/")
+        .filter((s) => s.length > 0)
+        .map(decodeURIComponent);
     } catch {
       throw new ApiError(400, `The request path ${raw} is not valid URL encoding.`);
     }

@@ -116,7 +116,13 @@ export class RuleRuns {
       publish: false,
       cause: inv.triggerActivationId,
       logs: [],
-      response: { result: { error }, size: Buffer.byteLength(JSON.stringify({ error })), status: "whisk internal error", statusCode: 3, success: false },
+      response: {
+        result: { error },
+        size: Buffer.byteLength(JSON.stringify({ error })),
+        status: "whisk internal error",
+        statusCode: 3,
+        success: false,
+      },
       annotations: [{ key: "path", value: inv.action.replace(/^\//, "") }],
     };
     this.o.activations.put(rec, path, () => this.o.invocations.settle(inv.activationId));

@@ -67,7 +67,7 @@ export class EntityStore {
 
   /** Actions inside one package (names "pkg/…"). */
   inPackage(namespace: string, pkg: string): Doc[] {
-    const like = `${pkg.replace(/[\\%_]/g, (c) => "\\" + c)}/%`;
+    const like = `${pkg.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`;
     return (this.prefixStmt.all(namespace, "actions", like) as { doc: string }[]).map((r) => JSON.parse(r.doc));
   }
 

@@ -38,10 +38,7 @@ export class RuleInvocationStore {
   private readonly listStmt;
 
   /** `writeActivation` stores one activation record now (inside the caller's transaction). */
-  constructor(
-    db: Db,
-    writeActivation: (a: Activation, path: string) => void,
-  ) {
+  constructor(db: Db, writeActivation: (a: Activation, path: string) => void) {
     const insert = db.prepare(
       "INSERT INTO rule_invocations (id, trigger_activation, rule, action, payload, namespace, uuid, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     );

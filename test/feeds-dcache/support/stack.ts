@@ -32,7 +32,8 @@ export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeout
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -42,7 +43,11 @@ let feedZip: Promise<string> | undefined;
 function feedActionCode(): Promise<string> {
   feedZip ??= (async () => {
     const out = tmp("feed-action-");
-    const built = await bundleAction({ name: FEED_ACTION, entry: join(projectRoot, "feeds/dcache/index.ts") }, out, { projectDir: projectRoot, storeDir: join(out, "store"), git: { commit: "test", dirty: false } as never });
+    const built = await bundleAction({ name: FEED_ACTION, entry: join(projectRoot, "feeds/dcache/index.ts") }, out, {
+      projectDir: projectRoot,
+      storeDir: join(out, "store"),
+      git: { commit: "test", dirty: false } as never,
+    });
     const code = readFileSync(built.bundlePath, "utf8");
     rmSync(out, { recursive: true, force: true });
     return code;
@@ -90,7 +95,18 @@ export class Stack {
     if (this.provider) this.outputs.push(this.provider.output());
     this.provider = await startService(
       "feeds/provider/main.ts",
-      ["--port", "0", "--data-dir", join(this.dir, "provider"), "--openwhisk-url", this.openwhisk.urls.openwhisk!, "--retry-base-ms", "50", "--retry-max-ms", "500"],
+      [
+        "--port",
+        "0",
+        "--data-dir",
+        join(this.dir, "provider"),
+        "--openwhisk-url",
+        this.openwhisk.urls.openwhisk!,
+        "--retry-base-ms",
+        "50",
+        "--retry-max-ms",
+        "500",
+      ],
       { listeners: ["provider"], env: { PROVIDER_AUTH, PROVIDER_KEY, PROVIDER_LOG_LEVEL: "info" } },
     );
     await this.bindPackage();
@@ -98,18 +114,36 @@ export class Stack {
 
   async start(o: DcacheOpts = {}): Promise<void> {
     await this.startDcache(o);
-    this.openwhisk = await startService("local/openwhisk/main.ts", ["--port", "0", "--data-dir", join(this.dir, "openwhisk"), "--prewarm", "1"], { listeners: ["openwhisk"] });
+    this.openwhisk = await startService(
+      "local/openwhisk/main.ts",
+      ["--port", "0", "--data-dir", join(this.dir, "openwhisk"), "--prewarm", "1"],
+      { listeners: ["openwhisk"] },
+    );
     await this.startProvider();
     const ow = this.ow();
-    await ow.actions.create({ name: "dcache/events", action: { exec: { kind: "nodejs:20", code: await feedActionCode() }, annotations: [{ key: "feed", value: true }] } as never, overwrite: true });
-    await ow.actions.create({ name: "noop", action: "function main(p){return {events:(p.events||[]).length}}", kind: "nodejs:20", overwrite: true } as never);
+    await ow.actions.create({
+      name: "dcache/events",
+      action: { exec: { kind: "nodejs:20", code: await feedActionCode() }, annotations: [{ key: "feed", value: true }] } as never,
+      overwrite: true,
+    });
+    await ow.actions.create({
+      name: "noop",
+      action: "function main(p){return {events:(p.events||[]).length}}",
+      kind: "nodejs:20",
+      overwrite: true,
+    } as never);
   }
 
   /** The package binds the provider's current URL (a restarted provider listens on a new port). */
   private async bindPackage(): Promise<void> {
     await this.ow().packages.update({
       name: "dcache",
-      package: { parameters: [{ key: "providerUrl", value: this.provider.urls.provider! }, { key: "providerAuth", value: PROVIDER_AUTH }] },
+      package: {
+        parameters: [
+          { key: "providerUrl", value: this.provider.urls.provider! },
+          { key: "providerAuth", value: PROVIDER_AUTH },
+        ],
+      },
     } as never);
   }
 
@@ -122,7 +156,10 @@ export class Stack {
   }
 
   async readFeed(trigger: string): Promise<any> {
-    const a = (await (this.ow().feeds as unknown as { get(o: object): Promise<unknown> }).get({ name: "/guest/dcache/events", trigger })) as { response?: { result?: unknown } };
+    const a = (await (this.ow().feeds as unknown as { get(o: object): Promise<unknown> }).get({
+      name: "/guest/dcache/events",
+      trigger,
+    })) as { response?: { result?: unknown } };
     return a.response?.result;
   }
 
@@ -131,7 +168,9 @@ export class Stack {
     const ow = this.ow();
     const out: { subject: string; type: string; data: Record<string, unknown> }[] = [];
     for (let skip = 0; ; skip += 200) {
-      const page = (await ow.activations.list({ name: trigger, docs: true, limit: 200, skip } as never)) as { response?: { result?: { events?: unknown[] } } }[];
+      const page = (await ow.activations.list({ name: trigger, docs: true, limit: 200, skip } as never)) as {
+        response?: { result?: { events?: unknown[] } };
+      }[];
       for (const a of page) out.push(...((a.response?.result?.events ?? []) as never[]));
       if (page.length < 200) return out;
     }

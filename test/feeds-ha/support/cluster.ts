@@ -64,7 +64,17 @@ export class Cluster {
     const svc = await startProvider({
       dataDir,
       apihost: this.opts.apihost,
-      extra: ["--store", this.storeUrl, "--replica-id", id, "--lease-ms", String(this.opts.leaseMs), "--log-level", process.env.FEEDS_HA_LOG_LEVEL ?? "info", ...(this.opts.extra ?? [])],
+      extra: [
+        "--store",
+        this.storeUrl,
+        "--replica-id",
+        id,
+        "--lease-ms",
+        String(this.opts.leaseMs),
+        "--log-level",
+        process.env.FEEDS_HA_LOG_LEVEL ?? "info",
+        ...(this.opts.extra ?? []),
+      ],
     });
     const r: Replica = { id, svc, client: new ProviderClient(svc.urls.provider!, GUEST_KEY), dataDir, alive: true };
     this.replicas.push(r);
@@ -135,7 +145,10 @@ export class OwnershipWatch {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
 
-  constructor(private readonly cluster: Cluster, private readonly everyMs = 100) {}
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly everyMs = 100,
+  ) {}
 
   start(): void {
     const tick = () => {
@@ -147,8 +160,10 @@ export class OwnershipWatch {
           // still stated that it ran it (both answers carry the machine's wall-clock time)
           for (const a of claims)
             for (const b of claims)
-              if (a.unit === b.unit && a.replica < b.replica && (b.since < a.at && a.since < b.at))
-                this.overlaps.push(`${a.unit}: ${a.replica} (since ${a.since}, at ${a.at}) and ${b.replica} (since ${b.since}, at ${b.at})`);
+              if (a.unit === b.unit && a.replica < b.replica && b.since < a.at && a.since < b.at)
+                this.overlaps.push(
+                  `${a.unit}: ${a.replica} (since ${a.since}, at ${a.at}) and ${b.replica} (since ${b.since}, at ${b.at})`,
+                );
         })
         .catch(() => {})
         .finally(() => {

@@ -32,7 +32,10 @@ export class OpenWhiskStandIn {
   private readonly activations = new Map<string, unknown>();
   url = "";
 
-  constructor(readonly key = GUEST_KEY, readonly namespace = "guest") {}
+  constructor(
+    readonly key = GUEST_KEY,
+    readonly namespace = "guest",
+  ) {}
 
   accepted(trigger?: string): Fire[] {
     return this.attempts.filter((f) => (f.status === 202 || f.status === 204) && (!trigger || f.trigger === trigger));
@@ -63,7 +66,8 @@ export class OpenWhiskStandIn {
         if (req.headers.authorization !== expected) return send(401, { error: "The supplied authentication is invalid", code: "x" });
         const ns = m[1] === "_" ? this.namespace : decodeURIComponent(m[1]!);
         const name = decodeURIComponent(m[2]!);
-        if (ns !== this.namespace) return send(403, { error: "The supplied authentication is not authorized to access this resource.", code: "x" });
+        if (ns !== this.namespace)
+          return send(403, { error: "The supplied authentication is not authorized to access this resource.", code: "x" });
         const exists = this.triggers.has(name);
         if (req.method === "GET") {
           if (!exists) return send(404, { error: "The requested resource does not exist.", code: "x" });
@@ -72,16 +76,36 @@ export class OpenWhiskStandIn {
         if (req.method === "POST") {
           const n = this.attempts.filter((f) => f.trigger === name).length;
           const a: FireAnswer = exists ? this.answer(name, n) : { status: 404 };
-          this.attempts.push({ trigger: name, status: a.status, body: JSON.parse(Buffer.concat(chunks).toString() || "{}"), at: Date.now() });
+          this.attempts.push({
+            trigger: name,
+            status: a.status,
+            body: JSON.parse(Buffer.concat(chunks).toString() || "{}"),
+            at: Date.now(),
+          });
           if (a.status === 202) {
             const activationId = randomBytes(16).toString("hex");
             const ruleRun = randomBytes(16).toString("hex");
-            this.activations.set(activationId, { activationId, name, logs: [JSON.stringify({ statusCode: 0, success: true, activationId: ruleRun, rule: `${ns}/rule`, action: `${ns}/action` })], response: { success: true, status: "success", result: {} } });
-            this.activations.set(ruleRun, { activationId: ruleRun, name: "action", logs: [], response: { success: true, status: "success", result: {} } });
+            this.activations.set(activationId, {
+              activationId,
+              name,
+              logs: [JSON.stringify({ statusCode: 0, success: true, activationId: ruleRun, rule: `${ns}/rule`, action: `${ns}/action` })],
+              response: { success: true, status: "success", result: {} },
+            });
+            this.activations.set(ruleRun, {
+              activationId: ruleRun,
+              name: "action",
+              logs: [],
+              response: { success: true, status: "success", result: {} },
+            });
             return send(202, { activationId }, a.headers);
           }
           if (a.status === 204) return send(204, undefined, a.headers);
-          const msg = a.status === 404 ? "The requested resource does not exist." : a.status === 429 ? "Too many requests in the last minute (count: 61, allowed: 60)." : "Service unavailable";
+          const msg =
+            a.status === 404
+              ? "The requested resource does not exist."
+              : a.status === 429
+                ? "Too many requests in the last minute (count: 61, allowed: 60)."
+                : "Service unavailable";
           return send(a.status, { error: msg, code: "x" }, a.headers);
         }
         send(405, { error: "method not allowed", code: "x" });

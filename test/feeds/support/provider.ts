@@ -16,14 +16,29 @@ export function tmp(prefix: string): string {
 export async function startProvider(opts: { dataDir: string; apihost?: string; extra?: string[] }): Promise<RunningService> {
   return startService(
     "feeds/provider/main.ts",
-    ["--port", "0", "--data-dir", opts.dataDir, "--retry-base-ms", "40", "--retry-max-ms", "300", "--mqtt-reconnect-ms", "200",
-      ...(opts.apihost ? ["--openwhisk-url", opts.apihost] : []), ...(opts.extra ?? [])],
+    [
+      "--port",
+      "0",
+      "--data-dir",
+      opts.dataDir,
+      "--retry-base-ms",
+      "40",
+      "--retry-max-ms",
+      "300",
+      "--mqtt-reconnect-ms",
+      "200",
+      ...(opts.apihost ? ["--openwhisk-url", opts.apihost] : []),
+      ...(opts.extra ?? []),
+    ],
     { listeners: ["provider"], env: { PROVIDER_AUTH, PROVIDER_KEY, PROVIDER_LOG_LEVEL: "debug" } },
   );
 }
 
 export class ProviderClient {
-  constructor(readonly url: string, readonly ownerKey?: string) {}
+  constructor(
+    readonly url: string,
+    readonly ownerKey?: string,
+  ) {}
 
   async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
     const res = await fetch(`${this.url}${path}`, {
@@ -82,7 +97,8 @@ export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeout
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -15,7 +15,11 @@ export function buildBundles(names: string[]): string {
   const have = built.find((b) => names.every((n) => b.names.has(n)));
   if (have) return have.dir;
   const dir = mkdtempSync(join(tmpdir(), "fn-bundles-"));
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(projectRoot, "scripts/build/cli.ts"), "--out", dir, "--skip-typecheck", ...names], { cwd: projectRoot, encoding: "utf8" });
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", join(projectRoot, "scripts/build/cli.ts"), "--out", dir, "--skip-typecheck", ...names],
+    { cwd: projectRoot, encoding: "utf8" },
+  );
   if (r.status !== 0) throw new Error(`build of ${names.join(", ")} failed:\n${r.stdout}\n${r.stderr}`);
   built.push({ dir, names: new Set(names) });
   process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
@@ -44,7 +48,11 @@ process.stdin.on("end", async () => {
 export function runBundle(dir: string, name: string, params: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<BundleRun> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ["-e", runner, join(dir, name, "index.js")], { cwd: tmpdir(), env: { PATH: process.env.PATH, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    const p = spawn(process.execPath, ["-e", runner, join(dir, name, "index.js")], {
+      cwd: tmpdir(),
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     p.stdout.on("data", (d) => (out += d));

@@ -31,7 +31,12 @@ export interface NxGroup {
   frames?: Record<string, NxFrame>;
 }
 
-type Writable = { create_group(name: string): Writable; create_attribute(name: string, v: string): void; create_dataset(a: object): unknown; create_external_link(file: string, target: string, name: string): number };
+type Writable = {
+  create_group(name: string): Writable;
+  create_attribute(name: string, v: string): void;
+  create_dataset(a: object): unknown;
+  create_external_link(file: string, target: string, name: string): number;
+};
 
 function write(into: Writable, g: NxGroup): void {
   if (g.nx) into.create_attribute("NX_class", g.nx);

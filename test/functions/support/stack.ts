@@ -12,7 +12,12 @@ export const SCICAT_AUTH = { scicatUsername: "ingestor", scicatPassword: "ingest
 export const RUCIO_AUTH = { rucioAccount: "demo", rucioUsername: "demo", rucioPassword: "demo" };
 export const MQTT_URL = "mqtt://127.0.0.1:1883";
 /** the facility's data management plan the tests give placement and lifecycle (docs/lifecycle.md) */
-export const FACILITY_DMP = { version: 1, id: "test facility plan", owner: { ownerGroup: "p00000" }, archive: { rseExpression: "type=archive", copies: 1 } };
+export const FACILITY_DMP = {
+  version: 1,
+  id: "test facility plan",
+  owner: { ownerGroup: "p00000" },
+  archive: { rseExpression: "type=archive", copies: 1 },
+};
 
 export interface Stack {
   dir: string;
@@ -36,18 +41,47 @@ export async function startStack(): Promise<Stack> {
   mkdirSync(root);
   const started: RunningService[] = [];
   try {
-    const dcache = await startService("local/dcache/main.ts", ["--root", root, "--frontend-port", "0", "--webdav-port", "0", "--inotify", "off"], { listeners: ["dcache-frontend", "dcache-webdav"] });
+    const dcache = await startService(
+      "local/dcache/main.ts",
+      ["--root", root, "--frontend-port", "0", "--webdav-port", "0", "--inotify", "off"],
+      { listeners: ["dcache-frontend", "dcache-webdav"] },
+    );
     started.push(dcache);
-    const scicat = await startService("local/scicat/main.ts", ["--port", "0", "--db", join(dir, "scicat.sqlite")], { listeners: ["scicat"] });
+    const scicat = await startService("local/scicat/main.ts", ["--port", "0", "--db", join(dir, "scicat.sqlite")], {
+      listeners: ["scicat"],
+    });
     started.push(scicat);
     // the buffer RSE is the folder dCache serves, its PFNs the WebDAV door's URLs
     const storage = { "DCACHE-BUFFER": { dir: root, pfn: dcache.urls["dcache-webdav"]! } };
     const rseRoot = join(dir, "rses");
-    const rucio = await startService("local/rucio/main.ts", ["--port", "0", "--db", join(dir, "rucio.sqlite"), "--storage", JSON.stringify(storage), "--storage-root", rseRoot, "--daemon-interval-ms", "50"], { listeners: ["rucio"] });
+    const rucio = await startService(
+      "local/rucio/main.ts",
+      [
+        "--port",
+        "0",
+        "--db",
+        join(dir, "rucio.sqlite"),
+        "--storage",
+        JSON.stringify(storage),
+        "--storage-root",
+        rseRoot,
+        "--daemon-interval-ms",
+        "50",
+      ],
+      { listeners: ["rucio"] },
+    );
     started.push(rucio);
     return {
-      dir, root, dcache, scicat, rucio, rseRoot,
-      webdavUrl: dcache.urls["dcache-webdav"]!, frontendUrl: dcache.urls["dcache-frontend"]!, scicatUrl: scicat.urls.scicat!, rucioUrl: rucio.urls.rucio!,
+      dir,
+      root,
+      dcache,
+      scicat,
+      rucio,
+      rseRoot,
+      webdavUrl: dcache.urls["dcache-webdav"]!,
+      frontendUrl: dcache.urls["dcache-frontend"]!,
+      scicatUrl: scicat.urls.scicat!,
+      rucioUrl: rucio.urls.rucio!,
       async stop() {
         await Promise.all(started.map((s) => s.stop()));
         rmSync(dir, { recursive: true, force: true });
@@ -79,14 +113,14 @@ export async function clearRetained(prefix: string): Promise<void> {
   await c.endAsync();
 }
 
-const basic = "Basic " + Buffer.from("demo:demo").toString("base64");
+const basic = `Basic ${Buffer.from("demo:demo").toString("base64")}`;
 
 /** Uploads through the WebDAV door, as an instrument would (dCache records size and ADLER32). */
 export async function upload(webdavUrl: string, path: string, body: Uint8Array): Promise<void> {
   const dirs = path.split("/").slice(1, -1);
   let at = "";
   for (const d of dirs) {
-    at += "/" + d;
+    at += `/${d}`;
     const r = await fetch(webdavUrl + at, { method: "MKCOL", headers: { Authorization: basic } });
     await r.body?.cancel();
   }
@@ -102,7 +136,13 @@ export async function download(webdavUrl: string, path: string): Promise<{ statu
 
 export function cloudEvent(path: string, id: string, mask = "IN_CLOSE_WRITE"): Record<string, unknown> {
   return {
-    specversion: "1.0", id, source: "/local-dcache", type: `org.dcache.storage.${mask}`, time: new Date().toISOString(), subject: path,
-    datacontenttype: "application/json", data: { path, mask: [mask], isDir: false },
+    specversion: "1.0",
+    id,
+    source: "/local-dcache",
+    type: `org.dcache.storage.${mask}`,
+    time: new Date().toISOString(),
+    subject: path,
+    datacontenttype: "application/json",
+    data: { path, mask: [mask], isDir: false },
   };
 }

@@ -193,7 +193,7 @@ export class ChannelHub {
   /** Stops watching `path` for `owner`; the subscription goes when nobody needs it. */
   async unwatch(owner: string, path: string): Promise<void> {
     const w = this.watches.get(path);
-    if (!w || !w.owners.delete(owner) || w.owners.size > 0) return;
+    if (!w?.owners.delete(owner) || w.owners.size > 0) return;
     this.watches.delete(path);
     if (w.url) {
       this.pathOfSub.delete(w.url);
@@ -212,7 +212,10 @@ export class ChannelHub {
     const timeout = created ? null : await getChannelTimeout(this.o.endpoint, url);
     if (timeout !== this.o.channelTimeoutS) await setChannelTimeout(this.o.endpoint, url, this.o.channelTimeoutS);
     this.channel = url;
-    this.o.log.info(created ? "created an event channel" : "found the event channel again by client-id", { channel: url, clientId: this.o.clientId });
+    this.o.log.info(created ? "created an event channel" : "found the event channel again by client-id", {
+      channel: url,
+      clientId: this.o.clientId,
+    });
     return created;
   }
 
@@ -249,7 +252,10 @@ export class ChannelHub {
           this.lastQueued = undefined;
           // a new channel: subscriptions of the old one are gone and events in between are lost
           await this.resubscribeAll();
-          this.lossPending ??= { reason: "a new event channel (first start, or the old one expired or the frontend restarted)", newChannel: true };
+          this.lossPending ??= {
+            reason: "a new event channel (first start, or the old one expired or the frontend restarted)",
+            newChannel: true,
+          };
         }
         const outcome = await this.readStream(stop, () => {
           connected = true;
@@ -260,8 +266,14 @@ export class ChannelHub {
           // another client with our client-id (a second replica configured with the same id, or a
           // bridge) took the channel; taking it straight back would start a reconnect war
           const wait = competing.next();
-          this.o.log.error("another client took over the event channel (COMPETING_CLIENT); is a second provider running with the same --replica-id? backing off before taking it back", { channel: this.channel, retryInMs: wait });
-          this.broadcastState("reconnecting", `another client took over the event channel (COMPETING_CLIENT); retrying in ${Math.round(wait / 1000)} s — check that no two providers share a replica id`);
+          this.o.log.error(
+            "another client took over the event channel (COMPETING_CLIENT); is a second provider running with the same --replica-id? backing off before taking it back",
+            { channel: this.channel, retryInMs: wait },
+          );
+          this.broadcastState(
+            "reconnecting",
+            `another client took over the event channel (COMPETING_CLIENT); retrying in ${Math.round(wait / 1000)} s — check that no two providers share a replica id`,
+          );
           this.resetConnected();
           await sleep(wait + Math.random() * wait * 0.2, stop);
           continue;
@@ -271,7 +283,9 @@ export class ChannelHub {
       } catch (e) {
         if (stop.aborted) break;
         if (e instanceof ChannelGoneError) {
-          this.o.log.warn("the event channel is gone (frontend restart or expiry): creating a new one, re-subscribing and rescanning", { channel: this.channel });
+          this.o.log.warn("the event channel is gone (frontend restart or expiry): creating a new one, re-subscribing and rescanning", {
+            channel: this.channel,
+          });
           this.channel = undefined;
           this.resetConnected();
           continue;
@@ -285,9 +299,13 @@ export class ChannelHub {
         why = (e as Error).message;
       }
       const wait = backoff.next();
-      if (connected) this.o.log.warn("event stream broke; reconnecting with Last-Event-ID", { channel: this.channel, reason: why, retryInMs: wait });
+      if (connected)
+        this.o.log.warn("event stream broke; reconnecting with Last-Event-ID", { channel: this.channel, reason: why, retryInMs: wait });
       else this.o.log.warn("cannot reach the dCache events API; retrying", { reason: why, retryInMs: wait });
-      this.broadcastState("reconnecting", connected ? `event stream broke (${why}); reconnecting` : `dCache events API unreachable: ${why}`);
+      this.broadcastState(
+        "reconnecting",
+        connected ? `event stream broke (${why}); reconnecting` : `dCache events API unreachable: ${why}`,
+      );
       await sleep(wait, stop);
     }
   }
@@ -300,7 +318,8 @@ export class ChannelHub {
     const channel = this.channel!;
     // dCache replays nothing to a connection without Last-Event-ID: what happened since the last
     // connection of this channel is found by a rescan
-    if (from === undefined && this.streamed === channel) this.lossPending ??= { reason: "reconnected before any event had a position to resume from", newChannel: false };
+    if (from === undefined && this.streamed === channel)
+      this.lossPending ??= { reason: "reconnected before any event had a position to resume from", newChannel: false };
     let tookOver = false;
     const queue: HubItem[] = [];
     let flushing: Promise<void> | undefined;

@@ -17,7 +17,9 @@ export function endpointOf(cfg: DcacheSourceParams): DcacheEndpoint {
 
 /** A key naming (frontend, credential) without revealing the credential. */
 export function channelKey(cfg: DcacheSourceParams): string {
-  return createHash("sha256").update(JSON.stringify([cfg.url.replace(/\/+$/, ""), credentialsOf(cfg)])).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify([cfg.url.replace(/\/+$/, ""), credentialsOf(cfg)]))
+    .digest("hex");
 }
 
 /** The client-id a replica's channel is created with, so a restarted provider finds it again. */

@@ -27,14 +27,20 @@ export class SeenStore {
     this.q = {
       dir: this.db.prepare("SELECT name, size, mtime FROM dcache_seen WHERE reg = ? AND dir = ?"),
       get: this.db.prepare("SELECT size, mtime FROM dcache_seen WHERE reg = ? AND dir = ? AND name = ?"),
-      put: this.db.prepare("INSERT INTO dcache_seen (reg, dir, name, size, mtime) VALUES (?, ?, ?, ?, ?) ON CONFLICT (reg, dir, name) DO UPDATE SET size = excluded.size, mtime = excluded.mtime"),
+      put: this.db.prepare(
+        "INSERT INTO dcache_seen (reg, dir, name, size, mtime) VALUES (?, ?, ?, ?, ?) ON CONFLICT (reg, dir, name) DO UPDATE SET size = excluded.size, mtime = excluded.mtime",
+      ),
       del: this.db.prepare("DELETE FROM dcache_seen WHERE reg = ? AND dir = ? AND name = ?"),
       delTree: this.db.prepare("DELETE FROM dcache_seen WHERE reg = ? AND (dir = ? OR substr(dir, 1, length(?) + 1) = ? || '/')"),
       dirs: this.db.prepare("SELECT dir FROM dcache_dirs WHERE reg = ?"),
       addDir: this.db.prepare("INSERT OR IGNORE INTO dcache_dirs (reg, dir) VALUES (?, ?)"),
       delDirTree: this.db.prepare("DELETE FROM dcache_dirs WHERE reg = ? AND (dir = ? OR substr(dir, 1, length(?) + 1) = ? || '/')"),
-      renameSeen: this.db.prepare("UPDATE dcache_seen SET dir = ? || substr(dir, length(?) + 1) WHERE reg = ? AND (dir = ? OR substr(dir, 1, length(?) + 1) = ? || '/')"),
-      renameDirs: this.db.prepare("UPDATE OR REPLACE dcache_dirs SET dir = ? || substr(dir, length(?) + 1) WHERE reg = ? AND (dir = ? OR substr(dir, 1, length(?) + 1) = ? || '/')"),
+      renameSeen: this.db.prepare(
+        "UPDATE dcache_seen SET dir = ? || substr(dir, length(?) + 1) WHERE reg = ? AND (dir = ? OR substr(dir, 1, length(?) + 1) = ? || '/')",
+      ),
+      renameDirs: this.db.prepare(
+        "UPDATE OR REPLACE dcache_dirs SET dir = ? || substr(dir, length(?) + 1) WHERE reg = ? AND (dir = ? OR substr(dir, 1, length(?) + 1) = ? || '/')",
+      ),
       forget: this.db.prepare("DELETE FROM dcache_seen WHERE reg = ?"),
       forgetDirs: this.db.prepare("DELETE FROM dcache_dirs WHERE reg = ?"),
     };
@@ -46,7 +52,8 @@ export class SeenStore {
 
   directory(reg: string, dir: string): Map<string, SeenEntry> {
     const out = new Map<string, SeenEntry>();
-    for (const r of this.q.dir!.all(reg, dir) as { name: string; size: number; mtime: number }[]) out.set(r.name, { size: r.size, mtime: r.mtime });
+    for (const r of this.q.dir!.all(reg, dir) as { name: string; size: number; mtime: number }[])
+      out.set(r.name, { size: r.size, mtime: r.mtime });
     return out;
   }
 

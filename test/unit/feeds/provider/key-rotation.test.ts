@@ -21,8 +21,17 @@ describe("feeds/provider: provider key rotation", () => {
     const old = SecretBox.fromString(oldKey);
     const now = Date.now();
     await store.putRegistration({
-      id: "guest/t", namespace: "guest", trigger: "t", publicConfig: {}, sealed: old.seal("secret-config", "guest/t"),
-      state: "active", reason: null, dateChanged: now, cursor: "c-42", stats: emptyStats(), createdAt: now,
+      id: "guest/t",
+      namespace: "guest",
+      trigger: "t",
+      publicConfig: {},
+      sealed: old.seal("secret-config", "guest/t"),
+      state: "active",
+      reason: null,
+      dateChanged: now,
+      cursor: "c-42",
+      stats: emptyStats(),
+      createdAt: now,
     });
     const onlyNew = SecretBox.fromString(newKey);
     const rotating = onlyNew.withPrevious([SecretBox.fromString(oldKey)]);

@@ -220,7 +220,11 @@ describe("feeds/provider registrations: the feed lifecycle in-process", function
     const moved = await regs.update("/guest/closed", GUEST_KEY, { source: { topic: "facility/other/#" } });
     expect(moved.config.source).to.include({ topic: "facility/other/#" });
     expect(source.stopped.at(-1), "another source: the old one's upstream state goes").to.deep.equal({ id: "guest/closed", forget: true });
-    expect(source.started.map((s) => (s.config as { topic: string }).topic)).to.deep.equal(["dcache/events/#", "dcache/events/#", "facility/other/#"]);
+    expect(source.started.map((s) => (s.config as { topic: string }).topic)).to.deep.equal([
+      "dcache/events/#",
+      "dcache/events/#",
+      "facility/other/#",
+    ]);
     expect(source.started.at(-1)!.cursor).to.equal(null);
     expect(((await store.getRegistration("guest/closed"))!.publicConfig as { batch: { maxEvents: number } }).batch.maxEvents).to.equal(5);
   });

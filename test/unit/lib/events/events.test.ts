@@ -19,7 +19,12 @@ describe("lib/events: normalising storage events to CloudEvents", () => {
     const n = normaliseStorageEvent(envelope, ctx);
     expect(n.ok).to.equal(true);
     if (!n.ok) return;
-    expect(n.event).to.include({ specversion: "1.0", subject: "/data/beamline/run-0042.nxs", type: "org.dcache.storage.IN_CLOSE_WRITE", time: "2026-11-28T10:00:00.000Z" });
+    expect(n.event).to.include({
+      specversion: "1.0",
+      subject: "/data/beamline/run-0042.nxs",
+      type: "org.dcache.storage.IN_CLOSE_WRITE",
+      time: "2026-11-28T10:00:00.000Z",
+    });
     expect(n.event.source).to.equal("https://h:3880/api/v1/events/channels/MwcX");
     expect(n.event.data).to.deep.include({ path: "/data/beamline/run-0042.nxs", mask: ["IN_CLOSE_WRITE"], isDir: false, eventId: "4" });
     expect(checkStorageEventBatch({ events: [n.event] })).to.equal(undefined);
@@ -41,7 +46,10 @@ describe("lib/events: normalising storage events to CloudEvents", () => {
   });
 
   it("keeps move cookies and directory flags, and types by the first non-modifier flag", () => {
-    const n = fromDcacheEvent({ event: { name: "scan7", cookie: "0r6/Jb", mask: ["IN_MOVED_TO", "IN_ISDIR"] } }, { watchedPath: "/d", receivedAt: ctx.receivedAt, fallbackSource: "x:y" });
+    const n = fromDcacheEvent(
+      { event: { name: "scan7", cookie: "0r6/Jb", mask: ["IN_MOVED_TO", "IN_ISDIR"] } },
+      { watchedPath: "/d", receivedAt: ctx.receivedAt, fallbackSource: "x:y" },
+    );
     expect(n.ok).to.equal(true);
     if (!n.ok) return;
     expect(n.event.type).to.equal("org.dcache.storage.IN_MOVED_TO");
@@ -59,8 +67,19 @@ describe("lib/events: normalising storage events to CloudEvents", () => {
   });
 
   it("explains what is wrong with malformed input, never throws", () => {
-    const cases: unknown[] = [null, 42, "x", [], {}, { event: {} , path: "/d" }, { event: { mask: [] }, path: "/d" }, { event: { mask: ["IN_CLOSE_WRITE"] } },
-      { event: { mask: ["IN_CLOSE_WRITE"], name: "a/b" }, path: "/d" }, { event: { mask: ["IN_CLOSE_WRITE"] }, path: "relative" }, { specversion: "1.0" }];
+    const cases: unknown[] = [
+      null,
+      42,
+      "x",
+      [],
+      {},
+      { event: {}, path: "/d" },
+      { event: { mask: [] }, path: "/d" },
+      { event: { mask: ["IN_CLOSE_WRITE"] } },
+      { event: { mask: ["IN_CLOSE_WRITE"], name: "a/b" }, path: "/d" },
+      { event: { mask: ["IN_CLOSE_WRITE"] }, path: "relative" },
+      { specversion: "1.0" },
+    ];
     for (const c of cases) {
       const n = normaliseStorageEvent(c, ctx);
       expect(n.ok, JSON.stringify(c)).to.equal(false);

@@ -6,9 +6,20 @@ import { eventKind, EVENT_TYPES, isArrivalMask, isDirectoryMask, isGoneMask, sel
 
 describe("lib/events/inotify: the vocabulary", () => {
   it("has inotify(7)'s twelve event types", () => {
-    expect([...EVENT_TYPES].sort()).to.deep.equal(
-      ["IN_ACCESS", "IN_ATTRIB", "IN_CLOSE_NOWRITE", "IN_CLOSE_WRITE", "IN_CREATE", "IN_DELETE", "IN_DELETE_SELF", "IN_MODIFY", "IN_MOVED_FROM", "IN_MOVED_TO", "IN_MOVE_SELF", "IN_OPEN"],
-    );
+    expect([...EVENT_TYPES].sort()).to.deep.equal([
+      "IN_ACCESS",
+      "IN_ATTRIB",
+      "IN_CLOSE_NOWRITE",
+      "IN_CLOSE_WRITE",
+      "IN_CREATE",
+      "IN_DELETE",
+      "IN_DELETE_SELF",
+      "IN_MODIFY",
+      "IN_MOVED_FROM",
+      "IN_MOVED_TO",
+      "IN_MOVE_SELF",
+      "IN_OPEN",
+    ]);
   });
 
   it("expands combined flags; no list selects all, an empty one none (as a dCache selector)", () => {

@@ -1,4 +1,5 @@
 // The view server's JSON API, as the page calls it (same origin; the server holds every credential).
+import type { ActivationRecord } from "../scripts/view/wire.ts";
 export async function getJson<T>(path: string): Promise<T> {
   const r = await fetch(path, { headers: { accept: "application/json" } });
   const j = (await r.json().catch(() => ({ error: `HTTP ${r.status}` }))) as T & { error?: string };
@@ -17,43 +18,9 @@ export async function postJson<T>(path: string, body: unknown): Promise<T> {
   return j;
 }
 
-export interface FileRef {
-  path: string;
-  pid?: string;
-  did?: { scope: string; name: string };
-  rules?: Record<string, string>;
-  derived?: Array<{ path: string; kind?: string; contentType?: string }>;
-  time?: number;
-}
-
-export interface Act {
-  seq: number;
-  id: string;
-  name: string;
-  kind: "trigger" | "sequence" | "step" | "action";
-  start: number;
-  end: number;
-  duration: number;
-  success: boolean;
-  status: string;
-  cause?: string;
-  files: FileRef[];
-  skipped: Array<{ path: string; reason: string }>;
-  failed: Array<{ path: string; step: string; reason: string; permanent?: boolean }>;
-  error?: { message: string; step?: string; transient?: boolean; paths: string[] };
-}
-
-export interface LedgerFile {
-  trigger: string;
-  path: string;
-  state: string;
-  step?: string;
-  reason?: string;
-  permanent?: boolean;
-  arrived?: string;
-  updated?: string;
-  nextRetry?: string;
-}
+export type { FileRef, LedgerFile } from "../scripts/view/wire.ts";
+/** An activation as the view server records it. */
+export type Act = ActivationRecord;
 
 /** All activations the server has seen, kept in order; polled by cursor so none is ever missed. */
 export class ActivationStore {

@@ -49,6 +49,16 @@ export const storageParamsSchema = {
 } as const;
 
 /** A file that left the batch (functions/_shared/files.ts FailedFile). */
+/** How placement and lifecycle reach Rucio (userpass login, or a token). */
+export const rucioParamsSchema = {
+  rucioUrl: { type: "string", format: "uri", pattern: "^https?://" },
+  rucioAccount: { type: "string", minLength: 1 },
+  rucioUsername: { type: "string", minLength: 1 },
+  rucioPassword: { type: "string" },
+  rucioToken: { type: "string", minLength: 1 },
+  dmp: { type: "object", description: "the facility's data management plan, for files no dmp.json covers (docs/lifecycle.md)" },
+} as const;
+
 export const failedFileSchema = {
   type: "object",
   required: ["path", "step", "reason", "permanent"],

@@ -1,5 +1,5 @@
 // Parameters and result of the lifecycle action.
-import { anyInput, inputSchema, resultSchema, storageParamsSchema } from "../_shared/schema.ts";
+import { anyInput, inputSchema, resultSchema, rucioParamsSchema, storageParamsSchema } from "../_shared/schema.ts";
 
 export const paramsSchema = {
   type: "object",
@@ -8,11 +8,7 @@ export const paramsSchema = {
   properties: {
     ...inputSchema,
     ...storageParamsSchema,
-    rucioUrl: { type: "string", format: "uri", pattern: "^https?://" },
-    rucioAccount: { type: "string", minLength: 1 },
-    rucioUsername: { type: "string", minLength: 1 },
-    rucioPassword: { type: "string" },
-    rucioToken: { type: "string", minLength: 1 },
+    ...rucioParamsSchema,
     scope: { type: "string", minLength: 1, maxLength: 25, description: "Rucio scope of the files (default: raw), as placement used" },
     bufferRse: {
       type: "string",
@@ -20,7 +16,6 @@ export const paramsSchema = {
       description: "the RSE whose protection placement added and lifecycle releases",
     },
     namePrefix: { type: "string", description: "as placement: strip this prefix from the storage path to form the DID name" },
-    dmp: { type: "object", description: "the facility's data management plan, for files no dmp.json covers (docs/lifecycle.md)" },
     pipelines: {
       type: "object",
       description: "per file path, the outcome of each rule of the trigger (the feed provider's file ledger passes it)",

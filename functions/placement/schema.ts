@@ -1,5 +1,5 @@
 // Parameters and result of the placement action.
-import { anyInput, inputSchema, resultSchema, storageParamsSchema } from "../_shared/schema.ts";
+import { anyInput, inputSchema, resultSchema, rucioParamsSchema, storageParamsSchema } from "../_shared/schema.ts";
 
 export const paramsSchema = {
   type: "object",
@@ -8,12 +8,7 @@ export const paramsSchema = {
   properties: {
     ...inputSchema,
     ...storageParamsSchema,
-    dmp: { type: "object", description: "the facility's data management plan, for files no dmp.json covers (docs/lifecycle.md)" },
-    rucioUrl: { type: "string", format: "uri", pattern: "^https?://" },
-    rucioAccount: { type: "string", minLength: 1 },
-    rucioUsername: { type: "string", minLength: 1 },
-    rucioPassword: { type: "string" },
-    rucioToken: { type: "string", minLength: 1 },
+    ...rucioParamsSchema,
     scope: { type: "string", minLength: 1, maxLength: 25, description: "Rucio scope of the new files (default: raw)" },
     bufferRse: { type: "string", pattern: "^[A-Za-z0-9_-]+$", description: "RSE of the dCache instance the file landed on" },
     activity: { type: "string" },

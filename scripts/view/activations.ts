@@ -7,41 +7,9 @@
 // Each is kept as a compact record (what ran, outcome, files, reasons); parameters never are.
 import type { Activation, Client, Dict } from "openwhisk";
 import { maskSecrets } from "../build/secrets.ts";
+import type { ActivationRecord, FileRef } from "./wire.ts";
 
-export interface FileRef {
-  path: string;
-  /** SciCat dataset pid, from the catalogue step */
-  pid?: string;
-  /** Rucio file DID and rules, from the placement step */
-  did?: { scope: string; name: string };
-  rules?: Record<string, string>;
-  /** files derive made from this one (previews, summaries) */
-  derived?: Array<{ path: string; kind?: string; contentType?: string }>;
-  /** the storage event's time (epoch ms): when the file closed, for close → catalogue latency */
-  time?: number;
-}
-
-export interface ActivationRecord {
-  /** position in the order this view saw activations: the client's cursor */
-  seq: number;
-  id: string;
-  /** ns/pkg/name (or the trigger's name) */
-  name: string;
-  kind: "trigger" | "sequence" | "step" | "action";
-  start: number;
-  end: number;
-  duration: number;
-  success: boolean;
-  status: string;
-  /** the trigger activation that caused it (sequences and actions fired by a rule) */
-  cause?: string;
-  files: FileRef[];
-  skipped: Array<{ path: string; reason: string }>;
-  failed: Array<{ path: string; step: string; reason: string; permanent?: boolean }>;
-  /** `{error, step, transient, paths}`: the whole step failed */
-  error?: { message: string; step?: string; transient?: boolean; paths: string[] };
-  bundleSha256?: string;
-}
+export type { ActivationRecord, FileRef };
 
 type Rec = Activation<Dict> & { cause?: string; end?: number };
 const PAGE = 200;

@@ -1,26 +1,15 @@
 // The feed provider's HTTP API as the view reads it: registrations, the file ledger (paged with
 // `after`), retries, /health and /metrics (Prometheus text, parsed into samples).
+import type { LedgerFile } from "./wire.ts";
+
+export type { LedgerFile };
+
 export interface ProviderConn {
   url: string;
   /** "user:password": the provider's credentials */
   auth: string;
   /** the triggers' owner key, for reading one registration (its delivery counters) */
   ownerKey?: string;
-}
-
-export interface LedgerFile {
-  trigger: string;
-  path: string;
-  state: string;
-  step?: string;
-  reason?: string;
-  permanent?: boolean;
-  size?: number;
-  arrived?: string;
-  updated?: string;
-  nextRetry?: string;
-  rules?: unknown;
-  triggerActivationId?: string;
 }
 
 export class ProviderApi {

@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startPlatform, removeDir, type Platform } from "./support.ts";
+import { eventually, startPlatform, removeDir, type Platform } from "./support.ts";
 
 function annotation(rec: { annotations: { key: string; value: unknown }[] }, key: string): unknown {
   return rec.annotations.find((a) => a.key === key)?.value;
@@ -61,5 +61,92 @@ describe("local openwhisk: container pool", function () {
     await new Promise((r) => setTimeout(r, 2500));
     const cold = await p.http("POST", "/api/v1/namespaces/_/actions/b?blocking=true", { who: "z" });
     expect(annotation(cold.body, "initTime"), "the idle container was reaped").to.be.a("number");
+  });
+});
+
+// limits.concurrency (OpenWhisk's intra-container concurrency): the action itself counts how many
+// of its activations are in its process at once, so the figures are the runtime's, not the pool's.
+const COUNTING = `
+let inFlight = 0;
+function main(p) {
+  inFlight++;
+  const seen = inFlight;
+  return new Promise((r) => setTimeout(() => { inFlight--; r({ pid: process.pid, seen, who: p.who }); }, 400));
+}`;
+
+describe("local openwhisk: limits.concurrency and per-action queues", function () {
+  this.timeout(60_000);
+  let p: Platform;
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "ow-concurrency-"));
+    p = await startPlatform({ dataDir: join(dir, "data"), args: ["--max-containers", "1", "--prewarm", "0"] });
+  });
+  after(async () => {
+    await p?.stop();
+    if (dir) removeDir(dir);
+  });
+
+  it("accepts limits.concurrency 1…500 and refuses others with OpenWhisk's message", async () => {
+    const code = { kind: "nodejs:20", code: COUNTING };
+    const low = await p.http("PUT", "/api/v1/namespaces/_/actions/c0", { exec: code, limits: { concurrency: 0 } });
+    expect(low.status).to.equal(400);
+    expect(low.body.error).to.equal("The request content was malformed:\nconcurrency 0 below allowed threshold of 1");
+    const high = await p.http("PUT", "/api/v1/namespaces/_/actions/c0", { exec: code, limits: { concurrency: 501 } });
+    expect(high.status).to.equal(400);
+    expect(high.body.error).to.equal("The request content was malformed:\nconcurrency 501 exceeds allowed threshold of 500");
+    const ok = await p.http("PUT", "/api/v1/namespaces/_/actions/c3", { exec: code, limits: { concurrency: 3 } });
+    expect(ok.status).to.equal(200);
+    expect(ok.body.limits).to.deep.equal({ timeout: 60000, memory: 256, logs: 10, concurrency: 3 });
+    // an update that leaves limits out keeps the stored concurrency
+    const kept = await p.http("PUT", "/api/v1/namespaces/_/actions/c3?overwrite=true", { exec: code });
+    expect(kept.body.limits.concurrency).to.equal(3);
+  });
+
+  it("runs up to limits.concurrency activations in one container at once", async () => {
+    const runs = await Promise.all(
+      ["a", "b", "c"].map((who) => p.http("POST", "/api/v1/namespaces/_/actions/c3?blocking=true", { who })),
+    );
+    for (const r of runs) expect(r.status).to.equal(200);
+    const results = runs.map((r) => r.body.response.result as { pid: number; seen: number });
+    expect(new Set(results.map((x) => x.pid)).size, "one container (one process) for all three").to.equal(1);
+    expect(Math.max(...results.map((x) => x.seen)), "three activations inside it at once").to.equal(3);
+    // logs are not cut per activation for a concurrent action (as OpenWhisk without log collection)
+    for (const r of runs) expect(r.body.logs).to.deep.equal([]);
+  });
+
+  it("never runs more than limits.concurrency at once in a container; the rest wait", async () => {
+    const put = await p.http("PUT", "/api/v1/namespaces/_/actions/c2", { exec: { kind: "nodejs:20", code: COUNTING }, limits: { concurrency: 2 } });
+    expect(put.status).to.equal(200);
+    const runs = await Promise.all(
+      [1, 2, 3, 4, 5].map((who) => p.http("POST", "/api/v1/namespaces/_/actions/c2?blocking=true", { who })),
+    );
+    const results = runs.map((r) => r.body.response.result as { pid: number; seen: number });
+    expect(new Set(results.map((x) => x.pid)).size).to.equal(1);
+    expect(Math.max(...results.map((x) => x.seen))).to.equal(2);
+    const waited = runs.map((r) => annotation(r.body, "waitTime") as number);
+    expect(waited.filter((w) => w >= 300).length, "three of five waited for a free slot").to.equal(3);
+  });
+
+  it("serves each action's queue in turn: an action never waits behind another's backlog", async () => {
+    const slow = `function main(p) { return new Promise((r) => setTimeout(() => r({ who: p.who }), 300)); }`;
+    for (const name of ["bulk", "urgent"]) {
+      const r = await p.http("PUT", `/api/v1/namespaces/_/actions/${name}`, { exec: { kind: "nodejs:20", code: slow } });
+      expect(r.status).to.equal(200);
+    }
+    // one container for everything: five bulk activations queue, then one urgent one arrives
+    const bulk = [];
+    for (let i = 0; i < 5; i++) bulk.push(await p.http("POST", "/api/v1/namespaces/_/actions/bulk", { who: i }));
+    const urgent = await p.http("POST", "/api/v1/namespaces/_/actions/urgent?blocking=true", { who: "urgent" });
+    expect(urgent.status).to.equal(200);
+    const ids = bulk.map((r) => r.body.activationId as string);
+    const records = await eventually(async () => {
+      const all = await Promise.all(ids.map((id) => p.http("GET", `/api/v1/namespaces/_/activations/${id}`)));
+      return all.every((r) => r.status === 200) ? all.map((r) => r.body) : undefined;
+    }, "bulk activations done", 20_000);
+    const before = records.filter((b) => b.start < urgent.body.start).length;
+    // FIFO across actions would run all five first; in turn, the running one and at most one more
+    expect(before, "bulk activations that started before the urgent one").to.be.at.most(2);
   });
 });

@@ -19,6 +19,8 @@ export interface PlatformOptions {
   namespaces: { namespace: string; auth: string }[];
   limits: Limits;
   maxContainers: number;
+  /** memory (MB) all containers together may have, as an OpenWhisk invoker's user memory */
+  userMemoryMb: number;
   prewarm: number;
   idleTimeoutMs: number;
   /** longest a blocking invoke waits before answering 202 */
@@ -29,6 +31,7 @@ export interface ConfigFile {
   namespaces?: { namespace: string; auth: string }[];
   limits?: Partial<Limits>;
   maxContainers?: number;
+  userMemoryMb?: number;
   prewarm?: number;
   idleTimeoutMs?: number;
 }
@@ -64,6 +67,7 @@ const configSchema = {
     },
     limits: limitsSchema,
     maxContainers: { type: "integer", minimum: 1 },
+    userMemoryMb: { type: "integer", minimum: 128 },
     prewarm: { type: "integer", minimum: 0 },
     idleTimeoutMs: { type: "integer", minimum: 1000 },
   },
@@ -80,6 +84,10 @@ export function defaultOptions(): PlatformOptions {
     limits: { ...DEFAULT_LIMITS },
     // Each container is a Node.js process of ~40 MB; bound them by the cores, not by demand.
     maxContainers: Math.max(8, availableParallelism() * 8),
+    // As an invoker's user memory (containerPool.userMemory) bounds its containers by their memory
+    // limits: 1 GB per core, so CPU-bound 512 MB actions run about one per core instead of crowding
+    // the cores with cold starts, while 256 MB I/O-bound ones still run side by side.
+    userMemoryMb: Math.max(2048, availableParallelism() * 1024),
     prewarm: 2,
     idleTimeoutMs: 10 * 60_000,
     blockingWaitMs: 60_000,
@@ -108,6 +116,7 @@ export function mergeConfig(opts: PlatformOptions, cfg: ConfigFile): PlatformOpt
     namespaces: ns,
     limits: { ...opts.limits, ...cfg.limits },
     maxContainers: cfg.maxContainers ?? opts.maxContainers,
+    userMemoryMb: cfg.userMemoryMb ?? opts.userMemoryMb,
     prewarm: cfg.prewarm ?? opts.prewarm,
     idleTimeoutMs: cfg.idleTimeoutMs ?? opts.idleTimeoutMs,
   };

@@ -150,3 +150,33 @@ describe("local openwhisk: limits.concurrency and per-action queues", function (
     expect(before, "bulk activations that started before the urgent one").to.be.at.most(2);
   });
 });
+
+describe("local openwhisk: containers bounded by their memory (an invoker's user memory)", function () {
+  this.timeout(60_000);
+  let p: Platform;
+  let dir: string;
+  const slow = `function main(p) { return new Promise((r) => setTimeout(() => r({ who: p.who }), 400)); }`;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "ow-memory-"));
+    p = await startPlatform({ dataDir: join(dir, "data"), args: ["--user-memory", "512", "--prewarm", "0"] });
+    for (const [name, memory] of [["small1", 256], ["small2", 256], ["big", 512]] as const) {
+      const r = await p.http("PUT", `/api/v1/namespaces/_/actions/${name}`, { exec: { kind: "nodejs:20", code: slow }, limits: { memory } });
+      expect(r.status).to.equal(200);
+    }
+  });
+  after(async () => {
+    await p?.stop();
+    if (dir) removeDir(dir);
+  });
+
+  it("runs two 256 MB actions side by side in 512 MB, but a 512 MB one only alone", async () => {
+    const pair = await Promise.all(["small1", "small2"].map((a) => p.http("POST", `/api/v1/namespaces/_/actions/${a}?blocking=true`, { who: a })));
+    const pairWaits = pair.map((r) => annotation(r.body, "waitTime") as number);
+    expect(Math.max(...pairWaits), "neither waited for the other").to.be.lessThan(300);
+    const mixed = await Promise.all(["small1", "big"].map((a) => p.http("POST", `/api/v1/namespaces/_/actions/${a}?blocking=true`, { who: a })));
+    for (const r of mixed) expect(r.status).to.equal(200);
+    const mixedWaits = mixed.map((r) => annotation(r.body, "waitTime") as number);
+    expect(Math.max(...mixedWaits), "one waited for the other's memory").to.be.greaterThan(300);
+  });
+});

@@ -13,6 +13,8 @@ const STEM_REFILL_DELAY_MS = 200;
 export interface PoolOptions {
   /** most containers (busy + idle) at once; work beyond waits in a queue */
   maxContainers: number;
+  /** most memory (their memory limits, MB) of all containers (busy + idle) at once, as an invoker's user memory */
+  userMemoryMb?: number;
   /** stem cells kept started for the default memory size */
   prewarm: number;
   prewarmMemoryMb: number;
@@ -116,7 +118,7 @@ export class ContainerPool {
       if (!c.alive) continue;
       return this.lease(c, false);
     }
-    if (this.busy.size + this.idleCount >= this.opts.maxContainers && !this.evictOneIdle()) return undefined;
+    while (!this.fits(memoryMb)) if (!this.evictOneIdle()) return undefined;
     let c: Container | undefined;
     if (memoryMb === this.opts.prewarmMemoryMb) {
       while (this.stems.length > 0 && !c) {
@@ -131,6 +133,17 @@ export class ContainerPool {
     c.actionKey = key;
     c.maxConcurrent = maxConcurrent;
     return this.lease(c, true);
+  }
+
+  /** Whether one more container of `memoryMb` stays within the bounds. */
+  private fits(memoryMb: number): boolean {
+    if (this.busy.size + this.idleCount >= this.opts.maxContainers) return false;
+    if (this.opts.userMemoryMb === undefined) return true;
+    let used = memoryMb;
+    for (const c of this.busy) used += c.memoryMb;
+    for (const list of this.idle.values()) for (const c of list) used += c.memoryMb;
+    // a container bigger than all the user memory still runs, alone
+    return used <= this.opts.userMemoryMb || used === memoryMb;
   }
 
   private evictOneIdle(): boolean {

@@ -85,9 +85,10 @@ export function defaultOptions(): PlatformOptions {
     // Each container is a Node.js process of ~40 MB; bound them by the cores, not by demand.
     maxContainers: Math.max(8, availableParallelism() * 8),
     // As an invoker's user memory (containerPool.userMemory) bounds its containers by their memory
-    // limits: 1 GB per core, so CPU-bound 512 MB actions run about one per core instead of crowding
-    // the cores with cold starts, while 256 MB I/O-bound ones still run side by side.
-    userMemoryMb: Math.max(2048, availableParallelism() * 1024),
+    // limits: 2 GB per core (at least 4 GB), so CPU-bound 512 MB actions do not crowd the cores with
+    // processes and their cold starts, while a pipeline's actions all stay warm side by side (a
+    // budget below their sum evicts and cold-starts them in turn).
+    userMemoryMb: Math.max(4096, availableParallelism() * 2048),
     prewarm: 2,
     idleTimeoutMs: 10 * 60_000,
     blockingWaitMs: 60_000,

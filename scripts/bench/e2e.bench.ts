@@ -60,11 +60,12 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   const since = Date.now();
   for (let i = 0; i < n; i++) {
     const name = `${label}-${String(i).padStart(5, "0")}.nxs`;
+    // copyFileSync closes the file it wrote: that close() is the instant latency counts from
     copyFileSync(sample, join(dir, name));
+    closed.set(`${rel}/${name}`, Date.now());
     const fd = openSync(join(dir, name), "r");
     fsyncSync(fd);
     closeSync(fd);
-    closed.set(`${rel}/${name}`, Date.now());
   }
   const ingested = new Map<string, Rec>();
   const derived = new Map<string, Rec>();

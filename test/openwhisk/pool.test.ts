@@ -180,3 +180,35 @@ describe("local openwhisk: containers bounded by their memory (an invoker's user
     expect(Math.max(...mixedWaits), "one waited for the other's memory").to.be.greaterThan(300);
   });
 });
+
+describe("local openwhisk: which idle container makes room", function () {
+  this.timeout(60_000);
+  let p: Platform;
+  let dir: string;
+  const slow = `function main(p) { return new Promise((r) => setTimeout(() => r({ who: p.who }), 300)); }`;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "ow-evict-"));
+    p = await startPlatform({ dataDir: join(dir, "data"), args: ["--user-memory", "768", "--prewarm", "0"] });
+    for (const name of ["one", "two", "three"]) {
+      const r = await p.http("PUT", `/api/v1/namespaces/_/actions/${name}`, { exec: { kind: "nodejs:20", code: slow }, limits: { memory: 256 } });
+      expect(r.status).to.equal(200);
+    }
+  });
+  after(async () => {
+    await p?.stop();
+    if (dir) removeDir(dir);
+  });
+
+  it("evicts an action's surplus idle container before another action's only one, even if that one is older", async () => {
+    await p.http("POST", "/api/v1/namespaces/_/actions/one?blocking=true", { who: "oldest" });
+    // two of "two" side by side: the 768 MB are full, "one" is the least recently used
+    await Promise.all([1, 2].map((who) => p.http("POST", "/api/v1/namespaces/_/actions/two?blocking=true", { who })));
+    const three = await p.http("POST", "/api/v1/namespaces/_/actions/three?blocking=true", { who: "needs room" });
+    expect(annotation(three.body, "initTime")).to.be.a("number");
+    const one = await p.http("POST", "/api/v1/namespaces/_/actions/one?blocking=true", { who: "again" });
+    expect(annotation(one.body, "initTime"), "one's only container stayed warm").to.equal(undefined);
+    const two = await p.http("POST", "/api/v1/namespaces/_/actions/two?blocking=true", { who: "again" });
+    expect(annotation(two.body, "initTime"), "two still has its other container").to.equal(undefined);
+  });
+});

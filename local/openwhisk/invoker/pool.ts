@@ -146,11 +146,25 @@ export class ContainerPool {
     return used <= this.opts.userMemoryMb || used === memoryMb;
   }
 
+  /**
+   * Destroys the least recently used idle container — one that is not its action's last container
+   * if there is such (a burst of one action then gives back its own surplus, and the warm container
+   * of every other step of a pipeline survives it); else the least recently used of all.
+   */
   private evictOneIdle(): boolean {
+    const containers = new Map<string, number>();
+    for (const c of this.busy) if (c.actionKey) containers.set(c.actionKey, (containers.get(c.actionKey) ?? 0) + 1);
+    for (const [key, list] of this.idle) containers.set(key, (containers.get(key) ?? 0) + list.length);
     let oldest: { key: string; c: Container } | undefined;
+    let oldestSpare: { key: string; c: Container } | undefined;
     for (const [key, list] of this.idle) {
-      for (const c of list) if (!oldest || c.lastUsed < oldest.c.lastUsed) oldest = { key, c };
+      const spare = (containers.get(key) ?? 0) > 1;
+      for (const c of list) {
+        if (!oldest || c.lastUsed < oldest.c.lastUsed) oldest = { key, c };
+        if (spare && (!oldestSpare || c.lastUsed < oldestSpare.c.lastUsed)) oldestSpare = { key, c };
+      }
     }
+    oldest = oldestSpare ?? oldest;
     if (!oldest) return false;
     this.removeIdle(oldest.key, oldest.c);
     void oldest.c.destroy();

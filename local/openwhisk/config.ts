@@ -85,10 +85,10 @@ export function defaultOptions(): PlatformOptions {
     // Each container is a Node.js process of ~40 MB; bound them by the cores, not by demand.
     maxContainers: Math.max(8, availableParallelism() * 8),
     // As an invoker's user memory (containerPool.userMemory) bounds its containers by their memory
-    // limits: 2 GB per core (at least 4 GB), so CPU-bound 512 MB actions do not crowd the cores with
-    // processes and their cold starts, while a pipeline's actions all stay warm side by side (a
-    // budget below their sum evicts and cold-starts them in turn).
-    userMemoryMb: Math.max(4096, availableParallelism() * 2048),
+    // limits: 1.5 GB per core (at least 3 GB), so CPU-bound 512 MB actions run about one or two per
+    // core instead of crowding the cores with processes and their cold starts, while every step of a
+    // pipeline keeps its warm container (eviction takes an action's surplus containers first).
+    userMemoryMb: Math.max(3072, availableParallelism() * 1536),
     prewarm: 2,
     idleTimeoutMs: 10 * 60_000,
     blockingWaitMs: 60_000,

@@ -13,7 +13,7 @@ const USAGE = `usage: npm run local:openwhisk -- [options]
                        "maxContainers", "userMemoryMb", "prewarm", "idleTimeoutMs"}
   --max-containers N   most action containers at once                           env OW_LOCAL_MAX_CONTAINERS
   --user-memory MB     most memory (the actions' memory limits) of all          env OW_LOCAL_USER_MEMORY
-                       containers at once (default 2048 per core, ≥ 4096)
+                       containers at once (default 1536 per core, ≥ 3072)
   --prewarm N          started containers kept ready for cold starts (default 2) env OW_LOCAL_PREWARM
   --help`;
 

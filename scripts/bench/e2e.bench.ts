@@ -52,11 +52,19 @@ function finished(recs: Rec[], name: string, closed: Map<string, number>, into: 
   }
 }
 
+/** The provider's fire figures (Prometheus text): fires made and seconds spent in them, all triggers. */
+async function fireMetrics(): Promise<{ count: number; seconds: number }> {
+  const text = await (await fetch(`${stack.endpoints.PROVIDER_URL}/metrics`)).text();
+  const value = (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split("\n").filter((l) => l.startsWith(`${name} `)).join("\n"))?.[2] ?? 0);
+  return { count: value("feed_fire_duration_seconds_count"), seconds: value("feed_fire_duration_seconds_sum") };
+}
+
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 async function round(ow: Ow, sample: string, n: number, dir: string, label: string, quiet = false): Promise<void> {
   const rel = dir.slice(stack.data.length);
   const closed = new Map<string, number>();
+  const firesBefore = await fireMetrics();
   const since = Date.now();
   for (let i = 0; i < n; i++) {
     const name = `${label}-${String(i).padStart(5, "0")}.nxs`;
@@ -87,6 +95,7 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
     finished(await list(ow, since - 1000, DERIVED), DERIVED, previews, previewed);
   }
   if (quiet) return;
+  const firesAfter = await fireMetrics();
   const recs = await list(ow, since - 1000);
   const byId = new Map(recs.map((a) => [a.activationId, a]));
   const fireOf = new Map<string, { fire: Rec; time: number; listed: boolean }>();
@@ -158,6 +167,8 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   report(`${label}: close → fire, mean per file`, mean(closeToFire), "ms");
   report(`${label}:   storage event (close → provider), mean`, mean(storage), "ms");
   report(`${label}:   provider (event → fire), mean`, mean(provider), "ms");
+  const fires = firesAfter.count - firesBefore.count;
+  report(`${label}:   provider's fires (both triggers), mean round trip`, fires ? ((firesAfter.seconds - firesBefore.seconds) * 1000) / fires : 0, `ms × ${fires}`);
   if (listed) report(`${label}:   files found by listing a new directory`, listed, "files");
   report(`${label}: platform queue (fire → sequence start), mean`, mean(queue), "ms");
   report(`${label}: gaps between steps per ingest run`, mean(gaps), "ms");

@@ -211,4 +211,17 @@ describe("local openwhisk: which idle container makes room", function () {
     const two = await p.http("POST", "/api/v1/namespaces/_/actions/two?blocking=true", { who: "again" });
     expect(annotation(two.body, "initTime"), "two still has its other container").to.equal(undefined);
   });
+
+  it("scales an action out only into free room or surplus, never by evicting another action's only container", async () => {
+    // 768 MB, full: "one", "two" and "three" warm and idle, "one" the least recently used; then
+    // three of "two" at once
+    await p.http("POST", "/api/v1/namespaces/_/actions/one?blocking=true", { who: "warm" });
+    await p.http("POST", "/api/v1/namespaces/_/actions/three?blocking=true", { who: "warm" });
+    const runs = await Promise.all([1, 2, 3].map((who) => p.http("POST", "/api/v1/namespaces/_/actions/two?blocking=true", { who })));
+    for (const r of runs) expect(r.status).to.equal(200);
+    const waits = runs.map((r) => annotation(r.body, "waitTime") as number);
+    expect(Math.max(...waits), "the third waited for a container of its own action").to.be.greaterThan(250);
+    const one = await p.http("POST", "/api/v1/namespaces/_/actions/one?blocking=true", { who: "still warm?" });
+    expect(annotation(one.body, "initTime"), "one's only container was not evicted").to.equal(undefined);
+  });
 });

@@ -118,7 +118,10 @@ export class ContainerPool {
       if (!c.alive) continue;
       return this.lease(c, false);
     }
-    while (!this.fits(memoryMb)) if (!this.evictOneIdle()) return undefined;
+    // a further container of an action that has one already (busy) only takes free room or another
+    // action's surplus: scaling out one action never cold-starts another's only warm container
+    const scaleOut = [...this.busy].some((c) => c.actionKey === key);
+    while (!this.fits(memoryMb)) if (!this.evictOneIdle(scaleOut)) return undefined;
     let c: Container | undefined;
     if (memoryMb === this.opts.prewarmMemoryMb) {
       while (this.stems.length > 0 && !c) {
@@ -149,9 +152,9 @@ export class ContainerPool {
   /**
    * Destroys the least recently used idle container — one that is not its action's last container
    * if there is such (a burst of one action then gives back its own surplus, and the warm container
-   * of every other step of a pipeline survives it); else the least recently used of all.
+   * of every other step of a pipeline survives it); else, unless `spareOnly`, the least recently used.
    */
-  private evictOneIdle(): boolean {
+  private evictOneIdle(spareOnly = false): boolean {
     const containers = new Map<string, number>();
     for (const c of this.busy) if (c.actionKey) containers.set(c.actionKey, (containers.get(c.actionKey) ?? 0) + 1);
     for (const [key, list] of this.idle) containers.set(key, (containers.get(key) ?? 0) + list.length);
@@ -164,7 +167,7 @@ export class ContainerPool {
         if (spare && (!oldestSpare || c.lastUsed < oldestSpare.c.lastUsed)) oldestSpare = { key, c };
       }
     }
-    oldest = oldestSpare ?? oldest;
+    oldest = spareOnly ? oldestSpare : oldestSpare ?? oldest;
     if (!oldest) return false;
     this.removeIdle(oldest.key, oldest.c);
     void oldest.c.destroy();

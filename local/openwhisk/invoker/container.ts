@@ -7,6 +7,7 @@
 // intra-container concurrency does not collect them either.
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { setPriority } from "node:os";
 import { fileURLToPath } from "node:url";
 
 const RUNNER = fileURLToPath(new URL("../runtime/action-runner.cjs", import.meta.url));
@@ -14,6 +15,7 @@ const END_MARKER = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
 // How long to wait for the end markers after a result before giving up on the remaining logs.
 const LOG_SENTINEL_WAIT_MS = 2000;
 const PAGE_SIZE = 4096;
+const CONTAINER_NICENESS = 10;
 
 export interface RuntimeAnswer {
   status: number;
@@ -87,6 +89,15 @@ export class Container {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       serialization: "json",
     });
+    // In a real deployment actions run on invoker machines, apart from the storage, the feed provider
+    // and the controller; on one machine they share the cores. A lower CPU priority for containers
+    // keeps those services as responsive as they would be apart: a burst of CPU-bound actions then
+    // cannot delay the storage events, the fires and the dispatch that bring the next work.
+    try {
+      if (this.proc.pid) setPriority(this.proc.pid, CONTAINER_NICENESS);
+    } catch {
+      /* not permitted here: containers run at the platform's own priority */
+    }
     // "close" comes after the output pipes are drained, so the last log lines are in by then.
     this.exited = new Promise((res) => this.proc.once("close", () => res()));
     for (const name of ["stdout", "stderr"] as const) {

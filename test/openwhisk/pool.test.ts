@@ -225,3 +225,38 @@ describe("local openwhisk: which idle container makes room", function () {
     expect(annotation(one.body, "initTime"), "one's only container was not evicted").to.equal(undefined);
   });
 });
+
+describe("local openwhisk: busy actions keep their containers", function () {
+  this.timeout(60_000);
+  let p: Platform;
+  let dir: string;
+  const slow = `function main(p) { return new Promise((r) => setTimeout(() => r({ who: p.who }), 300)); }`;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "ow-churn-"));
+    p = await startPlatform({ dataDir: join(dir, "data"), args: ["--user-memory", "768", "--prewarm", "0"] });
+  });
+  after(async () => {
+    await p?.stop();
+    if (dir) removeDir(dir);
+  });
+
+  it("two actions with backlogs keep their own containers: a freed container goes to its own action first", async () => {
+    for (const name of ["left", "right"]) {
+      const r = await p.http("PUT", `/api/v1/namespaces/_/actions/${name}`, { exec: { kind: "nodejs:20", code: slow }, limits: { memory: 256 } });
+      expect(r.status).to.equal(200);
+    }
+    // 768 MB: "left" takes all three containers, "right" gets the first one freed; from then on a
+    // freed container is reused by its own action, not evicted for the other's cold start (which
+    // would then cost the first a cold start in turn)
+    const runs = await Promise.all([
+      ...[1, 2, 3, 4, 5, 6].map((who) => p.http("POST", "/api/v1/namespaces/_/actions/left?blocking=true", { who })),
+      ...[1, 2, 3, 4, 5, 6].map((who) => p.http("POST", "/api/v1/namespaces/_/actions/right?blocking=true", { who })),
+    ]);
+    for (const r of runs) expect(r.status).to.equal(200);
+    const cold = (from: typeof runs) => from.filter((r) => annotation(r.body, "initTime") !== undefined).length;
+    expect(cold(runs.slice(0, 6)), "left: its three first containers, never another").to.equal(3);
+    // right: the first freed container, and perhaps one of left's once left has no work left
+    expect(cold(runs.slice(6))).to.be.within(1, 2);
+  });
+});

@@ -216,24 +216,40 @@ export class ContainerPool {
     else this.shared.delete(c.actionKey);
   }
 
-  /** Serves the per-action queues in turn, one activation each per round, while containers allow. */
+  /**
+   * Serves the per-action queues in turn, one activation each per round, while containers allow.
+   * Each round first serves actions without any container (a feed's lifecycle call, the first batch
+   * of a step: they may take the room of an idle container), then those a warm container of their
+   * own awaits, and only then those that need another container: two busy actions never take each
+   * other's freed containers in turn, each taking a cold start.
+   */
   private dispatch(): void {
     let progress = true;
     while (this.queued > 0 && progress) {
       progress = false;
-      for (const [key, q] of [...this.queues]) {
-        const w = q[0]!;
-        const lease = this.tryAcquire(w.key, w.memoryMb, w.maxConcurrent);
-        if (!lease) continue;
-        q.shift();
-        this.queued--;
-        // served: to the back of the round
-        this.queues.delete(key);
-        if (q.length) this.queues.set(key, q);
-        progress = true;
-        w.resolve(lease);
+      for (const cls of ["first", "warm", "more"] as const) {
+        for (const [key, q] of [...this.queues]) {
+          if (this.classOf(key) !== cls) continue;
+          const w = q[0]!;
+          const lease = this.tryAcquire(w.key, w.memoryMb, w.maxConcurrent);
+          if (!lease) continue;
+          q.shift();
+          this.queued--;
+          // served: to the back of the round
+          this.queues.delete(key);
+          if (q.length) this.queues.set(key, q);
+          progress = true;
+          w.resolve(lease);
+        }
       }
     }
+  }
+
+  /** first: the action has no container; warm: one of its own can take it now; more: it needs another. */
+  private classOf(key: string): "first" | "warm" | "more" {
+    if ((this.shared.get(key)?.size ?? 0) > 0 || (this.idle.get(key)?.length ?? 0) > 0) return "warm";
+    for (const c of this.busy) if (c.actionKey === key) return "more";
+    return "first";
   }
 
   /** A changed or deleted action must never run old code: drop its warm containers. */

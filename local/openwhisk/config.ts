@@ -19,6 +19,8 @@ export interface PlatformOptions {
   namespaces: { namespace: string; auth: string }[];
   limits: Limits;
   maxContainers: number;
+  /** memory (MB) all containers together may have, as an OpenWhisk invoker's user memory */
+  userMemoryMb: number;
   prewarm: number;
   idleTimeoutMs: number;
   /** longest a blocking invoke waits before answering 202 */
@@ -29,6 +31,7 @@ export interface ConfigFile {
   namespaces?: { namespace: string; auth: string }[];
   limits?: Partial<Limits>;
   maxContainers?: number;
+  userMemoryMb?: number;
   prewarm?: number;
   idleTimeoutMs?: number;
 }
@@ -64,6 +67,7 @@ const configSchema = {
     },
     limits: limitsSchema,
     maxContainers: { type: "integer", minimum: 1 },
+    userMemoryMb: { type: "integer", minimum: 128 },
     prewarm: { type: "integer", minimum: 0 },
     idleTimeoutMs: { type: "integer", minimum: 1000 },
   },
@@ -80,6 +84,11 @@ export function defaultOptions(): PlatformOptions {
     limits: { ...DEFAULT_LIMITS },
     // Each container is a Node.js process of ~40 MB; bound them by the cores, not by demand.
     maxContainers: Math.max(8, availableParallelism() * 8),
+    // As an invoker's user memory (containerPool.userMemory) bounds its containers by their memory
+    // limits: 1.5 GB per core (at least 3 GB), so CPU-bound 512 MB actions run about one or two per
+    // core instead of crowding the cores with processes and their cold starts, while every step of a
+    // pipeline keeps its warm container (eviction takes an action's surplus containers first).
+    userMemoryMb: Math.max(3072, availableParallelism() * 1536),
     prewarm: 2,
     idleTimeoutMs: 10 * 60_000,
     blockingWaitMs: 60_000,
@@ -108,6 +117,7 @@ export function mergeConfig(opts: PlatformOptions, cfg: ConfigFile): PlatformOpt
     namespaces: ns,
     limits: { ...opts.limits, ...cfg.limits },
     maxContainers: cfg.maxContainers ?? opts.maxContainers,
+    userMemoryMb: cfg.userMemoryMb ?? opts.userMemoryMb,
     prewarm: cfg.prewarm ?? opts.prewarm,
     idleTimeoutMs: cfg.idleTimeoutMs ?? opts.idleTimeoutMs,
   };

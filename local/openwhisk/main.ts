@@ -10,8 +10,10 @@ const USAGE = `usage: npm run local:openwhisk -- [options]
   --data-dir DIR       where entities, activations and wskprops live             env OW_LOCAL_DATA_DIR
                        (default .local/openwhisk)
   --config FILE        JSON: {"namespaces":[{"namespace","auth"}], "limits":{...},  env OW_LOCAL_CONFIG
-                       "maxContainers", "prewarm", "idleTimeoutMs"}
+                       "maxContainers", "userMemoryMb", "prewarm", "idleTimeoutMs"}
   --max-containers N   most action containers at once                           env OW_LOCAL_MAX_CONTAINERS
+  --user-memory MB     most memory (the actions' memory limits) of all          env OW_LOCAL_USER_MEMORY
+                       containers at once (default 1536 per core, ≥ 3072)
   --prewarm N          started containers kept ready for cold starts (default 2) env OW_LOCAL_PREWARM
   --help`;
 
@@ -34,6 +36,7 @@ try {
       "data-dir": { type: "string" },
       config: { type: "string" },
       "max-containers": { type: "string" },
+      "user-memory": { type: "string" },
       prewarm: { type: "string" },
       help: { type: "boolean" },
     },
@@ -58,6 +61,7 @@ try {
     configFile: args.config ?? env.OW_LOCAL_CONFIG,
     maxContainers: integer("--max-containers", args["max-containers"] ?? env.OW_LOCAL_MAX_CONTAINERS, 1),
     prewarm: integer("--prewarm", args.prewarm ?? env.OW_LOCAL_PREWARM, 0),
+    userMemoryMb: integer("--user-memory", args["user-memory"] ?? env.OW_LOCAL_USER_MEMORY, 128),
   });
   const wskprops = join(dataDir, "wskprops");
   writeFileSync(wskprops, `APIHOST=${platform.url}\nAUTH=${platform.auth}\nNAMESPACE=${platform.namespace}\n`, { mode: 0o600 });

@@ -62,6 +62,7 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
   let url = "";
   const pool = new ContainerPool({
     maxContainers: opts.maxContainers,
+    userMemoryMb: opts.userMemoryMb,
     prewarm: opts.prewarm,
     prewarmMemoryMb: DEFAULT_LIMITS.memory,
     idleTimeoutMs: opts.idleTimeoutMs,

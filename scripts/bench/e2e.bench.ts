@@ -1,10 +1,17 @@
-// The whole pipeline on this machine, as `npm start` runs it: small NeXus files copied into the
-// storage folder, through storage event → provider → trigger fire → ingest sequence. For 10, 100 and
-// 1,000 files: files/s, latency from close() to the catalogue step's end (p50/p99), and where the
-// time goes — storage event + provider (close → fire accepted), platform dispatch (fire → sequence
-// start, and the gaps between steps), and each function's own time. The reference is the functions'
-// own time in the same run: the goal is provider + platform adding < 10 % to it.
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, fsyncSync } from "node:fs";
+// The whole pipeline on this machine, as `npm start` runs it: small NeXus files copied at once into
+// a watched folder of the storage, through storage event → provider → trigger fire → the ingest
+// sequence and derive. For each size (BENCH_E2E_SIZES, default 1,10,100,1000): files/s through ingest
+// and derive together, the first catalogue entry after the copy, latency from close() to the
+// catalogue step's end (p50/p99), and where the time goes per stage:
+//   storage event     close() → the provider received the event (the event's `time`)
+//   provider          event received → the trigger fire (settle, batch wait, outbox, ledger)
+//   platform queue    fire → sequence start, the gaps between its steps, each step's waitTime
+//   each function     its own time (activation duration) and its waits (waitTime, initTime)
+// The reference is the functions' own time in the same run: the goal is storage event + provider +
+// platform dispatch adding < 10 % to it. Waiting for a free container (waitTime) is shown apart:
+// once CPU-bound steps keep every core busy, work queues for capacity, not for the platform. A last round copies one file into a directory made just
+// before it (the new-directory path: watch, then list).
+import { closeSync, copyFileSync, fsyncSync, mkdirSync, mkdtempSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import openwhisk, { type Activation, type Dict } from "openwhisk";
@@ -12,86 +19,176 @@ import { writeNexus } from "../samples/detector-files.ts";
 import { GUEST_AUTH, LocalStack } from "../stack/stack.ts";
 import { report, summarise } from "./report.ts";
 
-type Rec = Activation<Dict> & { end: number; start: number };
+type Rec = Activation<Dict> & { end: number; start: number; duration: number };
+type Ow = ReturnType<typeof openwhisk>;
 const pathOf = (a: Rec) => String(a.annotations?.find((x) => x.key === "path")?.value ?? "");
+const note = (a: Rec, key: string) => Number(a.annotations?.find((x) => x.key === key)?.value ?? 0);
+/** the files an activation is done with: processed, skipped or failed */
+const filesOf = (a: Rec) => {
+  const r = (a.response?.result ?? {}) as Record<string, Array<{ path: string }> | undefined>;
+  return [...(r.files ?? []), ...(r.skipped ?? []), ...(r.failed ?? [])].map((f) => f.path);
+};
 
 const root = mkdtempSync(join(tmpdir(), "e2e-bench-"));
 process.env.SKIP_TYPECHECK = "1";
 const stack = LocalStack.onFreePorts(root);
+const INGEST = "facility-dev-ingest";
+const DERIVE = "facility/derive";
+const DERIVED = "facility-dev-derived";
 
-async function all(ow: ReturnType<typeof openwhisk>, since: number): Promise<Rec[]> {
+async function list(ow: Ow, since: number, name?: string): Promise<Rec[]> {
   const out: Rec[] = [];
   for (let skip = 0; ; skip += 200) {
-    const page = (await ow.activations.list({ docs: true, since, limit: 200, skip } as never)) as unknown as Rec[];
+    const page = (await ow.activations.list({ docs: true, since, limit: 200, skip, ...(name ? { name } : {}) } as never)) as unknown as Rec[];
     out.push(...page);
     if (page.length < 200) return out;
   }
 }
 
-async function round(ow: ReturnType<typeof openwhisk>, sample: string, n: number, label: string): Promise<void> {
-  const dir = join(stack.data, "bench", label);
-  mkdirSync(dir, { recursive: true });
+/** Files of `closed` that an activation of `name` finished, and the activation. */
+function finished(recs: Rec[], name: string, closed: Map<string, number>, into: Map<string, Rec>): void {
+  for (const a of recs) {
+    if (!pathOf(a).endsWith(`/${name}`) || !a.response?.success) continue;
+    for (const p of filesOf(a)) if (closed.has(p)) into.set(p, a);
+  }
+}
+
+/** The provider's fire figures (Prometheus text): fires made and seconds spent in them, all triggers. */
+async function fireMetrics(): Promise<{ count: number; seconds: number }> {
+  const text = await (await fetch(`${stack.endpoints.PROVIDER_URL}/metrics`)).text();
+  const value = (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split("\n").filter((l) => l.startsWith(`${name} `)).join("\n"))?.[2] ?? 0);
+  return { count: value("feed_fire_duration_seconds_count"), seconds: value("feed_fire_duration_seconds_sum") };
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+async function round(ow: Ow, sample: string, n: number, dir: string, label: string, quiet = false): Promise<void> {
+  const rel = dir.slice(stack.data.length);
   const closed = new Map<string, number>();
+  const firesBefore = await fireMetrics();
   const since = Date.now();
   for (let i = 0; i < n; i++) {
-    const name = `f-${String(i).padStart(5, "0")}.nxs`;
+    const name = `${label}-${String(i).padStart(5, "0")}.nxs`;
+    // copyFileSync closes the file it wrote: that close() is the instant latency counts from
     copyFileSync(sample, join(dir, name));
+    closed.set(`${rel}/${name}`, Date.now());
     const fd = openSync(join(dir, name), "r");
     fsyncSync(fd);
     closeSync(fd);
-    closed.set(`/bench/${label}/${name}`, Date.now());
   }
-  let recs: Rec[] = [];
-  const done = new Map<string, Rec>();
+  const ingested = new Map<string, Rec>();
+  const derived = new Map<string, Rec>();
   const deadline = Date.now() + 20 * 60_000;
-  while (done.size < n && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 1000));
-    recs = await all(ow, since - 1000);
-    for (const a of recs) {
-      if (!pathOf(a).endsWith("/facility-dev-ingest") || !a.response?.success) continue;
-      for (const f of ((a.response.result as Dict).files ?? []) as Array<{ path: string }>) if (closed.has(f.path)) done.set(f.path, a);
+  // only the two finishing activations are polled (a full listing each time would load the platform)
+  while ((ingested.size < n || derived.size < n) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, n >= 100 ? 2000 : 250));
+    finished(await list(ow, since - 1000, INGEST), INGEST, closed, ingested);
+    finished(await list(ow, since - 1000, DERIVE), DERIVE, closed, derived);
+  }
+  // the previews derive wrote go through the derived pipeline: the next round starts after it
+  const previews = new Map<string, number>();
+  for (const a of new Set(derived.values())) {
+    for (const f of ((a.response?.result as Dict)?.files ?? []) as Array<{ derived?: Array<{ path: string }> }>) for (const d of f.derived ?? []) previews.set(d.path, 0);
+  }
+  const previewed = new Map<string, Rec>();
+  while (previewed.size < previews.size && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, n >= 100 ? 2000 : 250));
+    finished(await list(ow, since - 1000, DERIVED), DERIVED, previews, previewed);
+  }
+  if (quiet) return;
+  const firesAfter = await fireMetrics();
+  const recs = await list(ow, since - 1000);
+  const byId = new Map(recs.map((a) => [a.activationId, a]));
+  const fireOf = new Map<string, { fire: Rec; time: number; listed: boolean }>();
+  for (const t of recs.filter((a) => a.name === "raw-files")) {
+    for (const e of ((t.response?.result as Dict)?.events ?? []) as Array<{ subject: string; time: string; data?: { recovered?: string } }>) {
+      if (closed.has(e.subject)) fireOf.set(e.subject, { fire: t, time: Date.parse(e.time), listed: !!e.data?.recovered });
     }
   }
-  const byId = new Map(recs.map((a) => [a.activationId, a]));
-  const fires = recs.filter((a) => a.name === "raw-files");
-  const fireOf = new Map<string, Rec>();
-  for (const t of fires) for (const e of ((t.response?.result as Dict)?.events ?? []) as Array<{ subject: string }>) fireOf.set(e.subject, t);
+  const first = Math.min(...closed.values());
   const latency: number[] = [];
-  let eventProvider = 0;
-  let dispatch = 0;
-  let functions = 0;
-  const perFunction = new Map<string, number>();
-  const seqsSeen = new Set<string>();
-  for (const [path, seq] of done) {
+  const storage: number[] = [];
+  const provider: number[] = [];
+  const closeToFire: number[] = [];
+  let listed = 0;
+  let firstCatalogue = Infinity;
+  const runs = new Map<string, { seq: Rec; steps: Rec[]; fire?: Rec; firstClose: number }>();
+  for (const [path, seq] of ingested) {
     const steps = ((seq.logs ?? []) as unknown as string[]).map((id) => byId.get(id)).filter((x): x is Rec => !!x);
     const cat = steps.find((s) => pathOf(s).endsWith("/facility/catalogue"));
     if (!cat) continue;
-    latency.push(cat.end - closed.get(path)!);
-    const fire = fireOf.get(path);
-    if (fire) eventProvider += fire.start - closed.get(path)!;
-    if (seqsSeen.has(seq.activationId)) continue;
-    // per sequence run (a batch of files): dispatch and the functions' own time, up to catalogue
-    seqsSeen.add(seq.activationId);
-    const upto = steps.slice(0, steps.indexOf(cat) + 1);
-    if (fire) dispatch += upto[0]!.start - fire.start;
-    for (let i = 0; i < upto.length; i++) {
-      const s = upto[i]!;
-      functions += s.end - s.start;
+    const close = closed.get(path)!;
+    latency.push(cat.end - close);
+    firstCatalogue = Math.min(firstCatalogue, cat.end);
+    const f = fireOf.get(path);
+    if (f) {
+      closeToFire.push(f.fire.start - close);
+      if (f.listed) listed++;
+      else {
+        storage.push(f.time - close);
+        provider.push(f.fire.start - f.time);
+      }
+    }
+    const run = runs.get(seq.activationId) ?? { seq, steps, fire: f?.fire, firstClose: close };
+    run.firstClose = Math.min(run.firstClose, close);
+    runs.set(seq.activationId, run);
+  }
+  // per sequence run (a batch of files): platform dispatch and the functions' own time
+  const queue: number[] = [];
+  const gaps: number[] = [];
+  const waits: number[] = [];
+  const own: number[] = [];
+  const perFn = new Map<string, { own: number[]; wait: number[]; init: number[] }>();
+  for (const { seq, steps, fire } of runs.values()) {
+    if (fire) queue.push(seq.start - fire.start);
+    let g = steps.length ? steps[0]!.start - seq.start : 0;
+    for (let i = 1; i < steps.length; i++) g += steps[i]!.start - steps[i - 1]!.end;
+    gaps.push(g);
+    // waitTime: from the step's invoke to its container (waiting for capacity: CPU-bound steps
+    // queue once the cores are busy); the rest of a gap is the platform's own dispatch
+    waits.push(steps.reduce((a, s) => a + note(s, "waitTime"), 0));
+    own.push(steps.reduce((a, s) => a + s.duration, 0));
+    for (const s of steps) {
       const fn = pathOf(s).split("/").pop()!;
-      perFunction.set(fn, (perFunction.get(fn) ?? 0) + (s.end - s.start));
-      if (i > 0) dispatch += s.start - upto[i - 1]!.end;
+      const e = perFn.get(fn) ?? { own: [], wait: [], init: [] };
+      e.own.push(s.duration);
+      e.wait.push(note(s, "waitTime"));
+      if (note(s, "initTime")) e.init.push(note(s, "initTime"));
+      perFn.set(fn, e);
     }
   }
-  const seconds = (Math.max(...[...done.values()].map((a) => a.end)) - since) / 1000;
+  const deriveRuns = new Set([...derived.values()]);
+  const derive = { own: [...deriveRuns].map((a) => a.duration), wait: [...deriveRuns].map((a) => note(a, "waitTime")) };
+  const lastDone = Math.max(...[...ingested.values(), ...derived.values()].map((a) => a.end));
   const l = summarise(latency);
-  console.log(`-- ${n} files (${done.size} through ingest, ${seqsSeen.size} sequence runs)`);
-  report(`${n} files: throughput close → ingest done`, done.size / seconds, "files/s");
-  report(`${n} files: latency close → catalogue p50`, l.p50, "ms");
-  report(`${n} files: latency close → catalogue p99`, l.p99, "ms");
-  const perFile = (x: number) => x / Math.max(1, seqsSeen.size);
-  report(`${n} files: storage event + provider, mean per file`, eventProvider / Math.max(1, done.size), "ms");
-  report(`${n} files: platform dispatch per sequence run`, perFile(dispatch), "ms", { name: "functions' own time", value: perFile(functions) });
-  for (const [fn, ms] of perFunction) report(`${n} files: ${fn} per sequence run`, perFile(ms), "ms", { name: "all functions", value: perFile(functions) });
+  const ownPerRun = mean(own);
+  const stepDispatch = Math.max(0, mean(gaps) - mean(waits));
+  const overheadPerRun = mean(closeToFire) + mean(queue) + stepDispatch;
+  console.log(`-- ${label}: ${n} files (${ingested.size} through ingest, ${derived.size} through derive, ${runs.size} ingest runs, ${deriveRuns.size} derive runs, ${previewed.size} previews catalogued)`);
+  report(`${label}: throughput, ingest and derive together`, (Math.min(ingested.size, derived.size) * 1000) / (lastDone - first), "files/s");
+  report(`${label}: first catalogue entry after the copy`, firstCatalogue - first, "ms");
+  if (previewed.size) report(`${label}: previews catalogued too, after the copy`, Math.max(...[...previewed.values()].map((a) => a.end)) - first, "ms");
+  report(`${label}: latency close → catalogue p50`, l.p50, "ms");
+  report(`${label}: latency close → catalogue p99`, l.p99, "ms");
+  report(`${label}: close → fire, mean per file`, mean(closeToFire), "ms");
+  report(`${label}:   storage event (close → provider), mean`, mean(storage), "ms");
+  report(`${label}:   provider (event → fire), mean`, mean(provider), "ms");
+  const fires = firesAfter.count - firesBefore.count;
+  report(`${label}:   provider's fires (both triggers), mean round trip`, fires ? ((firesAfter.seconds - firesBefore.seconds) * 1000) / fires : 0, `ms × ${fires}`);
+  if (listed) report(`${label}:   files found by listing a new directory`, listed, "files");
+  report(`${label}: platform queue (fire → sequence start), mean`, mean(queue), "ms");
+  report(`${label}: gaps between steps per ingest run`, mean(gaps), "ms");
+  report(`${label}:   of which waiting for a free container`, mean(waits), "ms", { name: "functions' own time", value: ownPerRun });
+  report(`${label}:   of which platform dispatch`, stepDispatch, "ms");
+  report(`${label}: event + provider + dispatch per ingest run`, overheadPerRun, "ms", { name: "functions' own time", value: ownPerRun });
+  report(`${label}:   the same with the waits for a free container`, overheadPerRun + mean(waits), "ms", { name: "functions' own time", value: ownPerRun });
+  for (const [fn, e] of perFn) {
+    report(`${label}: ${fn} own time per run`, mean(e.own), "ms", { name: "ingest functions", value: ownPerRun });
+    report(`${label}: ${fn} waitTime per run`, mean(e.wait), "ms");
+    if (e.init.length) report(`${label}: ${fn} cold starts (initTime mean)`, mean(e.init), `ms × ${e.init.length}`);
+  }
+  report(`${label}: derive own time per run`, mean(derive.own), "ms", { name: "ingest functions", value: ownPerRun });
+  report(`${label}: derive waitTime per run`, mean(derive.wait), "ms");
 }
 
 async function main(): Promise<void> {
@@ -101,11 +198,19 @@ async function main(): Promise<void> {
   console.log(`stack up and deployed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const ow = openwhisk({ apihost: stack.endpoints.OW_APIHOST, api_key: GUEST_AUTH });
   const sample = join(root, "scan.nxs");
-  await writeNexus(sample, { title: "bench", proposal: "p1", run: "1", instrument: "P11", sample: "s" });
-  await round(ow, sample, 3, "warmup");
-  // BENCH_E2E_SIZES=10,100 for a shorter run
-  const sizes = (process.env.BENCH_E2E_SIZES ?? "10,100,1000").split(",").map(Number);
-  for (const n of sizes) await round(ow, sample, n, `n${n}`);
+  // ~65 KB with two 128×128 detector frames: derive makes a preview of each file
+  await writeNexus(sample, { title: "bench", proposal: "p1", run: "1", instrument: "P11", sample: "s", frames: [2, 128, 128] });
+  // the files land in a folder the provider already watches (made, then warmed up with a few files)
+  const dir = join(stack.data, "bench", "raw");
+  mkdirSync(dir, { recursive: true });
+  await new Promise((r) => setTimeout(r, 3000));
+  await round(ow, sample, 3, dir, "warmup", true);
+  // BENCH_E2E_SIZES=1,10,100 for a shorter run
+  const sizes = (process.env.BENCH_E2E_SIZES ?? "1,10,100,1000").split(",").map(Number);
+  for (const n of sizes) await round(ow, sample, n, dir, `n${n}`);
+  const fresh = join(stack.data, "bench", `new-${Date.now()}`);
+  mkdirSync(fresh);
+  await round(ow, sample, 1, fresh, "new-dir");
 }
 
 main()

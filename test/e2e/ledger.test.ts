@@ -179,6 +179,8 @@ describe("end to end: every arriving file ends processed, or failed with its rea
     const outside = join(stack.state, "linked.nxs");
     copyFileSync(join(testdata, "SLS_Focus_2021-03-16_051.hdf5"), outside);
     mkdirSync(join(stack.data, "linked"), { recursive: true });
+    // watched (and listed empty) first: a file in a new directory's listing counts as arrived
+    await new Promise((r) => setTimeout(r, 1000));
     linkSync(outside, join(stack.data, "linked", "linked.nxs")); // IN_CREATE only: no close, no move
     await new Promise((r) => setTimeout(r, 2000));
     expect(await files("/linked/"), "no arrival, no entry").to.deep.equal([]);

@@ -2,7 +2,7 @@
 // trigger exactly once — also files written into a new directory in the same millisecond it was made
 // (before any watch on it can exist) — with full paths, paired moves and enrichment.
 import { expect } from "chai";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { sharedStack, stopSharedStack, tally, waitFor, type Stack } from "./support/stack.ts";
 
@@ -119,5 +119,34 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
     expect(moved.data).to.include({ oldPath: "/beamtime/moves/a.dat" });
     expect(moved.data.mask).to.not.include("IN_MOVED_FROM");
     expect(ev.filter((e) => e.type.endsWith("IN_MOVED_FROM"))).to.have.length(0);
+  });
+
+  it("a file still being written when its new directory is listed fires once, whole, when it closes", async () => {
+    mkdirSync(join(stack.root, "beamtime/slow"), { recursive: true });
+    await stack.createFeed("slow", {
+      source: { kind: "dcache", url: stack.frontend, paths: ["/beamtime/slow"], recursive: true, enrich: true, flags: ["IN_CLOSE_WRITE"], auth: { username: "demo", password: "demo" } },
+      batch: { maxEvents: 100, maxWaitMs: 50 },
+    });
+    await waitFor("source connected", async () => (await stack.readFeed("slow")).source?.state === "connected");
+    // the directory and the open file in the same instant: the listing finds the file before it is
+    // closed; the writer goes on in small writes for well over the listing's wait for a close
+    const dir = join(stack.root, "beamtime/slow/scan");
+    mkdirSync(dir);
+    const fd = openSync(join(dir, "growing.h5"), "w");
+    const chunk = Buffer.alloc(1000, 7);
+    for (let i = 0; i < 20; i++) {
+      writeSync(fd, chunk);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    closeSync(fd);
+    const ev = (await waitFor("the close fired", async () => {
+      const e = await stack.firedEvents("slow");
+      return e.length >= 1 ? e : undefined;
+    }, 15000, 200))!;
+    // late duplicates would come within the listing's wait: give them time to show
+    await new Promise((r) => setTimeout(r, 1500));
+    const all = await stack.firedEvents("slow");
+    expect(all.map((e) => e.subject)).to.deep.equal(["/beamtime/slow/scan/growing.h5"]);
+    expect(ev[0]!.data).to.include({ size: 20_000 });
   });
 });

@@ -33,6 +33,7 @@ functions:
       - trigger: ping
   shout:
     handler: handler.shout
+    concurrency: 4
   chain:
     sequence:
       - greet
@@ -101,6 +102,9 @@ describe("local openwhisk: serverless deploy / invoke / remove", function () {
     const greet = await p.ow.actions.get({ name: "owlocal-dev-greet" });
     expect(greet.exec.binary).to.equal(true);
     expect(greet.exec.kind).to.equal("nodejs:20");
+    // a function's \`concurrency\` becomes the action's limits.concurrency; absent, 1
+    expect(greet.limits.concurrency).to.equal(1);
+    expect((await p.ow.actions.get({ name: "owlocal-dev-shout" })).limits.concurrency).to.equal(4);
     const chain = await p.ow.actions.get({ name: "owlocal-dev-chain" });
     expect(chain.exec).to.deep.equal({ kind: "sequence", components: ["/guest/owlocal-dev-greet", "/guest/owlocal-dev-shout"] });
     expect((await p.ow.triggers.get({ name: "ping" })).name).to.equal("ping");

@@ -69,6 +69,7 @@ describe("serverless CLI with the project plugin", function () {
     expect(greet.query).to.deep.equal({ overwrite: "true" });
     expect(greet.body.exec).to.include({ kind: "nodejs:20", main: "main" });
     expect(greet.body.parameters).to.deep.equal([{ key: "greeting", value: "Moin" }]);
+    expect(greet.body.limits).to.include({ concurrency: 4 });
     const files = zipFiles(greet.body.exec.code);
     expect(Object.keys(files).sort()).to.deep.equal(["index.js", "package.json"]);
     expect(JSON.parse(files["package.json"]!)).to.deep.equal({ name: "greet", main: "index.js" });
@@ -133,6 +134,7 @@ describe("serverless CLI with the project plugin", function () {
     const writes = ow.calls.filter((c) => c.method !== "GET");
     expect(writes.map((c) => `${c.method} ${c.path}`)).to.deep.equal(["PUT /api/v1/namespaces/_/actions/fixture-dev-greet"]);
     expect(Object.keys(zipFiles(writes[0]!.body.exec.code)).sort()).to.deep.equal(["index.js", "package.json"]);
+    expect(writes[0]!.body.limits).to.include({ concurrency: 4 });
     expect(writes[0]!.body.annotations.map((a: { key: string }) => a.key)).to.include("provenance");
   });
 

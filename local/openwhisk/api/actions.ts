@@ -17,7 +17,8 @@ const LIMIT_RANGES = {
   timeout: { min: 100, max: 300_000, unit: "milliseconds" },
   memory: { min: 128, max: 512, unit: "MB" },
   logs: { min: 0, max: 10, unit: "MB" },
-  concurrency: { min: 1, max: 1, unit: "activations" },
+  // intra-container concurrency, on as deployments that enable it configure it (e.g. 1–500)
+  concurrency: { min: 1, max: 500, unit: "activations" },
 } as const;
 export const DEFAULT_LIMITS = { timeout: 60_000, memory: 256, logs: 10, concurrency: 1 };
 const MAX_SEQUENCE = 50;
@@ -78,6 +79,11 @@ function checkLimits(given: ActionBody["limits"], base: typeof DEFAULT_LIMITS): 
   const out = { ...base, ...given };
   for (const [k, r] of Object.entries(LIMIT_RANGES)) {
     const v = out[k as keyof typeof out];
+    if (k === "concurrency" && (v < r.min || v > r.max)) {
+      // OpenWhisk's own text (ConcurrencyLimit), which clients show as it is
+      const why = v < r.min ? `below allowed threshold of ${r.min}` : `exceeds allowed threshold of ${r.max}`;
+      throw new ApiError(400, `The request content was malformed:\nconcurrency ${v} ${why}`);
+    }
     if (v < r.min || v > r.max) {
       throw new ApiError(400, `limits.${k} is ${v} but must be between ${r.min} and ${r.max} ${r.unit}.`);
     }

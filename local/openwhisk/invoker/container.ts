@@ -1,9 +1,13 @@
 // One "container": a forked Node.js process running runtime/action-runner.cjs. It speaks the
 // runtime's /init and /run semantics over IPC, and this side owns its limits: the run timeout kills
 // the process, the memory limit is V8's heap cap plus a resident-size watchdog, and logs are cut per
-// activation at the runtime's end-of-activation markers, exactly as the OpenWhisk invoker does.
+// activation at the runtime's end-of-activation markers, exactly as the OpenWhisk invoker does. An
+// action whose `limits.concurrency` is above 1 runs several activations in one container at once
+// (each message carries its id); its logs are then not cut per activation, as OpenWhisk with
+// intra-container concurrency does not collect them either.
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { setPriority } from "node:os";
 import { fileURLToPath } from "node:url";
 
 const RUNNER = fileURLToPath(new URL("../runtime/action-runner.cjs", import.meta.url));
@@ -11,6 +15,7 @@ const END_MARKER = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
 // How long to wait for the end markers after a result before giving up on the remaining logs.
 const LOG_SENTINEL_WAIT_MS = 2000;
 const PAGE_SIZE = 4096;
+const CONTAINER_NICENESS = 10;
 
 export interface RuntimeAnswer {
   status: number;
@@ -33,6 +38,8 @@ export interface ContainerOptions {
   nodePath?: string;
 }
 
+type Reply = { type: string; id?: number; status: number; body: Record<string, unknown> } | null;
+
 interface Stream {
   lines: string[];
   partial: string;
@@ -49,8 +56,17 @@ export class Container {
   /** the action version this container was initialised with (undefined: a pre-warmed stem cell) */
   actionKey: string | undefined;
   lastUsed = Date.now();
+  /** activations this container may run at once (the action's limits.concurrency) */
+  maxConcurrent = 1;
+  /** activations leased to it now */
+  active = 0;
+  /** the initialisation of a container that runs several activations: the others wait for it */
+  initialising: Promise<StepOutcome> | undefined;
+  /** where the output of a container with maxConcurrent > 1 goes (it is not cut per activation) */
+  logSink: ((line: string) => void) | undefined;
   private dead = false;
-  private pending: ((msg: { type: string; status: number; body: Record<string, unknown> } | null) => void) | undefined;
+  private nextCall = 1;
+  private readonly pending = new Map<number, (msg: Reply) => void>();
   private streams: Record<"stdout" | "stderr", Stream> = {
     stdout: { lines: [], partial: "", markers: 0 },
     stderr: { lines: [], partial: "", markers: 0 },
@@ -73,6 +89,15 @@ export class Container {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       serialization: "json",
     });
+    // In a real deployment actions run on invoker machines, apart from the storage, the feed provider
+    // and the controller; on one machine they share the cores. A lower CPU priority for containers
+    // keeps those services as responsive as they would be apart: a burst of CPU-bound actions then
+    // cannot delay the storage events, the fires and the dispatch that bring the next work.
+    try {
+      if (this.proc.pid) setPriority(this.proc.pid, CONTAINER_NICENESS);
+    } catch {
+      /* not permitted here: containers run at the platform's own priority */
+    }
     // "close" comes after the output pipes are drained, so the last log lines are in by then.
     this.exited = new Promise((res) => this.proc.once("close", () => res()));
     for (const name of ["stdout", "stderr"] as const) {
@@ -90,18 +115,18 @@ export class Container {
       this.proc.once("exit", () => rej(new Error("the action container exited while starting")));
     });
     this.ready.catch(() => undefined);
-    this.proc.on("message", (m: { type: string; status: number; body: Record<string, unknown> }) => {
-      if (m?.type === "init" || m?.type === "run") {
-        const p = this.pending;
-        this.pending = undefined;
+    this.proc.on("message", (m: Reply) => {
+      if ((m?.type === "init" || m?.type === "run") && typeof m.id === "number") {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
         p?.(m);
       }
     });
     this.proc.once("exit", () => {
       this.dead = true;
-      const p = this.pending;
-      this.pending = undefined;
-      p?.(null);
+      const waiting = [...this.pending.values()];
+      this.pending.clear();
+      for (const p of waiting) p(null);
       this.markerWaiter?.();
     });
     // A child that closes its IPC channel or fails to send must not crash the platform.
@@ -121,18 +146,21 @@ export class Container {
       if (line.endsWith(END_MARKER)) {
         // An action that wrote without a final newline leaves its text in front of the marker.
         line = line.slice(0, -END_MARKER.length);
-        if (line) s.lines.push(`${timestamp()} ${name}: ${line}`);
+        if (line && this.logSink) this.logSink(`container ${this.id} ${name}: ${line}`);
+        else if (line) s.lines.push(`${timestamp()} ${name}: ${line}`);
         s.markers++;
         this.markerWaiter?.();
         continue;
       }
       if (name === "stderr" && line.includes("JavaScript heap out of memory")) this.heapExhausted = true;
-      s.lines.push(`${timestamp()} ${name}: ${line}`);
+      if (this.logSink) this.logSink(`container ${this.id} ${name}: ${line}`);
+      else s.lines.push(`${timestamp()} ${name}: ${line}`);
     }
   }
 
   private call(msg: object, timeoutMs: number): Promise<StepOutcome> {
     const started = performance.now();
+    const id = this.nextCall++;
     return new Promise((resolve) => {
       let watchdog: NodeJS.Timeout | undefined;
       const finish = (o: Omit<StepOutcome, "durationMs">) => {
@@ -141,7 +169,7 @@ export class Container {
         resolve({ ...o, durationMs: performance.now() - started });
       };
       const timer = setTimeout(() => {
-        this.pending = undefined;
+        this.pending.delete(id);
         this.kill();
         finish({ failure: "timeout" });
       }, timeoutMs);
@@ -152,13 +180,14 @@ export class Container {
           this.kill();
         }
       }, 50);
-      this.pending = (m) => {
+      const settle = (m: Reply) => {
         if (m) finish({ answer: { status: m.status, body: m.body } });
         else finish({ failure: this.heapExhausted || this.diedOfMemory() ? "memory" : "exit" });
       };
-      if (this.dead) return this.pending(null);
+      if (this.dead) return settle(null);
+      this.pending.set(id, settle);
       try {
-        this.proc.send(msg);
+        this.proc.send({ ...msg, id });
       } catch {
         this.kill();
       }

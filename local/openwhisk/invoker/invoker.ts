@@ -62,7 +62,8 @@ interface Limits {
   timeout: number;
   memory: number;
   logs: number;
-  concurrency: number;
+  /** absent in records stored before it was kept */
+  concurrency?: number;
 }
 
 function actionPath(where: QualifiedName): string {
@@ -149,7 +150,10 @@ export class Invoker {
     const exec = doc.exec as { kind: string; code: string; binary: boolean; main?: string };
     const path = fullName(opts.action.where);
     const key = `${path}@${doc.version}#${doc.updated}`;
-    const lease = await this.o.pool.acquire(key, limits.memory);
+    // limits.concurrency > 1: several activations share a container, and its logs are not cut per
+    // activation (OpenWhisk leaves them to an external log store); here they go to the platform's log
+    const concurrent = (limits.concurrency ?? 1) > 1;
+    const lease = await this.o.pool.acquire(key, limits.memory, limits.concurrency ?? 1);
     const c = lease.container;
     const waitTime = Math.round(performance.now() - opts.receivedAt);
     const start = Date.now();
@@ -158,15 +162,27 @@ export class Invoker {
     let initFailed = false;
     try {
       if (lease.cold) {
-        await c.ready;
-        const init = await c.init(
-          { name: opts.action.where.name, main: exec.main ?? "main", code: exec.code, binary: exec.binary, env: {} },
-          limits.timeout,
-        );
-        initTime = Math.round(init.durationMs);
-        if (!init.answer || init.answer.status !== 200) {
+        if (concurrent) c.logSink = (line) => this.o.log(`${path} ${line}`);
+        const init = (async () => {
+          await c.ready;
+          return c.init(
+            { name: opts.action.where.name, main: exec.main ?? "main", code: exec.code, binary: exec.binary, env: {} },
+            limits.timeout,
+          );
+        })();
+        if (concurrent) c.initialising = init;
+        const answer = await init;
+        initTime = Math.round(answer.durationMs);
+        if (!answer.answer || answer.answer.status !== 200) {
           initFailed = true;
-          outcome = init;
+          outcome = answer;
+        }
+      } else if (c.initialising) {
+        // another activation is initialising this container: run once it is done, fail as it did
+        const answer = await c.initialising;
+        if (!answer.answer || answer.answer.status !== 200) {
+          initFailed = true;
+          outcome = answer;
         }
       }
       outcome ??= await c.run(
@@ -196,7 +212,7 @@ export class Invoker {
     const reusable = !outcome!.failure && !initFailed && (status === "success" || status === "application error");
     // A failed init prints no end markers: stop the process and take what it wrote.
     if (initFailed) c.kill();
-    const logs = await collectLogs(c, !outcome!.failure && !initFailed, limits.logs);
+    const logs = concurrent ? [] : await collectLogs(c, !outcome!.failure && !initFailed, limits.logs);
     this.o.pool.release(c, reusable);
     const rec = this.record(activationId, opts, {
       start,

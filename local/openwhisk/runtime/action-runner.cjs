@@ -147,15 +147,17 @@ function endMarkers() {
 
 process.on("message", (msg) => {
   if (!msg || typeof msg !== "object") return;
+  // the id pairs each answer with its request: activations of an action with limits.concurrency > 1
+  // run here side by side and finish in any order
   if (msg.type === "init") {
     const r = init(msg.value || {});
-    reply({ type: "init", ...r });
+    reply({ type: "init", id: msg.id, ...r });
   } else if (msg.type === "run") {
     run(msg.message || {}).then((r) => {
       let body = r.body;
       try { JSON.stringify(body); } catch { body = { error: "The action did not produce a valid JSON response." }; r.status = 502; }
       endMarkers();
-      reply({ type: "run", status: r.status, body });
+      reply({ type: "run", id: msg.id, status: r.status, body });
     });
   }
 });

@@ -18,8 +18,15 @@ import type { SeenEntry, SeenStore } from "./seen-store.ts";
 /** Flags the watcher itself needs, whatever the registration asks for: directories and seen records. */
 const OWN_FLAGS: EventType[] = ["IN_CLOSE_WRITE", "IN_CREATE", "IN_DELETE", "IN_MOVED_FROM", "IN_MOVED_TO", "IN_DELETE_SELF"];
 const DEFAULT_MAX_DIRECTORIES = 10_000;
-/** a file listed while it may still be written waits this long for its own IN_CLOSE_WRITE */
-const PENDING_GRACE_MS = 2000;
+/**
+ * A file listed while it may still be written (in a directory made a moment ago, before its watch
+ * existed) waits this long for its own IN_CLOSE_WRITE; then, if it has not changed since the listing,
+ * it was closed before the watch began and fires. Short, because this is the latency of every file
+ * written into a new scan directory; a writer that pauses longer mid-file makes the file fire once
+ * now and again when it closes (changed), never not at all.
+ */
+const PENDING_GRACE_MS = 200;
+const PENDING_CHECK_MS = 50;
 /** a listed file modified this recently may still be open: it waits for its event, or to settle */
 const SETTLE_MS = 1000;
 /** a file moved in within this long after a listing emitted it may be that listing's file (see movedInRepeat) */
@@ -94,6 +101,7 @@ export class DcacheWatcher implements HubListener {
   /** files a listing emitted, and when: a move event for one of them may be older than the listing */
   private readonly listedAt = new Map<string, number>();
   private readonly pendingTimer: NodeJS.Timeout;
+  private checkQueued = false;
   private readonly wanted: Set<EventType> | undefined;
   private readonly subFlags: SelectorFlag[] | undefined;
   private readonly maxDirs: number;
@@ -115,8 +123,14 @@ export class DcacheWatcher implements HubListener {
     this.origin = `${o.endpoint.url}/api/v1/events`;
     this.chain = o.hub.ready().then(() => this.initial()).catch((e) => this.fail(e));
     this.pendingTimer = setInterval(() => {
-      if (this.pending.size > 0) void this.enqueue(() => this.checkPending());
-    }, 500);
+      // one check at a time on the chain, however busy it is
+      if (this.pending.size === 0 || this.checkQueued) return;
+      this.checkQueued = true;
+      void this.enqueue(() => {
+        this.checkQueued = false;
+        return this.checkPending();
+      });
+    }, PENDING_CHECK_MS);
     this.pendingTimer.unref();
   }
 

@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { activation } from "./activation.ts";
 
 export interface FunctionVersion {
   /** the action's fully qualified name, e.g. /guest/facility-dev-checksum */
@@ -26,10 +27,8 @@ function bundleHash(): string | null {
   return ownHash;
 }
 
+/** The running code and the activation it serves (lib/activation.ts: safe with concurrent activations). */
 export function functionVersion(): FunctionVersion {
-  return {
-    action: process.env.__OW_ACTION_NAME ?? null,
-    activationId: process.env.__OW_ACTIVATION_ID ?? null,
-    bundleSha256: bundleHash(),
-  };
+  const a = activation();
+  return { action: a.action, activationId: a.activationId, bundleSha256: bundleHash() };
 }

@@ -3,6 +3,7 @@
 // the batch: it moves into `failed` (with step, reason, permanent) and the rest goes on. Only what
 // concerns every file (bad parameters, refused credentials, an unreachable service) fails the step
 // as a whole: `{error, step, transient, paths}`, which stops the sequence and names its files.
+import { activation, asActivation } from "../../lib/activation.ts";
 import { ActionError, FileFailure, StepFailure, transientStatus } from "./errors.ts";
 import { mapLimit } from "./concurrency.ts";
 import { inputFiles, type FailedFile, type FileRecord, type SequenceResult, type Skip, type StepRecord } from "./files.ts";
@@ -47,7 +48,9 @@ function failure(step: string, file: FileRecord, e: unknown): FailedFile {
 /** Builds an OpenWhisk `main` for function `name` from its params schema and handler. */
 export function defineAction<P extends Record<string, unknown>>(name: string, paramsSchema: object, handler: Handler<P>) {
   const checkParams = validator<P>(paramsSchema, `parameters for ${name}`);
-  return async function main(params: Record<string, unknown>): Promise<Record<string, unknown>> {
+  // each run keeps its own activation's id and deadline, also when several share the process
+  return (params: Record<string, unknown>) => asActivation(() => run(params));
+  async function run(params: Record<string, unknown>): Promise<Record<string, unknown>> {
     const started = Date.now();
     let bytesRead = 0;
     let bytesWritten = 0;
@@ -55,7 +58,7 @@ export function defineAction<P extends Record<string, unknown>>(name: string, pa
     const step = (outcome: "ok" | "error", files: number, failed = 0): StepRecord => {
       const s: StepRecord = {
         function: name,
-        version: process.env.__OW_ACTION_VERSION || "0.1.0",
+        version: activation().actionVersion || "0.1.0",
         startedAt: new Date(started).toISOString(),
         durationMs: Date.now() - started,
         files,
@@ -139,5 +142,5 @@ export function defineAction<P extends Record<string, unknown>>(name: string, pa
       if (carried.skipped.length) out.skipped = carried.skipped;
       return out;
     }
-  };
+  }
 }

@@ -2,6 +2,7 @@
 // (size, mtime, checksums) on the frontend; WebDAV for streamed reads, HEAD with Want-Digest, PUT
 // and MKCOL; plus synchronous Range reads for the HDF5 library (lib/http). This module turns the
 // clients' failures into messages that name the parameter to check, and a 404 into NotFound.
+import { activation } from "../../lib/activation.ts";
 import { DcacheError, type Credentials, type DcacheEndpoint } from "../../lib/dcache/endpoint.ts";
 import { stat as namespaceStat } from "../../lib/dcache/namespace.ts";
 import { getRange, getStream, headFile, makeDirectories, putFile } from "../../lib/dcache/webdav.ts";
@@ -40,8 +41,8 @@ export const WHOLE_FILE_BYTES = 1024 * 1024;
 
 /** Milliseconds left before the OpenWhisk deadline (minus a margin), capped by `timeoutMs`. */
 export function requestTimeout(timeoutMs = 30_000): number {
-  const deadline = Number(process.env.__OW_DEADLINE);
-  if (!Number.isFinite(deadline) || deadline <= 0) return timeoutMs;
+  const { deadline } = activation();
+  if (deadline === null) return timeoutMs;
   return Math.max(100, Math.min(timeoutMs, deadline - Date.now() - 500));
 }
 

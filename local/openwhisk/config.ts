@@ -100,7 +100,9 @@ export function applyConfigFile(opts: PlatformOptions, file: string): PlatformOp
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
-    throw new Error(`cannot read the config file ${file}: ${(e as Error).message}. Give a JSON file like {"namespaces":[{"namespace":"alice","auth":"uuid:key"}]}.`);
+    throw new Error(
+      `cannot read the config file ${file}: ${(e as Error).message}. Give a JSON file like {"namespaces":[{"namespace":"alice","auth":"uuid:key"}]}.`,
+    );
   }
   if (!validateConfig(raw)) {
     const why = (validateConfig.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ");

@@ -45,7 +45,7 @@ try {
   fail((e as Error).message);
 }
 if (args.help) {
-  process.stdout.write(USAGE + "\n");
+  process.stdout.write(`${USAGE}\n`);
   process.exit(0);
 }
 

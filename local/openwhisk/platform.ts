@@ -80,11 +80,19 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
     identityOf: (uuid, ns) => auth.withUuid(uuid) ?? auth.ownerOf(ns),
     log,
   });
-  const router = createRouter(auth, { store, activations, invoker, ruleRuns, pool, throttles, blockingWaitMs: opts.blockingWaitMs, log }, () => url);
+  const router = createRouter(
+    auth,
+    { store, activations, invoker, ruleRuns, pool, throttles, blockingWaitMs: opts.blockingWaitMs, log },
+    () => url,
+  );
   const server = createApiServer(router, log, createBodyLimit(auth));
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) =>
-      reject(new Error(`cannot listen on ${opts.host}:${opts.port}: ${e.code === "EADDRINUSE" ? "the port is in use; give another with --port (0 = any free port)" : e.message}`)),
+      reject(
+        new Error(
+          `cannot listen on ${opts.host}:${opts.port}: ${e.code === "EADDRINUSE" ? "the port is in use; give another with --port (0 = any free port)" : e.message}`,
+        ),
+      ),
     );
     server.listen(opts.port, opts.host, () => resolve());
   });

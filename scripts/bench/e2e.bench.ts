@@ -39,7 +39,13 @@ const DERIVED = "facility-dev-derived";
 async function list(ow: Ow, since: number, name?: string): Promise<Rec[]> {
   const out: Rec[] = [];
   for (let skip = 0; ; skip += 200) {
-    const page = (await ow.activations.list({ docs: true, since, limit: 200, skip, ...(name ? { name } : {}) } as never)) as unknown as Rec[];
+    const page = (await ow.activations.list({
+      docs: true,
+      since,
+      limit: 200,
+      skip,
+      ...(name ? { name } : {}),
+    } as never)) as unknown as Rec[];
     out.push(...page);
     if (page.length < 200) return out;
   }
@@ -56,7 +62,15 @@ function finished(recs: Rec[], name: string, closed: Map<string, number>, into: 
 /** The provider's fire figures (Prometheus text): fires made and seconds spent in them, all triggers. */
 async function fireMetrics(): Promise<{ count: number; seconds: number }> {
   const text = await (await fetch(`${stack.endpoints.PROVIDER_URL}/metrics`)).text();
-  const value = (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split("\n").filter((l) => l.startsWith(`${name} `)).join("\n"))?.[2] ?? 0);
+  const value = (name: string) =>
+    Number(
+      /^(\S+) (\S+)$/m.exec(
+        text
+          .split("\n")
+          .filter((l) => l.startsWith(`${name} `))
+          .join("\n"),
+      )?.[2] ?? 0,
+    );
   return { count: value("feed_fire_duration_seconds_count"), seconds: value("feed_fire_duration_seconds_sum") };
 }
 
@@ -88,7 +102,8 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   // the previews derive wrote go through the derived pipeline: the next round starts after it
   const previews = new Map<string, number>();
   for (const a of new Set(derived.values())) {
-    for (const f of ((a.response?.result as Dict)?.files ?? []) as Array<{ derived?: Array<{ path: string }> }>) for (const d of f.derived ?? []) previews.set(d.path, 0);
+    for (const f of ((a.response?.result as Dict)?.files ?? []) as Array<{ derived?: Array<{ path: string }> }>)
+      for (const d of f.derived ?? []) previews.set(d.path, 0);
   }
   const previewed = new Map<string, Rec>();
   while (previewed.size < previews.size && Date.now() < deadline) {
@@ -101,7 +116,11 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   const byId = new Map(recs.map((a) => [a.activationId, a]));
   const fireOf = new Map<string, { fire: Rec; time: number; listed: boolean }>();
   for (const t of recs.filter((a) => a.name === "raw-files")) {
-    for (const e of ((t.response?.result as Dict)?.events ?? []) as Array<{ subject: string; time: string; data?: { recovered?: string } }>) {
+    for (const e of ((t.response?.result as Dict)?.events ?? []) as Array<{
+      subject: string;
+      time: string;
+      data?: { recovered?: string };
+    }>) {
       if (closed.has(e.subject)) fireOf.set(e.subject, { fire: t, time: Date.parse(e.time), listed: !!e.data?.recovered });
     }
   }
@@ -164,24 +183,38 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   const ownPerRun = mean(own);
   const stepDispatch = Math.max(0, mean(gaps) - mean(waits));
   const overheadPerRun = mean(closeToFire) + mean(queue) + stepDispatch;
-  console.log(`-- ${label}: ${n} files (${ingested.size} through ingest, ${derived.size} through derive, ${runs.size} ingest runs, ${deriveRuns.size} derive runs, ${previewed.size} previews catalogued)`);
-  report(`${label}: throughput, ingest and derive together`, (Math.min(ingested.size, derived.size) * 1000) / (lastDone - first), "files/s");
+  console.log(
+    `-- ${label}: ${n} files (${ingested.size} through ingest, ${derived.size} through derive, ${runs.size} ingest runs, ${deriveRuns.size} derive runs, ${previewed.size} previews catalogued)`,
+  );
+  report(
+    `${label}: throughput, ingest and derive together`,
+    (Math.min(ingested.size, derived.size) * 1000) / (lastDone - first),
+    "files/s",
+  );
   report(`${label}: first catalogue entry after the copy`, firstCatalogue - first, "ms");
-  if (previewed.size) report(`${label}: previews catalogued too, after the copy`, Math.max(...[...previewed.values()].map((a) => a.end)) - first, "ms");
+  if (previewed.size)
+    report(`${label}: previews catalogued too, after the copy`, Math.max(...[...previewed.values()].map((a) => a.end)) - first, "ms");
   report(`${label}: latency close → catalogue p50`, l.p50, "ms");
   report(`${label}: latency close → catalogue p99`, l.p99, "ms");
   report(`${label}: close → fire, mean per file`, mean(closeToFire), "ms");
   report(`${label}:   storage event (close → provider), mean`, mean(storage), "ms");
   report(`${label}:   provider (event → fire), mean`, mean(provider), "ms");
   const fires = firesAfter.count - firesBefore.count;
-  report(`${label}:   provider's fires (both triggers), mean round trip`, fires ? ((firesAfter.seconds - firesBefore.seconds) * 1000) / fires : 0, `ms × ${fires}`);
+  report(
+    `${label}:   provider's fires (both triggers), mean round trip`,
+    fires ? ((firesAfter.seconds - firesBefore.seconds) * 1000) / fires : 0,
+    `ms × ${fires}`,
+  );
   if (listed) report(`${label}:   files found by listing a new directory`, listed, "files");
   report(`${label}: platform queue (fire → sequence start), mean`, mean(queue), "ms");
   report(`${label}: gaps between steps per ingest run`, mean(gaps), "ms");
   report(`${label}:   of which waiting for a free container`, mean(waits), "ms", { name: "functions' own time", value: ownPerRun });
   report(`${label}:   of which platform dispatch`, stepDispatch, "ms");
   report(`${label}: event + provider + dispatch per ingest run`, overheadPerRun, "ms", { name: "functions' own time", value: ownPerRun });
-  report(`${label}:   the same with the waits for a free container`, overheadPerRun + mean(waits), "ms", { name: "functions' own time", value: ownPerRun });
+  report(`${label}:   the same with the waits for a free container`, overheadPerRun + mean(waits), "ms", {
+    name: "functions' own time",
+    value: ownPerRun,
+  });
   for (const [fn, e] of perFn) {
     report(`${label}: ${fn} own time per run`, mean(e.own), "ms", { name: "ingest functions", value: ownPerRun });
     report(`${label}: ${fn} waitTime per run`, mean(e.wait), "ms");

@@ -23,7 +23,14 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
 
   it("delivers every file of scan directories made while the feed runs, exactly once", async () => {
     await stack.createFeed("tree", {
-      source: { kind: "dcache", url: stack.frontend, paths: ["/beamtime"], recursive: true, flags: ["IN_CLOSE_WRITE"], auth: { username: "demo", password: "demo" } },
+      source: {
+        kind: "dcache",
+        url: stack.frontend,
+        paths: ["/beamtime"],
+        recursive: true,
+        flags: ["IN_CLOSE_WRITE"],
+        auth: { username: "demo", password: "demo" },
+      },
       batch: { maxEvents: 500, maxWaitMs: 100 },
     });
     await waitFor("source connected", async () => (await stack.readFeed("tree")).source?.state === "connected");
@@ -42,16 +49,28 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
       written.push(`/beamtime/raw/scan-${s}/det1/master.nxs`);
       await new Promise((r) => setTimeout(r, 30));
     }
-    let got = await waitFor("every file delivered", async () => {
-      const ev = await stack.firedEvents("tree");
-      const t = tally(written, ev.map((e) => e.subject));
-      if (t.missing.length > 0) throw new Error(`${t.missing.length} of ${written.length} missing, e.g. ${t.missing.slice(0, 3).join(", ")}`);
-      return ev;
-    }, 30000, 300);
+    let got = await waitFor(
+      "every file delivered",
+      async () => {
+        const ev = await stack.firedEvents("tree");
+        const t = tally(
+          written,
+          ev.map((e) => e.subject),
+        );
+        if (t.missing.length > 0)
+          throw new Error(`${t.missing.length} of ${written.length} missing, e.g. ${t.missing.slice(0, 3).join(", ")}`);
+        return ev;
+      },
+      30000,
+      300,
+    );
     // let late duplicates (pending listings, replays) show up before counting them
     await new Promise((r) => setTimeout(r, 2000));
     got = await stack.firedEvents("tree");
-    const t = tally(written, got.map((e) => e.subject));
+    const t = tally(
+      written,
+      got.map((e) => e.subject),
+    );
     console.log(`      written ${written.length}, delivered ${got.length}, missing ${t.missing.length}, duplicates ${t.duplicates}`);
     expect(t.missing).to.deep.equal([]);
     expect(t.extra).to.deep.equal([]);
@@ -68,25 +87,49 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
         before.push(`/${d}/old-${f}.nxs`);
       }
     }
-    const source = { kind: "dcache", url: stack.frontend, paths: ["/existing"], recursive: true, auth: { username: "demo", password: "demo" } };
+    const source = {
+      kind: "dcache",
+      url: stack.frontend,
+      paths: ["/existing"],
+      recursive: true,
+      auth: { username: "demo", password: "demo" },
+    };
     await stack.createFeed("existing-on", { source: { ...source, existing: true }, batch: { maxEvents: 100, maxWaitMs: 50 } });
     await stack.createFeed("existing-off", { source, batch: { maxEvents: 100, maxWaitMs: 50 } });
-    const got = await waitFor("the existing files fired", async () => {
-      const ev = await stack.firedEvents("existing-on");
-      return ev.length >= before.length ? ev : undefined;
-    }, 30000, 300);
+    const got = await waitFor(
+      "the existing files fired",
+      async () => {
+        const ev = await stack.firedEvents("existing-on");
+        return ev.length >= before.length ? ev : undefined;
+      },
+      30000,
+      300,
+    );
     await new Promise((r) => setTimeout(r, 2000));
-    const t = tally(before, (await stack.firedEvents("existing-on")).map((e) => e.subject));
+    const t = tally(
+      before,
+      (await stack.firedEvents("existing-on")).map((e) => e.subject),
+    );
     expect(t.missing).to.deep.equal([]);
     expect(t.duplicates).to.equal(0);
-    expect(got!.every((e) => e.data.size !== undefined && e.data.mtime !== undefined), "listed files carry size and mtime").to.equal(true);
+    expect(
+      got!.every((e) => e.data.size !== undefined && e.data.mtime !== undefined),
+      "listed files carry size and mtime",
+    ).to.equal(true);
     expect(await stack.firedEvents("existing-off")).to.deep.equal([]);
   });
 
   it("stops adding watches at maxDirectories and says so in READ", async () => {
     for (const d of ["capped/a", "capped/b", "capped/c"]) mkdirSync(join(stack.root, d), { recursive: true });
     await stack.createFeed("capped", {
-      source: { kind: "dcache", url: stack.frontend, paths: ["/capped"], recursive: true, maxDirectories: 2, auth: { username: "demo", password: "demo" } },
+      source: {
+        kind: "dcache",
+        url: stack.frontend,
+        paths: ["/capped"],
+        recursive: true,
+        maxDirectories: 2,
+        auth: { username: "demo", password: "demo" },
+      },
     });
     const read = await waitFor("limit reported", async () => {
       const r = await stack.readFeed("capped");
@@ -99,7 +142,14 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
   it("pairs a move into one event with old and new path, and enriches IN_CLOSE_WRITE with size and ADLER32", async () => {
     mkdirSync(join(stack.root, "beamtime/moves"), { recursive: true });
     await stack.createFeed("moves", {
-      source: { kind: "dcache", url: stack.frontend, paths: ["/beamtime/moves"], recursive: true, enrich: true, auth: { token: "demo-token", via: "query" } },
+      source: {
+        kind: "dcache",
+        url: stack.frontend,
+        paths: ["/beamtime/moves"],
+        recursive: true,
+        enrich: true,
+        auth: { token: "demo-token", via: "query" },
+      },
       filter: { types: ["IN_CLOSE_WRITE", "IN_MOVED_TO"] },
       batch: { maxEvents: 100, maxWaitMs: 50 },
     });
@@ -107,10 +157,15 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
     writeFileSync(join(stack.root, "beamtime/moves/a.dat"), "hello world");
     await waitFor("close event", async () => (await stack.firedEvents("moves")).length >= 1, 15000, 200);
     renameSync(join(stack.root, "beamtime/moves/a.dat"), join(stack.root, "beamtime/moves/b.dat"));
-    const ev = (await waitFor("move event", async () => {
-      const e = await stack.firedEvents("moves");
-      return e.length >= 2 ? e : undefined;
-    }, 15000, 200))!;
+    const ev = (await waitFor(
+      "move event",
+      async () => {
+        const e = await stack.firedEvents("moves");
+        return e.length >= 2 ? e : undefined;
+      },
+      15000,
+      200,
+    ))!;
     const close = ev.find((e) => e.type.endsWith("IN_CLOSE_WRITE"))!;
     expect(close.subject).to.equal("/beamtime/moves/a.dat");
     expect(close.data).to.include({ size: 11, adler32: "1a0b045d" });
@@ -124,7 +179,15 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
   it("a file still being written when its new directory is listed fires once, whole, when it closes", async () => {
     mkdirSync(join(stack.root, "beamtime/slow"), { recursive: true });
     await stack.createFeed("slow", {
-      source: { kind: "dcache", url: stack.frontend, paths: ["/beamtime/slow"], recursive: true, enrich: true, flags: ["IN_CLOSE_WRITE"], auth: { username: "demo", password: "demo" } },
+      source: {
+        kind: "dcache",
+        url: stack.frontend,
+        paths: ["/beamtime/slow"],
+        recursive: true,
+        enrich: true,
+        flags: ["IN_CLOSE_WRITE"],
+        auth: { username: "demo", password: "demo" },
+      },
       batch: { maxEvents: 100, maxWaitMs: 50 },
     });
     await waitFor("source connected", async () => (await stack.readFeed("slow")).source?.state === "connected");
@@ -139,10 +202,15 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
       await new Promise((r) => setTimeout(r, 50));
     }
     closeSync(fd);
-    const ev = (await waitFor("the close fired", async () => {
-      const e = await stack.firedEvents("slow");
-      return e.length >= 1 ? e : undefined;
-    }, 15000, 200))!;
+    const ev = (await waitFor(
+      "the close fired",
+      async () => {
+        const e = await stack.firedEvents("slow");
+        return e.length >= 1 ? e : undefined;
+      },
+      15000,
+      200,
+    ))!;
     // late duplicates would come within the listing's wait: give them time to show
     await new Promise((r) => setTimeout(r, 1500));
     const all = await stack.firedEvents("slow");

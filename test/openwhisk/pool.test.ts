@@ -48,7 +48,9 @@ describe("local openwhisk: container pool", function () {
     await p.http("POST", "/api/v1/namespaces/_/actions/a?blocking=true", { who: "warmup" });
     const warm = await p.http("POST", "/api/v1/namespaces/_/actions/a?blocking=true", { who: "again" });
     expect(annotation(warm.body, "initTime")).to.equal(undefined);
-    await p.http("PUT", "/api/v1/namespaces/_/actions/a?overwrite=true", { exec: { kind: "nodejs:20", code: "function main() { return { v: 2 }; }" } });
+    await p.http("PUT", "/api/v1/namespaces/_/actions/a?overwrite=true", {
+      exec: { kind: "nodejs:20", code: "function main() { return { v: 2 }; }" },
+    });
     const fresh = await p.http("POST", "/api/v1/namespaces/_/actions/a?blocking=true", {});
     expect(fresh.body.response.result).to.deep.equal({ v: 2 });
     expect(annotation(fresh.body, "initTime")).to.be.a("number");
@@ -105,9 +107,7 @@ describe("local openwhisk: limits.concurrency and per-action queues", function (
   });
 
   it("runs up to limits.concurrency activations in one container at once", async () => {
-    const runs = await Promise.all(
-      ["a", "b", "c"].map((who) => p.http("POST", "/api/v1/namespaces/_/actions/c3?blocking=true", { who })),
-    );
+    const runs = await Promise.all(["a", "b", "c"].map((who) => p.http("POST", "/api/v1/namespaces/_/actions/c3?blocking=true", { who })));
     for (const r of runs) expect(r.status).to.equal(200);
     const results = runs.map((r) => r.body.response.result as { pid: number; seen: number });
     expect(new Set(results.map((x) => x.pid)).size, "one container (one process) for all three").to.equal(1);
@@ -117,11 +117,12 @@ describe("local openwhisk: limits.concurrency and per-action queues", function (
   });
 
   it("never runs more than limits.concurrency at once in a container; the rest wait", async () => {
-    const put = await p.http("PUT", "/api/v1/namespaces/_/actions/c2", { exec: { kind: "nodejs:20", code: COUNTING }, limits: { concurrency: 2 } });
+    const put = await p.http("PUT", "/api/v1/namespaces/_/actions/c2", {
+      exec: { kind: "nodejs:20", code: COUNTING },
+      limits: { concurrency: 2 },
+    });
     expect(put.status).to.equal(200);
-    const runs = await Promise.all(
-      [1, 2, 3, 4, 5].map((who) => p.http("POST", "/api/v1/namespaces/_/actions/c2?blocking=true", { who })),
-    );
+    const runs = await Promise.all([1, 2, 3, 4, 5].map((who) => p.http("POST", "/api/v1/namespaces/_/actions/c2?blocking=true", { who })));
     const results = runs.map((r) => r.body.response.result as { pid: number; seen: number });
     expect(new Set(results.map((x) => x.pid)).size).to.equal(1);
     expect(Math.max(...results.map((x) => x.seen))).to.equal(2);
@@ -141,10 +142,14 @@ describe("local openwhisk: limits.concurrency and per-action queues", function (
     const urgent = await p.http("POST", "/api/v1/namespaces/_/actions/urgent?blocking=true", { who: "urgent" });
     expect(urgent.status).to.equal(200);
     const ids = bulk.map((r) => r.body.activationId as string);
-    const records = await eventually(async () => {
-      const all = await Promise.all(ids.map((id) => p.http("GET", `/api/v1/namespaces/_/activations/${id}`)));
-      return all.every((r) => r.status === 200) ? all.map((r) => r.body) : undefined;
-    }, "bulk activations done", 20_000);
+    const records = await eventually(
+      async () => {
+        const all = await Promise.all(ids.map((id) => p.http("GET", `/api/v1/namespaces/_/activations/${id}`)));
+        return all.every((r) => r.status === 200) ? all.map((r) => r.body) : undefined;
+      },
+      "bulk activations done",
+      20_000,
+    );
     const before = records.filter((b) => b.start < urgent.body.start).length;
     // FIFO across actions would run all five first; in turn, the running one and at most one more
     expect(before, "bulk activations that started before the urgent one").to.be.at.most(2);
@@ -160,8 +165,15 @@ describe("local openwhisk: containers bounded by their memory (an invoker's user
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "ow-memory-"));
     p = await startPlatform({ dataDir: join(dir, "data"), args: ["--user-memory", "512", "--prewarm", "0"] });
-    for (const [name, memory] of [["small1", 256], ["small2", 256], ["big", 512]] as const) {
-      const r = await p.http("PUT", `/api/v1/namespaces/_/actions/${name}`, { exec: { kind: "nodejs:20", code: slow }, limits: { memory } });
+    for (const [name, memory] of [
+      ["small1", 256],
+      ["small2", 256],
+      ["big", 512],
+    ] as const) {
+      const r = await p.http("PUT", `/api/v1/namespaces/_/actions/${name}`, {
+        exec: { kind: "nodejs:20", code: slow },
+        limits: { memory },
+      });
       expect(r.status).to.equal(200);
     }
   });
@@ -171,10 +183,14 @@ describe("local openwhisk: containers bounded by their memory (an invoker's user
   });
 
   it("runs two 256 MB actions side by side in 512 MB, but a 512 MB one only alone", async () => {
-    const pair = await Promise.all(["small1", "small2"].map((a) => p.http("POST", `/api/v1/namespaces/_/actions/${a}?blocking=true`, { who: a })));
+    const pair = await Promise.all(
+      ["small1", "small2"].map((a) => p.http("POST", `/api/v1/namespaces/_/actions/${a}?blocking=true`, { who: a })),
+    );
     const pairWaits = pair.map((r) => annotation(r.body, "waitTime") as number);
     expect(Math.max(...pairWaits), "neither waited for the other").to.be.lessThan(300);
-    const mixed = await Promise.all(["small1", "big"].map((a) => p.http("POST", `/api/v1/namespaces/_/actions/${a}?blocking=true`, { who: a })));
+    const mixed = await Promise.all(
+      ["small1", "big"].map((a) => p.http("POST", `/api/v1/namespaces/_/actions/${a}?blocking=true`, { who: a })),
+    );
     for (const r of mixed) expect(r.status).to.equal(200);
     const mixedWaits = mixed.map((r) => annotation(r.body, "waitTime") as number);
     expect(Math.max(...mixedWaits), "one waited for the other's memory").to.be.greaterThan(300);
@@ -191,7 +207,10 @@ describe("local openwhisk: which idle container makes room", function () {
     dir = mkdtempSync(join(tmpdir(), "ow-evict-"));
     p = await startPlatform({ dataDir: join(dir, "data"), args: ["--user-memory", "768", "--prewarm", "0"] });
     for (const name of ["one", "two", "three"]) {
-      const r = await p.http("PUT", `/api/v1/namespaces/_/actions/${name}`, { exec: { kind: "nodejs:20", code: slow }, limits: { memory: 256 } });
+      const r = await p.http("PUT", `/api/v1/namespaces/_/actions/${name}`, {
+        exec: { kind: "nodejs:20", code: slow },
+        limits: { memory: 256 },
+      });
       expect(r.status).to.equal(200);
     }
   });
@@ -243,7 +262,10 @@ describe("local openwhisk: busy actions keep their containers", function () {
 
   it("two actions with backlogs keep their own containers: a freed container goes to its own action first", async () => {
     for (const name of ["left", "right"]) {
-      const r = await p.http("PUT", `/api/v1/namespaces/_/actions/${name}`, { exec: { kind: "nodejs:20", code: slow }, limits: { memory: 256 } });
+      const r = await p.http("PUT", `/api/v1/namespaces/_/actions/${name}`, {
+        exec: { kind: "nodejs:20", code: slow },
+        limits: { memory: 256 },
+      });
       expect(r.status).to.equal(200);
     }
     // 768 MB: "left" takes all three containers, "right" gets the first one freed; from then on a

@@ -20,7 +20,11 @@ function sls(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; ou
       process.execPath,
       [slsBin, ...args],
       // HOME without a .wskprops: only the OW_* variables configure the CLI.
-      { cwd: service, env: { ...process.env, HOME: home, SLS_TELEMETRY_DISABLED: "1", SLS_NOTIFICATIONS_MODE: "off", ...env }, timeout: 120000 },
+      {
+        cwd: service,
+        env: { ...process.env, HOME: home, SLS_TELEMETRY_DISABLED: "1", SLS_NOTIFICATIONS_MODE: "off", ...env },
+        timeout: 120000,
+      },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
     );
   });
@@ -63,7 +67,9 @@ describe("serverless CLI with the project plugin", function () {
     const r = await sls(["deploy"], env);
     expect(r.code, r.out).to.equal(0);
     expect(r.out).to.include("Deployment successful!");
-    const puts = Object.fromEntries(ow.calls.filter((c) => c.method === "PUT").map((c) => [c.path.replace("/api/v1/namespaces/_/", ""), c]));
+    const puts = Object.fromEntries(
+      ow.calls.filter((c) => c.method === "PUT").map((c) => [c.path.replace("/api/v1/namespaces/_/", ""), c]),
+    );
 
     const greet = puts["actions/fixture-dev-greet"]!;
     expect(greet.query).to.deep.equal({ overwrite: "true" });
@@ -73,7 +79,9 @@ describe("serverless CLI with the project plugin", function () {
     const files = zipFiles(greet.body.exec.code);
     expect(Object.keys(files).sort()).to.deep.equal(["index.js", "package.json"]);
     expect(JSON.parse(files["package.json"]!)).to.deep.equal({ name: "greet", main: "index.js" });
-    expect(files["index.js"]).to.include("Hello").and.not.to.match(/^import /m);
+    expect(files["index.js"])
+      .to.include("Hello")
+      .and.not.to.match(/^import /m);
     // the shipped zip is the build's, byte for byte
     expect(Buffer.from(greet.body.exec.code, "base64").equals(readFileSync(join(service, "dist/actions/greet.zip")))).to.equal(true);
 
@@ -85,10 +93,16 @@ describe("serverless CLI with the project plugin", function () {
     expect(provenance.git.dirty).to.be.a("boolean");
 
     expect(zipFiles(puts["actions/dcache/changes"]!.body.exec.code)).to.have.keys("index.js", "package.json");
-    expect(puts["actions/fixture-dev-twice"]!.body.exec).to.deep.equal({ kind: "sequence", components: ["/_/fixture-dev-greet", "/_/fixture-dev-greet"] });
+    expect(puts["actions/fixture-dev-twice"]!.body.exec).to.deep.equal({
+      kind: "sequence",
+      components: ["/_/fixture-dev-greet", "/_/fixture-dev-greet"],
+    });
 
     expect(puts["triggers/ticks"]!.body).to.deep.equal({
-      parameters: [{ key: "site", value: "DESY" }, { key: "beamline", value: "P11" }],
+      parameters: [
+        { key: "site", value: "DESY" },
+        { key: "beamline", value: "P11" },
+      ],
       annotations: [],
     });
     expect(puts["triggers/files"]!.body).to.deep.equal({

@@ -9,7 +9,17 @@ import { httpStatusOf } from "../invoker/invoker.ts";
 import type { ApiReply } from "../http/server.ts";
 import { presented } from "./activations.ts";
 import { actionListItem } from "./list-views.ts";
-import { checkBody, checkParametersSize, keyValueList, listOptions, nextVersion, overwrite, requireOwn, validator, type Call } from "./common.ts";
+import {
+  checkBody,
+  checkParametersSize,
+  keyValueList,
+  listOptions,
+  nextVersion,
+  overwrite,
+  requireOwn,
+  validator,
+  type Call,
+} from "./common.ts";
 
 const KINDS = ["nodejs:18", "nodejs:20", "nodejs:22"];
 const DEFAULT_KIND = "nodejs:20";
@@ -141,7 +151,8 @@ function reaches(call: Call, a: ResolvedAction, selfName: string, depth: number)
   for (const ref of exec.components ?? []) {
     if (ref === selfName) return true;
     try {
-      if (reaches(call, resolveAction(call.s.store, call.identity, parseQualified(ref, call.identity.namespace)), selfName, depth + 1)) return true;
+      if (reaches(call, resolveAction(call.s.store, call.identity, parseQualified(ref, call.identity.namespace)), selfName, depth + 1))
+        return true;
     } catch {
       // a dangling component cannot lead back to us
     }
@@ -179,10 +190,20 @@ export function putAction(call: Call, rest: string[]): ApiReply {
   if (existing && existing.collection !== "actions") throw new ApiError(409, Messages.conformance);
   if (existing && !overwrite(call)) throw new ApiError(409, Messages.exists);
   const old = existing?.doc;
-  if (!old && !body.exec) throw new ApiError(400, "exec undefined: a new action needs exec {kind, code} or {kind: \"sequence\", components}.");
+  if (!old && !body.exec)
+    throw new ApiError(400, 'exec undefined: a new action needs exec {kind, code} or {kind: "sequence", components}.');
   const exec = body.exec ? buildExec(call, q, body.exec) : (old!.exec as Record<string, unknown>);
-  let parameters = (body.parameters ?? (old?.parameters as KeyValue[] | undefined) ?? []).map((p) => ({ key: p.key, value: p.value, ...(p.init ? { init: true } : {}) }));
-  if (exec.kind === "sequence") parameters = withEntry(parameters.filter((p) => p.key !== "_actions"), "_actions", exec.components);
+  let parameters = (body.parameters ?? (old?.parameters as KeyValue[] | undefined) ?? []).map((p) => ({
+    key: p.key,
+    value: p.value,
+    ...(p.init ? { init: true } : {}),
+  }));
+  if (exec.kind === "sequence")
+    parameters = withEntry(
+      parameters.filter((p) => p.key !== "_actions"),
+      "_actions",
+      exec.components,
+    );
   let annotations = body.annotations ?? (old?.annotations as KeyValue[] | undefined) ?? [];
   annotations = withEntry(annotations, "exec", exec.kind);
   if (!old) annotations = withDefault(annotations, "provide-api-key", false);
@@ -206,7 +227,7 @@ export function deleteAction(call: Call, rest: string[]): ApiReply {
   requireOwn(call);
   const q = actionName(call, rest);
   const existing = call.s.store.get(call.ns, docName(q));
-  if (!existing || existing.collection !== "actions") throw new ApiError(404, Messages.notFound);
+  if (existing?.collection !== "actions") throw new ApiError(404, Messages.notFound);
   call.s.store.delete(call.ns, docName(q));
   call.s.pool.forget(`${fullName(q)}@`);
   return { status: 200, body: existing.doc };
@@ -231,7 +252,13 @@ export async function invokeAction(call: Call, rest: string[]): Promise<ApiReply
   const action = resolveAction(call.s.store, call.identity, q);
   checkFinal(action.annotations, action.params, payload as Record<string, unknown>);
   const finished = call.s.throttles.startInvocation(call.identity.namespace);
-  const run = call.s.invoker.invoke({ identity: call.identity, action, payload: payload as Record<string, unknown>, receivedAt, topmost: true });
+  const run = call.s.invoker.invoke({
+    identity: call.identity,
+    action,
+    payload: payload as Record<string, unknown>,
+    receivedAt,
+    topmost: true,
+  });
   void run.done.finally(finished);
   const headers = { "x-openwhisk-activation-id": run.activationId };
   if (!blocking) return { status: 202, body: { activationId: run.activationId }, headers };

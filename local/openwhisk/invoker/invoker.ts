@@ -173,14 +173,14 @@ export class Invoker {
         if (concurrent) c.initialising = init;
         const answer = await init;
         initTime = Math.round(answer.durationMs);
-        if (!answer.answer || answer.answer.status !== 200) {
+        if (answer.answer?.status !== 200) {
           initFailed = true;
           outcome = answer;
         }
       } else if (c.initialising) {
         // another activation is initialising this container: run once it is done, fail as it did
         const answer = await c.initialising;
-        if (!answer.answer || answer.answer.status !== 200) {
+        if (answer.answer?.status !== 200) {
           initFailed = true;
           outcome = answer;
         }
@@ -255,7 +255,10 @@ export class Invoker {
           logs: ids,
           status: "application error",
           result: { error: `Sequence component does not exist: ${ref}` },
-          extra: [{ key: "topmost", value: opts.topmost !== false }, { key: "waitTime", value: waitTime }],
+          extra: [
+            { key: "topmost", value: opts.topmost !== false },
+            { key: "waitTime", value: waitTime },
+          ],
         });
         this.store(rec, opts);
         return rec;
@@ -284,7 +287,10 @@ export class Invoker {
       logs: ids,
       status: response.status,
       result: response.result,
-      extra: [{ key: "topmost", value: opts.topmost !== false }, { key: "waitTime", value: waitTime }],
+      extra: [
+        { key: "topmost", value: opts.topmost !== false },
+        { key: "waitTime", value: waitTime },
+      ],
     });
     this.store(rec, opts);
     return rec;

@@ -167,7 +167,7 @@ export class ContainerPool {
         if (spare && (!oldestSpare || c.lastUsed < oldestSpare.c.lastUsed)) oldestSpare = { key, c };
       }
     }
-    oldest = spareOnly ? oldestSpare : oldestSpare ?? oldest;
+    oldest = spareOnly ? oldestSpare : (oldestSpare ?? oldest);
     if (!oldest) return false;
     this.removeIdle(oldest.key, oldest.c);
     void oldest.c.destroy();

@@ -37,7 +37,11 @@ function loadPlainCode(code, main) {
   const file = path.join(workDir, "index.js");
   const mod = { exports: {} };
   const factory = new Function(
-    "exports", "require", "module", "__filename", "__dirname",
+    "exports",
+    "require",
+    "module",
+    "__filename",
+    "__dirname",
     `${code}\n;try { return typeof ${main} === "function" ? ${main} : undefined; } catch (e) { return undefined; }`,
   );
   const declared = factory(mod.exports, createRequire(file), mod, file, workDir);
@@ -53,7 +57,10 @@ function loadZip(base64, main) {
   for (const [name, data] of Object.entries(files)) {
     const target = path.resolve(workDir, name);
     if (!target.startsWith(workDir + path.sep)) throw new Error(`zip entry ${name} points outside the action directory`);
-    if (name.endsWith("/")) { fs.mkdirSync(target, { recursive: true }); continue; }
+    if (name.endsWith("/")) {
+      fs.mkdirSync(target, { recursive: true });
+      continue;
+    }
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, data);
   }
@@ -65,7 +72,7 @@ function loadZip(base64, main) {
   }
   const req = createRequire(path.join(workDir, "index.js"));
   const entryPath = path.resolve(workDir, entry);
-  if (!fs.existsSync(entryPath) && !fs.existsSync(entryPath + ".js")) {
+  if (!fs.existsSync(entryPath) && !fs.existsSync(`${entryPath}.js`)) {
     throw new Error(`Zipped actions must contain either package.json or index.js at the root (${entry} not found).`);
   }
   let fn = pick(req(entryPath), main);
@@ -98,7 +105,7 @@ function init(value) {
 // The stack of a failed init, as the action's author needs it: frames inside this runner or inside
 // Node itself say where the platform is installed on the host, not what is wrong with the action.
 function initErrorText(e) {
-  if (!e || !e.stack) return String(e);
+  if (!e?.stack) return String(e);
   const here = new RegExp(`[ (]${__filename.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+:\\d+\\)?$`);
   const platformFrame = (line) =>
     /^\s+at /.test(line) && (here.test(line) || /[ (]node:[^ ]*\)?$/.test(line) || /at new Function \(<anonymous>\)$/.test(line));
@@ -141,8 +148,8 @@ async function run(msg) {
 }
 
 function endMarkers() {
-  process.stdout.write(END_MARKER + "\n");
-  process.stderr.write(END_MARKER + "\n");
+  process.stdout.write(`${END_MARKER}\n`);
+  process.stderr.write(`${END_MARKER}\n`);
 }
 
 process.on("message", (msg) => {
@@ -155,7 +162,12 @@ process.on("message", (msg) => {
   } else if (msg.type === "run") {
     run(msg.message || {}).then((r) => {
       let body = r.body;
-      try { JSON.stringify(body); } catch { body = { error: "The action did not produce a valid JSON response." }; r.status = 502; }
+      try {
+        JSON.stringify(body);
+      } catch {
+        body = { error: "The action did not produce a valid JSON response." };
+        r.status = 502;
+      }
       endMarkers();
       reply({ type: "run", id: msg.id, status: r.status, body });
     });
@@ -166,7 +178,12 @@ process.on("message", (msg) => {
 process.on("disconnect", () => process.exit(0));
 
 process.on("exit", () => {
-  if (workDir) try { fs.rmSync(workDir, { recursive: true, force: true }); } catch { /* best effort */ }
+  if (workDir)
+    try {
+      fs.rmSync(workDir, { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
 });
 
 reply({ type: "ready" });

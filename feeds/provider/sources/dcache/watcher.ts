@@ -82,9 +82,11 @@ function under(path: string, root: string): boolean {
 
 async function inParallel<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 export class DcacheWatcher implements HubListener {
@@ -121,7 +123,10 @@ export class DcacheWatcher implements HubListener {
     this.subFlags = all ? undefined : [...new Set<SelectorFlag>([...OWN_FLAGS, ...this.wanted!])];
     this.maxDirs = o.cfg.maxDirectories ?? DEFAULT_MAX_DIRECTORIES;
     this.origin = `${o.endpoint.url}/api/v1/events`;
-    this.chain = o.hub.ready().then(() => this.initial()).catch((e) => this.fail(e));
+    this.chain = o.hub
+      .ready()
+      .then(() => this.initial())
+      .catch((e) => this.fail(e));
     this.pendingTimer = setInterval(() => {
       // one check at a time on the chain, however busy it is
       if (this.pending.size === 0 || this.checkQueued) return;
@@ -210,12 +215,20 @@ export class DcacheWatcher implements HubListener {
       this.o.log.info("resuming on the same event channel", { channel, after: this.lastId, directories: this.dirs.size });
     } else if (this.lastChannel !== undefined) {
       // a new channel, or ours without a position to replay from (stopped before any event came)
-      this.o.log.warn("no position to resume from on this channel: rescanning the watched tree", { channel, storedChannel: this.lastChannel });
+      this.o.log.warn("no position to resume from on this channel: rescanning the watched tree", {
+        channel,
+        storedChannel: this.lastChannel,
+      });
       await this.scanTrees(roots, "emit", batch, this.lastChannel === channel ? "restart without a position" : "channel re-created");
     } else {
       // a new registration: files already there fire only when the feed asks for them (`existing`)
       await this.scanTrees(roots, this.o.cfg.existing ? "all" : "baseline", batch, "existing");
-      this.o.log.info("watching", { paths: roots, recursive: this.o.cfg.recursive, directories: this.dirs.size, existing: batch.out.length });
+      this.o.log.info("watching", {
+        paths: roots,
+        recursive: this.o.cfg.recursive,
+        directories: this.dirs.size,
+        existing: batch.out.length,
+      });
     }
     this.scannedChannel = channel;
     this.report();
@@ -282,7 +295,8 @@ export class DcacheWatcher implements HubListener {
         clearTimeout(from.timer);
         this.moves.delete(cookie!);
         const oldPath = join(from.item.dir, from.item.event.name!);
-        if ((this.wants(["IN_MOVED_TO"]) || this.wants(["IN_MOVED_FROM"])) && !repeat) this.emit(b, item, dir, name, mask, { oldPath, cookie });
+        if ((this.wants(["IN_MOVED_TO"]) || this.wants(["IN_MOVED_FROM"])) && !repeat)
+          this.emit(b, item, dir, name, mask, { oldPath, cookie });
         if (isDir) {
           this.dropTree(oldPath, true);
           this.o.seen.renameTree(this.regId, oldPath, path);
@@ -376,7 +390,13 @@ export class DcacheWatcher implements HubListener {
     const evMask = oldPath ? mask.filter((f) => f !== "IN_MOVED_FROM") : mask;
     const n = fromDcacheEvent(
       { event: { name, mask: evMask, ...(extra.cookie ? { cookie: extra.cookie } : {}) }, subscription: item.subscription },
-      { watchedPath: dir, eventId: item.id === undefined ? undefined : String(item.id), receivedAt: item.receivedAt, fallbackSource: this.origin, time },
+      {
+        watchedPath: dir,
+        eventId: item.id === undefined ? undefined : String(item.id),
+        receivedAt: item.receivedAt,
+        fallbackSource: this.origin,
+        time,
+      },
     );
     if (!n.ok) {
       this.o.log.warn("cannot express a dCache event as a CloudEvent; skipped", { error: n.error, dir });
@@ -465,7 +485,8 @@ export class DcacheWatcher implements HubListener {
             if (!changed) continue;
             const path = join(dir, child.fileName);
             if (mode !== "baseline" && mtime >= since - SETTLE_MS) {
-              if (!this.pending.has(path)) this.pending.set(path, { dir, name: child.fileName, size, mtime, since: Date.now(), subscription, holdId });
+              if (!this.pending.has(path))
+                this.pending.set(path, { dir, name: child.fileName, size, mtime, since: Date.now(), subscription, holdId });
               continue;
             }
             b.seen.push({ dir, name: child.fileName, entry: { size, mtime } });
@@ -482,7 +503,15 @@ export class DcacheWatcher implements HubListener {
       });
       queue = next;
     }
-    if (mode !== "baseline") this.o.log.info("rescanned", { roots, reason: reason ?? null, files, emitted, pending: this.pending.size, ms: Math.round(performance.now() - started) });
+    if (mode !== "baseline")
+      this.o.log.info("rescanned", {
+        roots,
+        reason: reason ?? null,
+        files,
+        emitted,
+        pending: this.pending.size,
+        ms: Math.round(performance.now() - started),
+      });
   }
 
   private emitListed(b: Batch, f: Listed, recovered: string): void {
@@ -495,7 +524,10 @@ export class DcacheWatcher implements HubListener {
       if (at.getTime() - t < LISTED_REPEAT_MS) break;
       this.listedAt.delete(p);
     }
-    this.emit(b, { subscription: f.subscription, receivedAt: at }, f.dir, f.name, ["IN_CLOSE_WRITE"], { recovered, time: new Date(f.mtime).toISOString() });
+    this.emit(b, { subscription: f.subscription, receivedAt: at }, f.dir, f.name, ["IN_CLOSE_WRITE"], {
+      recovered,
+      time: new Date(f.mtime).toISOString(),
+    });
     const last = b.out.at(-1);
     const ev = last && "event" in last ? last.event : undefined;
     if (ev && ev.subject === join(f.dir, f.name)) {
@@ -544,7 +576,8 @@ export class DcacheWatcher implements HubListener {
       if (adler) e.event.data.adler32 = adler;
       // exact size and mtime make the seen record exact too
       if (st.size !== undefined && st.mtime !== undefined) {
-        for (const s of b.seen) if (s.entry && s.dir === e.dir && s.name === e.name && s.entry.size < 0) s.entry = { size: st.size, mtime: st.mtime };
+        for (const s of b.seen)
+          if (s.entry && s.dir === e.dir && s.name === e.name && s.entry.size < 0) s.entry = { size: st.size, mtime: st.mtime };
       }
     });
   }

@@ -249,3 +249,38 @@ describe("functions/_shared run: the whole step fails", () => {
     expect(r.skipped).to.deep.equal([{ path: "/d/dir", reason: "a directory" }]);
   });
 });
+
+describe("functions/_shared run: concurrent activations in one process (limits.concurrency)", () => {
+  it("each run's step record names its own activation, though the runtime set another's meanwhile", async () => {
+    // OpenWhisk's Node.js runtime sets process.env.__OW_* as each run starts; a second run starting
+    // while the first waits overwrites them
+    const release: Array<() => void> = [];
+    const action = defineAction("catalogue", paramsSchema, async (_p, ctx) => {
+      await new Promise<void>((r) => release.push(r));
+      return { files: ctx.files };
+    });
+    const env = (id: string) =>
+      Object.assign(process.env, {
+        __OW_ACTIVATION_ID: id,
+        __OW_ACTION_NAME: `/guest/${id}-action`,
+        __OW_DEADLINE: String(Date.now() + 60_000),
+      });
+    const saved = { ...process.env };
+    try {
+      env("a1");
+      const first = action({ path: "/d/one.nxs" });
+      env("a2");
+      const second = action({ path: "/d/two.nxs" });
+      while (release.length < 2) await new Promise((r) => setTimeout(r, 1));
+      for (const r of release) r();
+      const [one, two] = (await Promise.all([first, second])) as Array<{ steps: StepRecord[] }>;
+      expect(one.steps.at(-1)).to.include({ activationId: "a1", action: "/guest/a1-action" });
+      expect(two.steps.at(-1)).to.include({ activationId: "a2", action: "/guest/a2-action" });
+    } finally {
+      for (const k of ["__OW_ACTIVATION_ID", "__OW_ACTION_NAME", "__OW_DEADLINE"]) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
+  });
+});

@@ -91,8 +91,13 @@ describe("end to end: every arriving file ends processed, or failed with its rea
     const all = await settled("/batch/", 7);
     const byName = Object.fromEntries(all.map((f) => [f.path.slice("/batch/".length), f]));
     for (const n of good) expect(byName[n]!.state, `${n}: ${byName[n]!.reason}`).to.equal("succeeded");
-    expect(byName["truncated.nxs"]).to.include({ state: "failed", step: "metadata", permanent: true });
+    // both pipelines fail a truncated file (ingest at metadata, derive reading it); the entry names one
+    expect(byName["truncated.nxs"]).to.include({ state: "failed", permanent: true });
     expect(byName["truncated.nxs"]!.reason).to.match(/truncated\.nxs is not a readable HDF5 file/);
+    const truncatedRules = Object.values(
+      (byName["truncated.nxs"] as unknown as { rules: Record<string, { state: string; step?: string }> }).rules,
+    );
+    expect(truncatedRules.map((r) => `${r.state}:${r.step}`).sort()).to.deep.equal(["failed:derive", "failed:metadata"]);
     expect(byName["random.nxs"]).to.include({ state: "failed", step: "metadata", permanent: true });
     expect(byName["random.nxs"]!.reason).to.match(/expected HDF5 \(NeXus\) but found no known signature/);
     expect((await datasetsIn("/batch")).length, "datasets in SciCat").to.equal(5);

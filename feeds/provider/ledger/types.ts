@@ -105,7 +105,8 @@ export function overallState(e: Pick<FileEntry, "rules" | "state">): FileState {
 /** Recomputes state, the first failure and the next retry time after rule outcomes changed. */
 export function settle(e: FileEntry, now: number): FileEntry {
   e.state = overallState(e);
-  const rules = Object.entries(e.rules);
+  // by rule name: which of several failures a list shows must not depend on which outcome came first
+  const rules = Object.entries(e.rules).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const failed = rules.find(([, r]) => r.state === "retrying") ?? rules.find(([, r]) => r.state === "failed");
   if (failed) {
     e.step = failed[1].step;

@@ -229,6 +229,15 @@ describe("feeds/provider ledger: a file's state from its rules", () => {
     expect(none.reason).to.match(/every rule of the trigger was inactive/);
   });
 
+  it("settle names the same failure whichever rule's outcome was recorded first", () => {
+    const ingest = r("failed", { step: "metadata", reason: "not HDF5", permanent: true });
+    const derive = r("failed", { step: "derive", reason: "cannot read a frame", permanent: true });
+    const one = settle(entry({ "guest/raw-files-ingest": ingest, "guest/raw-files-derive": derive }), 1);
+    const other = settle(entry({ "guest/raw-files-derive": derive, "guest/raw-files-ingest": ingest }), 1);
+    expect(one.step).to.equal(other.step);
+    expect(one.reason).to.equal(other.reason);
+  });
+
   it("retry: failed and inactive rules run again now with a fresh maxAgeSeconds; with no rule the file starts over", () => {
     const e = retryEntry(
       {

@@ -29,9 +29,19 @@ export class ActivationStore {
   total = 0;
   error: string | null = null;
   private cursor = 0;
+  private readonly ids = new Set<string>();
+  /** the poll in progress: two at once would both read from the same cursor and list records twice */
+  private polling: Promise<void> | undefined;
   constructor(private readonly onChange: () => void) {}
 
-  async pollOnce(): Promise<void> {
+  pollOnce(): Promise<void> {
+    this.polling ??= this.poll().finally(() => {
+      this.polling = undefined;
+    });
+    return this.polling;
+  }
+
+  private async poll(): Promise<void> {
     for (;;) {
       const r = await getJson<{ since: number; total: number; records: Act[]; error: string | null }>(
         `/api/activations?after=${this.cursor}&limit=5000`,
@@ -39,7 +49,11 @@ export class ActivationStore {
       this.since = r.since;
       this.total = r.total;
       this.error = r.error;
-      for (const a of r.records) this.records.push(a);
+      for (const a of r.records) {
+        if (this.ids.has(a.id)) continue;
+        this.ids.add(a.id);
+        this.records.push(a);
+      }
       if (r.records.length) this.cursor = r.records[r.records.length - 1]!.seq;
       if (r.records.length < 5000) break;
     }

@@ -91,6 +91,14 @@ describe("the Live view during a 1,000-file burst", function () {
       return [...byId.values()];
     };
     let all = await apiList();
+    const extra = () => {
+      const listedIds = new Set(all.map((a) => a.activationId));
+      return view.feed.records
+        .filter((r) => !listedIds.has(r.id))
+        .map((r) => `${r.name} ${r.kind} start ${r.start} (since ${view.feed.since})`)
+        .slice(0, 10)
+        .join("; ");
+    };
     const missing = () => {
       const known = new Set(view.feed.records.map((r) => r.id));
       return all
@@ -109,9 +117,9 @@ describe("the Live view during a 1,000-file burst", function () {
         return shown === all.length;
       },
       60_000,
-    );
+    ).catch(() => undefined);
     const listed = all.length;
-    expect(shown, missing()).to.equal(listed);
+    expect(shown, `lacking ${missing()}; extra ${extra()}`).to.equal(listed);
     // the list itself holds a row for each (rendered virtually: only those in view are in the DOM)
     expect(Number(await page.locator('[data-testid="live-list"]').getAttribute("data-rows"))).to.equal(listed);
     await screenshot(page, "live-burst");

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import openwhisk from "openwhisk";
 import { GUEST_AUTH, LocalStack } from "../../scripts/stack/stack.ts";
-import { activationsSince, faultyProxy, scicatToken, startStack, until } from "./support.ts";
+import { activationsSince, faultyProxy, scicatToken, startStack, until, rawFilesApi } from "./support.ts";
 
 const testdata = join(import.meta.dirname, "../data/nexus");
 const run = promisify(execFile);
@@ -30,15 +30,7 @@ describe("end to end: every arriving file ends processed, or failed with its rea
   let stack: LocalStack;
   let ow: Awaited<ReturnType<typeof startStack>>["ow"];
 
-  const provider = (path: string, init: RequestInit = {}) =>
-    fetch(`${stack.endpoints.PROVIDER_URL}/api/v1/registrations/guest/raw-files${path}`, {
-      ...init,
-      headers: {
-        authorization: `Basic ${Buffer.from(stack.endpoints.PROVIDER_AUTH).toString("base64")}`,
-        "x-owner-key": GUEST_AUTH,
-        "content-type": "application/json",
-      },
-    });
+  const provider = (path: string, init: RequestInit = {}) => rawFilesApi(stack, path, init);
 
   async function files(prefix: string): Promise<FileView[]> {
     const r = await provider(`/files?prefix=${encodeURIComponent(prefix)}&limit=1000`);

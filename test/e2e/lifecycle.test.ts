@@ -8,9 +8,9 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFi
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { GUEST_AUTH, type LocalStack } from "../../scripts/stack/stack.ts";
+import type { LocalStack } from "../../scripts/stack/stack.ts";
 import { rucioToken, rucioView, type RucioView } from "../../scripts/stack/rucio-view.ts";
-import { scicatToken, startStack, until } from "./support.ts";
+import { scicatToken, startStack, until, rawFilesApi } from "./support.ts";
 
 const testdata = join(import.meta.dirname, "../data/nexus");
 const GOOD = readdirSync(testdata).filter((n) => !n.endsWith(".md"));
@@ -39,15 +39,7 @@ describe("end to end: buffer → pipelines → archive, as each file's data mana
   let stack: LocalStack;
   let token: string;
 
-  const provider = (path: string, init: RequestInit = {}) =>
-    fetch(`${stack.endpoints.PROVIDER_URL}/api/v1/registrations/guest/raw-files${path}`, {
-      ...init,
-      headers: {
-        authorization: `Basic ${Buffer.from(stack.endpoints.PROVIDER_AUTH).toString("base64")}`,
-        "x-owner-key": GUEST_AUTH,
-        "content-type": "application/json",
-      },
-    });
+  const provider = (path: string, init: RequestInit = {}) => rawFilesApi(stack, path, init);
   const files = async (prefix: string): Promise<FileView[]> =>
     ((await (await provider(`/files?prefix=${encodeURIComponent(prefix)}&limit=1000`)).json()) as { files: FileView[] }).files;
   const settled = (prefix: string, n: number) =>

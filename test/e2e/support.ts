@@ -56,6 +56,18 @@ export function ingested(recs: Rec[]): Map<string, Dict> {
   return out;
 }
 
+/** The provider's API for the stack's raw-files registration, with the provider's and the owner's keys. */
+export function rawFilesApi(stack: LocalStack, path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${stack.endpoints.PROVIDER_URL}/api/v1/registrations/guest/raw-files${path}`, {
+    ...init,
+    headers: {
+      authorization: `Basic ${Buffer.from(stack.endpoints.PROVIDER_AUTH).toString("base64")}`,
+      "x-owner-key": GUEST_AUTH,
+      "content-type": "application/json",
+    },
+  });
+}
+
 export async function scicatToken(url: string): Promise<string> {
   const r = await fetch(`${url}/api/v3/auth/login`, {
     method: "POST",

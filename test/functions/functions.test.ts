@@ -2,6 +2,7 @@
 // Node.js runtime runs it) against real local peers as processes: local dCache, SciCat, Rucio,
 // and Mosquitto. Covers the documented behaviour for bad files, gone files, failing services and
 // replayed events, and that no secret reaches the logs.
+import { scicatToken } from "../e2e/support.ts";
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -273,16 +274,8 @@ describe("functions: bundles against the local stack", function () {
     });
 
     async function datasets(): Promise<any[]> {
-      const login = (await (
-        await fetch(`${stack.scicatUrl}/api/v3/auth/login`, {
-          method: "POST",
-          headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ username: "ingestor", password: "ingestor" }),
-        })
-      ).json()) as { access_token: string };
-      return (await (
-        await fetch(`${stack.scicatUrl}/api/v3/datasets`, { headers: { Authorization: `Bearer ${login.access_token}` } })
-      ).json()) as any[];
+      const token = await scicatToken(stack.scicatUrl);
+      return (await (await fetch(`${stack.scicatUrl}/api/v3/datasets`, { headers: { Authorization: `Bearer ${token}` } })).json()) as any[];
     }
 
     it("the beamtime's dmp.json gives owner fields and embargo, and the dataset records which plan applied", async () => {
@@ -374,15 +367,7 @@ describe("functions: bundles against the local stack", function () {
         ownerGroup: "p11-group",
       });
       expect(all[0].startTime).to.equal("2026-11-28T10:00:00.000Z");
-      const token = (
-        (await (
-          await fetch(`${stack.scicatUrl}/api/v3/auth/login`, {
-            method: "POST",
-            headers: { "Content-Type": "application/json" },
-            body: JSON.stringify({ username: "ingestor", password: "ingestor" }),
-          })
-        ).json()) as any
-      ).access_token;
+      const token = await scicatToken(stack.scicatUrl);
       const blocks = (await (
         await fetch(`${stack.scicatUrl}/api/v3/datasets/${encodeURIComponent(c.pid)}/origdatablocks`, {
           headers: { Authorization: `Bearer ${token}` },
@@ -833,15 +818,7 @@ describe("functions: bundles against the local stack", function () {
       expect(run.result.error, String(run.result.error)).to.equal(undefined);
       const c = (run.result.files as any[])[0].catalogue;
       expect(c.type).to.equal("derived");
-      const token = (
-        (await (
-          await fetch(`${stack.scicatUrl}/api/v3/auth/login`, {
-            method: "POST",
-            headers: { "Content-Type": "application/json" },
-            body: JSON.stringify({ username: "ingestor", password: "ingestor" }),
-          })
-        ).json()) as any
-      ).access_token;
+      const token = await scicatToken(stack.scicatUrl);
       const ds = (await (
         await fetch(`${stack.scicatUrl}/api/v3/datasets/${encodeURIComponent(c.pid)}`, { headers: { Authorization: `Bearer ${token}` } })
       ).json()) as any;

@@ -2,6 +2,7 @@
 // peers: one bad file never sinks its batch, files whose bytes break their name's promise fail
 // permanently and are never catalogued or placed, and a file changed after registration is a
 // visible failure (or, with reprocessChanged, updates SciCat and Rucio alike).
+import { scicatToken } from "../e2e/support.ts";
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { readFileSync, unlinkSync } from "node:fs";
@@ -76,14 +77,7 @@ describe("functions: per-file outcomes, strict formats, write-once", function ()
         dmp: FACILITY_DMP,
       },
     };
-    const login = (await (
-      await fetch(`${stack.scicatUrl}/api/v3/auth/login`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ username: "ingestor", password: "ingestor" }),
-      })
-    ).json()) as { access_token: string };
-    token = login.access_token;
+    token = await scicatToken(stack.scicatUrl);
     rucioToken = (
       await fetch(`${stack.rucioUrl}/auth/userpass`, {
         headers: { "X-Rucio-Account": "demo", "X-Rucio-Username": "demo", "X-Rucio-Password": "demo" },

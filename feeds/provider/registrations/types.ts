@@ -4,7 +4,7 @@ import { HttpError } from "../../../lib/http/server.ts";
 import type { FeedConfig } from "../../common/feed-params.ts";
 import type { FileState } from "../ledger/types.ts";
 import type { SourceState } from "../sources/types.ts";
-import type { StatusReason } from "../store/types.ts";
+import type { DeliveryStats, StatusReason } from "../store/types.ts";
 
 /** A lifecycle call that cannot be done: its status and what to do (lib/http/server.ts, docs/errors.md). */
 export class ApiError extends HttpError {}
@@ -19,17 +19,8 @@ export interface Sealed {
 export interface ReadView {
   config: FeedConfig;
   status: { active: boolean; dateChanged: number; dateChangedISO: string; reason: StatusReason | null };
-  delivery: {
-    pending: number;
-    fires: number;
-    firedEvents: number;
-    retries: number;
-    deadLettered: number;
-    dropped: number;
-    lastFire: number | null;
-    lastFireISO: string | null;
-    lastFireStatus: number | null;
-  };
+  /** the stored delivery counters, with the outbox depth and the last fire's time as ISO text */
+  delivery: DeliveryStats & { pending: number; lastFireISO: string | null };
   source: { kind: string; state: SourceState; detail?: string };
   /** files by state in the ledger (all zero when the feed's `delivery.ledger` is off) */
   files: Record<FileState, number>;

@@ -78,6 +78,20 @@ function fenceSql(sql: string, base: number): string {
   return sql.replace(/\$F(\d)/g, (_, d: string) => `$${base + Number(d)}`);
 }
 
+/** $1…$7 of the outbox insert: the registration, the events as columns, the new cursor and whether there is one. */
+function outboxInsertArgs(regId: string, intake: Intake): unknown[] {
+  const ev = intake.events;
+  return [
+    regId,
+    ev.map((e) => e.eventId),
+    ev.map((e) => e.body),
+    ev.map((e) => e.bytes),
+    ev.map((e) => e.receivedAt),
+    intake.cursor ?? null,
+    intake.cursor !== undefined,
+  ];
+}
+
 export class PostgresStore implements Store {
   readonly kind = "postgres";
   readonly pool: pg.Pool;
@@ -241,15 +255,7 @@ export class PostgresStore implements Store {
     const files = intake.files?.length ? intake.files : undefined;
     if (fence && !files) {
       // one statement: nothing is written unless the lease is still ours
-      const args = [
-        regId,
-        intake.events.map((e) => e.eventId),
-        intake.events.map((e) => e.body),
-        intake.events.map((e) => e.bytes),
-        intake.events.map((e) => e.receivedAt),
-        intake.cursor ?? null,
-        intake.cursor !== undefined,
-      ];
+      const args = outboxInsertArgs(regId, intake);
       const r = await this.pool.query(
         fenceSql(
           `WITH ${FENCE_CTE},
@@ -280,15 +286,7 @@ export class PostgresStore implements Store {
            SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) RETURNING seq),
          cur AS (UPDATE registrations SET cursor = $6 WHERE id = $1 AND $7::boolean RETURNING 1)
          SELECT seq FROM ins ORDER BY seq`,
-        [
-          regId,
-          intake.events.map((e) => e.eventId),
-          intake.events.map((e) => e.body),
-          intake.events.map((e) => e.bytes),
-          intake.events.map((e) => e.receivedAt),
-          intake.cursor ?? null,
-          intake.cursor !== undefined,
-        ],
+        outboxInsertArgs(regId, intake),
       );
       return intake.events.map((e, i) => ({ ...e, seq: Number(r.rows[i].seq) }));
     }

@@ -6,7 +6,7 @@
 // is counted.
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROVIDER_AUTH, sharedStack, stopSharedStack, tmp, waitFor, type Stack } from "./support/stack.ts";
 
@@ -34,7 +34,7 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
     // `inotifywait -r` (the local dCache's kernel events) misses subdirectories made in quick
     // succession right after their parent (6 of 40 tries here), and then their files' events.
     const tree = join(outside, "tree");
-    for (const d of ["staging", "final", "in", "shm", "rsync", "instrument", "cp", "grow"]) mkdirSync(join(tree, d), { recursive: true });
+    for (const d of ["staging", "final", "in", "shm", "rsync", "instrument", "cp", "grow", "reads"]) mkdirSync(join(tree, d), { recursive: true });
     for (let i = 0; i < 3; i++) writeFileSync(join(tree, `staging/m${i}.nxs`), `staged ${i}`);
     renameSync(tree, root());
   });
@@ -203,6 +203,28 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
     expect(lines!.join("\n"))
       .to.match(/filter.types leaves out IN_MOVED_TO/)
       .and.match(/source.flags leaves out IN_MOVED_TO/);
+  });
+
+  it("asks dCache for arrivals only: reads and attribute changes in the watched tree stream nothing to the provider", async () => {
+    await stack.createFeed("reads", {
+      source: { kind: "dcache", url: stack.frontend, paths: ["/arrive/reads"], auth: { username: "demo", password: "demo" } },
+      batch: { maxEvents: 100, maxWaitMs: 20 },
+    });
+    await waitFor("source connected", async () => (await stack.readFeed("reads")).source?.state === "connected");
+    const received = () => metric("feed_events_received_total", 'trigger="/guest/reads"');
+    const first = join(root(), "reads/first.nxs");
+    writeFileSync(first, "first");
+    await firedPerPath("reads", ["/arrive/reads/first.nxs"]);
+    const before = await received();
+    // what the functions do to every file (read it, often more than once) and a touch: IN_OPEN,
+    // IN_ACCESS, IN_CLOSE_NOWRITE and IN_ATTRIB, none of them an arrival
+    for (let i = 0; i < 10; i++) readFileSync(first);
+    utimesSync(first, new Date(), new Date());
+    writeFileSync(join(root(), "reads/second.nxs"), "second");
+    const per = await firedPerPath("reads", ["/arrive/reads/first.nxs", "/arrive/reads/second.nxs"]);
+    expectOnce(per, ["/arrive/reads/first.nxs", "/arrive/reads/second.nxs"], "/arrive/reads/");
+    // the second file's close is the one event that reached the provider
+    expect((await received()) - before).to.equal(1);
   });
 
   it("a growing file closed three times within the settle window fires once", async () => {

@@ -1,7 +1,7 @@
 // The filter stage: declarative path globs and inotify types decide whether an event goes on.
 import type { StorageCloudEvent } from "../../../lib/events/cloudevent.ts";
 import type { FilterParams } from "../../common/feed-params.ts";
-import { selectedTypes } from "../../../lib/events/inotify.ts";
+import { ARRIVAL_TYPES, type EventType, selectedTypes } from "../../../lib/events/inotify.ts";
 import { compileGlob } from "./glob.ts";
 
 export type EventFilter = (event: StorageCloudEvent) => boolean;
@@ -19,4 +19,14 @@ export function compileFilter(params: FilterParams): EventFilter {
     if (!allTypes && !event.data.mask.some((f) => types.has(f))) return false;
     return true;
   };
+}
+
+/**
+ * The event types a registration with this filter can pass on, the arrival stage included
+ * (undefined: any). The source asks its upstream for no others.
+ */
+export function typesPassed(params: FilterParams): ReadonlySet<EventType> | undefined {
+  const chosen = params.types && params.types.length > 0 ? selectedTypes(params.types) : undefined;
+  if (params.arrivals !== true) return chosen;
+  return new Set(ARRIVAL_TYPES.filter((t) => !chosen || chosen.has(t)));
 }

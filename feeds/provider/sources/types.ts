@@ -10,6 +10,7 @@
 // resolves only once there is room, so the source stops pulling and upstream keeps the rest.
 import type { SourceParams } from "../../common/feed-params.ts";
 import type { StorageCloudEvent } from "../../../lib/events/cloudevent.ts";
+import type { EventType } from "../../../lib/events/inotify.ts";
 import type { Logger } from "../log.ts";
 
 /**
@@ -59,6 +60,12 @@ export interface SourceRegistration {
   /** this provider replica's id (stable across restarts), for per-replica upstream identities */
   replicaId: string;
   log: Logger;
+  /**
+   * The event types the registration's filter can pass (file arrivals: IN_CLOSE_WRITE and
+   * IN_MOVED_TO); undefined: any. A source that can select upstream asks for these only, so reads
+   * and other traffic in the watched tree do not stream to the provider to be dropped here.
+   */
+  types?: ReadonlySet<EventType>;
 }
 
 export interface StopOptions {

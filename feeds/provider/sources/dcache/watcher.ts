@@ -70,6 +70,8 @@ export interface WatcherOptions {
   seen: SeenStore;
   sink: SourceSink;
   log: Logger;
+  /** the types the registration's filter can pass (undefined: any): the subscriptions ask for no others */
+  types?: ReadonlySet<EventType>;
 }
 
 function join(dir: string, name: string): string {
@@ -119,8 +121,9 @@ export class DcacheWatcher implements HubListener {
       this.lastId = c.id;
     }
     const all = !o.cfg.flags || o.cfg.flags.includes("IN_ALL_EVENTS");
-    this.wanted = all ? undefined : selectedTypes(o.cfg.flags);
-    this.subFlags = all ? undefined : [...new Set<SelectorFlag>([...OWN_FLAGS, ...this.wanted!])];
+    const flagged = all ? undefined : selectedTypes(o.cfg.flags);
+    this.wanted = o.types ? new Set([...o.types].filter((t) => !flagged || flagged.has(t))) : flagged;
+    this.subFlags = this.wanted ? [...new Set<SelectorFlag>([...OWN_FLAGS, ...this.wanted])] : undefined;
     this.maxDirs = o.cfg.maxDirectories ?? DEFAULT_MAX_DIRECTORIES;
     this.origin = `${o.endpoint.url}/api/v1/events`;
     this.chain = o.hub

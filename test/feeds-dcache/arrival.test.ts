@@ -34,7 +34,8 @@ describe("dCache source: files arriving by rename (local dCache, local OpenWhisk
     // `inotifywait -r` (the local dCache's kernel events) misses subdirectories made in quick
     // succession right after their parent (6 of 40 tries here), and then their files' events.
     const tree = join(outside, "tree");
-    for (const d of ["staging", "final", "in", "shm", "rsync", "instrument", "cp", "grow", "reads"]) mkdirSync(join(tree, d), { recursive: true });
+    for (const d of ["staging", "final", "in", "shm", "rsync", "instrument", "cp", "grow", "reads"])
+      mkdirSync(join(tree, d), { recursive: true });
     for (let i = 0; i < 3; i++) writeFileSync(join(tree, `staging/m${i}.nxs`), `staged ${i}`);
     renameSync(tree, root());
   });

@@ -51,8 +51,10 @@ export interface KernelSink {
  * (often while events flow, rarely when idle). The kernel's queue is first in, first out: a sentinel
  * that never arrives while a later one does was dropped, and with it whatever else was queued then.
  */
-const SENTINEL_BUSY_MS = 20;
-const SENTINEL_IDLE_MS = 100;
+// Each sentinel is four kernel events to parse (create, open, close, delete): one per 100 ms while
+// events flow finds a loss within a tenth of a second without adding a load of its own to a burst.
+const SENTINEL_BUSY_MS = 100;
+const SENTINEL_IDLE_MS = 1000;
 
 export class KernelEvents {
   private sentinelDir: string | undefined;

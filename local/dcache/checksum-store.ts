@@ -2,10 +2,13 @@
 // An entry is valid while the file keeps the inode, size and mtime it had when it was hashed.
 // Uploads through the WebDAV door record the checksum they computed while the data streamed in,
 // and announce themselves as pending so that whoever reports IN_CLOSE_WRITE can wait for it.
-import { createReadStream, type Stats } from "node:fs";
+import { createReadStream, readFileSync, statSync, type Stats } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Adler32 } from "../../lib/checksum/adler32.ts";
 import type { ChecksumDb } from "./checksum-db.ts";
+
+/** files up to this size are hashed with one synchronous read */
+const READ_WHOLE_BYTES = 1024 * 1024;
 
 interface Entry {
   ino: number;
@@ -81,7 +84,9 @@ export class ChecksumStore {
   /** The checksum of the file, hashing it only when no valid entry exists. */
   async adler32(fsPath: string): Promise<string> {
     await this.settled(fsPath);
-    const st = await stat(fsPath);
+    // synchronous: a stat is a few microseconds, while the thread pool may be queued behind
+    // every other request's file operations during a burst
+    const st = statSync(fsPath);
     const known = this.lookup(fsPath, st);
     if (known) return known;
     const running = this.computing.get(fsPath);
@@ -101,8 +106,11 @@ export class ChecksumStore {
       }
       this.hooks.beforeOwnRead?.(fsPath);
       const sum = new Adler32();
-      for await (const chunk of createReadStream(fsPath, { highWaterMark: 1 << 20 })) sum.update(chunk as Buffer);
-      const after = await stat(fsPath);
+      // Small files (most detector files) are read in one go: a fraction of a millisecond, where the
+      // thread pool's open/read/close during a burst of closes waits behind every request's I/O.
+      if (before.size <= READ_WHOLE_BYTES) sum.update(readFileSync(fsPath));
+      else for await (const chunk of createReadStream(fsPath, { highWaterMark: 1 << 20 })) sum.update(chunk as Buffer);
+      const after = before.size <= READ_WHOLE_BYTES ? statSync(fsPath) : await stat(fsPath);
       // A file still being written changes under us; hash again rather than record a wrong value.
       if (after.size === before.size && after.mtimeMs === before.mtimeMs && after.ino === before.ino) {
         this.record(fsPath, after, sum.hex());

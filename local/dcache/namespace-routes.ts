@@ -1,6 +1,6 @@
 // GET /api/v1/namespace/{path}: file attributes, optionally children (paged) and ADLER32 checksums.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { lstat } from "node:fs/promises";
+import { lstatSync } from "node:fs";
 import type { Account } from "./accounts.ts";
 import type { ChecksumStore } from "./checksum-store.ts";
 import { sendJson } from "../../lib/http/server.ts";
@@ -41,7 +41,8 @@ export function createNamespaceHandler(root: StorageRoot, checksums: ChecksumSto
     if (offset instanceof Error) return sendJsonError(res, 400, offset.message);
     if (limit instanceof Error) return sendJsonError(res, 400, limit.message);
     const target = await root.resolve(decodeSegments(rawPath), account.home);
-    const st = await lstat(target.fsPath).catch(() => undefined);
+    // synchronous, like the path check: see StorageRoot.assertInside
+    const st = lstatSafe(target.fsPath);
     if (!st) return sendJsonError(res, 404, `File not found: ${target.path}`);
     const name = target.path.slice(target.path.lastIndexOf("/") + 1);
     const attrs = await decorate(attributesOf(name, st), target.fsPath, url);
@@ -55,4 +56,12 @@ export function createNamespaceHandler(root: StorageRoot, checksums: ChecksumSto
     }
     sendJson(res, 200, attrs);
   };
+}
+
+function lstatSafe(fsPath: string) {
+  try {
+    return lstatSync(fsPath, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }

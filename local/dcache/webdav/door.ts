@@ -1,7 +1,7 @@
 // The WebDAV door: PUT, GET (with Range), HEAD, DELETE, MKCOL, MOVE, PROPFIND, OPTIONS over the
 // storage root. Uploads stream to disk (never held in memory) and are hashed while they stream.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createReadStream, createWriteStream, type Stats } from "node:fs";
+import { createReadStream, createWriteStream, statSync, type Stats } from "node:fs";
 import { lstat, mkdir, readdir, rename, rmdir, stat, unlink } from "node:fs/promises";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -27,9 +27,10 @@ export interface DoorDeps {
   log: (line: string) => void;
 }
 
-async function statOrUndefined(fsPath: string): Promise<Stats | undefined> {
+/** Synchronous, like the path check (see StorageRoot.assertInside): every GET, HEAD and PUT asks. */
+function statOrUndefined(fsPath: string): Stats | undefined {
   try {
-    return await stat(fsPath);
+    return statSync(fsPath);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
@@ -50,7 +51,7 @@ export function createWebdavHandler(deps: DoorDeps) {
   }
 
   async function get(req: IncomingMessage, res: ServerResponse, target: ResolvedPath, head: boolean): Promise<void> {
-    const st = await statOrUndefined(target.fsPath);
+    const st = statOrUndefined(target.fsPath);
     if (!st) throw new HttpError(404, `${target.path} does not exist`);
     if (st.isDirectory()) {
       const names = (await readdir(target.fsPath)).sort();
@@ -99,10 +100,10 @@ export function createWebdavHandler(deps: DoorDeps) {
 
   async function put(req: IncomingMessage, res: ServerResponse, target: ResolvedPath): Promise<void> {
     if (target.path === "/") throw new HttpError(405, "cannot PUT onto the root directory", { headers: { Allow: ALLOW } });
-    const existing = await statOrUndefined(target.fsPath);
+    const existing = statOrUndefined(target.fsPath);
     if (existing?.isDirectory())
       throw new HttpError(405, `${target.path} is a directory; PUT needs a file path`, { headers: { Allow: ALLOW } });
-    const parent = await statOrUndefined(dirname(target.fsPath));
+    const parent = statOrUndefined(dirname(target.fsPath));
     if (!parent?.isDirectory())
       throw new HttpError(409, `the parent directory of ${target.path} does not exist; create it first with MKCOL`);
     const expected = req.headers["content-length"] === undefined ? undefined : Number(req.headers["content-length"]);
@@ -193,7 +194,7 @@ export function createWebdavHandler(deps: DoorDeps) {
       )
     )
       throw new HttpError(405, `${target.path} already exists`, { headers: { Allow: ALLOW } });
-    const parent = await statOrUndefined(dirname(target.fsPath));
+    const parent = statOrUndefined(dirname(target.fsPath));
     if (!parent?.isDirectory()) throw new HttpError(409, `the parent directory of ${target.path} does not exist; create the parents first`);
     await mkdir(target.fsPath);
     deps.notifier().created(target.fsPath, true);
@@ -220,7 +221,7 @@ export function createWebdavHandler(deps: DoorDeps) {
     const overwrite = String(req.headers.overwrite ?? "T").toUpperCase() !== "F";
     const existing = await lstat(dest.fsPath).catch(() => undefined);
     if (existing && !overwrite) throw new HttpError(412, `${dest.path} exists and Overwrite: F was given`);
-    const parent = await statOrUndefined(dirname(dest.fsPath));
+    const parent = statOrUndefined(dirname(dest.fsPath));
     if (!parent?.isDirectory()) throw new HttpError(409, `the parent directory of ${dest.path} does not exist`);
     if (existing?.isDirectory()) {
       if ((await readdir(dest.fsPath)).length > 0) throw new HttpError(409, `${dest.path} is a non-empty directory; it cannot be replaced`);
@@ -252,13 +253,13 @@ export function createWebdavHandler(deps: DoorDeps) {
       if (e instanceof PropfindBodyError) throw new HttpError(400, e.message);
       throw e;
     }
-    const st = await statOrUndefined(target.fsPath);
+    const st = statOrUndefined(target.fsPath);
     if (!st) throw new HttpError(404, `${target.path} does not exist`);
     const name = target.path === "/" ? "/" : target.path.slice(target.path.lastIndexOf("/") + 1);
     const entries: PropfindEntry[] = [{ href: hrefOf(target.path, st.isDirectory()), name, st }];
     if (depth === "1" && st.isDirectory()) {
       for (const child of (await readdir(target.fsPath)).sort()) {
-        const cst = await statOrUndefined(`${target.fsPath}/${child}`);
+        const cst = statOrUndefined(`${target.fsPath}/${child}`);
         if (!cst) continue;
         const childPath = target.path === "/" ? `/${child}` : `${target.path}/${child}`;
         entries.push({ href: hrefOf(childPath, cst.isDirectory()), name: child, st: cst });

@@ -326,7 +326,9 @@ export class ChannelHub {
     const flush = async () => {
       while (queue.length > 0) {
         const items = queue.splice(0, queue.length);
-        for (const l of [...this.listeners.values()]) await l.onItems(channel, items);
+        // each registration works through its own items in order; one that enriches its events
+        // (a namespace lookup each) does not hold back another's
+        await Promise.all([...this.listeners.values()].map((l) => l.onItems(channel, items)));
       }
     };
     const push = async (item: HubItem) => {

@@ -5,23 +5,20 @@
 // maxAgeSeconds. Every change of an entry goes through one lock, so intake, delivery, followers and
 // the API never overwrite each other's news; the store is the truth, so a restart (or another
 // replica taking over) resumes what was being followed.
-import { sleep } from "../../../lib/retry.ts";
 import type { Logger } from "../log.ts";
 import type { ProviderMetrics } from "../metrics.ts";
 import { backoffDelay, type BackoffPolicy } from "../pipeline/backoff.ts";
 import type { FireTarget } from "../pipeline/firer.ts";
 import type { NewEvent, OutboxEntry, Store } from "../store/types.ts";
 import { admit, arrivalOf, newEntry, reconsider } from "./arrivals.ts";
-import { getActivation, invokeRuleAction, triggerParameters, type ActivationDoc } from "./openwhisk-api.ts";
+import { Completions } from "./completions.ts";
+import { invokeRuleAction, triggerParameters, type ActivationDoc } from "./openwhisk-api.ts";
 import { addFinally, isFinallyRule, pipelinesOf } from "./finally.ts";
 import { isInactiveRule, outcomesOf, ruleLines, type FileOutcome } from "./outcomes.ts";
 import { isInFlight, settle, type FileEntry, type FileState, type RuleOutcome } from "./types.ts";
 
 /** files per retry invocation of a rule's action */
 const RETRY_BATCH = 50;
-/** polling an activation: first look after this, then twice as long each time, up to POLL_MAX_MS */
-const POLL_FIRST_MS = 50;
-const POLL_MAX_MS = 2000;
 /** how often due retries are looked for when nothing is scheduled sooner */
 const SCAN_MS = 1000;
 
@@ -58,6 +55,7 @@ export class Ledger {
   private chain: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly following = new Set<string>();
+  private readonly completions: Completions;
   private scanTimer: NodeJS.Timeout | undefined;
   private treeTimer: NodeJS.Timeout | undefined;
   private scanning = false;
@@ -65,6 +63,7 @@ export class Ledger {
 
   constructor(private readonly o: LedgerOptions) {
     this.now = o.now ?? Date.now;
+    this.completions = new Completions({ target: o.target, log: o.log });
   }
 
   /** Serialises read-modify-write of entries. */
@@ -220,14 +219,14 @@ export class Ledger {
   async start(): Promise<void> {
     // one follower per activation, for all the files it carries
     const triggers = new Map<string, string[]>();
-    const rules = new Map<string, { rule: string; paths: string[] }>();
+    const rules = new Map<string, { rule: string; action: string; paths: string[] }>();
     let after: string | undefined;
     for (;;) {
       const page = await this.o.store.firedFiles(this.o.regId, 1000, after);
       for (const e of page) {
         const running = Object.entries(e.rules).filter(([, r]) => r.state === "running" && r.activationId);
         for (const [rule, r] of running) {
-          const f = rules.get(r.activationId!) ?? { rule, paths: [] };
+          const f = rules.get(r.activationId!) ?? { rule, action: r.action, paths: [] };
           f.paths.push(e.path);
           rules.set(r.activationId!, f);
         }
@@ -238,13 +237,14 @@ export class Ledger {
       after = page[page.length - 1]!.path;
     }
     for (const [taid, paths] of triggers) this.followTrigger(taid, paths);
-    for (const [id, f] of rules) this.followRule(id, f.rule, f.paths);
+    for (const [id, f] of rules) this.followRule(id, f.rule, f.action, f.paths);
     this.schedule(0);
     this.scheduleTree();
   }
 
   stop(): void {
     this.stopped = true;
+    this.completions.stop();
     if (this.scanTimer) clearTimeout(this.scanTimer);
     if (this.treeTimer) clearTimeout(this.treeTimer);
   }
@@ -268,32 +268,16 @@ export class Ledger {
     this.treeTimer.unref();
   }
 
-  /** Polls an activation until its record exists (200), the deadline passes, or the ledger stops. */
-  private async await(id: string, deadline: number): Promise<ActivationDoc | undefined> {
-    let wait = POLL_FIRST_MS;
-    for (;;) {
-      await sleep(wait);
-      if (this.stopped) return undefined;
-      const a = await getActivation(this.o.target(), id);
-      if (a.status === 200 && a.body) return a.body;
-      if (a.status === 401 || a.status === 403) {
-        this.o.log.warn("cannot read an activation with the trigger owner's key", { activationId: id, status: a.status });
-      }
-      if (this.now() > deadline) return undefined;
-      wait = Math.min(POLL_MAX_MS, wait * 2);
-    }
-  }
-
   /**
    * Runs `then` with an activation's record once it exists (undefined when none came within
    * maxAgeSeconds), one follower per activation at a time.
    */
-  private follow(id: string, what: string, then: (record: ActivationDoc | undefined) => Promise<void>): void {
+  private follow(id: string, name: string, what: string, then: (record: ActivationDoc | undefined) => Promise<void>): void {
     if (this.following.has(id)) return;
     this.following.add(id);
     void (async () => {
       try {
-        const record = await this.await(id, this.now() + Math.max(60_000, this.o.maxAgeSeconds() * 1000));
+        const record = await this.completions.wait(id, name, Date.now() + Math.max(60_000, this.o.maxAgeSeconds() * 1000));
         if (!this.stopped) await then(record);
       } catch (e) {
         this.o.log.error(`following ${what} failed; it resumes at the next start`, { activationId: id, err: e as Error });
@@ -305,9 +289,9 @@ export class Ledger {
 
   private followTrigger(taid: string, paths: string[]): void {
     if (paths.length === 0) return;
-    this.follow(taid, "a trigger activation", async (record) => {
+    this.follow(taid, this.o.target().trigger, "a trigger activation", async (record) => {
       const lines = ruleLines(record?.logs);
-      const started: Array<[string, string, string[]]> = [];
+      const started: Array<[string, string, string, string[]]> = [];
       await this.lock(async () => {
         const files = await this.o.store.getFiles(this.o.regId, paths);
         const now = this.now();
@@ -356,17 +340,19 @@ export class Ledger {
             started.push([
               l.activationId,
               l.rule,
+              l.action,
               changed.filter((e) => e.rules[l.rule]?.activationId === l.activationId).map((e) => e.path),
             ]);
       });
-      for (const [id, rule, ps] of started) this.followRule(id, rule, ps);
+      for (const [id, rule, action, ps] of started) this.followRule(id, rule, action, ps);
       this.schedule(this.o.backoff.baseMs);
     });
   }
 
-  private followRule(activationId: string, rule: string, paths: string[]): void {
+  /** `action` as trigger activations name rule actions: "ns/name" or "ns/package/name" */
+  private followRule(activationId: string, rule: string, action: string, paths: string[]): void {
     if (paths.length === 0) return;
-    this.follow(activationId, "a rule activation", async (record) => {
+    this.follow(activationId, listedName(action), "a rule activation", async (record) => {
       const outcomes = record ? outcomesOf(record, paths) : undefined;
       const refire: FileEntry[] = [];
       await this.lock(async () => {
@@ -550,7 +536,7 @@ export class Ledger {
       }
       await this.o.store.putFiles(this.o.regId, changed);
     });
-    if (follow) this.followRule(follow, rule, paths);
+    if (follow) this.followRule(follow, rule, action, paths);
   }
 
   /**
@@ -646,4 +632,10 @@ export function retryEntry(e: FileEntry, now: number): FileEntry {
   const out: FileEntry = { ...e, rules, arrivedAt: now };
   if (Object.keys(rules).length === 0) return { ...out, state: "pending", updatedAt: now };
   return settle(out, now);
+}
+
+/** "ns/package/name" (a rule's action as trigger activations name it) → "package/name", as activation listings filter by name */
+function listedName(action: string): string {
+  const parts = action.replace(/^\/+/, "").split("/");
+  return parts.length > 1 ? parts.slice(1).join("/") : parts[0]!;
 }

@@ -64,3 +64,21 @@ export async function invokeRuleAction(
   const target = { ...t, namespace: ns || t.namespace };
   return call<{ activationId: string }>(target, "POST", `/actions/${rest.map(encodeURIComponent).join("/")}?blocking=false`, payload);
 }
+
+/**
+ * The ids of the namespace's finished activations of `name` ("trigger", "action" or
+ * "package/action") that started at or after `since` (epoch ms), newest first, one page of at most
+ * `limit` from `skip`. OpenWhisk lists an activation once its record is written, at its end.
+ */
+export async function listActivationIds(
+  t: FireTarget,
+  name: string,
+  since: number,
+  skip: number,
+  limit: number,
+): Promise<Answer<string[]>> {
+  const q = new URLSearchParams({ name, since: String(Math.floor(since)), skip: String(skip), limit: String(limit), docs: "false" });
+  const a = await call<Array<{ activationId?: string }>>(t, "GET", `/activations?${q}`);
+  if (a.status !== 200) return { status: a.status, message: a.message };
+  return { status: 200, body: (a.body ?? []).flatMap((x) => (typeof x.activationId === "string" ? [x.activationId] : [])) };
+}

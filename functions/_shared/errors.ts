@@ -1,4 +1,5 @@
 // Turns low-level failures into messages that say what was wrong and what to do.
+import { restFetch, type RestInit, type RestResponse } from "../../lib/http/rest-fetch.ts";
 
 /** A failure the caller should see as the action's `{error}`; never carries secrets. */
 export class ActionError extends Error {
@@ -78,7 +79,7 @@ export function safeUrl(url: string): string {
 }
 
 /** A short excerpt of an error body (services explain 4xx there). */
-export async function bodyExcerpt(res: Response): Promise<string> {
+export async function bodyExcerpt(res: Pick<RestResponse, "text">): Promise<string> {
   try {
     const text = (await res.text()).trim();
     try {
@@ -98,10 +99,10 @@ export async function bodyExcerpt(res: Response): Promise<string> {
  * fetch() that tries twice more when nobody answers at all (a service restarting), then fails the
  * step as transient. A request that timed out is not repeated: it may have been carried out.
  */
-export async function fetchRetrying(what: string, url: string, param: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+export async function fetchRetrying(what: string, url: string, param: string, init: RestInit, timeoutMs: number): Promise<RestResponse> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+      return await restFetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     } catch (e) {
       const timedOut = (e as Error).name === "TimeoutError" || (e as Error).name === "AbortError";
       if (attempt >= 2 || timedOut) throw unreachable(what, url, param, e);

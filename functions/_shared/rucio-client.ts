@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { ActionError, StepFailure, fetchRetrying, safeUrl } from "./errors.ts";
 import { requestTimeout } from "./storage.ts";
+import type { RestInit, RestResponse } from "../../lib/http/rest-fetch.ts";
 
 export interface RucioParams {
   rucioUrl: string;
@@ -43,7 +44,7 @@ export class RucioClient {
     ].join("\n");
   }
 
-  private async fetch(path: string, init: RequestInit): Promise<Response> {
+  private async fetch(path: string, init: RestInit): Promise<RestResponse> {
     return fetchRetrying("Rucio", this.base + path, "rucioUrl", init, requestTimeout(this.p.timeoutMs));
   }
 
@@ -86,7 +87,7 @@ export class RucioClient {
         "X-Rucio-Auth-Token": await this.token(attempt > 0),
         Accept: "application/json, application/x-json-stream",
       };
-      const init: RequestInit = { method, headers };
+      const init: RestInit = { method, headers };
       if (body !== undefined) {
         headers["Content-Type"] = "application/json";
         init.body = JSON.stringify(body);

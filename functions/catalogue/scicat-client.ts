@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { ActionError, StepFailure, bodyExcerpt, fetchRetrying, safeUrl } from "../_shared/errors.ts";
 import { requestTimeout } from "../_shared/storage.ts";
+import type { RestInit, RestResponse } from "../../lib/http/rest-fetch.ts";
 
 export interface ScicatParams {
   scicatUrl: string;
@@ -39,7 +40,7 @@ export class ScicatClient {
       .digest("hex")}`;
   }
 
-  private async fetch(path: string, init: RequestInit): Promise<Response> {
+  private async fetch(path: string, init: RestInit): Promise<RestResponse> {
     return fetchRetrying("SciCat", this.base + path, "scicatUrl", init, requestTimeout(this.p.timeoutMs));
   }
 
@@ -80,7 +81,7 @@ export class ScicatClient {
   async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
     for (let attempt = 0; ; attempt++) {
       const token = await this.token(attempt > 0);
-      const init: RequestInit = {
+      const init: RestInit = {
         method,
         headers: {
           Authorization: `Bearer ${token}`,

@@ -2,6 +2,7 @@
 // (macaroon, OIDC access token, SciToken) sent as `Authorization: Bearer` or as `?authz=`.
 // Error messages name the URL without its query (where an `authz` token may be) and never the
 // credentials.
+import { restFetch, type RestInit, type RestResponse } from "../http/rest-fetch.ts";
 
 export type Credentials =
   | { type: "basic"; username: string; password: string }
@@ -59,7 +60,7 @@ export function urlOf(base: string, path: string): URL {
 }
 
 /** dCache's frontend reports errors as {"errors":[{"message":…}]}; other servers send text. */
-export async function errorFrom(res: Response, what: string): Promise<DcacheError> {
+export async function errorFrom(res: Pick<RestResponse, "status" | "url" | "text">, what: string): Promise<DcacheError> {
   const text = await res.text().catch(() => "");
   let detail = text.trim().slice(0, 500);
   try {
@@ -72,27 +73,25 @@ export async function errorFrom(res: Response, what: string): Promise<DcacheErro
 }
 
 /** fetch with credentials and a timeout; the URL may be absolute (e.g. a channel URL). */
-export async function call(ep: DcacheEndpoint, url: URL, init: RequestInit & { headers?: Record<string, string> } = {}): Promise<Response> {
+export async function call(ep: DcacheEndpoint, url: URL, init: RestInit = {}): Promise<RestResponse> {
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
   const target = new URL(url);
   authorise(target, headers, ep.credentials);
   const idempotent = ["GET", "HEAD", "PROPFIND", "OPTIONS"].includes(init.method ?? "GET") && !init.body;
   try {
     try {
-      return await fetch(target, {
+      return await restFetch(target, {
         ...init,
         headers,
-        redirect: "manual",
         signal: init.signal ?? AbortSignal.timeout(ep.timeoutMs ?? 30_000),
       });
     } catch (first) {
       // A kept-alive connection the server closed meanwhile fails before any answer: a read may be
       // sent once more on a new connection. Timeouts and writes are not retried.
       if (!idempotent || (first as Error).name === "TimeoutError" || (first as Error).name === "AbortError") throw first;
-      return await fetch(target, {
+      return await restFetch(target, {
         ...init,
         headers,
-        redirect: "manual",
         signal: init.signal ?? AbortSignal.timeout(ep.timeoutMs ?? 30_000),
       });
     }

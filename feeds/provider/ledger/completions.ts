@@ -10,10 +10,14 @@ import type { Logger } from "../log.ts";
 import type { FireTarget } from "../pipeline/firer.ts";
 import { getActivation, listActivationIds, type ActivationDoc } from "./openwhisk-api.ts";
 
-/** rounds while some followed activation is young (a single file's outcome is known soon), and otherwise */
-const ROUND_YOUNG_MS = 100;
-const ROUND_MS = 500;
-const YOUNG_MS = 2000;
+/**
+ * Rounds while few activations are followed (a single file's outcome is known at once), and while
+ * many are: under a burst, each round lists what finished since the oldest of them started, so
+ * rounds are spaced out rather than repeating most of the previous one's listing.
+ */
+const ROUND_FEW_MS = 100;
+const ROUND_MANY_MS = 1000;
+const FEW = 10;
 /** the listing reaches this far back (older activations are read directly only), plus clock skew */
 const LIST_WINDOW_MS = 30_000;
 const CLOCK_SKEW_MS = 5000;
@@ -48,7 +52,7 @@ export class Completions {
     return new Promise((done) => {
       const now = Date.now();
       this.waiting.set(id, { id, name, since: now, deadline, lastDirect: now, done });
-      this.schedule(ROUND_YOUNG_MS);
+      this.schedule(this.roundMs());
     });
   }
 
@@ -112,8 +116,11 @@ export class Completions {
     } finally {
       this.busy = false;
     }
-    const young = [...this.waiting.values()].some((w) => Date.now() - w.since < YOUNG_MS);
-    this.schedule(young ? ROUND_YOUNG_MS : ROUND_MS);
+    this.schedule(this.roundMs());
+  }
+
+  private roundMs(): number {
+    return this.waiting.size <= FEW ? ROUND_FEW_MS : ROUND_MANY_MS;
   }
 
   /** Ids of finished activations of `name` started since `from`: what listing shows within its pages. */

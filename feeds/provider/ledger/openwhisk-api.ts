@@ -2,6 +2,7 @@
 // activation, read the trigger (its parameters), invoke a rule's action again. Public API only, so
 // it works unchanged against a facility's OpenWhisk.
 import { basicAuth, type FireTarget } from "../pipeline/firer.ts";
+import { restFetch } from "../../../lib/http/rest-fetch.ts";
 
 export type Answer<T> = { status: number; body?: T; message?: string };
 
@@ -18,7 +19,7 @@ function base(t: FireTarget): string {
 
 async function call<T>(t: FireTarget, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<Answer<T>> {
   try {
-    const res = await fetch(base(t) + path, {
+    const res = await restFetch(base(t) + path, {
       method,
       headers: { authorization: basicAuth(t.authKey), ...(body === undefined ? {} : { "content-type": "application/json" }) },
       body: body === undefined ? undefined : JSON.stringify(body),

@@ -1,6 +1,7 @@
 // The fire stage: one POST /api/v1/namespaces/{ns}/triggers/{name} with the owner's key, and the
 // classification of OpenWhisk's answer into what delivery should do next.
 import { parseRetryAfter } from "./backoff.ts";
+import { restFetch, type RestResponse } from "../../../lib/http/rest-fetch.ts";
 
 export type FireOutcome =
   /** 202 (rules ran) or 204 (no active rule): the events are OpenWhisk's now */
@@ -30,7 +31,7 @@ export function basicAuth(key: string): string {
 }
 
 /** OpenWhisk's error message, without echoing anything long or unexpected from the body. */
-async function errorMessage(res: Response): Promise<string> {
+async function errorMessage(res: Pick<RestResponse, "status" | "text">): Promise<string> {
   const text = await res.text().catch(() => "");
   try {
     const msg = (JSON.parse(text) as { error?: unknown }).error;
@@ -50,9 +51,9 @@ export function classify(status: number, message: string, retryAfterMs?: number)
 }
 
 export async function fireTrigger(target: FireTarget, body: string, timeoutMs: number): Promise<FireOutcome> {
-  let res: Response;
+  let res: RestResponse;
   try {
-    res = await fetch(triggerUrl(target), {
+    res = await restFetch(triggerUrl(target), {
       method: "POST",
       headers: { authorization: basicAuth(target.authKey), "content-type": "application/json" },
       body,

@@ -168,6 +168,22 @@ export class Storage {
     return new MemoryByteSource(body, { requests: 1, bytes: body.length });
   }
 
+  /**
+   * A file read whole with one GET before its size is known (beside the namespace lookup), if it is
+   * small: the first WHOLE_FILE_BYTES + 1 bytes are asked for, and fewer come only when that is the
+   * whole file. Undefined for a larger file, or when the read fails (the caller then reads as the
+   * namespace says, and reports that read's failure).
+   */
+  async smallFile(path: string): Promise<StoredBytes | undefined> {
+    try {
+      const ep = this.endpoint("webdavUrl");
+      const body = await getRange(ep, path, 0, WHOLE_FILE_BYTES);
+      return body.length <= WHOLE_FILE_BYTES ? new MemoryByteSource(body, { requests: 1, bytes: body.length }) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Synchronous Range access for the HDF5 library (see lib/http/sync-range-reader.ts). */
   rangeReader(path: string, size: number): SyncRangeReader {
     const reader = new SyncRangeReader(this.webdavUrlOf(path), { headers: this.authHeaders, timeoutMs: requestTimeout(this.p.timeoutMs) });

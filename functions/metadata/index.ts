@@ -19,13 +19,22 @@ export const main = defineAction<StorageParams & Record<string, unknown>>("metad
   const storage = new Storage(params);
   // one file at a time: the HDF5 library reads synchronously, so files in parallel gain nothing
   const files = await ctx.each(ctx.files, 1, async (file) => {
-    // The size an earlier step found (checksum, in the ingest sequence) lets a small file's one GET
-    // run beside the namespace lookup; it is used only if the lookup finds the same size.
+    // A small file's one GET runs beside the namespace lookup: of the size an earlier step found
+    // (checksum, in the ingest sequence), or, invoked with the path alone, of "the file if small".
+    // Either is used only if the lookup finds the same size.
     const early = file.size !== undefined && file.size <= WHOLE_FILE_BYTES ? storage.bytes(file.path, file.size) : undefined;
     early?.catch(() => {}); // a failed early read matters only if it was to be used: then it is awaited below
+    const guess = file.size === undefined ? storage.smallFile(file.path) : undefined;
     const stat = await storage.stat(file.path);
     if (stat.fileType && stat.fileType !== "REGULAR") throw new SkipFile(`not a regular file (${stat.fileType})`);
-    const reader = early && stat.size === file.size ? await early : await storage.bytes(file.path, stat.size);
+    const small = await guess;
+    if (small && small.size !== stat.size) ctx.count(small.stats.bytes);
+    const reader =
+      early && stat.size === file.size
+        ? await early
+        : small && small.size === stat.size
+          ? small
+          : await storage.bytes(file.path, stat.size);
     try {
       let metadata;
       try {

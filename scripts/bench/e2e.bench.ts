@@ -1,7 +1,8 @@
 // The whole pipeline on this machine, as `npm start` runs it: small NeXus files copied at once into
 // a watched folder of the storage, through storage event → provider → trigger fire → the ingest
 // sequence and derive. For each size (BENCH_E2E_SIZES, default 1,10,100,1000): files/s through ingest
-// and derive together, the first catalogue entry after the copy, latency from close() to the
+// and derive together (size 1: 20 single files one after the other, p50/p99 over them), the first
+// catalogue entry after the copy, latency from close() to the
 // catalogue step's end (p50/p99), and where the time goes per stage:
 //   storage event     close() → the provider received the event (the event's `time`)
 //   provider          event received → the trigger fire (settle, batch wait, outbox, ledger)
@@ -35,6 +36,8 @@ const stack = LocalStack.onFreePorts(root);
 const INGEST = "facility-dev-ingest";
 const DERIVE = "facility/derive";
 const DERIVED = "facility-dev-derived";
+/** single files measured one after the other for the one-file latency */
+const SINGLES = 20;
 
 async function list(ow: Ow, since: number, name?: string): Promise<Rec[]> {
   const out: Rec[] = [];
@@ -76,7 +79,20 @@ async function fireMetrics(): Promise<{ count: number; seconds: number }> {
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
-async function round(ow: Ow, sample: string, n: number, dir: string, label: string, quiet = false): Promise<void> {
+/** Latencies close → catalogue step's end of the files of `ingested` (the sequence records' steps looked up in `byId`). */
+function catalogueLatency(ingested: Map<string, Rec>, byId: Map<string, Rec>, closed: Map<string, number>): number[] {
+  const out: number[] = [];
+  for (const [path, seq] of ingested) {
+    const cat = ((seq.logs ?? []) as unknown as string[])
+      .map((id) => byId.get(id))
+      .find((s) => s && pathOf(s).endsWith("/facility/catalogue"));
+    if (cat) out.push(cat.end - closed.get(path)!);
+  }
+  return out;
+}
+
+/** One round of `n` files copied at once; quiet: only the files' latencies close → catalogue are returned. */
+async function round(ow: Ow, sample: string, n: number, dir: string, label: string, quiet = false): Promise<number[]> {
   const rel = dir.slice(stack.data.length);
   const closed = new Map<string, number>();
   const firesBefore = await fireMetrics();
@@ -110,10 +126,10 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
     await new Promise((r) => setTimeout(r, n >= 100 ? 2000 : 250));
     finished(await list(ow, since - 1000, DERIVED), DERIVED, previews, previewed);
   }
-  if (quiet) return;
-  const firesAfter = await fireMetrics();
   const recs = await list(ow, since - 1000);
   const byId = new Map(recs.map((a) => [a.activationId, a]));
+  if (quiet) return catalogueLatency(ingested, byId, closed);
+  const firesAfter = await fireMetrics();
   const fireOf = new Map<string, { fire: Rec; time: number; listed: boolean }>();
   for (const t of recs.filter((a) => a.name === "raw-files")) {
     for (const e of ((t.response?.result as Dict)?.events ?? []) as Array<{
@@ -222,6 +238,7 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   }
   report(`${label}: derive own time per run`, mean(derive.own), "ms", { name: "ingest functions", value: ownPerRun });
   report(`${label}: derive waitTime per run`, mean(derive.wait), "ms");
+  return latency;
 }
 
 async function main(): Promise<void> {
@@ -240,7 +257,20 @@ async function main(): Promise<void> {
   await round(ow, sample, 3, dir, "warmup", true);
   // BENCH_E2E_SIZES=1,10,100 for a shorter run
   const sizes = (process.env.BENCH_E2E_SIZES ?? "1,10,100,1000").split(",").map(Number);
-  for (const n of sizes) await round(ow, sample, n, dir, `n${n}`);
+  for (const n of sizes) {
+    if (n !== 1) {
+      await round(ow, sample, n, dir, `n${n}`);
+      continue;
+    }
+    // one small file on a warm stack, as a beamline writes them: SINGLES files one after the other,
+    // each waited for (the last one's stages are printed); p99 of 20 is their slowest
+    const singles: number[] = [];
+    for (let i = 1; i < SINGLES; i++) singles.push(...(await round(ow, sample, 1, dir, `single-${i}`, true)));
+    singles.push(...(await round(ow, sample, 1, dir, "n1")));
+    const l = summarise(singles);
+    report(`n1 × ${singles.length}, one at a time: close → catalogue p50`, l.p50, "ms");
+    report(`n1 × ${singles.length}, one at a time: close → catalogue p99`, l.p99, "ms");
+  }
   const fresh = join(stack.data, "bench", `new-${Date.now()}`);
   mkdirSync(fresh);
   await round(ow, sample, 1, fresh, "new-dir");

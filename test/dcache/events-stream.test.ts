@@ -119,6 +119,10 @@ for (const mode of ["kernel", "webdav-only"] as const) {
       await raw(s.webdav, "MKCOL", "/in/deep", { headers: auth() });
       await sse.waitFor(isInotify("deep", "IN_CREATE"));
       await raw(s.webdav, "PUT", "/in/deep/a.txt", { headers: auth(), body: "a" });
+      // the kernel's events come in order: once a later file's reach the /in watch, a.txt's were
+      // handled too (a watch made sooner would rightly get them, however late the kernel told)
+      await raw(s.webdav, "PUT", "/in/marker.txt", { headers: auth(), body: "m" });
+      await sse.waitFor(isInotify("marker.txt", "IN_ATTRIB"));
       await subscribe(ch, { path: "/in/deep" });
       await raw(s.webdav, "PUT", "/in/deep/b.txt", { headers: auth(), body: "b" });
       await sse.waitFor(isInotify("b.txt", "IN_ATTRIB"));

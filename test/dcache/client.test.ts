@@ -144,12 +144,16 @@ describe("lib/dcache clients against the local storage", function () {
         await subscribeInotify(viaProxy, ch, { path: "/in", flags: ["IN_CLOSE_WRITE"] });
         const seen: ChannelMessage[] = [];
         let lastId: string | undefined;
+        let connected!: () => void;
+        const isConnected = new Promise<void>((r) => (connected = r));
         const first = (async () => {
-          for await (const m of streamChannel(viaProxy, ch)) {
+          for await (const m of streamChannel(viaProxy, ch, { onConnect: () => connected() })) {
             seen.push(m);
             if (m.kind === "inotify") lastId = m.id;
           }
         })();
+        // a connection without Last-Event-ID gets nothing from before it: write once it is there
+        await isConnected;
         await putFile(dav, "/in/r1", "1");
         while (!seen.some(closeWrite("r1"))) await new Promise((r) => setTimeout(r, 20));
         proxy.cut();

@@ -229,10 +229,13 @@ describe("dCache source: recovery (local dCache, local OpenWhisk, provider as pr
     it("more written while the provider is down than the channel replays: EVENT_LOSS, rescan recovers every file", async () => {
       await stack.provider.stop();
       const written: string[] = [];
-      // 120 files are over 300 events, far beyond the 50 the channel keeps for Last-Event-ID
+      // 120 files are over 300 events, far beyond the 50 the channel keeps for Last-Event-ID. Written
+      // two at a time, so that the 10-event subscription queue keeps up and the loss is the replay
+      // buffer's (all at once, the queue itself overflows first: IN_Q_OVERFLOW, the test above)
       for (let f = 0; f < 120; f++) {
         writeFileSync(join(stack.root, "fast", `while-down-${f}.dat`), Buffer.alloc(20));
         written.push(`/fast/while-down-${f}.dat`);
+        if (f % 2 === 1) await new Promise((r) => setTimeout(r, 5));
       }
       await stack.startProvider();
       await allDelivered(stack, "overflow", written, /while-down-/);

@@ -1,5 +1,6 @@
 // Activation records, stored as the JSON the API returns and listed newest first.
 import type { Db } from "./database.ts";
+import { statementCache } from "../../../lib/sqlite-statements.ts";
 
 export type Activation = Record<string, unknown> & {
   activationId: string;
@@ -24,6 +25,8 @@ export class ActivationStore {
   private readonly putStmt;
   private readonly getStmt;
   private readonly existsStmt;
+  /** list and count: one statement per combination of filters, compiled once */
+  private readonly sql: ReturnType<typeof statementCache>;
   // Records are written in batches, one transaction every few milliseconds: one commit per invoke
   // would cost more than the rest of a warm invoke. Reads see pending records, lists flush first,
   // and close flushes the rest.
@@ -38,6 +41,7 @@ export class ActivationStore {
     this.putStmt = db.prepare("INSERT OR REPLACE INTO activations (id, namespace, path, start, doc) VALUES (?, ?, ?, ?, ?)");
     this.getStmt = db.prepare("SELECT doc FROM activations WHERE namespace = ? AND id = ?");
     this.existsStmt = db.prepare("SELECT 1 FROM activations WHERE id = ?");
+    this.sql = statementCache(db);
   }
 
   /**
@@ -118,15 +122,17 @@ export class ActivationStore {
   list(namespace: string, q: ActivationQuery): Activation[] {
     this.flush();
     const w = this.where(namespace, q);
-    const rows = this.db
-      .prepare(`SELECT doc FROM activations WHERE ${w.sql} ORDER BY start DESC, rowid DESC LIMIT ? OFFSET ?`)
-      .all(...w.args, q.limit, q.skip) as { doc: string }[];
+    const rows = this.sql(`SELECT doc FROM activations WHERE ${w.sql} ORDER BY start DESC, rowid DESC LIMIT ? OFFSET ?`).all(
+      ...w.args,
+      q.limit,
+      q.skip,
+    ) as { doc: string }[];
     return rows.map((r) => JSON.parse(r.doc) as Activation);
   }
 
   count(namespace: string, q: Omit<ActivationQuery, "limit" | "skip">): number {
     this.flush();
     const w = this.where(namespace, q);
-    return (this.db.prepare(`SELECT count(*) AS n FROM activations WHERE ${w.sql}`).get(...w.args) as { n: number }).n;
+    return (this.sql(`SELECT count(*) AS n FROM activations WHERE ${w.sql}`).get(...w.args) as { n: number }).n;
   }
 }

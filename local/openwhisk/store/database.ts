@@ -31,6 +31,8 @@ export function openDatabase(dataDir: string): Db {
       doc       TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS activations_by_start ON activations (namespace, start DESC);
+    -- listings by name (the feed provider's ledger lists each followed action's finished runs)
+    CREATE INDEX IF NOT EXISTS activations_by_path ON activations (namespace, path, start DESC);
     -- rule invocations a fire promised whose activation record is not written yet (rule-invocations.ts)
     CREATE TABLE IF NOT EXISTS rule_invocations (
       id                 TEXT PRIMARY KEY,   -- the activation id the invocation runs under

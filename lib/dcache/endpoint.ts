@@ -77,24 +77,9 @@ export async function call(ep: DcacheEndpoint, url: URL, init: RestInit = {}): P
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
   const target = new URL(url);
   authorise(target, headers, ep.credentials);
-  const idempotent = ["GET", "HEAD", "PROPFIND", "OPTIONS"].includes(init.method ?? "GET") && !init.body;
   try {
-    try {
-      return await restFetch(target, {
-        ...init,
-        headers,
-        signal: init.signal ?? AbortSignal.timeout(ep.timeoutMs ?? 30_000),
-      });
-    } catch (first) {
-      // A kept-alive connection the server closed meanwhile fails before any answer: a read may be
-      // sent once more on a new connection. Timeouts and writes are not retried.
-      if (!idempotent || (first as Error).name === "TimeoutError" || (first as Error).name === "AbortError") throw first;
-      return await restFetch(target, {
-        ...init,
-        headers,
-        signal: init.signal ?? AbortSignal.timeout(ep.timeoutMs ?? 30_000),
-      });
-    }
+    // a kept-alive connection the server closed meanwhile is restFetch's to retry
+    return await restFetch(target, { ...init, headers, signal: init.signal ?? AbortSignal.timeout(ep.timeoutMs ?? 30_000) });
   } catch (e) {
     const why =
       (e as Error).name === "TimeoutError"

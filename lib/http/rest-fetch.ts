@@ -33,6 +33,7 @@ export interface RestResponse {
 
 const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
 const noBody = { cancel: async () => {} };
+const RESET = ["ECONNRESET", "EPIPE"];
 
 function answer(res: IncomingMessage, url: string, bytes: Buffer): RestResponse {
   const status = res.statusCode ?? 0;
@@ -89,9 +90,10 @@ function once(target: URL, init: RestInit): Promise<{ res: RestResponse } | { er
 export async function restFetch(url: string | URL, init: RestInit = {}): Promise<RestResponse> {
   const target = new URL(url);
   let r = await once(target, init);
-  // A kept-alive connection the server closed while idle fails before it carries the request:
-  // it is sent once more on a new connection, as Node's documentation advises.
-  if ("error" in r && r.reused && (r.error as NodeJS.ErrnoException).code === "ECONNRESET") r = await once(target, init);
+  // A kept-alive connection the server closed while idle fails before it carries the request
+  // (reset, or a write into the closed socket): it is sent once more on a new connection, as
+  // Node's documentation advises.
+  if ("error" in r && r.reused && RESET.includes((r.error as NodeJS.ErrnoException).code ?? "")) r = await once(target, init);
   if ("res" in r) return r.res;
   if (r.error.name === "TimeoutError" || r.error.name === "AbortError") throw r.error;
   throw new TypeError("fetch failed", { cause: r.error });

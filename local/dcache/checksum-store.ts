@@ -3,7 +3,6 @@
 // Uploads through the WebDAV door record the checksum they computed while the data streamed in,
 // and announce themselves as pending so that whoever reports IN_CLOSE_WRITE can wait for it.
 import { createReadStream, readFileSync, statSync, type Stats } from "node:fs";
-import { stat } from "node:fs/promises";
 import { Adler32 } from "../../lib/checksum/adler32.ts";
 import type { ChecksumDb } from "./checksum-db.ts";
 
@@ -98,7 +97,7 @@ export class ChecksumStore {
 
   private async hash(fsPath: string, first: Stats): Promise<string> {
     for (let attempt = 0; ; attempt++) {
-      const before = attempt === 0 ? first : await stat(fsPath);
+      const before = attempt === 0 ? first : statSync(fsPath);
       if (before.size === 0) {
         // ADLER32 of nothing is 1; no need to open the file (and cause kernel events).
         this.record(fsPath, before, "00000001");
@@ -110,7 +109,7 @@ export class ChecksumStore {
       // thread pool's open/read/close during a burst of closes waits behind every request's I/O.
       if (before.size <= READ_WHOLE_BYTES) sum.update(readFileSync(fsPath));
       else for await (const chunk of createReadStream(fsPath, { highWaterMark: 1 << 20 })) sum.update(chunk as Buffer);
-      const after = before.size <= READ_WHOLE_BYTES ? statSync(fsPath) : await stat(fsPath);
+      const after = statSync(fsPath);
       // A file still being written changes under us; hash again rather than record a wrong value.
       if (after.size === before.size && after.mtimeMs === before.mtimeMs && after.ino === before.ino) {
         this.record(fsPath, after, sum.hex());

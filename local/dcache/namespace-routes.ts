@@ -1,12 +1,11 @@
 // GET /api/v1/namespace/{path}: file attributes, optionally children (paged) and ADLER32 checksums.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { lstatSync } from "node:fs";
 import type { Account } from "./accounts.ts";
 import type { ChecksumStore } from "./checksum-store.ts";
 import { sendJson } from "../../lib/http/server.ts";
 import { sendJsonError } from "./http.ts";
 import { attributesOf, listChildren, type FileAttributes } from "./namespace.ts";
-import { decodeSegments, type StorageRoot } from "./paths.ts";
+import { decodeSegments, lstatOrUndefined, type StorageRoot } from "./paths.ts";
 
 function flag(url: URL, name: string): boolean {
   const v = url.searchParams.get(name);
@@ -42,7 +41,7 @@ export function createNamespaceHandler(root: StorageRoot, checksums: ChecksumSto
     if (limit instanceof Error) return sendJsonError(res, 400, limit.message);
     const target = await root.resolve(decodeSegments(rawPath), account.home);
     // synchronous, like the path check: see StorageRoot.assertInside
-    const st = lstatSafe(target.fsPath);
+    const st = lstatOrUndefined(target.fsPath);
     if (!st) return sendJsonError(res, 404, `File not found: ${target.path}`);
     const name = target.path.slice(target.path.lastIndexOf("/") + 1);
     const attrs = await decorate(attributesOf(name, st), target.fsPath, url);
@@ -56,12 +55,4 @@ export function createNamespaceHandler(root: StorageRoot, checksums: ChecksumSto
     }
     sendJson(res, 200, attrs);
   };
-}
-
-function lstatSafe(fsPath: string) {
-  try {
-    return lstatSync(fsPath, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
 }

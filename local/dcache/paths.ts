@@ -1,7 +1,7 @@
 // Maps dCache paths (as they appear in request URLs) onto the served directory, and refuses every way
 // out of it: `..` segments, percent-encoded slashes or dots, NUL bytes, symbolic links that lead
 // outside the root, and paths outside the user's home.
-import { lstatSync, realpathSync } from "node:fs";
+import { lstatSync, realpathSync, type Stats } from "node:fs";
 import { realpath } from "node:fs/promises";
 import { join, sep, dirname } from "node:path";
 import { HttpError } from "../../lib/http/server.ts";
@@ -94,7 +94,7 @@ export class StorageRoot {
         const code = (e as NodeJS.ErrnoException).code;
         if ((code === "ENOENT" || code === "ENOTDIR") && probe !== this.fsRoot) {
           // A dangling symbolic link must not let a later create escape: its target may be outside.
-          if (lstatSync(probe, { throwIfNoEntry: false })) {
+          if (lstatOrUndefined(probe)) {
             throw new PathError(403, `permission denied: the path goes through a symbolic link that points nowhere`);
           }
           probe = dirname(probe);
@@ -108,5 +108,14 @@ export class StorageRoot {
       }
       return;
     }
+  }
+}
+
+/** The entry itself (symbolic links not followed), or undefined when there is none to see. */
+export function lstatOrUndefined(fsPath: string): Stats | undefined {
+  try {
+    return lstatSync(fsPath);
+  } catch {
+    return undefined;
   }
 }

@@ -78,19 +78,15 @@ export class Completions {
     w.done(record);
   }
 
-  /** Reads one activation; true when its record was there. */
-  private async read(w: Waiter): Promise<boolean> {
+  /** Reads one activation: done when its record is there. */
+  private async read(w: Waiter): Promise<void> {
     w.lastDirect = Date.now();
     const a = await getActivation(this.o.target(), w.id);
-    if (a.status === 200 && a.body) {
-      this.finish(w, a.body);
-      return true;
-    }
-    if ((a.status === 401 || a.status === 403) && !this.warned) {
+    if (a.status === 200 && a.body) this.finish(w, a.body);
+    else if ((a.status === 401 || a.status === 403) && !this.warned) {
       this.warned = true;
       this.o.log.warn("cannot read activations with the trigger owner's key", { activationId: w.id, status: a.status });
     }
-    return false;
   }
 
   private async round(): Promise<void> {
@@ -99,7 +95,11 @@ export class Completions {
     try {
       const now = Date.now();
       const byName = new Map<string, Waiter[]>();
-      for (const w of this.waiting.values()) byName.set(w.name, [...(byName.get(w.name) ?? []), w]);
+      for (const w of this.waiting.values()) {
+        const ws = byName.get(w.name);
+        if (ws) ws.push(w);
+        else byName.set(w.name, [w]);
+      }
       const read = new Set<Waiter>();
       for (const [name, ws] of byName) {
         const from = Math.max(Math.min(...ws.map((w) => w.since)), now - LIST_WINDOW_MS) - CLOCK_SKEW_MS;

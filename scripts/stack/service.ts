@@ -39,6 +39,7 @@ export async function startService(
     if (out.length > 4 * 1024 * 1024) out = out.slice(-2 * 1024 * 1024);
   };
   const urls: Record<string, string> = {};
+  let listening = false;
   const exited = new Promise<void>((res) => proc.once("exit", () => res()));
   const ready = new Promise<void>((res, rej) => {
     const timer = setTimeout(
@@ -50,9 +51,12 @@ export async function startService(
         ),
       opts.timeoutMs ?? 20000,
     );
+    // once listening, the output is not searched again: a busy service prints for hours
     const check = () => {
+      if (listening) return;
       for (const m of out.matchAll(/^listening (\S+) (http\S+)$/gm)) urls[m[1]!] = m[2]!;
       if (opts.listeners.every((l) => urls[l])) {
+        listening = true;
         clearTimeout(timer);
         res();
       }

@@ -96,6 +96,8 @@ function init(value) {
       return { status: 502, body: { error: `Initialization has failed due to: Action entrypoint '${main}' is not a function.` } };
     }
     handler = fn;
+    // `ps` then tells which action a container runs, as a real invoker's container names do
+    if (typeof value.name === "string") process.title = `openwhisk action ${value.name}`;
     return { status: 200, body: { OK: true } };
   } catch (e) {
     return { status: 502, body: { error: `Initialization has failed due to: ${initErrorText(e)}` } };

@@ -52,7 +52,7 @@ export function listActivations(call: Call): ApiReply {
   if (name !== undefined && !NAME_FILTER.test(name)) throw new ApiError(400, Messages.badNameFilter(name));
   const filter = { name, since: epoch(call, "since"), upto: epoch(call, "upto") };
   if (count) return { status: 200, body: { activations: call.s.activations.count(call.ns, filter) } };
-  const list = call.s.activations.list(call.ns, { ...filter, limit, skip });
+  const list = call.s.activations.list(call.ns, { ...filter, limit, skip }, !docs);
   return { status: 200, body: docs ? list.map(presented) : list.map(summary) };
 }
 

@@ -82,6 +82,15 @@ describe("local dCache: WebDAV door", () => {
     expect(past.status).to.equal(416);
     expect(past.headers["content-range"]).to.equal(`bytes */${data.length}`);
     expect((await raw(s.webdav, "GET", "/run1/none.bin", { headers: auth() })).status).to.equal(404);
+    // past 1 MiB the door streams (below it, one read): whole files and ranges alike
+    const big = randomBytes(3 * 1024 * 1024 + 7);
+    expect((await raw(s.webdav, "PUT", "/run1/big.bin", { headers: auth(), body: big })).status).to.equal(201);
+    const whole = await raw(s.webdav, "GET", "/run1/big.bin", { headers: auth() });
+    expect(whole.headers["content-length"]).to.equal(String(big.length));
+    expect(whole.body.equals(big)).to.equal(true);
+    const wide = await raw(s.webdav, "GET", "/run1/big.bin", { headers: auth({ Range: "bytes=5-2097156" }) });
+    expect(wide.status).to.equal(206);
+    expect(wide.body.equals(big.subarray(5, 2097157))).to.equal(true);
   });
 
   it("HEAD with Want-Digest: adler32 answers Digest: adler32=<8 hex> equal to zlib's", async () => {

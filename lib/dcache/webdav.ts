@@ -236,10 +236,25 @@ export async function makeDirectory(ep: DcacheEndpoint, path: string): Promise<b
   throw await failure(res, url, `creating directory ${path}`);
 }
 
-/** Creates a directory and its missing parents. */
+/**
+ * Creates a directory and its missing parents. The directory itself is asked for first: where its
+ * parent exists (nearly always, e.g. derive's output folder) that is one MKCOL instead of one per
+ * path segment; a 409 (parent missing, RFC 4918) makes the parents, then the directory.
+ */
 export async function makeDirectories(ep: DcacheEndpoint, path: string): Promise<void> {
   const parts = path.split("/").filter(Boolean);
-  for (let i = 1; i <= parts.length; i++) await makeDirectory(ep, `/${parts.slice(0, i).join("/")}`);
+  if (parts.length === 0) return;
+  const dir = `/${parts.join("/")}`;
+  const url = fileUrl(ep, dir);
+  const res = await send(ep, "MKCOL", url, {}, undefined, ep.timeoutMs ?? 30_000);
+  if (res.statusCode === 201 || res.statusCode === 405) {
+    res.resume();
+    return;
+  }
+  if (res.statusCode !== 409 || parts.length === 1) throw await failure(res, url, `creating directory ${dir}`);
+  res.resume();
+  await makeDirectories(ep, `/${parts.slice(0, -1).join("/")}`);
+  await makeDirectory(ep, dir);
 }
 
 export async function deletePath(ep: DcacheEndpoint, path: string): Promise<void> {

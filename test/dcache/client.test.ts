@@ -229,6 +229,10 @@ describe("lib/dcache clients against the local storage", function () {
       const data = randomBytes(5 * 1024 * 1024 + 3);
       const sum = new Adler32().update(data).hex();
       await makeDirectories(dav, "/w/x/y");
+      // again, and a sibling under parents that exist: both succeed
+      await makeDirectories(dav, "/w/x/y");
+      await makeDirectories(dav, "/w/x/z/");
+      expect(await putFile(dav, "/w/x/z/f.txt", Buffer.from("f"))).to.deep.equal({ created: true });
       const chunks = Array.from({ length: 6 }, (_, i) => data.subarray(i * 1024 * 1024, (i + 1) * 1024 * 1024));
       expect(await putFile(dav, "/w/x/y/big.bin", Readable.from(chunks), { contentLength: data.length, adler32: sum })).to.deep.equal({
         created: true,

@@ -36,9 +36,24 @@ export function virtualSources(ds: Dataset): Array<{ file: string; dataset: stri
   }
 }
 
+const listed = new WeakMap<Group, string[]>();
+
+/**
+ * The names in a group, listed once per group object: a walk looks a group's children up one by
+ * one, and listing them again for each was a quarter of a NeXus walk. The files are open read-only.
+ */
+export function keysOf(group: Group): string[] {
+  let names = listed.get(group);
+  if (!names) {
+    names = group.keys();
+    listed.set(group, names);
+  }
+  return names;
+}
+
 /** A child of a group, or undefined; never asks HDF5 for a name the group does not list. */
 export function child(group: Group, name: string): Entity | undefined {
-  if (!group.keys().includes(name)) return undefined;
+  if (!keysOf(group).includes(name)) return undefined;
   try {
     return group.get(name) ?? undefined;
   } catch {
@@ -105,9 +120,10 @@ export function fieldAttrText(group: Group, field: string, attr: string): string
 
 export function attrText(obj: { attrs: Record<string, { value: unknown }> }, name: string): string | undefined {
   try {
-    const a = obj.attrs[name];
-    if (!a) return undefined;
-    const v = plain(a.value);
+    // `attrs` lists the names; taking one from it reads that attribute's metadata, then its value:
+    // asked for by name, HDF5 reads it once (and a name it does not list is never asked for)
+    if (!(name in obj.attrs)) return undefined;
+    const v = plain((obj as unknown as { get_attribute(n: string, json: false): unknown }).get_attribute(name, false));
     const first = Array.isArray(v) ? v[0] : v;
     return first === undefined ? undefined : String(first);
   } catch {

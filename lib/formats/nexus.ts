@@ -13,6 +13,7 @@ import {
   fieldValue,
   isDataset,
   isGroup,
+  keysOf,
   nxClass,
   virtualSources,
   type Group,
@@ -116,18 +117,31 @@ const NO_SAMPLE_INSIDE = new Set([
 ]);
 const SAMPLE_SEARCH_DEPTH = 3;
 
-function groupsOfClass(group: Group, cls: string): Array<[string, Group]> {
-  const out: Array<[string, Group]> = [];
-  for (const name of group.keys()) {
-    const e = child(group, name);
-    if (isGroup(e) && nxClass(e) === cls) out.push([name, e]);
+const subgroups = new WeakMap<Group, Array<{ name: string; group: Group; cls: string | undefined }>>();
+
+/** The groups in a group with their NX_class, looked up once per group (an entry is searched for five classes). */
+function childGroups(group: Group): Array<{ name: string; group: Group; cls: string | undefined }> {
+  let found = subgroups.get(group);
+  if (!found) {
+    found = [];
+    for (const name of keysOf(group)) {
+      const e = child(group, name);
+      if (isGroup(e)) found.push({ name, group: e, cls: nxClass(e) });
+    }
+    subgroups.set(group, found);
   }
-  return out;
+  return found;
+}
+
+function groupsOfClass(group: Group, cls: string): Array<[string, Group]> {
+  return childGroups(group)
+    .filter((c) => c.cls === cls)
+    .map((c) => [c.name, c.group]);
 }
 
 /** The NXdata signal: its `signal` attribute, the old `signal=1` field attribute, or `data`. */
 function signalOf(path: string, group: Group): NexusData | undefined {
-  const names = group.keys();
+  const names = keysOf(group);
   const byAttr = attrText(group, "signal");
   const candidates = [
     byAttr,
@@ -197,10 +211,7 @@ function nestedSample(g: Group, path: string): [string, Group] | undefined {
   for (let depth = 0; depth < SAMPLE_SEARCH_DEPTH && level.length; depth++) {
     const next: Array<[string, Group]> = [];
     for (const [p, group] of level) {
-      for (const name of group.keys()) {
-        const e = child(group, name);
-        if (!isGroup(e)) continue;
-        const cls = nxClass(e);
+      for (const { name, group: e, cls } of childGroups(group)) {
         if (cls === "NXsample") return [`${p}/${name}`, e];
         if (!cls || !NO_SAMPLE_INSIDE.has(cls)) next.push([`${p}/${name}`, e]);
       }

@@ -227,13 +227,7 @@ async function simple(
 
 /** Creates a directory; false if it already existed. */
 export async function makeDirectory(ep: DcacheEndpoint, path: string): Promise<boolean> {
-  const url = fileUrl(ep, path);
-  const res = await send(ep, "MKCOL", url, {}, undefined, ep.timeoutMs ?? 30_000);
-  if (res.statusCode === 201 || res.statusCode === 405) {
-    res.resume();
-    return res.statusCode === 201;
-  }
-  throw await failure(res, url, `creating directory ${path}`);
+  return (await simple(ep, "MKCOL", path, [201, 405], `creating directory ${path}`)) === 201;
 }
 
 /**
@@ -245,14 +239,8 @@ export async function makeDirectories(ep: DcacheEndpoint, path: string): Promise
   const parts = path.split("/").filter(Boolean);
   if (parts.length === 0) return;
   const dir = `/${parts.join("/")}`;
-  const url = fileUrl(ep, dir);
-  const res = await send(ep, "MKCOL", url, {}, undefined, ep.timeoutMs ?? 30_000);
-  if (res.statusCode === 201 || res.statusCode === 405) {
-    res.resume();
-    return;
-  }
-  if (res.statusCode !== 409 || parts.length === 1) throw await failure(res, url, `creating directory ${dir}`);
-  res.resume();
+  const parentMissing = parts.length > 1 ? [409] : [];
+  if ((await simple(ep, "MKCOL", dir, [201, 405, ...parentMissing], `creating directory ${dir}`)) !== 409) return;
   await makeDirectories(ep, `/${parts.slice(0, -1).join("/")}`);
   await makeDirectory(ep, dir);
 }

@@ -6,8 +6,11 @@ import { createReadStream, readFileSync, statSync, type Stats } from "node:fs";
 import { Adler32 } from "../../lib/checksum/adler32.ts";
 import type { ChecksumDb } from "./checksum-db.ts";
 
-/** files up to this size are hashed with one synchronous read */
-const READ_WHOLE_BYTES = 1024 * 1024;
+/**
+ * Files (and GET ranges) up to this size are read with one synchronous read: a fraction of a
+ * millisecond, where a stream's open, read and close each wait in the thread pool behind all other I/O.
+ */
+export const READ_AT_ONCE_BYTES = 1024 * 1024;
 
 interface Entry {
   ino: number;
@@ -105,9 +108,7 @@ export class ChecksumStore {
       }
       this.hooks.beforeOwnRead?.(fsPath);
       const sum = new Adler32();
-      // Small files (most detector files) are read in one go: a fraction of a millisecond, where the
-      // thread pool's open/read/close during a burst of closes waits behind every request's I/O.
-      if (before.size <= READ_WHOLE_BYTES) sum.update(readFileSync(fsPath));
+      if (before.size <= READ_AT_ONCE_BYTES) sum.update(readFileSync(fsPath));
       else for await (const chunk of createReadStream(fsPath, { highWaterMark: 1 << 20 })) sum.update(chunk as Buffer);
       const after = statSync(fsPath);
       // A file still being written changes under us; hash again rather than record a wrong value.

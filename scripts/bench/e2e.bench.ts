@@ -284,7 +284,7 @@ async function main(): Promise<void> {
     // one small file on a warm stack, as a beamline writes them: SINGLES files one after the other,
     // each waited for (the last one's stages are printed); p99 of 20 is their slowest
     const singles: number[] = [];
-    for (let i = 1; i < SINGLES; i++) singles.push(...(await round(ow, sample, 1, dir, `single-${i}`, true)));
+    for (let k = 1; k < SINGLES; k++) singles.push(...(await round(ow, sample, 1, dir, `single-${k}`, true)));
     singles.push(...(await round(ow, sample, 1, dir, "n1")));
     const l = summarise(singles);
     report(`n1 × ${singles.length}, one at a time: close → catalogue p50`, l.p50, "ms");

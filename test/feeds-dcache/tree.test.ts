@@ -2,9 +2,16 @@
 // trigger exactly once — also files written into a new directory in the same millisecond it was made
 // (before any watch on it can exist) — with full paths, paired moves and enrichment.
 import { expect } from "chai";
+import { execFileSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { sharedStack, stopSharedStack, tally, waitFor, type Stack } from "./support/stack.ts";
+
+/** ADLER32 of each buffer by zlib (through python3): the independent reference. */
+function zlibAdler32(buffers: Buffer[]): string[] {
+  const script = "import sys,zlib,json;print(json.dumps(['%08x' % zlib.adler32(bytes.fromhex(h)) for h in json.load(sys.stdin)]))";
+  return JSON.parse(execFileSync("python3", ["-c", script], { input: JSON.stringify(buffers.map((b) => b.toString("hex"))) }).toString());
+}
 
 // a root hook: the shared stack outlives every file that uses it
 after(stopSharedStack);
@@ -174,6 +181,44 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
     expect(moved.data).to.include({ oldPath: "/beamtime/moves/a.dat" });
     expect(moved.data.mask).to.not.include("IN_MOVED_FROM");
     expect(ev.filter((e) => e.type.endsWith("IN_MOVED_FROM"))).to.have.length(0);
+  });
+
+  it("enriches every file of a burst with its own size and ADLER32, each file once (the burst is enriched in slices)", async () => {
+    mkdirSync(join(stack.root, "beamtime/burst"), { recursive: true });
+    await stack.createFeed("burst", {
+      source: {
+        kind: "dcache",
+        url: stack.frontend,
+        paths: ["/beamtime/burst"],
+        recursive: true,
+        enrich: true,
+        flags: ["IN_CLOSE_WRITE"],
+        auth: { username: "demo", password: "demo" },
+      },
+      batch: { maxEvents: 1000, maxWaitMs: 50 },
+    });
+    await waitFor("source connected", async () => (await stack.readFeed("burst")).source?.state === "connected");
+    // more files than one enrichment slice (32), written at once: the watcher gets them as one run
+    const contents = Array.from({ length: 150 }, (_, i) => Buffer.alloc(500 + i, i % 251));
+    const expected = zlibAdler32(contents);
+    contents.forEach((c, i) => writeFileSync(join(stack.root, `beamtime/burst/f-${i}.h5`), c));
+    const got = (await waitFor(
+      "every file of the burst fired",
+      async () => {
+        const e = await stack.firedEvents("burst");
+        return e.length >= contents.length ? e : undefined;
+      },
+      30000,
+      200,
+    ))!;
+    await new Promise((r) => setTimeout(r, 1000));
+    const all = await stack.firedEvents("burst");
+    expect(all).to.have.length(contents.length);
+    for (const e of got) {
+      const i = Number(/f-(\d+)\.h5$/.exec(e.subject)![1]);
+      expect(e.data, e.subject).to.include({ size: contents[i]!.length, adler32: expected[i] });
+    }
+    expect(new Set(got.map((e) => e.subject)).size).to.equal(contents.length);
   });
 
   it("a file still being written when its new directory is listed fires once, whole, when it closes", async () => {

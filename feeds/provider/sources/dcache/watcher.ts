@@ -35,6 +35,13 @@ const LISTED_REPEAT_MS = 30_000;
 const MOVE_PAIR_MS = 250;
 const LIST_CONCURRENCY = 8;
 const ENRICH_CONCURRENCY = 16;
+/**
+ * Arrivals enriched and committed together at most. A burst reaches the watcher as one long run of
+ * events; enriched whole, its first file waited for the last one's stat before it could fire (a
+ * second for a run of 600 on a busy machine). In slices, the first ones fire while the rest are
+ * enriched: event → fire at 1,000 files went from ~1.0 s to ~0.65 s mean (npm run bench -- e2e).
+ */
+const ENRICH_SLICE = 2 * ENRICH_CONCURRENCY;
 
 /** baseline: watch and record; emit: also fire files new or changed since seen; all: fire every file */
 type ScanMode = "baseline" | "emit" | "all";
@@ -246,7 +253,7 @@ export class DcacheWatcher implements HubListener {
   // ---- events --------------------------------------------------------------------------------
 
   private async process(channel: string, items: HubItem[]): Promise<void> {
-    const batch = this.newBatch();
+    let batch = this.newBatch();
     let advanced = false;
     for (const item of items) {
       if (item.kind === "loss") {
@@ -266,6 +273,11 @@ export class DcacheWatcher implements HubListener {
       this.lastId = item.id;
       advanced = true;
       if (this.dirs.has(item.dir)) await this.handle(item, batch);
+      if (batch.enrich.length >= ENRICH_SLICE) {
+        await this.commit(batch, true);
+        batch = this.newBatch();
+        advanced = false;
+      }
     }
     if (advanced) await this.commit(batch, false);
   }

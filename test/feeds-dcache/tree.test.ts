@@ -201,7 +201,7 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
     // more files than one enrichment slice (32), written at once: the watcher gets them as one run
     const contents = Array.from({ length: 150 }, (_, i) => Buffer.alloc(500 + i, i % 251));
     const expected = zlibAdler32(contents);
-    contents.forEach((c, i) => writeFileSync(join(stack.root, `beamtime/burst/f-${i}.h5`), c));
+    for (const [i, c] of contents.entries()) writeFileSync(join(stack.root, `beamtime/burst/f-${i}.h5`), c);
     const got = (await waitFor(
       "every file of the burst fired",
       async () => {

@@ -2,16 +2,22 @@
 // Action bundles do not ship ajv's compiler: the build precompiles each action's schemas into
 // standalone code and puts that in this module's place (scripts/build/validators.ts); both make
 // their ajv with newAjv(), so a bundle validates exactly as this module does.
-import { Ajv, type Options, type Schema, type ValidateFunction } from "ajv";
-import addFormatsModule from "ajv-formats";
+import { _, Ajv, type Options, type Schema, type ValidateFunction } from "ajv";
+import { schemaFormats } from "./schema-formats.ts";
 
-const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
-
-/** An ajv instance as the functions validate with; `extra` is for the build (standalone code). */
+/**
+ * An ajv instance as the functions validate with; `extra` is for the build (standalone code), whose
+ * validators take their formats from the same module.
+ */
 export function newAjv(extra: Options = {}): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false, ...extra });
-  (addFormats as unknown as (a: Ajv) => void)(ajv);
-  return ajv;
+  return new Ajv({
+    allErrors: true,
+    strict: false,
+    useDefaults: false,
+    formats: schemaFormats,
+    ...extra,
+    code: { ...extra.code, formats: _`require("./functions/_shared/schema-formats.ts").schemaFormats` },
+  });
 }
 
 /** Every schema compiled in this process, in order: the build reads it to know what to precompile. */

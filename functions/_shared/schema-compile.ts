@@ -16,6 +16,7 @@ export function newAjv(extra: Options = {}): Ajv {
     useDefaults: false,
     formats: schemaFormats,
     ...extra,
+    // how standalone code refers to the formats: the build bundles it from the project's root
     code: { ...extra.code, formats: _`require("./functions/_shared/schema-formats.ts").schemaFormats` },
   });
 }

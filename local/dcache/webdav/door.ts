@@ -95,11 +95,14 @@ export function createWebdavHandler(deps: DoorDeps) {
         headers: { "Content-Range": `bytes */${st.size}` },
       });
     const [start, end] = range.kind === "partial" ? [range.start, range.end] : [0, st.size - 1];
-    const length = st.size === 0 ? 0 : end - start + 1;
-    headers["Content-Length"] = String(length);
-    if (range.kind === "partial") headers["Content-Range"] = `bytes ${start}-${end}/${st.size}`;
+    const asked = st.size === 0 ? 0 : end - start + 1;
     // most detector files, and the ranges HDF5 readers ask for, in one synchronous read
-    const body = !head && length > 0 && length <= READ_AT_ONCE_BYTES ? readRangeOrGone(target, start, length) : undefined;
+    const body = !head && asked > 0 && asked <= READ_AT_ONCE_BYTES ? readRangeOrGone(target, start, asked) : undefined;
+    // a file that shrank since its stat: the headers say what is sent (the client sees a short read)
+    const length = body?.length ?? asked;
+    if (asked > 0 && length === 0) throw new HttpError(416, `${target.path} changed while it was read: nothing left at byte ${start}`);
+    headers["Content-Length"] = String(length);
+    if (range.kind === "partial") headers["Content-Range"] = `bytes ${start}-${start + length - 1}/${st.size}`;
     res.writeHead(range.kind === "partial" ? 206 : 200, headers);
     if (head || length === 0) {
       res.end();

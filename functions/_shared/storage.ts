@@ -156,7 +156,7 @@ export class Storage {
         `${path}: the storage announced ${size} bytes but ${got}; the file changed while it was read (try again once it is complete)`,
         0,
       );
-    let body: Buffer;
+    let body: { bytes: Buffer; total: number | undefined };
     try {
       body = await this.run("dCache WebDAV", "webdavUrl", "WebDAV GET", path, () => getRange(ep, path, 0, size - 1));
     } catch (e) {
@@ -164,8 +164,11 @@ export class Storage {
       if (e instanceof ActionError && e.status === 416) throw changed("a read of them was refused as past its end (416)");
       throw e;
     }
-    if (body.length !== size) throw changed(`a read of them returned ${body.length}`);
-    return new MemoryByteSource(body, { requests: 1, bytes: body.length });
+    const { bytes, total } = body;
+    if (bytes.length !== size) throw changed(`a read of them returned ${bytes.length}`);
+    // a file that grew: the first `size` bytes came, but they are no longer the whole file
+    if (total !== undefined && total !== size) throw changed(`it holds ${total} now`);
+    return new MemoryByteSource(bytes, { requests: 1, bytes: bytes.length });
   }
 
   /**
@@ -177,8 +180,8 @@ export class Storage {
   async smallFile(path: string): Promise<StoredBytes | undefined> {
     try {
       const ep = this.endpoint("webdavUrl");
-      const body = await getRange(ep, path, 0, WHOLE_FILE_BYTES);
-      return body.length <= WHOLE_FILE_BYTES ? new MemoryByteSource(body, { requests: 1, bytes: body.length }) : undefined;
+      const { bytes } = await getRange(ep, path, 0, WHOLE_FILE_BYTES);
+      return bytes.length <= WHOLE_FILE_BYTES ? new MemoryByteSource(bytes, { requests: 1, bytes: bytes.length }) : undefined;
     } catch {
       return undefined;
     }

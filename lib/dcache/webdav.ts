@@ -157,15 +157,23 @@ export async function getStream(
   throw await failure(res, at, `reading ${path}`);
 }
 
-/** Reads bytes start…end (inclusive) of a file. A range past the end of the file gives 416. */
-export async function getRange(ep: DcacheEndpoint, path: string, start: number, end: number): Promise<Buffer> {
+/**
+ * Reads bytes start…end (inclusive) of a file, and the file's whole size as the door reports it
+ * (Content-Range). A range past the end of the file gives 416.
+ */
+export async function getRange(
+  ep: DcacheEndpoint,
+  path: string,
+  start: number,
+  end: number,
+): Promise<{ bytes: Buffer; total: number | undefined }> {
   if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && end >= start)) {
     throw new RangeError(`invalid byte range ${start}-${end}: need integers 0 ≤ start ≤ end`);
   }
-  const { body } = await getStream(ep, path, { range: [start, end] });
+  const { body, size } = await getStream(ep, path, { range: [start, end] });
   const chunks: Buffer[] = [];
   for await (const c of body) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+  return { bytes: Buffer.concat(chunks), total: size };
 }
 
 export interface HeadResult {

@@ -198,8 +198,10 @@ async function smallFigures(): Promise<void> {
       const bytes = new Uint8Array(readFileSync(join(NEXUS_DATA, f)));
       const path = `/raw/${f}`;
       const memory: number[] = [];
-      // invoked with the path alone, and as the ingest sequence does (after checksum, the size known)
-      const inputs = { path: { path }, sequence: { files: [{ path, size: bytes.length }] } };
+      // invoked with the path alone, and as the ingest sequence does (after checksum, which looked the
+      // file up: its size and mtime known)
+      const mtime = statSync(join(dir, "small", "raw", f)).mtime.toISOString();
+      const inputs = { path: { path }, sequence: { files: [{ path, size: bytes.length, mtime }] } };
       const action: Record<keyof typeof inputs, number[]> = { path: [], sequence: [] };
       let bytesRead = 0;
       // warm both (wasm compiled and tiered up, connections open, the local dCache's handlers

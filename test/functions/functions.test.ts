@@ -257,6 +257,25 @@ describe("functions: bundles against the local stack", function () {
       expect(run.logs).to.not.match(/HDF5-DIAG|#000:|H5F\.c/);
     });
 
+    it("a record with size and mtime (as checksum leaves it) is read with one GET that checks the size; a file grown since fails, to be retried", async () => {
+      const path = "/beamtime/raw/lyso_00001.cbf";
+      const bytes = sample[path]!;
+      // the record's mtime is taken as the lookup it came from found it: no lookup of its own
+      const mtime = "2026-01-02T03:04:05.678Z";
+      const run = await runBundle(bundles, "metadata", { ...storage, files: [{ path, size: bytes.length, mtime }] });
+      const f = (run.result.files as any[])[0];
+      expect(f).to.deep.include({ path, size: bytes.length, mtime });
+      expect(f.metadata.cbf).to.include({ detector: "PILATUS 6M, S/N 60-0100" });
+      expect((run.result.steps as any[])[0].bytesRead).to.equal(bytes.length);
+      // the file has grown since the record's size was looked up: its first bytes are not the file
+      const grown = await runBundle(bundles, "metadata", { ...storage, files: [{ path, size: bytes.length - 100, mtime }] });
+      expect(grown.result.files).to.deep.equal([]);
+      const failed = (grown.result.failed as any[])[0];
+      expect(failed).to.deep.include({ path, step: "metadata", permanent: false });
+      expect(failed.reason).to.include(`the storage announced ${bytes.length - 100} bytes but it holds ${bytes.length} now`);
+      expect(failed.reason).to.include("the file changed while it was read");
+    });
+
     it("a file deleted after the event is skipped", async () => {
       const run = await runBundle(bundles, "metadata", { ...storage, path: "/beamtime/raw/never-was.nxs" });
       expect(run.result.files).to.deep.equal([]);

@@ -38,18 +38,35 @@ function statOrUndefined(fsPath: string): Stats | undefined {
   }
 }
 
-/** `length` bytes from `start` (fewer if the file shrank since it was looked at); 404 if it is gone. */
-function readRangeOrGone(target: ResolvedPath, start: number, length: number): Buffer {
+/**
+ * Buffers for one-read GETs, each taken back once its response is sent. A fresh buffer is memory the
+ * kernel maps page by page as the read fills it, which cost more than the read itself (an 880 KiB
+ * file: ~0.2 ms fresh, ~0.05 ms reused).
+ */
+const readBuffers: Buffer[] = [];
+const KEEP_READ_BUFFERS = 8;
+
+/**
+ * `length` (≤ READ_AT_ONCE_BYTES) bytes from `start`, fewer if the file shrank since it was looked
+ * at; 404 if it is gone. `release` gives the buffer back: only once nothing reads it any more.
+ */
+function readRangeOrGone(target: ResolvedPath, start: number, length: number): { bytes: Buffer; release(): void } {
   let fd: number;
   try {
     fd = openSync(target.fsPath, "r");
   } catch {
     throw new HttpError(404, `${target.path} does not exist`);
   }
+  const buf = readBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_AT_ONCE_BYTES);
+  const release = () => {
+    if (readBuffers.length < KEEP_READ_BUFFERS) readBuffers.push(buf);
+  };
   try {
     // a regular file's read returns all it was asked for, short only at its end
-    const buf = Buffer.allocUnsafe(length);
-    return buf.subarray(0, readSync(fd, buf, 0, length, start));
+    return { bytes: buf.subarray(0, readSync(fd, buf, 0, length, start)), release };
+  } catch (e) {
+    release();
+    throw e;
   } finally {
     closeSync(fd);
   }
@@ -99,8 +116,11 @@ export function createWebdavHandler(deps: DoorDeps) {
     // most detector files, and the ranges HDF5 readers ask for, in one synchronous read
     const body = !head && asked > 0 && asked <= READ_AT_ONCE_BYTES ? readRangeOrGone(target, start, asked) : undefined;
     // a file that shrank since its stat: the headers say what is sent (the client sees a short read)
-    const length = body?.length ?? asked;
-    if (asked > 0 && length === 0) throw new HttpError(416, `${target.path} changed while it was read: nothing left at byte ${start}`);
+    const length = body?.bytes.length ?? asked;
+    if (asked > 0 && length === 0) {
+      body?.release();
+      throw new HttpError(416, `${target.path} changed while it was read: nothing left at byte ${start}`);
+    }
     headers["Content-Length"] = String(length);
     if (range.kind === "partial") headers["Content-Range"] = `bytes ${start}-${start + length - 1}/${st.size}`;
     res.writeHead(range.kind === "partial" ? 206 : 200, headers);
@@ -112,7 +132,9 @@ export function createWebdavHandler(deps: DoorDeps) {
     notifier.read(target.fsPath, "open");
     notifier.read(target.fsPath, "access");
     if (body) {
-      res.end(body);
+      // the socket may still be sending the buffer after end(): it is reused once all is sent
+      res.once("finish", body.release);
+      res.end(body.bytes);
       notifier.read(target.fsPath, "close");
       return;
     }

@@ -881,6 +881,20 @@ describe("functions: bundles against the local stack", function () {
       expect(exdf.frame).to.include({ origin: "/INSTRUMENT/SPB_DET_AGIPD1M-1/DET/4CH0:xtdf/image/data[0,:,:]", width: 16, height: 32 });
     });
 
+    it("a record with size and mtime (as the feed's event has them) is read with one GET that checks the size", async () => {
+      const path = "/beamtime/raw/img_0001.edf";
+      const bytes = sample[path]!;
+      const mtime = "2026-01-02T03:04:05.678Z";
+      const run = await runBundle(bundles, "derive", { ...storage, files: [{ path, size: bytes.length, mtime }] });
+      expect((run.result.files as any[])[0]).to.deep.include({ path, size: bytes.length, mtime });
+      expect((run.result.steps as any[])[0].bytesRead).to.equal(bytes.length);
+      const grown = await runBundle(bundles, "derive", { ...storage, files: [{ path, size: bytes.length - 100, mtime }] });
+      expect(grown.result.files).to.deep.equal([]);
+      const failed = (grown.result.failed as any[])[0];
+      expect(failed).to.deep.include({ path, step: "derive", permanent: false });
+      expect(failed.reason).to.include("the file changed while it was read");
+    });
+
     it("derives from a real facility frame (APS area detector, 487 × 195)", async () => {
       const path = "/beamtime/raw/APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5";
       await upload(

@@ -149,6 +149,30 @@ export function kthSmallest(a: Float64Array, k: number): number {
   return a[k]!;
 }
 
+/**
+ * Frames of integer counts spanning at most this many values get their percentiles from counts per
+ * value: two linear passes, where selection reorders the pixels several times (a 128 × 128 frame:
+ * ~0.6 → ~0.1 ms; a 487 × 195 one: ~3 → ~0.5 ms). Most detectors count photons in 16 bits or less.
+ */
+export const HISTOGRAM_MAX_VALUES = 1 << 16;
+
+/**
+ * The values at sorted positions `ks` (ascending, 0-based) of `a`, integers all within
+ * [lo, lo + span): counted per value, then found by walking the counts.
+ */
+export function kthSmallestOfIntegers(a: Float64Array, lo: number, span: number, ks: number[]): number[] {
+  const counts = new Uint32Array(span);
+  for (let i = 0; i < a.length; i++) counts[a[i]! - lo]!++;
+  const out: number[] = [];
+  let below = 0;
+  let v = 0;
+  for (const k of ks) {
+    while (below + counts[v]! <= k) below += counts[v++]!;
+    out.push(lo + v);
+  }
+  return out;
+}
+
 export function frameStats(f: Frame): FrameStats {
   let min = Infinity,
     max = -Infinity,
@@ -156,14 +180,23 @@ export function frameStats(f: Frame): FrameStats {
     nonZero = 0,
     masked = 0,
     n = 0;
-  // Two percentiles need no sorted copy: selecting them is linear (sorting the pixels with a
-  // comparator took most of a derive run, ~45 ms for a 487 × 195 frame).
+  // Two percentiles need no sorted copy: counting (integer pixels) or selecting them is linear
+  // (sorting the pixels with a comparator took most of a derive run, ~45 ms for a 487 × 195 frame).
   const unmasked = new Float64Array(f.values.length);
   let count = 0;
-  for (const v of f.values) {
+  let lowest = Infinity;
+  let integral = true;
+  const values = f.values;
+  // indexed: a for…of over the typed array ran at half the speed in steady state
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
     if (!Number.isFinite(v)) continue;
     if (v < 0) masked++;
-    else unmasked[count++] = v;
+    else {
+      unmasked[count++] = v;
+      if (v < lowest) lowest = v;
+      if (integral && Math.floor(v) !== v) integral = false;
+    }
     if (v < min) min = v;
     if (v > max) max = v;
     if (v !== 0) nonZero++;
@@ -171,8 +204,18 @@ export function frameStats(f: Frame): FrameStats {
     n++;
   }
   const valid = unmasked.subarray(0, count);
-  const pct = (q: number) => (valid.length ? kthSmallest(valid, Math.min(valid.length - 1, Math.floor(valid.length * q))) : 0);
-  return { min: n ? min : 0, max: n ? max : 0, mean: n ? sum / n : 0, sum, nonZero, masked, p005: pct(0.005), p995: pct(0.995) };
+  let p005 = 0;
+  let p995 = 0;
+  if (count > 0) {
+    const ks = [Math.floor(count * 0.005), Math.min(count - 1, Math.floor(count * 0.995))];
+    // with unmasked pixels, `max` is the largest of them (masked ones are negative)
+    [p005, p995] = (
+      integral && max - lowest < HISTOGRAM_MAX_VALUES
+        ? kthSmallestOfIntegers(valid, lowest, max - lowest + 1, ks)
+        : ks.map((k) => kthSmallest(valid, k))
+    ) as [number, number];
+  }
+  return { min: n ? min : 0, max: n ? max : 0, mean: n ? sum / n : 0, sum, nonZero, masked, p005, p995 };
 }
 
 /** How previewPixels scales, in words, for the summary that goes with the preview. */

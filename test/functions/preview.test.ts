@@ -57,6 +57,29 @@ describe("previews: contrast from the frame's percentiles", () => {
     }
   });
 
+  it("frameStats' percentiles are what a sorted copy of the unmasked pixels holds, counted (integers) or selected (the rest)", () => {
+    const n = 4999;
+    const frames: Record<string, (i: number) => number> = {
+      "integer counts": (i) => (i * 7919) % 4093,
+      "integer counts with masked pixels": (i) => (i % 13 === 0 ? -1 : i % 29 === 0 ? -2 : (i * 31) % 1000),
+      "a pedestal of 900": (i) => 900 + ((i * 17) % 250),
+      "counts spanning more than 2^16": (i) => (i === 7 ? 1_048_575 : (i * 7) % 300),
+      "fractional values": (i) => ((i * 7919) % 1000) / 7,
+      constant: () => 42,
+      "only masked and one pixel": (i) => (i === 3 ? 5 : -1),
+    };
+    for (const [name, value] of Object.entries(frames)) {
+      const values = Float64Array.from({ length: n }, (_, i) => value(i));
+      const sorted = Array.from(values)
+        .filter((v) => v >= 0)
+        .sort((a, b) => a - b);
+      const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
+      const stats = frameStats({ width: n, height: 1, values, origin: "test", stride: 1 });
+      expect([stats.p005, stats.p995], name).to.deep.equal([at(0.005), at(0.995)]);
+      expect(stats.masked, name).to.equal(n - sorted.length);
+    }
+  });
+
   it("a frame with a large offset (892 … 1141) spans the grey scale", async () => {
     const [h, w] = [80, 100];
     const value = (_k: number, y: number, x: number) => 892 + ((x * 7 + y * 3) % 250);

@@ -9,6 +9,7 @@ import { getRange, getStream, headFile, makeDirectories, putFile } from "../../l
 import { MemoryByteSource, type ByteSource } from "../../lib/formats/byte-source.ts";
 import { SyncRangeReader, type TransferStats } from "../../lib/http/sync-range-reader.ts";
 import { ActionError, safeUrl, StepFailure } from "./errors.ts";
+import { dirName } from "./files.ts";
 
 export interface StorageParams {
   webdavUrl?: string;
@@ -194,13 +195,21 @@ export class Storage {
     return reader;
   }
 
-  async mkdirs(dir: string): Promise<void> {
-    const ep = this.endpoint("webdavUrl");
-    await this.run("dCache WebDAV", "webdavUrl", "WebDAV MKCOL", dir, () => makeDirectories(ep, dir));
-  }
-
+  /**
+   * PUT. A missing parent directory (409, RFC 4918) is made, then the PUT repeated: most files go
+   * into a directory that exists already, so making it first would cost a request each time.
+   */
   async put(path: string, body: Uint8Array, contentType: string): Promise<void> {
     const ep = this.endpoint("webdavUrl");
-    await this.run("dCache WebDAV", "webdavUrl", "WebDAV PUT", path, () => putFile(ep, path, body, { contentType }));
+    const send = () => putFile(ep, path, body, { contentType });
+    await this.run("dCache WebDAV", "webdavUrl", "WebDAV PUT", path, async () => {
+      try {
+        await send();
+      } catch (e) {
+        if (!(e instanceof DcacheError && e.status === 409)) throw e;
+        await makeDirectories(ep, dirName(path));
+        await send();
+      }
+    });
   }
 }

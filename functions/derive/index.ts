@@ -61,12 +61,12 @@ async function frameOf(reader: ByteSource, path: string, md: FileDescription, h5
   return `format ${md.format} holds no detector frame this function can read`;
 }
 
-export function derivedPaths(path: string, p: Params): { dir: string; preview: string; summary: string } {
+export function derivedPaths(path: string, p: Params): { preview: string; summary: string } {
   const dir = p.derivedRoot
     ? p.derivedRoot.replace(/\/+$/, "") + dirName(path).replace(/\/$/, "")
     : `${dirName(path).replace(/\/$/, "")}/${p.derivedDir ?? "derived"}`;
   const name = baseName(path);
-  return { dir, preview: `${dir}/${name}.preview.png`, summary: `${dir}/${name}.summary.json` };
+  return { preview: `${dir}/${name}.preview.png`, summary: `${dir}/${name}.summary.json` };
 }
 
 export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) => {
@@ -128,7 +128,6 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
           2,
         )}\n`,
       );
-      await storage.mkdirs(out.dir);
       await storage.put(out.preview, png, "image/png");
       await storage.put(out.summary, summary, "application/json");
       ctx.count(0, png.length + summary.length);

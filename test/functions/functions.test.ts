@@ -895,6 +895,19 @@ describe("functions: bundles against the local stack", function () {
       expect(failed.reason).to.include("the file changed while it was read");
     });
 
+    it("derivedRoot: the derived files go into one tree, its directories made as the first PUT finds them missing", async () => {
+      const paths = ["/beamtime/raw/img_0001.edf", "/beamtime/raw/lyso_00001.cbf"];
+      const run = await runBundle(bundles, "derive", { ...storage, derivedRoot: "/derived-tree/", files: paths.map((path) => ({ path })) });
+      const derived = (run.result.files as any[]).flatMap((f) => f.derived.map((d: any) => d.path));
+      expect(derived).to.deep.equal([
+        "/derived-tree/beamtime/raw/img_0001.edf.preview.png",
+        "/derived-tree/beamtime/raw/img_0001.edf.summary.json",
+        "/derived-tree/beamtime/raw/lyso_00001.cbf.preview.png",
+        "/derived-tree/beamtime/raw/lyso_00001.cbf.summary.json",
+      ]);
+      for (const p of derived) expect((await download(stack.webdavUrl, p)).status, p).to.equal(200);
+    });
+
     it("derives from a real facility frame (APS area detector, 487 × 195)", async () => {
       const path = "/beamtime/raw/APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5";
       await upload(

@@ -9,7 +9,7 @@ import { getRange, getStream, headFile, makeDirectories, putFile } from "../../l
 import { MemoryByteSource, type ByteSource } from "../../lib/formats/byte-source.ts";
 import { SyncRangeReader, type TransferStats } from "../../lib/http/sync-range-reader.ts";
 import { ActionError, safeUrl, StepFailure } from "./errors.ts";
-import { dirName } from "./files.ts";
+import { dirName, type FileRecord } from "./files.ts";
 
 export interface StorageParams {
   webdavUrl?: string;
@@ -29,6 +29,16 @@ export interface FileStat {
 }
 
 export class NotFound extends ActionError {}
+
+/**
+ * What a record says of its file, when that can stand for a namespace lookup: its size and mtime
+ * were looked up a moment ago (by checksum, or the feed's event), and the file is small enough to be
+ * read with the one GET of `Storage.bytes`, which fails if the file no longer has that size.
+ */
+export function recordedStat(file: FileRecord): FileStat | undefined {
+  if (file.size === undefined || file.mtime === undefined || file.size > WHOLE_FILE_BYTES) return undefined;
+  return { size: file.size, mtime: file.mtime };
+}
 
 /** A file's bytes as the format readers take them, with what reading them cost. */
 export type StoredBytes = ByteSource & { readonly stats: TransferStats; close(): void };

@@ -25,7 +25,7 @@ import { ActionError, FileFailure } from "../_shared/errors.ts";
 import { baseName, dirName } from "../_shared/files.ts";
 import { defineAction, SkipFile } from "../_shared/run.ts";
 import { validator } from "../_shared/schema.ts";
-import { Storage, WHOLE_FILE_BYTES, type StorageParams } from "../_shared/storage.ts";
+import { recordedStat, Storage, type StorageParams } from "../_shared/storage.ts";
 import { HttpError } from "../../lib/http/sync-range-reader.ts";
 import { deriveResultSchema, paramsSchema } from "./schema.ts";
 
@@ -77,14 +77,11 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
     if (file.path.includes(derivedMark) || (p.derivedRoot && file.path.startsWith(`${p.derivedRoot.replace(/\/+$/, "")}/`))) {
       throw new SkipFile("already a derived file");
     }
-    // size and mtime as the storage has them: what the feed's file ledger knows the processed bytes by.
-    // A record that has them (the feed's event, an earlier step) was looked up a moment ago: a small
-    // file's one GET checks the size (a file changed since fails, to be retried), and with metadata
-    // found in these bytes the frame is read where it was found
+    // size and mtime as the storage has them: what the feed's file ledger knows the processed bytes by;
+    // with metadata found in the bytes of that size, the frame is read where it was found
     const stat =
-      file.size !== undefined && (file.metadata || (file.mtime !== undefined && file.size <= WHOLE_FILE_BYTES))
-        ? { size: file.size, mtime: file.mtime }
-        : await storage.stat(file.path);
+      (file.size !== undefined && file.metadata ? { size: file.size, mtime: file.mtime } : recordedStat(file)) ??
+      (await storage.stat(file.path));
     const size = stat.size;
     const reader = await storage.bytes(file.path, size);
     // an HDF5 file described here stays open for its frame: opened and walked once

@@ -9,28 +9,25 @@ import { ActionError, FileFailure } from "../_shared/errors.ts";
 import type { FileRecord } from "../_shared/files.ts";
 import { defineAction, SkipFile } from "../_shared/run.ts";
 import { validator } from "../_shared/schema.ts";
-import { Storage, WHOLE_FILE_BYTES, type FileStat, type StorageParams, type StoredBytes } from "../_shared/storage.ts";
+import { recordedStat, Storage, WHOLE_FILE_BYTES, type FileStat, type StorageParams, type StoredBytes } from "../_shared/storage.ts";
 import { metadataResultSchema, paramsSchema } from "./schema.ts";
 import { formatProblem } from "./strict.ts";
 
 const checkResult = validator(metadataResultSchema, "metadata result");
 
 /**
- * The file's bytes, and its size and mtime as the namespace has them. A record that has both (after
- * checksum in the ingest sequence, or from the feed's event) was looked up a moment ago: a small
- * file's one GET, which fails if the file's size is no longer that, then needs no lookup of its own.
- * Otherwise a small file's GET runs beside the lookup: of the size an earlier step found, or,
- * invoked with the path alone, of "the file if small". Either is used only if the lookup finds the
- * same size.
+ * The file's bytes, and its size and mtime as the namespace has them: from the record when it can
+ * stand for a lookup (recordedStat). Otherwise a small file's GET runs beside the lookup: of the size
+ * an earlier step found, or, invoked with the path alone, of "the file if small". Either is used only
+ * if the lookup finds the same size.
  */
 async function fetchFile(
   storage: Storage,
   file: FileRecord,
   count: (bytes: number) => void,
 ): Promise<{ reader: StoredBytes; stat: FileStat }> {
-  if (file.size !== undefined && file.mtime !== undefined && file.size <= WHOLE_FILE_BYTES) {
-    return { reader: await storage.bytes(file.path, file.size), stat: { size: file.size, mtime: file.mtime } };
-  }
+  const recorded = recordedStat(file);
+  if (recorded) return { reader: await storage.bytes(file.path, recorded.size), stat: recorded };
   const early = file.size !== undefined && file.size <= WHOLE_FILE_BYTES ? storage.bytes(file.path, file.size) : undefined;
   early?.catch(() => {}); // a failed early read matters only if it was to be used: then it is awaited below
   const guess = file.size === undefined ? storage.smallFile(file.path) : undefined;

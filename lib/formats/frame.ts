@@ -155,13 +155,13 @@ export function kthSmallest(a: Float64Array, k: number): number {
  * its loop indexed: 128 × 128 pixels ~1.1 → ~0.4 ms, 1024 × 1024 ~40 → ~13 ms). Most detectors
  * count photons in 16 bits or less.
  */
-export const HISTOGRAM_MAX_VALUES = 1 << 16;
+const HISTOGRAM_MAX_VALUES = 1 << 16;
 
 /**
  * The values at sorted positions `ks` (ascending, 0-based) of `a`, integers all within
  * [lo, lo + span): counted per value, then found by walking the counts.
  */
-export function kthSmallestOfIntegers(a: Float64Array, lo: number, span: number, ks: number[]): number[] {
+function kthSmallestOfIntegers(a: Float64Array, lo: number, span: number, ks: number[]): number[] {
   const counts = new Uint32Array(span);
   for (let i = 0; i < a.length; i++) counts[a[i]! - lo]!++;
   const out: number[] = [];

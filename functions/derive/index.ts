@@ -93,7 +93,8 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
       let md: FileDescription;
       try {
         if (file.metadata) md = file.metadata;
-        else ({ description: md, hdf5: h5 } = await describeOpen(reader, file.path));
+        // only where the frames are: the description is metadata's job
+        else ({ description: md, hdf5: h5 } = await describeOpen(reader, file.path, { walk: "signals" }));
       } catch (e) {
         const msg = (e as Error).message;
         throw failure(msg.includes(file.path) ? msg : `${file.path}: ${msg}`, e);

@@ -6,7 +6,7 @@ import { contentTypeFor, HDF5_SIGNATURE, SNIFF_BYTES, sniffFormat } from "./dete
 import { EDF_HEADER_BYTES, parseEdfHeader, type EdfHeader } from "./edf.ts";
 import { exdfMetadata, type ExdfMetadata } from "./exdf.ts";
 import { openHdf5, type OpenedHdf5 } from "./hdf5-open.ts";
-import { nexusEntries, type NexusEntry } from "./nexus.ts";
+import { nexusEntries, type NexusEntry, type NexusWalk } from "./nexus.ts";
 
 export type FileFormat = "nexus" | "exdf" | "hdf5" | "cbf" | "edf" | "unknown";
 
@@ -51,12 +51,13 @@ export async function describe(source: ByteSource, path: string, info: { mtime?:
 
 /**
  * As describe, but an HDF5 file stays open for more reads (derive reads its frame from it, so the
- * file is opened and its tree walked once); the caller closes `hdf5`.
+ * file is opened and its tree walked once); the caller closes `hdf5`. `walk: "signals"` reads of a
+ * NeXus file only where its detector frames are (nexusEntries).
  */
 export async function describeOpen(
   source: ByteSource,
   path: string,
-  info: { mtime?: string } = {},
+  info: { mtime?: string; walk?: NexusWalk } = {},
 ): Promise<{ description: FileDescription; hdf5?: OpenedHdf5 }> {
   const base: FileDescription = { format: "unknown", contentType: contentTypeFor(path), size: source.size };
   if (info.mtime) base.mtime = info.mtime;
@@ -77,15 +78,15 @@ export async function describeOpen(
   if (sniffed !== "hdf5") return { description: base };
   const hdf5 = await openHdf5(source, path);
   try {
-    return { description: hdf5Description(hdf5, base), hdf5 };
+    return { description: hdf5Description(hdf5, base, info.walk), hdf5 };
   } catch (e) {
     hdf5.close();
     throw e;
   }
 }
 
-function hdf5Description(h5: OpenedHdf5, base: FileDescription): FileDescription {
-  const entries = nexusEntries(h5.file);
+function hdf5Description(h5: OpenedHdf5, base: FileDescription, walk: NexusWalk = "all"): FileDescription {
+  const entries = nexusEntries(h5.file, walk);
   if (entries.length) return { ...base, format: "nexus", contentType: "application/x-hdf5", nexus: { entries } };
   const exdf = exdfMetadata(h5.file);
   if (exdf) return { ...base, format: "exdf", contentType: "application/x-hdf5", exdf };

@@ -234,8 +234,22 @@ function userOf(g: Group): NexusUser | undefined {
   return Object.keys(user).length ? user : undefined;
 }
 
-function entryOf(name: string, g: Group, path: string, subentries: boolean): NexusEntry {
+function entryOf(name: string, g: Group, path: string, subentries: boolean, walk: NexusWalk): NexusEntry {
   const entry: NexusEntry = { name, users: [], data: [] };
+  if (walk === "all") describeEntry(entry, g, path);
+  for (const [dname, d] of groupsOfClass(g, "NXdata")) {
+    const s = signalOf(`${path}/${dname}`, d);
+    if (s) entry.data.push(s);
+  }
+  if (subentries) {
+    const subs = groupsOfClass(g, "NXsubentry").map(([n, s]) => entryOf(n, s, `${path}/${n}`, false, walk));
+    if (subs.length) entry.subentries = subs;
+  }
+  return entry;
+}
+
+/** What an entry says about itself: its fields, instrument, sample and users. */
+function describeEntry(entry: NexusEntry, g: Group, path: string): void {
   for (const f of ENTRY_FIELDS) {
     const v = fieldText(g, f);
     if (v !== undefined) entry[f] = v;
@@ -254,18 +268,15 @@ function entryOf(name: string, g: Group, path: string, subentries: boolean): Nex
     const user = userOf(u);
     if (user) entry.users.push(user);
   }
-  for (const [dname, d] of groupsOfClass(g, "NXdata")) {
-    const s = signalOf(`${path}/${dname}`, d);
-    if (s) entry.data.push(s);
-  }
-  if (subentries) {
-    const subs = groupsOfClass(g, "NXsubentry").map(([n, s]) => entryOf(n, s, `${path}/${n}`, false));
-    if (subs.length) entry.subentries = subs;
-  }
-  return entry;
 }
 
+/**
+ * How much of each entry a walk reads: "all" of what it says about itself, or only its NXdata
+ * "signals", for a reader that wants the detector frames and not the description (half the reads).
+ */
+export type NexusWalk = "all" | "signals";
+
 /** All NXentry groups at the file's root, in file order; empty when the file is not NeXus. */
-export function nexusEntries(file: H5File): NexusEntry[] {
-  return groupsOfClass(file as unknown as Group, "NXentry").map(([n, g]) => entryOf(n, g, `/${n}`, true));
+export function nexusEntries(file: H5File, walk: NexusWalk = "all"): NexusEntry[] {
+  return groupsOfClass(file as unknown as Group, "NXentry").map(([n, g]) => entryOf(n, g, `/${n}`, true, walk));
 }

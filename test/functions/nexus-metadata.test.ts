@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileByteSource } from "../../lib/formats/byte-source.ts";
 import { loadH5wasm } from "../../lib/formats/hdf5-open.ts";
-import { describe as describeFile, type FileDescription } from "../../lib/formats/describe.ts";
+import { describe as describeFile, describeOpen, type FileDescription } from "../../lib/formats/describe.ts";
 import { nexusFrameSignal } from "../../lib/formats/frame.ts";
 import { nexusFacts } from "../../lib/formats/nexus-facts.ts";
 import { datasetFor } from "../../functions/catalogue/mapping.ts";
@@ -156,20 +156,46 @@ describe("NeXus metadata of the real facility files (values read with h5dump)", 
     });
   });
 
-  it("signals stored elsewhere are named, with the missing file, as the reason there is no preview", async () => {
-    // h5dump -n: "ext link /entry1/pil100k/data -> 538039-pilatus100k-files/538039.hdf /entry/instrument/detector/data"
-    const i16 = await describePath(join(NEXUS, "DLS_i16_hdf5_538039.nxs"));
-    expect(nexusFrameSignal(i16.nexus!.entries)).to.equal(
+  // the detector frame derive reads, or why there is none, as h5dump shows each file
+  const FRAMES: Array<[string, string | RegExp | { path: string }]> = [
+    [
+      // h5dump -n: "ext link /entry1/pil100k/data -> 538039-pilatus100k-files/538039.hdf /entry/instrument/detector/data"
+      "DLS_i16_hdf5_538039.nxs",
       "signal /entry1/pil100k/data is an external link to missing file 538039-pilatus100k-files/538039.hdf (object /entry/instrument/detector/data); derive reads only the event's own file",
-    );
-    // h5dump -p: /entry/data/data is VIRTUAL with SOURCE FILE "." DATASET "/entry/data/data_000001",
-    // and "ext link /entry/data/data_000001 -> Therm_6_2_000001.h5 /data"
-    const nxmx = await describePath(join(NEXUS, "DLS_i03_i04_NXmx_hdf5_Therm_6_2.nxs"));
-    expect(nexusFrameSignal(nxmx.nexus!.entries)).to.match(
+    ],
+    [
+      // h5dump -p: /entry/data/data is VIRTUAL with SOURCE FILE "." DATASET "/entry/data/data_000001",
+      // and "ext link /entry/data/data_000001 -> Therm_6_2_000001.h5 /data"
+      "DLS_i03_i04_NXmx_hdf5_Therm_6_2.nxs",
       /^signal \/entry\/data\/data is a virtual dataset whose source \/entry\/data\/data_000001 is an external link to missing file Therm_6_2_000001\.h5 \(object \/data\)/,
-    );
-    const aps = await describePath(join(NEXUS, "APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5"));
-    expect(nexusFrameSignal(aps.nexus!.entries)).to.deep.equal({ path: "/entry/data/data" });
+    ],
+    // h5dump -A -g /entry/data: its dataset "data" (H5T_STD_I32LE, ( 195, 487 )) has the attribute signal="1"
+    ["APS_EPICSareaDetector_hdf5_AgBehenate_228.hdf5", { path: "/entry/data/data" }],
+  ];
+
+  it("signals stored elsewhere are named, with the missing file, as the reason there is no preview", async () => {
+    for (const [name, frame] of FRAMES) {
+      const signal = nexusFrameSignal((await describePath(join(NEXUS, name))).nexus!.entries);
+      if (frame instanceof RegExp) expect(signal, name).to.match(frame);
+      else expect(signal, name).to.deep.equal(frame);
+    }
+  });
+
+  it("derive's walk (signals only) finds the same frames and reads nothing else of the entries", async () => {
+    for (const [name, frame] of FRAMES) {
+      const src = new FileByteSource(join(NEXUS, name));
+      const { description, hdf5 } = await describeOpen(src, name, { walk: "signals" });
+      hdf5?.close();
+      src.close();
+      expect(description.format, name).to.equal("nexus");
+      const signal = nexusFrameSignal(description.nexus!.entries);
+      if (frame instanceof RegExp) expect(signal, name).to.match(frame);
+      else expect(signal, name).to.deep.equal(frame);
+      for (const e of description.nexus!.entries.flatMap((x) => [x, ...(x.subentries ?? [])])) {
+        expect(Object.keys(e).sort(), name).to.deep.equal(["data", "name", "users", ...(e.subentries ? ["subentries"] : [])].sort());
+        expect(e.users, name).to.deep.equal([]);
+      }
+    }
   });
 });
 

@@ -89,6 +89,24 @@ export interface SequenceResult {
  */
 type IncomingEvent = { [K in keyof StorageCloudEvent]?: unknown } & { data?: { [K in keyof StorageEventData]?: unknown } | null };
 
+const ADLER32 = /^[0-9a-f]{8}$/;
+
+/**
+ * What an event enriched by the feed (`source.enrich`) says of its file: size, mtime and ADLER32 as
+ * dCache's namespace had them a moment before the fire. On the record they spare the steps a lookup
+ * of their own (recordedStat; checksum compares the bytes with them). A value of another shape is
+ * left out: the step then looks the file up, as for an event without them.
+ */
+function enrichedFacts(data: IncomingEvent["data"]): Pick<FileRecord, "size" | "mtime" | "adler32"> {
+  const out: Pick<FileRecord, "size" | "mtime" | "adler32"> = {};
+  if (!data) return out;
+  if (Number.isSafeInteger(data.size) && (data.size as number) >= 0) out.size = data.size as number;
+  // the namespace API's mtime is in milliseconds; records carry ISO 8601, as Storage.stat gives it
+  if (Number.isSafeInteger(data.mtime) && (data.mtime as number) >= 0) out.mtime = new Date(data.mtime as number).toISOString();
+  if (typeof data.adler32 === "string" && ADLER32.test(data.adler32)) out.adler32 = data.adler32;
+  return out;
+}
+
 /**
  * The files a run is about: `files` from the previous step, else the trigger's `events`, else `path`.
  * Duplicate paths within one batch are processed once (the newest event wins).
@@ -118,6 +136,7 @@ export function inputFiles(params: Record<string, unknown>): { files: FileRecord
       if (type) rec.event!.type = type;
       if (typeof raw.time === "string") rec.event!.time = raw.time;
       if (typeof raw.source === "string") rec.event!.source = raw.source;
+      Object.assign(rec, enrichedFacts(raw.data));
       byPath.delete(path);
       byPath.set(path, rec);
     }

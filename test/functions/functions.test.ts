@@ -127,6 +127,35 @@ describe("functions: bundles against the local stack", function () {
       });
     });
 
+    it("an enriched event (dCache's size, mtime and ADLER32 a moment ago): the bytes are compared with them, no lookup", async () => {
+      const path = "/beamtime/raw/run-0042.nxs";
+      const bytes = sample[path]!;
+      // an mtime the namespace does not have: kept on the record only if checksum looked nothing up
+      const mtime = Date.UTC(2026, 0, 2, 3, 4, 5, 6);
+      const ev = {
+        ...cloudEvent(path, "e1"),
+        data: { path, mask: ["IN_CLOSE_WRITE"], isDir: false, size: bytes.length, mtime, adler32: adler32Hex(bytes) },
+      };
+      const run = await runBundle(bundles, "checksum", { ...storage, events: [ev] });
+      const f = (run.result.files as Array<Record<string, any>>)[0]!;
+      expect(f).to.include({ path, size: bytes.length, mtime: "2026-01-02T03:04:05.006Z", adler32: adler32Hex(bytes) });
+      expect(f.checksum).to.include({ verified: true, value: adler32Hex(bytes), storage: adler32Hex(bytes), bytes: bytes.length });
+    });
+
+    it("an event whose values are stale (the file rewritten since): looked up, and judged by what dCache has now", async () => {
+      const path = "/beamtime/raw/run-0042.nxs";
+      const bytes = sample[path]!;
+      const ev = {
+        ...cloudEvent(path, "e2"),
+        data: { path, mask: ["IN_CLOSE_WRITE"], isDir: false, size: bytes.length - 1, mtime: Date.UTC(2026, 0, 1), adler32: "00000001" },
+      };
+      const run = await runBundle(bundles, "checksum", { ...storage, events: [ev] });
+      const f = (run.result.files as Array<Record<string, any>>)[0]!;
+      expect(run.result.failed ?? []).to.deep.equal([]);
+      expect(f.mtime).to.equal(new Date(statSync(join(stack.root, path)).mtimeMs).toISOString());
+      expect(f.checksum).to.include({ verified: true, value: adler32Hex(bytes), storage: adler32Hex(bytes), bytes: bytes.length });
+    });
+
     it("without frontendUrl uses the Digest of the WebDAV transfer", async () => {
       const path = "/beamtime/raw/lyso_00001.cbf";
       const run = await runBundle(bundles, "checksum", { webdavUrl: stack.webdavUrl, dcacheToken: "demo-token", path });
@@ -162,6 +191,17 @@ describe("functions: bundles against the local stack", function () {
       expect(failed[0].reason).to.include(path).and.include(computed).and.include(good);
       expect((run.result.steps as any[])[0]).to.include({ outcome: "ok", failed: 1 });
       noSecrets(run);
+      // the same file fired with dCache's values on its event (enrich): the same failure
+      const enriched = {
+        ...cloudEvent(path, "c3"),
+        data: { path, mask: ["IN_CLOSE_WRITE"], isDir: false, size: st.size, mtime: Math.floor(st.mtimeMs), adler32: good },
+      };
+      const again = await runBundle(bundles, "checksum", { ...storage, events: [enriched] });
+      expect(again.result.files).to.deep.equal([]);
+      expect((again.result.failed as any[])[0]).to.deep.include({ path, step: "checksum", permanent: true, adler32: good });
+      expect((again.result.failed as any[])[0].reason)
+        .to.include(computed)
+        .and.include(good);
     });
 
     it("skips a file deleted between the event and the run, and processes the rest of the batch", async () => {

@@ -177,6 +177,35 @@ describe("functions/_shared run: per-file results", () => {
     expect(r.failed![0]).to.deep.include({ path: "/d/a.nxs", permanent: true });
     expect(r.failed![0]!.event).to.deep.include({ id: "ev-1", type: "org.dcache.storage.IN_CLOSE_WRITE" });
   });
+
+  it("an event the feed enriched gives its record dCache's size, mtime (ISO 8601, from milliseconds) and ADLER32; values of another shape are left out", async () => {
+    const seen: FileRecord[] = [];
+    const main = action(async (f) => {
+      seen.push(f);
+      return f;
+    });
+    const ev = (subject: string, data: Record<string, unknown>) => ({
+      id: subject,
+      type: "org.dcache.storage.IN_CLOSE_WRITE",
+      subject,
+      data: { mask: ["IN_CLOSE_WRITE"], ...data },
+    });
+    await main({
+      events: [
+        ev("/d/a.nxs", { size: 77136, mtime: 1764633600123, adler32: "0a1b2c3d" }),
+        ev("/d/b.nxs", { size: "77136", mtime: "2026-12-02T00:00:00Z", adler32: "0A1B2C3D" }),
+        ev("/d/c.nxs", { size: -1, mtime: 1.5, adler32: "0a1b2c" }),
+        ev("/d/d.nxs", {}),
+      ],
+    });
+    const facts = seen.map(({ path, size, mtime, adler32 }) => ({ path, size, mtime, adler32 }));
+    expect(facts).to.deep.equal([
+      { path: "/d/a.nxs", size: 77136, mtime: "2025-12-02T00:00:00.123Z", adler32: "0a1b2c3d" },
+      { path: "/d/b.nxs", size: undefined, mtime: undefined, adler32: undefined },
+      { path: "/d/c.nxs", size: undefined, mtime: undefined, adler32: undefined },
+      { path: "/d/d.nxs", size: undefined, mtime: undefined, adler32: undefined },
+    ]);
+  });
 });
 
 describe("functions/_shared run: the whole step fails", () => {

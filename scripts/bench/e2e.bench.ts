@@ -36,6 +36,7 @@ const stack = LocalStack.onFreePorts(root);
 const INGEST = "facility-dev-ingest";
 const DERIVE = "facility/derive";
 const DERIVED = "facility-dev-derived";
+const LIFECYCLE = "facility/lifecycle";
 /** single files measured one after the other for the one-file latency */
 const SINGLES = 20;
 
@@ -143,6 +144,19 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
     await new Promise((r) => setTimeout(r, n >= 100 ? 2000 : 250));
     finished(await ended(ow, since - 1000, DERIVED, seenDerived), DERIVED, previews, previewed);
   }
+  // A file's life on the buffer ends with lifecycle (archive, then release the buffer copy), run by
+  // the feed's ledger once ingest and derive succeeded: the round ends when every file got there, so
+  // that the next round starts on a quiet stack, not beside this one's archive copies and deletions.
+  const released = new Map<string, number>();
+  const seenLifecycle = new Map<string, Rec>();
+  while (!quiet && released.size < n && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, n >= 100 ? 2000 : 250));
+    for (const a of await ended(ow, since - 1000, LIFECYCLE, seenLifecycle)) {
+      if (!pathOf(a).endsWith(`/${LIFECYCLE}`) || !a.response?.success) continue;
+      for (const f of ((a.response.result as Dict)?.files ?? []) as Array<{ path: string }>)
+        if (closed.has(f.path)) released.set(f.path, a.end);
+    }
+  }
   const recs = await list(ow, since - 1000);
   const byId = new Map(recs.map((a) => [a.activationId, a]));
   if (quiet) return catalogueLatency(ingested, byId, closed);
@@ -227,6 +241,12 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   report(`${label}: first catalogue entry after the copy`, firstCatalogue - first, "ms");
   if (previewed.size)
     report(`${label}: previews catalogued too, after the copy`, Math.max(...[...previewed.values()].map((a) => a.end)) - first, "ms");
+  if (released.size)
+    report(
+      `${label}: archived and buffer copy released, ${released.size} files, after the copy`,
+      Math.max(...released.values()) - first,
+      "ms",
+    );
   report(`${label}: latency close → catalogue p50`, l.p50, "ms");
   report(`${label}: latency close → catalogue p99`, l.p99, "ms");
   report(`${label}: close → fire, mean per file`, mean(closeToFire), "ms");

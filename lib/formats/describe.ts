@@ -51,8 +51,8 @@ export async function describe(source: ByteSource, path: string, info: { mtime?:
 
 /**
  * As describe, but an HDF5 file stays open for more reads (derive reads its frame from it, so the
- * file is opened and its tree walked once); the caller closes `hdf5`. `walk: "signals"` reads of a
- * NeXus file only where its detector frames are (nexusEntries).
+ * file is opened and its tree walked once); the caller closes `hdf5`. With `walk: "signals"`, only
+ * the NXdata signals of a NeXus file are read: where its detector frames are (nexusEntries).
  */
 export async function describeOpen(
   source: ByteSource,

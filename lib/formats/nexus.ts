@@ -272,7 +272,7 @@ function describeEntry(entry: NexusEntry, g: Group, path: string): void {
 
 /**
  * How much of each entry a walk reads: "all" of what it says about itself, or only its NXdata
- * "signals", for a reader that wants the detector frames and not the description (half the reads).
+ * "signals", for a reader that wants the detector frames and not the description.
  */
 export type NexusWalk = "all" | "signals";
 

@@ -147,15 +147,19 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   // A file's life on the buffer ends with lifecycle (archive, then release the buffer copy), run by
   // the feed's ledger once ingest and derive succeeded: the round ends when every file got there, so
   // that the next round starts on a quiet stack, not beside this one's archive copies and deletions.
+  // (a stack without a lifecycle step, or one whose files stay stuck, is waited for a minute at most)
   const released = new Map<string, number>();
   const seenLifecycle = new Map<string, Rec>();
-  while (!quiet && released.size < n && Date.now() < deadline) {
+  let progressAt = Date.now();
+  while (!quiet && released.size < n && Date.now() < deadline && Date.now() - progressAt < 60_000) {
     await new Promise((r) => setTimeout(r, n >= 100 ? 2000 : 250));
+    const before = released.size;
     for (const a of await ended(ow, since - 1000, LIFECYCLE, seenLifecycle)) {
       if (!pathOf(a).endsWith(`/${LIFECYCLE}`) || !a.response?.success) continue;
       for (const f of ((a.response.result as Dict)?.files ?? []) as Array<{ path: string }>)
         if (closed.has(f.path)) released.set(f.path, a.end);
     }
+    if (released.size > before) progressAt = Date.now();
   }
   const recs = await list(ow, since - 1000);
   const byId = new Map(recs.map((a) => [a.activationId, a]));

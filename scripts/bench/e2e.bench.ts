@@ -29,6 +29,8 @@ const filesOf = (a: Rec) => {
   const r = (a.response?.result ?? {}) as Record<string, Array<{ path: string }> | undefined>;
   return [...(r.files ?? []), ...(r.skipped ?? []), ...(r.failed ?? [])].map((f) => f.path);
 };
+/** the files an activation processed (not those it skipped or failed, which may be retried) */
+const processedOf = (a: Rec) => (((a.response?.result as Dict)?.files ?? []) as Array<{ path: string }>).map((f) => f.path);
 
 const root = mkdtempSync(join(tmpdir(), "e2e-bench-"));
 process.env.SKIP_TYPECHECK = "1";
@@ -71,11 +73,11 @@ async function ended(ow: Ow, since: number, name: string, seen: Map<string, Rec>
   return [...seen.values()];
 }
 
-/** Files of `closed` that an activation of `name` finished, and the activation. */
-function finished(recs: Rec[], name: string, closed: Map<string, number>, into: Map<string, Rec>): void {
+/** Files of `closed` that an activation of `name` finished (`done`: which of its files count), and the activation. */
+function finished(recs: Rec[], name: string, closed: Map<string, number>, into: Map<string, Rec>, done = filesOf): void {
   for (const a of recs) {
     if (!pathOf(a).endsWith(`/${name}`) || !a.response?.success) continue;
-    for (const p of filesOf(a)) if (closed.has(p)) into.set(p, a);
+    for (const p of done(a)) if (closed.has(p)) into.set(p, a);
   }
 }
 
@@ -127,9 +129,10 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   const derived = new Map<string, Rec>();
   const [seenIngest, seenDerive, seenDerived] = [new Map<string, Rec>(), new Map<string, Rec>(), new Map<string, Rec>()];
   const deadline = Date.now() + 20 * 60_000;
+  const pause = () => new Promise((r) => setTimeout(r, n >= 100 ? 2000 : 250));
   // only the two finishing activations are polled (a full listing each time would load the platform)
   while ((ingested.size < n || derived.size < n) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, n >= 100 ? 2000 : 250));
+    await pause();
     finished(await ended(ow, since - 1000, INGEST, seenIngest), INGEST, closed, ingested);
     finished(await ended(ow, since - 1000, DERIVE, seenDerive), DERIVE, closed, derived);
   }
@@ -141,24 +144,20 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   }
   const previewed = new Map<string, Rec>();
   while (previewed.size < previews.size && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, n >= 100 ? 2000 : 250));
+    await pause();
     finished(await ended(ow, since - 1000, DERIVED, seenDerived), DERIVED, previews, previewed);
   }
   // A file's life on the buffer ends with lifecycle (archive, then release the buffer copy), run by
   // the feed's ledger once ingest and derive succeeded: the round ends when every file got there, so
   // that the next round starts on a quiet stack, not beside this one's archive copies and deletions.
   // (a stack without a lifecycle step, or one whose files stay stuck, is waited for a minute at most)
-  const released = new Map<string, number>();
+  const released = new Map<string, Rec>();
   const seenLifecycle = new Map<string, Rec>();
   let progressAt = Date.now();
   while (!quiet && released.size < n && Date.now() < deadline && Date.now() - progressAt < 60_000) {
-    await new Promise((r) => setTimeout(r, n >= 100 ? 2000 : 250));
+    await pause();
     const before = released.size;
-    for (const a of await ended(ow, since - 1000, LIFECYCLE, seenLifecycle)) {
-      if (!pathOf(a).endsWith(`/${LIFECYCLE}`) || !a.response?.success) continue;
-      for (const f of ((a.response.result as Dict)?.files ?? []) as Array<{ path: string }>)
-        if (closed.has(f.path)) released.set(f.path, a.end);
-    }
+    finished(await ended(ow, since - 1000, LIFECYCLE, seenLifecycle), LIFECYCLE, closed, released, processedOf);
     if (released.size > before) progressAt = Date.now();
   }
   const recs = await list(ow, since - 1000);
@@ -248,7 +247,7 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   if (released.size)
     report(
       `${label}: archived and buffer copy released, ${released.size} files, after the copy`,
-      Math.max(...released.values()) - first,
+      Math.max(...[...released.values()].map((a) => a.end)) - first,
       "ms",
     );
   report(`${label}: latency close → catalogue p50`, l.p50, "ms");

@@ -1,6 +1,7 @@
 // Bundles one action with esbuild into a single CommonJS file for the OpenWhisk Node.js 20 runtime,
 // and zips it with a package.json whose main points at it: the only files the action ships, besides
-// hdf5.wasm for actions that read HDF5 (loaded from beside the bundle, see wasm-sibling.ts).
+// hdf5.wasm and the HDF5 library's initialised memory for actions that read HDF5 (loaded from beside
+// the bundle, see wasm-sibling.ts and hdf5-image.ts).
 import { build } from "esbuild";
 import { zipSync } from "fflate";
 import { createHash } from "node:crypto";
@@ -8,6 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { dirname, join, relative, sep } from "node:path";
 import type { ActionEntry } from "./entries.ts";
 import { precompiledValidators } from "./validators.ts";
+import { captureHdf5Image, IMAGE_FILE } from "./hdf5-image.ts";
 import { wasmSibling, WASM_FILE } from "./wasm-sibling.ts";
 import { bundledDependencies, gitState, repositoryOf, RUNTIME_KIND, type GitState, type Provenance } from "./provenance.ts";
 
@@ -66,14 +68,17 @@ export async function bundleAction(action: ActionEntry, outDir: string, opts: Bu
   // The same package.json beside the bundle makes dist/actions/<name>/ a CommonJS package of its own.
   writeFileSync(join(dir, "package.json"), manifest);
   const bundle = readFileSync(bundlePath);
-  const wasm = sibling.wasm();
-  if (wasm) writeFileSync(join(dir, WASM_FILE), wasm);
+  const h5 = sibling.wasm();
+  const files: Record<string, Uint8Array> = { "package.json": Buffer.from(manifest), "index.js": bundle };
+  if (h5) {
+    files[WASM_FILE] = h5.bytes;
+    files[IMAGE_FILE] = captureHdf5Image(h5.loaderPath, h5.bytes.length);
+    for (const f of [WASM_FILE, IMAGE_FILE]) writeFileSync(join(dir, f), files[f]!);
+  }
   const zip = zipSync(
-    {
-      "package.json": [Buffer.from(manifest), { mtime: ZIP_MTIME }],
-      "index.js": [bundle, { mtime: ZIP_MTIME }],
-      ...(wasm ? { [WASM_FILE]: [wasm, { mtime: ZIP_MTIME }] as [Uint8Array, { mtime: Date }] } : {}),
-    },
+    Object.fromEntries(
+      Object.entries(files).map(([name, bytes]) => [name, [bytes, { mtime: ZIP_MTIME }] as [Uint8Array, { mtime: Date }]]),
+    ),
     { level: 9 },
   );
   const zipPath = join(outDir, `${action.name}.zip`);

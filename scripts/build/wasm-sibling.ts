@@ -2,9 +2,11 @@
 // container start parses and decodes byte by byte before compiling it. This esbuild plugin moves it
 // out: the bundle reads `hdf5.wasm` from beside itself (the action's zip holds both), which takes a
 // few milliseconds instead of a large share of the cold start. The bytes are the package's own,
-// decoded at build time exactly as its loader decodes them at run time.
+// decoded at build time exactly as its loader decodes them at run time. The plugin also makes the
+// loader start the HDF5 library from its initialised memory image (hdf5-image.ts).
 import type { Plugin } from "esbuild";
 import { readFileSync } from "node:fs";
+import { restoreSource } from "./hdf5-image.ts";
 
 export const WASM_FILE = "hdf5.wasm";
 
@@ -12,6 +14,8 @@ export const WASM_FILE = "hdf5.wasm";
 const OPENING = "function findWasmBinary(){return binaryDecode('";
 const CLOSING = "')}";
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
+// Emscripten's initRuntime: the module's constructors (the HDF5 library's initialisation among them)
+const CONSTRUCTORS = 'wasmExports["__wasm_call_ctors"]();';
 
 /** Where the inlined literal is in the loader's source: [start of the function, end of it, the literal]. */
 function findInlined(source: string): { from: number; to: number; literal: string } | undefined {
@@ -37,11 +41,12 @@ export function decodeInlinedWasm(literal: string): Uint8Array {
 }
 
 /**
- * The plugin, and the wasm it took out of the bundle (undefined when the bundle does not use h5wasm).
- * A new h5wasm whose loader looks different fails the build rather than shipping the inlined copy.
+ * The plugin, and the wasm it took out of the bundle and the loader it took it from (undefined when
+ * the bundle does not use h5wasm). A new h5wasm whose loader looks different fails the build rather
+ * than shipping the inlined copy.
  */
-export function wasmSibling(): { plugin: Plugin; wasm(): Uint8Array | undefined } {
-  let wasm: Uint8Array | undefined;
+export function wasmSibling(): { plugin: Plugin; wasm(): { bytes: Uint8Array; loaderPath: string } | undefined } {
+  let wasm: { bytes: Uint8Array; loaderPath: string } | undefined;
   const plugin: Plugin = {
     name: "h5wasm-wasm-sibling",
     setup(build) {
@@ -57,9 +62,14 @@ export function wasmSibling(): { plugin: Plugin; wasm(): Uint8Array | undefined 
           throw new Error(
             `${args.path}: the inlined string does not decode to WebAssembly (no \\0asm magic); update scripts/build/wasm-sibling.ts`,
           );
-        wasm = bytes;
-        const load = `function findWasmBinary(){return require("node:fs").readFileSync(require("node:path").join(__dirname,${JSON.stringify(WASM_FILE)}))}`;
-        return { contents: source.slice(0, m.from) + load + source.slice(m.to), loader: "js" };
+        const load = `var wasmFileBytes=0;function findWasmBinary(){var b=require("node:fs").readFileSync(require("node:path").join(__dirname,${JSON.stringify(WASM_FILE)}));wasmFileBytes=b.length;return b}${restoreSource("wasmFileBytes")}`;
+        const contents = source.slice(0, m.from) + load + source.slice(m.to);
+        if (contents.split(CONSTRUCTORS).length !== 2)
+          throw new Error(
+            `${args.path}: the call of the module's constructors (${CONSTRUCTORS}) is not there once; h5wasm's loader changed, update scripts/build/wasm-sibling.ts`,
+          );
+        wasm = { bytes, loaderPath: args.path };
+        return { contents: contents.replace(CONSTRUCTORS, `restoreHdf5Image();${CONSTRUCTORS}`), loader: "js" };
       });
     },
   };

@@ -39,11 +39,13 @@ describe("npm run build", function () {
     for (const n of names) expect(table).to.match(new RegExp(`^${n}\\s+[\\d.]+ (B|KiB|MiB)\\s+[\\d.]+ (B|KiB|MiB)$`, "m"));
   });
 
-  it("zips each action as its bundle and a package.json whose main points at it, and hdf5.wasm where h5wasm is bundled; nothing else", () => {
+  it("zips each action as its bundle and a package.json whose main points at it, and hdf5.wasm and its initialised memory where h5wasm is bundled; nothing else", () => {
     for (const { name } of projectEntries(projectRoot)) {
       const { dir, files } = unzipAction(join(out, `${name}.zip`));
       const usesH5wasm = "h5wasm" in JSON.parse(readFileSync(join(out, name, "provenance.json"), "utf8")).dependencies;
-      expect(files, name).to.deep.equal(usesH5wasm ? ["hdf5.wasm", "index.js", "package.json"] : ["index.js", "package.json"]);
+      expect(files, name).to.deep.equal(
+        usesH5wasm ? ["hdf5-memory.bin", "hdf5.wasm", "index.js", "package.json"] : ["index.js", "package.json"],
+      );
       expect(JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).main).to.equal("index.js");
       const bundle = readFileSync(join(dir, "index.js"), "utf8");
       expect(bundle, `${name} must be self-contained CommonJS`).not.to.match(/^\s*(import|export)\s/m);

@@ -124,6 +124,33 @@ describe("previews: contrast from the frame's percentiles", () => {
     }
   });
 
+  it("reads a frame's pixels as the numbers written, for 64-bit integers, floats and narrow integers alike", async () => {
+    const m = await loadWriter();
+    const [h, w] = [3, 4];
+    const pixel = (i: number) => (i % 2 ? -1 : 1) * (i * 1000 + 7);
+    const cases: Array<[string, ArrayLike<number | bigint>, number[]]> = [
+      ["<q", BigInt64Array.from({ length: h * w }, (_, i) => BigInt(pixel(i))), Array.from({ length: h * w }, (_, i) => pixel(i))],
+      ["<d", Float64Array.from({ length: h * w }, (_, i) => pixel(i) / 8), Array.from({ length: h * w }, (_, i) => pixel(i) / 8)],
+      ["<f", Float32Array.from({ length: h * w }, (_, i) => i + 0.25), Array.from({ length: h * w }, (_, i) => i + 0.25)],
+      ["<B", Uint8Array.from({ length: h * w }, (_, i) => 255 - i), Array.from({ length: h * w }, (_, i) => 255 - i)],
+      ["<i", Int32Array.from({ length: h * w }, (_, i) => pixel(i)), Array.from({ length: h * w }, (_, i) => pixel(i))],
+    ];
+    for (const [dtype, data, expected] of cases) {
+      const p = join(dir, `frame-${dtype.slice(1)}.h5`);
+      const f = new m.File(p, "w");
+      f.create_dataset({ name: "frame", data: data as never, shape: [h, w], dtype });
+      f.close();
+      const src = new FileByteSource(p);
+      try {
+        const frame = await hdf5Frame(src, p, "/frame");
+        expect([frame.width, frame.height], dtype).to.deep.equal([w, h]);
+        expect(Array.from(frame.values), dtype).to.deep.equal(expected);
+      } finally {
+        src.close();
+      }
+    }
+  });
+
   it("masked (negative) Pilatus pixels stay black; the rest spans the scale", async () => {
     const p = join(dir, "masked.cbf");
     writeCbf(p, 64, 48);

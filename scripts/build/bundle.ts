@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { dirname, join, relative, sep } from "node:path";
 import type { ActionEntry } from "./entries.ts";
 import { precompiledValidators } from "./validators.ts";
-import { captureHdf5Image, IMAGE_FILE } from "./hdf5-image.ts";
+import { hdf5Image, IMAGE_FILE } from "./hdf5-image.ts";
 import { wasmSibling, WASM_FILE } from "./wasm-sibling.ts";
 import { bundledDependencies, gitState, repositoryOf, RUNTIME_KIND, type GitState, type Provenance } from "./provenance.ts";
 
@@ -72,7 +72,7 @@ export async function bundleAction(action: ActionEntry, outDir: string, opts: Bu
   const files: Record<string, Uint8Array> = { "package.json": Buffer.from(manifest), "index.js": bundle };
   if (h5) {
     files[WASM_FILE] = h5.bytes;
-    files[IMAGE_FILE] = captureHdf5Image(h5.loaderPath, h5.bytes.length);
+    files[IMAGE_FILE] = hdf5Image(h5.loaderPath, h5.bytes.length);
     for (const f of [WASM_FILE, IMAGE_FILE]) writeFileSync(join(dir, f), files[f]!);
   }
   const zip = zipSync(

@@ -28,6 +28,17 @@ while (n > 0 && heap[n - 1] === 0) n--;
 writeFileSync(process.argv[2], heap.subarray(0, n));
 `;
 
+/** Images captured in this process (a build bundles several actions from the same h5wasm). */
+const captured = new Map<string, Uint8Array>();
+
+/** captureHdf5Image, once per loader in this process. */
+export function hdf5Image(loaderPath: string, wasmBytes: number): Uint8Array {
+  const key = `${wasmBytes} ${loaderPath}`;
+  const image = captured.get(key) ?? captureHdf5Image(loaderPath, wasmBytes);
+  captured.set(key, image);
+  return image;
+}
+
 /**
  * The memory image of h5wasm's loader at `loaderPath` (its dist/esm/hdf5_util.js, the wasm inlined)
  * once initialised, for a hdf5.wasm of `wasmBytes` bytes (the same bytes, taken out of that loader).

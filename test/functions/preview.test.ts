@@ -65,6 +65,9 @@ describe("previews: contrast from the frame's percentiles", () => {
       "a pedestal of 900": (i) => 900 + ((i * 17) % 250),
       "counts spanning more than 2^16": (i) => (i === 7 ? 1_048_575 : (i * 7) % 300),
       "fractional values": (i) => ((i * 7919) % 1000) / 7,
+      "fractional values and a hot pixel": (i) => (i === 11 ? 1e9 : ((i * 7919) % 1000) / 3),
+      "distinct values, nearly all in one bucket": (i) => (i % 500 === 0 ? 1e6 : ((i * 7919) % 4999) / 10_000),
+      "a range narrower than buckets": (i) => (i % 2 ? 5e-324 : 0),
       constant: () => 42,
       "only masked and one pixel": (i) => (i === 3 ? 5 : -1),
     };

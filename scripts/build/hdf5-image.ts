@@ -1,6 +1,6 @@
 // The HDF5 library initialises itself when h5wasm's module starts (a static constructor calls
-// H5_init_library): it registers its property lists, error classes and some 300 datatype conversion
-// paths, 50–80 ms of every container's cold start, always to the same state. That state lives in the
+// H5_init_library): it registers its property lists, error classes and datatype conversion paths,
+// 50–80 ms of every container's cold start here, always to the same state. That state lives in the
 // module's linear memory alone, so it is captured once at build time, in a fresh process, as the
 // bytes of that memory after h5wasm is ready, and shipped beside the bundle. The bundle's loader
 // copies them into memory before the module's constructors run; the library then finds itself

@@ -1,12 +1,12 @@
 // The HDF5 library's initialised memory shipped beside the bundles that read HDF5
 // (scripts/build/hdf5-image.ts): a bundle started from it must read every real facility file exactly
-// as the library does when it initialises itself (the function run in-process, with h5wasm from
+// as the library does when it initialises itself (the function run from source, with h5wasm from
 // node_modules), the image must not depend on the machine that built it, and a bundle must refuse
 // an image made for another hdf5.wasm.
 import { expect } from "chai";
 import { zipSync } from "fflate";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleAction } from "../../scripts/build/bundle.ts";
@@ -44,13 +44,16 @@ describe("build: the HDF5 library started from its initialised memory", function
 
   before(async () => {
     const entry = projectEntries(projectRoot).find((e) => e.name === "metadata")!;
-    zip = (await bundleAction(entry, out, { projectDir: projectRoot })).zipPath;
+    zip = (await bundleAction(entry, out, { projectDir: projectRoot, storeDir: join(out, "store") })).zipPath;
     storage = await startStorage(["--inotify", "off"]);
     mkdirSync(join(storage.root, "raw"));
     for (const f of files) copyFileSync(join(NEXUS, f), join(storage.root, "raw", f));
   });
 
-  after(() => storage?.stop());
+  after(async () => {
+    await storage?.stop();
+    rmSync(out, { recursive: true, force: true });
+  });
 
   it("ships the image beside hdf5.wasm, made for it", () => {
     const { dir, files: shipped } = unzipAction(zip);

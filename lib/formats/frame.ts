@@ -194,10 +194,16 @@ function selectAmong(a: Float64Array, lo: number, hi: number, ks: number[]): num
   const scale = BUCKETS / (hi - lo);
   // a range narrower than buckets can be told apart in doubles
   if (!(scale < Infinity)) return ks.map((k) => kthSmallest(a, k));
-  // monotonic in v (rounding is), so every value of a bucket is ≥ every value of the one before
-  const bucketOf = (v: number) => Math.min(BUCKETS - 1, Math.floor((v - lo) * scale));
+  // v's bucket: (v - lo) * scale, in [0, BUCKETS], truncated (the floor: it is not negative), the
+  // top value in the last bucket. Monotonic in v (rounding is), so every value of a bucket is ≥
+  // every value of the one before. Written out in both loops rather than called: frameStats, warm,
+  // 1024 × 1024 floats ~32 → ~23 ms, the APS frame ~2.8 → ~2.2 ms.
+  const last = BUCKETS - 1;
   const counts = new Uint32Array(BUCKETS);
-  for (let i = 0; i < a.length; i++) counts[bucketOf(a[i]!)]!++;
+  for (let i = 0; i < a.length; i++) {
+    const k = ((a[i]! - lo) * scale) | 0;
+    counts[Math.min(k, last)]!++;
+  }
   // the bucket and the rank within it of each k
   const at: Array<{ bucket: number; rank: number }> = [];
   let below = 0;
@@ -212,7 +218,8 @@ function selectAmong(a: Float64Array, lo: number, hi: number, ks: number[]): num
   for (const { bucket } of at) if (!slot[bucket]) slot[bucket] = chosen.push(new Float64Array(counts[bucket]!));
   const filled = new Uint32Array(chosen.length);
   for (let i = 0; i < a.length; i++) {
-    const s = slot[bucketOf(a[i]!)]!;
+    const k = ((a[i]! - lo) * scale) | 0;
+    const s = slot[Math.min(k, last)]!;
     if (s) chosen[s - 1]![filled[s - 1]!++] = a[i]!;
   }
   return at.map(({ bucket, rank }) => kthSmallest(chosen[slot[bucket]! - 1]!, rank));

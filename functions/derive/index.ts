@@ -22,10 +22,11 @@ import {
 } from "../../lib/formats/frame.ts";
 import { encodeGreyPng } from "../../lib/formats/png.ts";
 import { ActionError, FileFailure } from "../_shared/errors.ts";
+import { fetchFile } from "../_shared/fetch-file.ts";
 import { baseName, dirName } from "../_shared/files.ts";
 import { defineAction, SkipFile } from "../_shared/run.ts";
 import { validator } from "../_shared/schema.ts";
-import { recordedStat, Storage, type StorageParams } from "../_shared/storage.ts";
+import { Storage, type StorageParams } from "../_shared/storage.ts";
 import { HttpError } from "../../lib/http/sync-range-reader.ts";
 import { deriveResultSchema, paramsSchema } from "./schema.ts";
 
@@ -79,11 +80,11 @@ export const main = defineAction<Params>("derive", paramsSchema, async (p, ctx) 
     }
     // size and mtime as the storage has them: what the feed's file ledger knows the processed bytes by;
     // with metadata found in the bytes of that size, the frame is read where it was found
-    const stat =
-      (file.size !== undefined && file.metadata ? { size: file.size, mtime: file.mtime } : recordedStat(file)) ??
-      (await storage.stat(file.path));
+    const { reader, stat } =
+      file.size !== undefined && file.metadata
+        ? { reader: await storage.bytes(file.path, file.size), stat: { size: file.size } }
+        : await fetchFile(storage, file, (bytes) => ctx.count(bytes));
     const size = stat.size;
-    const reader = await storage.bytes(file.path, size);
     // an HDF5 file described here stays open for its frame: opened and walked once
     let h5: OpenedHdf5 | undefined;
     try {

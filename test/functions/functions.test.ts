@@ -892,7 +892,9 @@ describe("functions: bundles against the local stack", function () {
       expect(raw).to.include({ type: "raw", datasetName: "Lysozyme 100K" });
     });
 
-    it("derives from miniCBF and EDF; skips derived files and files without a frame", async () => {
+    it("derives from miniCBF and EDF; skips derived files, files without a frame and directories", async () => {
+      // a directory named like a detector file
+      await upload(stack.webdavUrl, "/beamtime/raw/scan-dir.nxs/readme.txt", Buffer.from("not a frame\n"));
       const run = await runBundle(bundles, "derive", {
         ...storage,
         events: [
@@ -901,6 +903,7 @@ describe("functions: bundles against the local stack", function () {
           "/beamtime/raw/RAW-R0348-AGIPD04-S00002.h5",
           "/beamtime/raw/notes.txt",
           "/beamtime/raw/derived/run-0042.nxs.preview.png",
+          "/beamtime/raw/scan-dir.nxs",
         ].map((p, i) => cloudEvent(p, String(i))),
       });
       expect((run.result.files as any[]).map((f) => f.path)).to.deep.equal([
@@ -911,6 +914,7 @@ describe("functions: bundles against the local stack", function () {
       expect((run.result.skipped as any[]).map((s) => s.reason)).to.deep.equal([
         "format unknown holds no detector frame this function can read",
         "already a derived file",
+        "not a regular file (DIR)",
       ]);
       const summary = JSON.parse((await download(stack.webdavUrl, "/beamtime/raw/derived/lyso_00001.cbf.summary.json")).body.toString());
       expect(summary.frame).to.include({ width: 200, height: 100 });

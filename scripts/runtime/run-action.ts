@@ -2,7 +2,7 @@
 // action, require() its package.json main, call the exported function with the parameters, and
 // take the (awaited) result. __OW_* variables are set as the runtime sets them.
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { unzipSync } from "fflate";
@@ -74,6 +74,7 @@ export function runActionZip(
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
       if (message) resolve({ ...message, stdout, stderr });
       else reject(new Error(`action process ended without a result (${code ?? signal}):\n${stderr}`));
     });

@@ -1,7 +1,7 @@
 // The container pool: a bound on containers with a queue behind it, warm reuse per action version,
 // eviction of idle containers of other actions when full, and reaping of idle containers.
 import { expect } from "chai";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventually, startPlatform, removeDir, type Platform } from "./support.ts";
@@ -63,6 +63,16 @@ describe("local openwhisk: container pool", function () {
     await new Promise((r) => setTimeout(r, 2500));
     const cold = await p.http("POST", "/api/v1/namespaces/_/actions/b?blocking=true", { who: "z" });
     expect(annotation(cold.body, "initTime"), "the idle container was reaped").to.be.a("number");
+  });
+
+  it("removes a container's directory (the action's files) with the container", async () => {
+    const code = "function main() { return { dir: __dirname, there: require('fs').statSync(__dirname).isDirectory() }; }";
+    expect((await p.http("PUT", "/api/v1/namespaces/_/actions/files", { exec: { kind: "nodejs:20", code } })).status).to.equal(200);
+    const r = await p.http("POST", "/api/v1/namespaces/_/actions/files?blocking=true", {});
+    const { dir: own, there } = r.body.response.result as { dir: string; there: boolean };
+    expect(there, `${own} is the running container's directory`).to.equal(true);
+    // killed when reaped (idle past the timeout), as every container is: nothing of it stays behind
+    await eventually(async () => (existsSync(own) ? undefined : true), `${own} removed with its container`);
   });
 });
 

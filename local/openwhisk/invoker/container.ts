@@ -6,8 +6,9 @@
 // (each message carries its id); its logs are then not cut per activation, as OpenWhisk with
 // intra-container concurrency does not collect them either.
 import { fork, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { setPriority } from "node:os";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { setPriority, tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const RUNNER = fileURLToPath(new URL("../runtime/action-runner.cjs", import.meta.url));
@@ -74,10 +75,12 @@ export class Container {
   private markerWaiter: (() => void) | undefined;
   private heapExhausted = false;
   private readonly exited: Promise<void>;
+  /** the container's file system (the action's files): removed once its process is gone */
+  private readonly dir = mkdtempSync(join(tmpdir(), "owaction-"));
 
   constructor(opts: ContainerOptions) {
     this.memoryMb = opts.memoryMb;
-    this.proc = fork(RUNNER, [], {
+    this.proc = fork(RUNNER, [this.dir], {
       // The heap cap makes V8 abort cleanly past the limit; the watchdog below catches the rest.
       execArgv: [`--max-old-space-size=${opts.memoryMb}`],
       env: {
@@ -100,6 +103,8 @@ export class Container {
     }
     // "close" comes after the output pipes are drained, so the last log lines are in by then.
     this.exited = new Promise((res) => this.proc.once("close", () => res()));
+    // at exit, not close: a process the action started may hold the pipes open
+    this.proc.once("exit", () => rmSync(this.dir, { recursive: true, force: true }));
     for (const name of ["stdout", "stderr"] as const) {
       this.proc[name]!.setEncoding("utf8");
       this.proc[name]!.on("data", (chunk: string) => this.onOutput(name, chunk));

@@ -7,7 +7,6 @@
 "use strict";
 
 const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
 const { createRequire } = require("node:module");
 
@@ -16,7 +15,8 @@ const END_MARKER = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
 const MAIN_PATTERN = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 
 let handler = null;
-let workDir = null;
+// The container's file system, made (and removed with the container) by the platform.
+const workDir = process.argv[2];
 
 function reply(msg) {
   if (process.connected) process.send(msg);
@@ -33,7 +33,6 @@ function pick(obj, dotted) {
 
 function loadPlainCode(code, main) {
   // Like the runtime: the code may declare `function main` at top level or export it.
-  workDir = fs.mkdtempSync(path.join(os.tmpdir(), "owaction-"));
   const file = path.join(workDir, "index.js");
   const mod = { exports: {} };
   const factory = new Function(
@@ -53,7 +52,6 @@ const { unzipSync } = require("fflate");
 
 function loadZip(base64, main) {
   const files = unzipSync(Buffer.from(base64, "base64"));
-  workDir = fs.mkdtempSync(path.join(os.tmpdir(), "owaction-"));
   for (const [name, data] of Object.entries(files)) {
     const target = path.resolve(workDir, name);
     if (!target.startsWith(workDir + path.sep)) throw new Error(`zip entry ${name} points outside the action directory`);
@@ -179,13 +177,14 @@ process.on("message", (msg) => {
 // The platform went away (even by SIGKILL): a container never outlives it.
 process.on("disconnect", () => process.exit(0));
 
+// The platform removes the directory once the container is gone (it kills containers); when the
+// platform itself went away, nobody else will.
 process.on("exit", () => {
-  if (workDir)
-    try {
-      fs.rmSync(workDir, { recursive: true, force: true });
-    } catch {
-      /* best effort */
-    }
+  try {
+    fs.rmSync(workDir, { recursive: true, force: true });
+  } catch {
+    /* best effort */
+  }
 });
 
 reply({ type: "ready" });

@@ -12,7 +12,7 @@
 // platform dispatch adding < 10 % to it. Waiting for a free container (waitTime) is shown apart:
 // once CPU-bound steps keep every core busy, work queues for capacity, not for the platform. A last round copies one file into a directory made just
 // before it (the new-directory path: watch, then list).
-import { closeSync, copyFileSync, fsyncSync, mkdirSync, mkdtempSync, openSync } from "node:fs";
+import { closeSync, copyFileSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import openwhisk, { type Activation, type Dict } from "openwhisk";
@@ -323,4 +323,7 @@ main()
     console.error(`e2e bench: ${e.message}`);
     process.exitCode = 1;
   })
-  .finally(() => stack.stop());
+  .finally(async () => {
+    await stack.stop();
+    rmSync(root, { recursive: true, force: true });
+  });

@@ -103,8 +103,15 @@ export class Container {
     }
     // "close" comes after the output pipes are drained, so the last log lines are in by then.
     this.exited = new Promise((res) => this.proc.once("close", () => res()));
-    // at exit, not close: a process the action started may hold the pipes open
-    this.proc.once("exit", () => rmSync(this.dir, { recursive: true, force: true }));
+    // at exit, not close: a process the action started may hold the pipes open; a directory that
+    // cannot be removed stays behind rather than take the platform down
+    this.proc.once("exit", () => {
+      try {
+        rmSync(this.dir, { recursive: true, force: true });
+      } catch {
+        /* left in the temp folder */
+      }
+    });
     for (const name of ["stdout", "stderr"] as const) {
       this.proc[name]!.setEncoding("utf8");
       this.proc[name]!.on("data", (chunk: string) => this.onOutput(name, chunk));

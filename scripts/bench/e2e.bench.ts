@@ -24,13 +24,15 @@ type Rec = Activation<Dict> & { end: number; start: number; duration: number };
 type Ow = ReturnType<typeof openwhisk>;
 const pathOf = (a: Rec) => String(a.annotations?.find((x) => x.key === "path")?.value ?? "");
 const note = (a: Rec, key: string) => Number(a.annotations?.find((x) => x.key === key)?.value ?? 0);
-/** the files an activation is done with: processed, skipped or failed */
-const filesOf = (a: Rec) => {
+/** The paths of the files an activation's result lists under `lists`. */
+const pathsIn = (a: Rec, lists: Array<"files" | "skipped" | "failed">) => {
   const r = (a.response?.result ?? {}) as Record<string, Array<{ path: string }> | undefined>;
-  return [...(r.files ?? []), ...(r.skipped ?? []), ...(r.failed ?? [])].map((f) => f.path);
+  return lists.flatMap((l) => r[l] ?? []).map((f) => f.path);
 };
+/** the files an activation is done with: processed, skipped or failed */
+const filesOf = (a: Rec) => pathsIn(a, ["files", "skipped", "failed"]);
 /** the files an activation processed (not those it skipped or failed, which may be retried) */
-const processedOf = (a: Rec) => (((a.response?.result as Dict)?.files ?? []) as Array<{ path: string }>).map((f) => f.path);
+const processedOf = (a: Rec) => pathsIn(a, ["files"]);
 
 const root = mkdtempSync(join(tmpdir(), "e2e-bench-"));
 process.env.SKIP_TYPECHECK = "1";

@@ -15,7 +15,7 @@ import { pathToFileURL } from "node:url";
 export const IMAGE_FILE = "hdf5-memory.bin";
 /** The file starts with this, then the byte length of the hdf5.wasm it belongs to (uint32 LE), then the memory. */
 export const IMAGE_MAGIC = "HDF5MEM1";
-export const IMAGE_HEADER_BYTES = IMAGE_MAGIC.length + 4;
+const IMAGE_HEADER_BYTES = IMAGE_MAGIC.length + 4;
 
 // Started as h5wasm's own hdf5_hl.js starts the loader; the memory is cut after its last non-zero
 // byte (a fresh module's memory beyond it is zero too).

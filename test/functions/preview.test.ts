@@ -57,13 +57,20 @@ describe("previews: contrast from the frame's percentiles", () => {
     }
   });
 
-  it("frameStats' percentiles are what a sorted copy of the unmasked pixels holds, counted (integers) or selected (the rest)", () => {
+  it("frameStats' percentiles are what a sorted copy of the unmasked pixels holds, counted (integers below 2^16) or selected (the rest)", () => {
     const n = 4999;
     const frames: Record<string, (i: number) => number> = {
       "integer counts": (i) => (i * 7919) % 4093,
       "integer counts with masked pixels": (i) => (i % 13 === 0 ? -1 : i % 29 === 0 ? -2 : (i * 31) % 1000),
       "a pedestal of 900": (i) => 900 + ((i * 17) % 250),
       "counts spanning more than 2^16": (i) => (i === 7 ? 1_048_575 : (i * 7) % 300),
+      "hot pixels above 2^16, more than 0.5 %": (i) => (i % 50 === 0 ? 100_000 + i : (i * 7) % 300),
+      "counts all above 2^16, a narrow span": (i) => 70_000 + ((i * 13) % 500),
+      "counts all above 2^16, a wide span": (i) => 70_000 + ((i * 7919) % 200_000),
+      "counts and fractions below 2^16 together": (i) => (i % 3 ? (i * 7) % 300 : ((i * 7919) % 1000) / 7),
+      "fractions after a few counts that hold the lowest values": (i) => (i < 3 ? i : 1 + ((i * 7919) % 4999) / 7),
+      "counts with NaN and infinities": (i) =>
+        i % 97 === 0 ? Number.NaN : i % 89 === 0 ? Number.POSITIVE_INFINITY : i % 83 === 0 ? Number.NEGATIVE_INFINITY : (i * 7) % 300,
       "fractional values": (i) => ((i * 7919) % 1000) / 7,
       "fractional values and a hot pixel": (i) => (i === 11 ? 1e9 : ((i * 7919) % 1000) / 3),
       "distinct values, nearly all in one bucket": (i) => (i % 500 === 0 ? 1e6 : ((i * 7919) % 4999) / 10_000),
@@ -73,13 +80,18 @@ describe("previews: contrast from the frame's percentiles", () => {
     };
     for (const [name, value] of Object.entries(frames)) {
       const values = Float64Array.from({ length: n }, (_, i) => value(i));
-      const sorted = Array.from(values)
-        .filter((v) => v >= 0)
-        .sort((a, b) => a - b);
+      const finite = Array.from(values).filter((v) => Number.isFinite(v));
+      const sorted = finite.filter((v) => v >= 0).sort((a, b) => a - b);
       const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
       const stats = frameStats({ width: n, height: 1, values, origin: "test", stride: 1 });
       expect([stats.p005, stats.p995], name).to.deep.equal([at(0.005), at(0.995)]);
-      expect(stats.masked, name).to.equal(n - sorted.length);
+      expect(stats.masked, name).to.equal(finite.length - sorted.length);
+      expect([stats.min, stats.max, stats.sum], name).to.deep.equal([
+        Math.min(...finite),
+        Math.max(...finite),
+        finite.reduce((a, b) => a + b, 0),
+      ]);
+      expect(stats.nonZero, name).to.equal(finite.filter((v) => v !== 0).length);
     }
   });
 

@@ -10,8 +10,12 @@
 //   each function     its own time (activation duration) and its waits (waitTime, initTime)
 // The reference is the functions' own time in the same run: the goal is storage event + provider +
 // platform dispatch adding < 10 % to it. Waiting for a free container (waitTime) is shown apart:
-// once CPU-bound steps keep every core busy, work queues for capacity, not for the platform. A last round copies one file into a directory made just
-// before it (the new-directory path: watch, then list).
+// once CPU-bound steps keep every core busy, work queues for capacity, not for the platform. A last
+// round copies one file into a directory made just before it (the new-directory path: watch, then
+// list). The machine's state is printed before and after: how long an empty node process takes to
+// start (figures of runs in periods of different speed do not compare; on this machine it has
+// ranged from 75 to 170 ms).
+import { spawnSync } from "node:child_process";
 import { closeSync, copyFileSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -283,7 +287,18 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   return latency;
 }
 
+/** The machine's state: an empty node process's start, p50 of 5. */
+function emptyNodeMs(): number {
+  const ms = Array.from({ length: 5 }, () => {
+    const t = performance.now();
+    spawnSync(process.execPath, ["-e", ""]);
+    return performance.now() - t;
+  });
+  return summarise(ms).p50;
+}
+
 async function main(): Promise<void> {
+  report("machine: empty node process start p50, before", emptyNodeMs(), "ms");
   const t0 = Date.now();
   await stack.start();
   await stack.serverless(["deploy"]);
@@ -318,6 +333,7 @@ async function main(): Promise<void> {
   const fresh = join(stack.data, "bench", `new-${Date.now()}`);
   mkdirSync(fresh);
   await round(ow, sample, 1, fresh, "new-dir");
+  report("machine: empty node process start p50, after", emptyNodeMs(), "ms");
 }
 
 main()

@@ -224,13 +224,6 @@ function selectAmong(a: Float64Array, lo: number, hi: number, ks: number[]): num
   return at.map(({ bucket, rank }) => kthSmallest(chosen[slot[bucket]! - 1]!, rank));
 }
 
-/** The lowest value `counts` (per value) has a pixel of. */
-function lowestCounted(counts: Uint32Array): number {
-  let v = 0;
-  while (counts[v] === 0) v++;
-  return v;
-}
-
 /** Writes the values `counts` (per value) holds into `out` from `at` on, ascending; returns where they end. */
 function spill(counts: Uint32Array, out: Float64Array, at: number): number {
   for (let v = 0; v < counts.length; v++) {
@@ -311,8 +304,10 @@ export function frameStats(f: Frame): FrameStats {
       if (counting && v < HISTOGRAM_MAX_VALUES) {
         counting = false;
         if (smallCount > 0) {
-          restLowest = Math.min(restLowest, lowestCounted(small));
+          // spilled in ascending order: the first is the lowest
+          const from = restCount;
           restCount = spill(small, rest, restCount);
+          restLowest = Math.min(restLowest, rest[from]!);
           smallCount = 0;
         }
       }

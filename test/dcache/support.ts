@@ -138,7 +138,11 @@ export function openSse(channelUrl: string, headers: Record<string, string> = au
                 waiters.delete(check);
                 fail(
                   new Error(
-                    `expected ${n} matching SSE messages within ${timeoutMs} ms; got:\n${messages.map((m) => `${m.event} ${m.id ?? "-"} ${m.data}`).join("\n")}`,
+                    // the last messages only: a replay of thousands would push the run's summary out of a CI log's tail
+                    `expected ${n} matching SSE messages within ${timeoutMs} ms; ${got.length} matched of ${messages.length} received, the last ones:\n${messages
+                      .slice(-20)
+                      .map((m) => `${m.event} ${m.id ?? "-"} ${m.data}`)
+                      .join("\n")}`,
                   ),
                 );
               }, timeoutMs);

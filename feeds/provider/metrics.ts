@@ -109,6 +109,22 @@ export class ProviderMetrics {
     new Counter("feed_arrivals_coalesced_total", "Queued arrivals replaced by a newer arrival of the same file before they fired"),
   );
   readonly fired = this.registry.add(new Counter("feed_events_fired_total", "Events delivered in acknowledged fires"));
+  // Where an event's time in the provider goes, as sums (divide by the matching count for a mean):
+  // from its arrival to its outbox row (an enriching source's stat, filtering, the store commit),
+  // then from that row to its fire (settle window, batch wait, the fires ahead of it).
+  readonly stored = this.registry.add(new Counter("feed_events_stored_total", "Events a source delivered into the outbox"));
+  readonly intakeSeconds = this.registry.add(
+    new Counter(
+      "feed_event_intake_seconds_total",
+      "Seconds from an event's arrival at the provider until its outbox row was stored, summed over feed_events_stored_total",
+    ),
+  );
+  readonly outboxSeconds = this.registry.add(
+    new Counter(
+      "feed_event_outbox_seconds_total",
+      "Seconds fired events waited in the outbox until their fire started (settle window, batch wait, earlier fires), summed over feed_events_fired_total",
+    ),
+  );
   readonly fires = this.registry.add(new Counter("feed_fires_total", "Trigger fires by HTTP status (0 = network error)"));
   readonly retried = this.registry.add(new Counter("feed_fire_retries_total", "Fires that failed and will be retried"));
   readonly deadLettered = this.registry.add(new Counter("feed_events_dead_lettered_total", "Events moved to the dead-letter list"));

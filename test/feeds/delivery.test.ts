@@ -243,6 +243,26 @@ describe("feeds/provider delivery (real provider process, Mosquitto, OpenWhisk s
       expect(m).to.include(name);
   });
 
+  it("metrics say where events waited: from arrival to the outbox, then in the outbox until their fire", async () => {
+    // a batch that does not fill fires maxWaitMs after its oldest event arrived (docs/feed-provider.md)
+    const topic = await register("timed", { batch: { maxEvents: 50, maxWaitMs: 400 } });
+    await publish(topic, 0, 3);
+    await waitFor("3 fired", () => ow.acceptedEvents("timed").length >= 3);
+    const m = (await api.call("GET", "/metrics")).body as string;
+    const series = (name: string) => {
+      const line = m.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes('/timed"}'));
+      expect(line, `${name} for the trigger`).to.be.a("string");
+      return Number(line!.split(" ").pop());
+    };
+    expect(series("feed_events_stored_total")).to.equal(3);
+    expect(series("feed_events_fired_total")).to.equal(3);
+    const outbox = series("feed_event_outbox_seconds_total") / 3;
+    const intake = series("feed_event_intake_seconds_total") / 3;
+    // the three arrive within a few ms of each other: each waited nearly the whole 400 ms
+    expect(outbox, "mean outbox wait, s").to.be.within(0.3, 5);
+    expect(intake, "mean arrival → outbox, s").to.be.within(0, outbox);
+  });
+
   it("DELETE removes the registration and its broker session", async () => {
     const topic = await register("deleted");
     const d = await api.call("DELETE", "/api/v1/registrations/guest/deleted");

@@ -314,6 +314,10 @@ export class Delivery {
       stats.firedEvents += cut.entries.length;
       stats.lastFire = Date.now();
       metrics.fired.inc({ trigger: label }, cut.entries.length);
+      metrics.outboxSeconds.inc(
+        { trigger: label },
+        cut.entries.reduce((a, e) => a + Math.max(0, t0 - (this.arrived.get(e) ?? t0)), 0) / 1000,
+      );
       await store.setStats(regId, stats);
       return;
     }

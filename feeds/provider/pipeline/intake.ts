@@ -162,6 +162,11 @@ export class Intake implements SourceSink {
       metrics.deadLettered.inc({ trigger: label }, dead);
       log.warn("over-large events dead-lettered", { events: dead, maxEventBytes: this.o.maxEventBytes() });
     }
+    if (entries.length > 0) {
+      const now = Date.now();
+      metrics.stored.inc({ trigger: label }, entries.length);
+      metrics.intakeSeconds.inc({ trigger: label }, entries.reduce((a, e) => a + Math.max(0, now - e.receivedAt), 0) / 1000);
+    }
     delivery.enqueue(entries);
   }
 }

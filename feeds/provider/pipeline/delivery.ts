@@ -43,6 +43,8 @@ export class Delivery {
   private queuedBytes = 0;
   /** monotonic arrival time per entry (receivedAt is wall clock and survives restarts) */
   private readonly arrived = new WeakMap<OutboxEntry, number>();
+  /** monotonic time each entry joined this queue (for the outbox-wait metric) */
+  private readonly queuedAt = new WeakMap<OutboxEntry, number>();
   private paused = false;
   private stopped = false;
   private inFlight: Promise<void> | undefined;
@@ -92,6 +94,7 @@ export class Delivery {
     const now = performance.now();
     const replaced: OutboxEntry[] = [];
     for (const e of entries) {
+      this.queuedAt.set(e, now);
       // an entry from before a restart counts as waiting since its wall-clock arrival
       const at = now - Math.max(0, Date.now() - e.receivedAt);
       if (this.opts.arrivals && this.coalesce(e, at, replaced)) continue;
@@ -316,7 +319,7 @@ export class Delivery {
       metrics.fired.inc({ trigger: label }, cut.entries.length);
       metrics.outboxSeconds.inc(
         { trigger: label },
-        cut.entries.reduce((a, e) => a + Math.max(0, t0 - (this.arrived.get(e) ?? t0)), 0) / 1000,
+        cut.entries.reduce((a, e) => a + Math.max(0, t0 - (this.queuedAt.get(e) ?? t0)), 0) / 1000,
       );
       await store.setStats(regId, stats);
       return;

@@ -102,21 +102,16 @@ interface ProviderFigures {
 /** The provider's own account of where events spend their time (its Prometheus /metrics). */
 async function providerMetrics(): Promise<ProviderFigures> {
   const lines = (await (await fetch(`${stack.endpoints.PROVIDER_URL}/metrics`)).text()).split("\n");
-  // a series of the raw-files trigger, or the histogram's unlabelled ones
-  const value = (name: string, raw = false) =>
-    Number(
-      lines
-        .find((l) => (raw ? l.startsWith(`${name}{`) && l.includes('/raw-files"}') : l.startsWith(`${name} `)))
-        ?.split(" ")
-        .pop() ?? 0,
-    );
+  const value = (series: (line: string) => boolean) => Number(lines.find(series)?.split(" ").pop() ?? 0);
+  const all = (name: string) => value((l) => l.startsWith(`${name} `));
+  const rawFiles = (name: string) => value((l) => l.startsWith(`${name}{`) && l.includes('/raw-files"}'));
   return {
-    fires: value("feed_fire_duration_seconds_count"),
-    fireSeconds: value("feed_fire_duration_seconds_sum"),
-    stored: value("feed_events_stored_total", true),
-    intakeSeconds: value("feed_event_intake_seconds_total", true),
-    fired: value("feed_events_fired_total", true),
-    outboxSeconds: value("feed_event_outbox_seconds_total", true),
+    fires: all("feed_fire_duration_seconds_count"),
+    fireSeconds: all("feed_fire_duration_seconds_sum"),
+    stored: rawFiles("feed_events_stored_total"),
+    intakeSeconds: rawFiles("feed_event_intake_seconds_total"),
+    fired: rawFiles("feed_events_fired_total"),
+    outboxSeconds: rawFiles("feed_event_outbox_seconds_total"),
   };
 }
 

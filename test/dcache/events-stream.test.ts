@@ -283,9 +283,10 @@ for (const mode of ["kernel", "webdav-only"] as const) {
         const sse = await openSse(ch);
         await subscribe(ch, { path: "/flood", flags: ["IN_CLOSE_WRITE"] });
         const limit = Number(readFileSync("/proc/sys/fs/inotify/max_queued_events", "utf8"));
-        // While inotifywait is stopped the kernel queue fills up and overflows. The storage notices
-        // an overflow that outlasts its sentinel interval, a second when idle (local/dcache/README.md):
-        // the queue stays full for longer than that, or on a fast machine no sentinel falls into it.
+        // While inotifywait is stopped the kernel queue fills up and overflows. The storage notices an
+        // overflow only through a sentinel made while the queue is full, one a second when idle
+        // (local/dcache/README.md): the queue is kept full for longer than that, since a fast flood
+        // and a short stop could otherwise fit between two sentinels.
         process.kill(pid, "SIGSTOP");
         try {
           execFileSync("python3", [

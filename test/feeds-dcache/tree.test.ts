@@ -4,6 +4,8 @@
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { sharedStack, stopSharedStack, tally, waitFor, type Stack } from "./support/stack.ts";
 
@@ -217,6 +219,64 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
       expect(e.data, e.subject).to.include({ size: contents[i]!.length, adler32: expected[i] });
     }
     expect(new Set(all.map((e) => e.subject)).size).to.equal(contents.length);
+  });
+
+  it("enriches only files the filter's paths pass: a file the filter drops is never looked up", async () => {
+    mkdirSync(join(stack.root, "beamtime/picky"), { recursive: true });
+    // the feed reaches dCache through a proxy that notes every request: the lookups are what is counted
+    const seen: string[] = [];
+    const proxy = createServer((req, res) => {
+      seen.push(decodeURIComponent(req.url ?? ""));
+      const target = new URL(req.url ?? "/", stack.frontend);
+      const up = request(target, { method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        // an event stream's headers go at once: dCache sends nothing more until an event
+        res.flushHeaders();
+        r.pipe(res);
+      });
+      up.on("error", () => res.destroy());
+      res.on("close", () => up.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    try {
+      await stack.createFeed("picky", {
+        source: {
+          kind: "dcache",
+          url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+          paths: ["/beamtime/picky"],
+          recursive: true,
+          enrich: true,
+          auth: { username: "demo", password: "demo" },
+        },
+        filter: { arrivals: true, paths: ["**/*.nxs"], exclude: ["**/derived/**"] },
+        batch: { maxEvents: 100, maxWaitMs: 50 },
+      });
+      await waitFor("source connected", async () => (await stack.readFeed("picky")).source?.state === "connected");
+      const wanted = Buffer.from("a NeXus file");
+      writeFileSync(join(stack.root, "beamtime/picky/notes.txt"), "not a NeXus file");
+      mkdirSync(join(stack.root, "beamtime/picky/derived"));
+      writeFileSync(join(stack.root, "beamtime/picky/derived/scan.nxs"), "a preview");
+      writeFileSync(join(stack.root, "beamtime/picky/scan.nxs"), wanted);
+      const ev = (await waitFor(
+        "the NeXus file fired",
+        async () => {
+          const e = await stack.firedEvents("picky");
+          return e.length >= 1 ? e : undefined;
+        },
+        15000,
+        200,
+      ))!;
+      // anything else would fire or be looked up meanwhile
+      await new Promise((r) => setTimeout(r, 1000));
+      expect((await stack.firedEvents("picky")).map((e) => e.subject)).to.deep.equal(["/beamtime/picky/scan.nxs"]);
+      expect(ev[0]!.data).to.include({ size: wanted.length, adler32: zlibAdler32([wanted])[0] });
+      const lookups = seen.filter((u) => u.startsWith("/api/v1/namespace/") && u.includes("checksum=true"));
+      expect(lookups.map((u) => u.split("?")[0])).to.deep.equal(["/api/v1/namespace/beamtime/picky/scan.nxs"]);
+    } finally {
+      proxy.closeAllConnections();
+      proxy.close();
+    }
   });
 
   it("a file still being written when its new directory is listed fires once, whole, when it closes", async () => {

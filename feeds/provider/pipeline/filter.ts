@@ -6,19 +6,19 @@ import { compileGlob } from "./glob.ts";
 
 export type EventFilter = (event: StorageCloudEvent) => boolean;
 
-/** Compiles a filter; throws GlobError naming the bad pattern. */
-export function compileFilter(params: FilterParams): EventFilter {
+/** Whether the filter's `paths` and `exclude` globs pass a path; throws GlobError naming a bad pattern. */
+export function pathsPassed(params: FilterParams): (path: string) => boolean {
   const include = (params.paths ?? []).map(compileGlob);
   const exclude = (params.exclude ?? []).map(compileGlob);
+  return (path) => (include.length === 0 || include.some((re) => re.test(path))) && !exclude.some((re) => re.test(path));
+}
+
+/** Compiles a filter; throws GlobError naming the bad pattern. */
+export function compileFilter(params: FilterParams): EventFilter {
+  const passes = pathsPassed(params);
   const types: Set<string> = selectedTypes(params.types);
   const allTypes = !params.types || params.types.length === 0;
-  return (event) => {
-    const path = event.subject;
-    if (include.length > 0 && !include.some((re) => re.test(path))) return false;
-    if (exclude.some((re) => re.test(path))) return false;
-    if (!allTypes && !event.data.mask.some((f) => types.has(f))) return false;
-    return true;
-  };
+  return (event) => passes(event.subject) && (allTypes || event.data.mask.some((f) => types.has(f)));
 }
 
 /**

@@ -9,7 +9,7 @@ import { compileArrival, type ArrivalStage } from "../pipeline/arrival.ts";
 import type { BackoffPolicy } from "../pipeline/backoff.ts";
 import { maxEventBytes } from "../pipeline/batcher.ts";
 import { Delivery } from "../pipeline/delivery.ts";
-import { compileFilter, type EventFilter, typesPassed } from "../pipeline/filter.ts";
+import { compileFilter, type EventFilter, pathsPassed, typesPassed } from "../pipeline/filter.ts";
 import { fireTrigger, type FireOutcome, type FireTarget } from "../pipeline/firer.ts";
 import { GlobError } from "../pipeline/glob.ts";
 import { Intake } from "../pipeline/intake.ts";
@@ -266,6 +266,7 @@ export class Runner {
         key: `${rt.rec.id}@${rt.rec.createdAt}`,
         config: rt.sealed.config.source,
         types: typesPassed(rt.sealed.config.filter),
+        passes: pathsPassed(rt.sealed.config.filter),
         cursor: rt.rec.cursor,
         replicaId: this.o.sourceIdentity,
         log: rt.log,

@@ -66,6 +66,12 @@ export interface SourceRegistration {
    * and other traffic in the watched tree do not stream to the provider to be dropped here.
    */
   types?: ReadonlySet<EventType>;
+  /**
+   * Whether the registration's filter passes a file's path (undefined: any path). A source that
+   * does work per file before the filter (dCache's enrichment lookups) does it only for these: the
+   * rest are dropped after it.
+   */
+  passes?: (path: string) => boolean;
 }
 
 export interface StopOptions {

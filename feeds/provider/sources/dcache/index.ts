@@ -54,7 +54,18 @@ export class DcacheSource implements Source {
     sink.state("starting");
     // the key changes when the trigger's feed is created again: old seen records must not count
     const regKey = reg.key ?? reg.id;
-    const watcher = new DcacheWatcher({ regId: regKey, cfg, cursor: reg.cursor, hub, endpoint, seen, sink, log, types: reg.types });
+    const watcher = new DcacheWatcher({
+      regId: regKey,
+      cfg,
+      cursor: reg.cursor,
+      hub,
+      endpoint,
+      seen,
+      sink,
+      log,
+      types: reg.types,
+      passes: reg.passes,
+    });
     hub.attach(watcher);
     const hubs = this.hubs;
     const theHub = hub;

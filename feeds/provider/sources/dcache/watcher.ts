@@ -79,6 +79,8 @@ export interface WatcherOptions {
   log: Logger;
   /** the types the registration's filter can pass (undefined: any): the subscriptions ask for no others */
   types?: ReadonlySet<EventType>;
+  /** whether the registration's filter passes a path (undefined: any): only those are enriched */
+  passes?: (path: string) => boolean;
 }
 
 function join(dir: string, name: string): string {
@@ -421,7 +423,8 @@ export class DcacheWatcher implements HubListener {
     if (recovered) n.event.data.recovered = recovered;
     // a file renamed or moved in is as much an arrival as one closed after writing
     const arrival = isArrivalMask(evMask);
-    if (this.o.cfg.enrich && name && arrival) b.enrich.push({ event: n.event, dir, name, receivedAt: item.receivedAt.getTime() });
+    // a file the filter drops is not worth a lookup
+    if (this.o.cfg.enrich && name && arrival && (!this.o.passes || this.o.passes(n.event.subject))) b.enrich.push({ event: n.event, dir, name, receivedAt: item.receivedAt.getTime() });
     b.out.push({ event: n.event, receivedAt: item.receivedAt });
   }
 

@@ -65,7 +65,7 @@ interface Held {
 interface Batch {
   out: SourceMessage[];
   seen: { dir: string; name: string; entry: SeenEntry | null }[];
-  enrich: { event: StorageCloudEvent; dir: string; name: string; receivedAt: number }[];
+  enrich: { event: StorageCloudEvent; dir: string; name: string }[];
 }
 
 export interface WatcherOptions {
@@ -424,7 +424,8 @@ export class DcacheWatcher implements HubListener {
     // a file renamed or moved in is as much an arrival as one closed after writing
     const arrival = isArrivalMask(evMask);
     // a file the filter drops is not worth a lookup
-    if (this.o.cfg.enrich && name && arrival && (!this.o.passes || this.o.passes(n.event.subject))) b.enrich.push({ event: n.event, dir, name, receivedAt: item.receivedAt.getTime() });
+    if (this.o.cfg.enrich && name && arrival && (!this.o.passes || this.o.passes(n.event.subject)))
+      b.enrich.push({ event: n.event, dir, name });
     b.out.push({ event: n.event, receivedAt: item.receivedAt });
   }
 

@@ -8,6 +8,9 @@
 //   provider          event received → the trigger fire (settle, batch wait, outbox, ledger)
 //   platform queue    fire → sequence start, the gaps between its steps, each step's waitTime
 //   each function     its own time (activation duration) and its waits (waitTime, initTime)
+//   CPU per file      what each process of the stack used over the round, storage to archive
+//                     (cpu-use.ts): at a burst the cores are all busy and latencies follow how they
+//                     are shared, while CPU seconds say what each part costs
 // The reference is the functions' own time in the same run: the goal is storage event + provider +
 // platform dispatch adding < 10 % to it. Waiting for a free container (waitTime) is shown apart:
 // once CPU-bound steps keep every core busy, work queues for capacity, not for the platform. A last
@@ -21,6 +24,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import openwhisk, { type Activation, type Dict } from "openwhisk";
 import { writeNexus } from "../samples/detector-files.ts";
+import { CpuUse } from "./cpu-use.ts";
 import { GUEST_AUTH, LocalStack } from "../stack/stack.ts";
 import { report, summarise } from "./report.ts";
 
@@ -134,6 +138,7 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   const rel = dir.slice(stack.data.length);
   const closed = new Map<string, number>();
   const before = await providerMetrics();
+  const cpu = quiet ? undefined : CpuUse.start();
   const since = Date.now();
   for (let i = 0; i < n; i++) {
     const name = `${label}-${String(i).padStart(5, "0")}.nxs`;
@@ -179,6 +184,7 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
     finished(await ended(ow, since - 1000, LIFECYCLE, seenLifecycle), LIFECYCLE, closed, released, processedOf);
     if (released.size > before) progressAt = Date.now();
   }
+  const used = cpu?.stop();
   const recs = await list(ow, since - 1000);
   const byId = new Map(recs.map((a) => [a.activationId, a]));
   if (quiet) return catalogueLatency(ingested, byId, closed);
@@ -303,6 +309,14 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   }
   report(`${label}: derive own time per run`, mean(derive.own), "ms", { name: "ingest functions", value: ownPerRun });
   report(`${label}: derive waitTime per run`, mean(derive.wait), "ms");
+  if (used) {
+    // what each part costs, whatever the cores' sharing did to the latencies above
+    const perFile = (seconds: number) => (seconds * 1000) / n;
+    const all = perFile([...used.values()].reduce((a, b) => a + b, 0));
+    report(`${label}: CPU per file, the whole stack (storage to archive)`, all, "ms");
+    for (const [kind, seconds] of [...used].sort((a, b) => b[1] - a[1]))
+      report(`${label}:   ${kind}`, perFile(seconds), "ms", { name: "the whole stack", value: all });
+  }
   return latency;
 }
 

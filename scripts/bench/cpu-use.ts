@@ -52,14 +52,12 @@ function readProcs(): Map<number, Proc> {
 export class CpuUse {
   private readonly seen = new Map<number, { kind: string; from: number; last: number }>();
   private timer: NodeJS.Timeout | undefined;
-  private first = true;
 
   /** Starts counting: what each process used so far is not counted. */
   static start(everyMs = 200): CpuUse | undefined {
     if (process.platform !== "linux") return undefined;
     const c = new CpuUse();
-    c.sample();
-    c.first = false;
+    c.sample(true);
     c.timer = setInterval(() => c.sample(), everyMs);
     return c;
   }
@@ -73,10 +71,15 @@ export class CpuUse {
     return out;
   }
 
-  private sample(): void {
+  /** `atStart`: what the processes used so far is not counted */
+  private sample(atStart = false): void {
     const procs = readProcs();
     const children = new Map<number, number[]>();
-    for (const [pid, p] of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
+    for (const [pid, p] of procs) {
+      const siblings = children.get(p.ppid);
+      if (siblings) siblings.push(pid);
+      else children.set(p.ppid, [pid]);
+    }
     const below: number[] = [];
     for (let queue = children.get(process.pid) ?? []; queue.length > 0; ) {
       below.push(...queue);
@@ -97,7 +100,7 @@ export class CpuUse {
       }
       const kind = kindOf(cmdline);
       // a process started after the first reading used all its CPU within the round
-      if (kind) this.seen.set(pid, { kind, from: this.first ? ticks : 0, last: ticks });
+      if (kind) this.seen.set(pid, { kind, from: atStart ? ticks : 0, last: ticks });
     }
   }
 }

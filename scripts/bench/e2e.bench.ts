@@ -26,6 +26,7 @@ import openwhisk, { type Activation, type Dict } from "openwhisk";
 import { writeNexus } from "../samples/detector-files.ts";
 import { CpuUse } from "./cpu-use.ts";
 import { GUEST_AUTH, LocalStack } from "../stack/stack.ts";
+import { parsePrometheus } from "../view/provider.ts";
 import { report, summarise } from "./report.ts";
 
 type Rec = Activation<Dict> & { end: number; start: number; duration: number };
@@ -46,6 +47,7 @@ const root = mkdtempSync(join(tmpdir(), "e2e-bench-"));
 process.env.SKIP_TYPECHECK = "1";
 const stack = LocalStack.onFreePorts(root);
 const INGEST = "facility-dev-ingest";
+const RAW_TRIGGER = "raw-files";
 const DERIVE = "facility/derive";
 const DERIVED = "facility-dev-derived";
 const LIFECYCLE = "facility/lifecycle";
@@ -105,10 +107,12 @@ interface ProviderFigures {
 
 /** The provider's own account of where events spend their time (its Prometheus /metrics). */
 async function providerMetrics(): Promise<ProviderFigures> {
-  const lines = (await (await fetch(`${stack.endpoints.PROVIDER_URL}/metrics`)).text()).split("\n");
-  const value = (series: (line: string) => boolean) => Number(lines.find(series)?.split(" ").pop() ?? 0);
-  const all = (name: string) => value((l) => l.startsWith(`${name} `));
-  const rawFiles = (name: string) => value((l) => l.startsWith(`${name}{`) && l.includes('/raw-files"}'));
+  const samples = parsePrometheus(await (await fetch(`${stack.endpoints.PROVIDER_URL}/metrics`)).text());
+  // all triggers (a series without labels), or one trigger's (labelled /namespace/trigger)
+  const value = (name: string, trigger?: string) =>
+    samples.find((s) => s.name === name && (trigger ? s.labels.trigger?.endsWith(`/${trigger}`) : !s.labels.trigger))?.value ?? 0;
+  const all = (name: string) => value(name);
+  const rawFiles = (name: string) => value(name, RAW_TRIGGER);
   return {
     fires: all("feed_fire_duration_seconds_count"),
     fireSeconds: all("feed_fire_duration_seconds_sum"),
@@ -190,7 +194,7 @@ async function round(ow: Ow, sample: string, n: number, dir: string, label: stri
   if (quiet) return catalogueLatency(ingested, byId, closed);
   const after = await providerMetrics();
   const fireOf = new Map<string, { fire: Rec; time: number; listed: boolean }>();
-  for (const t of recs.filter((a) => a.name === "raw-files")) {
+  for (const t of recs.filter((a) => a.name === RAW_TRIGGER)) {
     for (const e of ((t.response?.result as Dict)?.events ?? []) as Array<{
       subject: string;
       time: string;

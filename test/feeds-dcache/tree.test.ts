@@ -30,6 +30,18 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
     if (this.currentTest?.state === "failed") process.stderr.write(stack.output().slice(-6000));
   });
 
+  /** The events `trigger` fired, once there are at least `n`. */
+  const firedAtLeast = async (trigger: string, n: number, what: string, timeoutMs = 15000) =>
+    (await waitFor(
+      what,
+      async () => {
+        const e = await stack.firedEvents(trigger);
+        return e.length >= n ? e : undefined;
+      },
+      timeoutMs,
+      200,
+    ))!;
+
   it("delivers every file of scan directories made while the feed runs, exactly once", async () => {
     await stack.createFeed("tree", {
       source: {
@@ -164,17 +176,9 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
     });
     await waitFor("source connected", async () => (await stack.readFeed("moves")).source?.state === "connected");
     writeFileSync(join(stack.root, "beamtime/moves/a.dat"), "hello world");
-    await waitFor("close event", async () => (await stack.firedEvents("moves")).length >= 1, 15000, 200);
+    await firedAtLeast("moves", 1, "close event");
     renameSync(join(stack.root, "beamtime/moves/a.dat"), join(stack.root, "beamtime/moves/b.dat"));
-    const ev = (await waitFor(
-      "move event",
-      async () => {
-        const e = await stack.firedEvents("moves");
-        return e.length >= 2 ? e : undefined;
-      },
-      15000,
-      200,
-    ))!;
+    const ev = await firedAtLeast("moves", 2, "move event");
     const close = ev.find((e) => e.type.endsWith("IN_CLOSE_WRITE"))!;
     expect(close.subject).to.equal("/beamtime/moves/a.dat");
     expect(close.data).to.include({ size: 11, adler32: "1a0b045d" });
@@ -204,12 +208,7 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
     const contents = Array.from({ length: 150 }, (_, i) => Buffer.alloc(500 + i, i % 251));
     const expected = zlibAdler32(contents);
     for (const [i, c] of contents.entries()) writeFileSync(join(stack.root, `beamtime/burst/f-${i}.h5`), c);
-    await waitFor(
-      "every file of the burst fired",
-      async () => ((await stack.firedEvents("burst")).length >= contents.length ? true : undefined),
-      30000,
-      200,
-    );
+    await firedAtLeast("burst", contents.length, "every file of the burst fired", 30000);
     // late duplicates would show up meanwhile
     await new Promise((r) => setTimeout(r, 1000));
     const all = await stack.firedEvents("burst");
@@ -258,15 +257,7 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
       mkdirSync(join(stack.root, "beamtime/picky/derived"));
       writeFileSync(join(stack.root, "beamtime/picky/derived/scan.nxs"), "a preview");
       writeFileSync(join(stack.root, "beamtime/picky/scan.nxs"), wanted);
-      const ev = (await waitFor(
-        "the NeXus file fired",
-        async () => {
-          const e = await stack.firedEvents("picky");
-          return e.length >= 1 ? e : undefined;
-        },
-        15000,
-        200,
-      ))!;
+      const ev = await firedAtLeast("picky", 1, "the NeXus file fired");
       // anything else would fire or be looked up meanwhile
       await new Promise((r) => setTimeout(r, 1000));
       expect((await stack.firedEvents("picky")).map((e) => e.subject)).to.deep.equal(["/beamtime/picky/scan.nxs"]);
@@ -305,15 +296,7 @@ describe("dCache source: recursive tree (local dCache, local OpenWhisk, provider
       await new Promise((r) => setTimeout(r, 50));
     }
     closeSync(fd);
-    const ev = (await waitFor(
-      "the close fired",
-      async () => {
-        const e = await stack.firedEvents("slow");
-        return e.length >= 1 ? e : undefined;
-      },
-      15000,
-      200,
-    ))!;
+    const ev = await firedAtLeast("slow", 1, "the close fired");
     // late duplicates would come within the listing's wait: give them time to show
     await new Promise((r) => setTimeout(r, 1500));
     const all = await stack.firedEvents("slow");
